@@ -1,0 +1,31 @@
+"""The rules, listed explicitly: adding a rule means importing it here (no magic discovery).
+
+Each rule is a module with `ID`, `SEVERITY`, `KINDS`, `SUMMARY`, `WHY`, `FIX`, `FAIL`, `PASS`,
+`OPTIONS` (option defaults) and a generator `check(ctx, options)` yielding `Problem`s.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from rules import fault_injection
+
+RULES: dict[str, ModuleType] = {
+    module.ID: module
+    for module in (
+        fault_injection,
+    )
+}
+
+
+def get(rule_id: str) -> ModuleType:
+    """The rule module with this ID; KeyError naming the ID when there is none."""
+    try:
+        return RULES[rule_id]
+    except KeyError:
+        raise KeyError(f"unknown rule '{rule_id}'") from None
+
+
+def option_defaults() -> dict[str, dict]:
+    """Each rule's option defaults, as the config parser needs them."""
+    return {rule_id: dict(module.OPTIONS) for rule_id, module in RULES.items()}

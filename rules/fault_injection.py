@@ -1,0 +1,104 @@
+"""A VirtualService still injects faults (delays or aborts) into live traffic.
+
+Chaos tests add `fault.delay` or `fault.abort` to a route; forgetting to remove it ships a
+permanent outage for a share of requests that never shows up in application logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rules.context import Context
+from rules.model import Problem
+
+ID = "fault-injection"
+SEVERITY = "error"
+KINDS = ("VirtualService",)
+SUMMARY = "A VirtualService route injects delays or aborts."
+WHY = (
+    "Fault injection left in after a chaos test fails or slows a share of production requests "
+    "at the sidecar, before they reach the application: dashboards show errors that no "
+    "application log explains."
+)
+FIX = (
+    "Remove the `fault` block before merging to a shared branch; keep chaos experiments in a "
+    "short-lived overlay or waive the finding with a cleanup deadline."
+)
+FAIL = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: ratings
+  namespace: bookinfo
+spec:
+  hosts:
+  - ratings.bookinfo.svc.cluster.local
+  http:
+  - fault:
+      abort:
+        percentage:
+          value: 10
+        httpStatus: 503
+    route:
+    - destination:
+        host: ratings.bookinfo.svc.cluster.local
+"""
+PASS = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: ratings
+  namespace: bookinfo
+spec:
+  hosts:
+  - ratings.bookinfo.svc.cluster.local
+  http:
+  - route:
+    - destination:
+        host: ratings.bookinfo.svc.cluster.local
+"""
+OPTIONS: dict[str, Any] = {}
+
+
+def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
+    for vs in ctx.of_kind("VirtualService"):
+        routes = vs.spec.get("http")
+        if not isinstance(routes, list):
+            continue
+        for index, route in enumerate(routes):
+            fault = route.get("fault") if isinstance(route, dict) else None
+            if not isinstance(fault, dict):
+                continue
+            kinds = [_describe(kind, fault[kind]) for kind in ("delay", "abort") if kind in fault]
+            if not kinds:
+                continue
+            where = f"route '{route['name']}'" if route.get("name") else f"route {index + 1}"
+            yield Problem(
+                vs,
+                ("spec", "http", index, "fault"),
+                f"VirtualService {vs.namespace}/{vs.name} {where} injects {' and '.join(kinds)}",
+                fix=("delete",),
+            )
+
+
+def _describe(kind: str, fault: Any) -> str:
+    fault = fault if isinstance(fault, dict) else {}
+    share = _percentage(fault)
+    if kind == "delay":
+        delay = fault.get("fixedDelay") or fault.get("exponentialDelay")
+        return f"{'a ' + str(delay) if delay else 'a'} delay into {share} of requests"
+    status = fault.get("httpStatus") or (fault.get("grpcStatus") and f"gRPC {fault['grpcStatus']}")
+    what = f"HTTP {status} aborts" if status and not str(status).startswith("gRPC") else (
+        f"{status} aborts" if status else "aborts"
+    )
+    return f"{what} into {share} of requests"
+
+
+def _percentage(fault: dict[str, Any]) -> str:
+    percentage = fault.get("percentage")
+    if isinstance(percentage, dict) and "value" in percentage:
+        return f"{percentage['value']}%"
+    if "percent" in fault:
+        return f"{fault['percent']}%"
+    return "100%"

@@ -1,0 +1,312 @@
+"""Turn manifest files into `Resource`s, or say clearly why a file cannot be read.
+
+Parsing dominates the cost of a run, so the loader parses only what can matter: a file is cut
+into documents at `---` lines (the YAML spec forbids a document marker inside a scalar, so the
+cut is exact), and a document is parsed only when one of its `kind:` values names a kind some
+rule reads, or it looks like istiod Helm values. Parsing uses libyaml through PyYAML's C loader
+(see benchmarks/README.md for the figures that chose it). Positions are not computed while
+loading: a document is composed again, with marks, only when a finding needs a line number.
+
+Everything the loader refuses becomes a `Skipped` with a reason a user can act on. It never
+raises for bad input and never runs unbounded: size, nesting and alias expansion are capped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from rules.model import KeyPath, Resource, Skipped
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_EXPANDED_NODES = 200_000
+
+ISTIO_GROUPS = frozenset(
+    {
+        "networking.istio.io",
+        "security.istio.io",
+        "install.istio.io",
+        "telemetry.istio.io",
+        "extensions.istio.io",
+    }
+)
+WORKLOAD_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job",
+     "CronJob", "Pod"}
+)
+KUBERNETES_KINDS = frozenset({"Namespace", "Service", "ConfigMap"}) | WORKLOAD_KINDS
+KUBERNETES_GROUPS = frozenset({"", "apps", "batch"})
+ISTIO_KINDS = frozenset(
+    {
+        "VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "Sidecar",
+        "WorkloadEntry", "WorkloadGroup", "EnvoyFilter", "ProxyConfig", "PeerAuthentication",
+        "AuthorizationPolicy", "RequestAuthentication", "IstioOperator", "Telemetry",
+        "WasmPlugin",
+    }
+)
+CLUSTER_SCOPED_KINDS = frozenset({"Namespace"})
+HELM_VALUES_KIND = "HelmValues"
+"""Pseudo-kind for an istiod Helm values file: a plain mapping with a top-level `meshConfig`."""
+
+_DOC_START = re.compile(r"^---(?=[ \t]|$)", re.M)
+_KIND_VALUE = re.compile(r"""^[ \t-]*["']?kind["']?[ \t]*:[ \t]*["']?([A-Za-z]+)""", re.M)
+_HELM_VALUES = re.compile(r"^meshConfig[ \t]*:", re.M)
+_GO_TEMPLATE = re.compile(
+    r"\{\{-?\s*(?:\.|\$|-|if\b|else\b|end\b|range\b|with\b|include\b|template\b|define\b"
+    r"|toYaml\b|tpl\b|printf\b|required\b|default\b|quote\b)"
+)
+HELM_TEMPLATE = "Helm template: render it first (helm template ...) and check the output"
+_WANTED_KINDS = ISTIO_KINDS | KUBERNETES_KINDS | {"List"}
+
+
+class _DuplicateKeyError(yaml.MarkedYAMLError):
+    pass
+
+
+class _StrictLoader(yaml.CSafeLoader):
+    """libyaml's C parser with one strictness PyYAML lacks: duplicate keys are an error.
+
+    Kubernetes rejects them too; silently keeping the last one would analyse a manifest that
+    differs from what the user thinks they wrote.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
+                key_node, yaml.ScalarNode
+            ):
+                continue
+            if key_node.value in seen:
+                raise _DuplicateKeyError(
+                    None, None, f"duplicate key '{key_node.value}'", key_node.start_mark
+                )
+            seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
+# Timestamps stay strings: rules compare text, and JSON output must not meet datetime objects.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(slots=True)
+class SourceFile:
+    """A file to analyse. `key` identifies its content (a git blob SHA) for the parse cache."""
+
+    path: str
+    data: bytes | str
+    key: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Document:
+    """One YAML document of a file: its text, where it starts, and its parsed body."""
+
+    path: str
+    text: str
+    start_line: int
+    body: Any
+    _nodes: Any = field(default=None, repr=False)
+
+    def node_at(self, path: KeyPath) -> tuple[Any, Any, int]:
+        """The (key node, value node) at the deepest present prefix of `path`, and its depth."""
+        if self._nodes is None:
+            self._nodes = yaml.compose(self.text, Loader=yaml.CSafeLoader)
+        key_node, node, depth = None, self._nodes, 0
+        for step in path:
+            found = None
+            if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+                found = next((kv for kv in node.value if kv[0].value == step), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+                if 0 <= step < len(node.value):
+                    found = (node.value[step], node.value[step])
+            if found is None:
+                break
+            key_node, node = found
+            depth += 1
+        return key_node, node, depth
+
+    def position(self, path: KeyPath) -> tuple[int, int]:
+        key_node, node, _ = self.node_at(path)
+        mark = (key_node or node).start_mark if (key_node or node) is not None else None
+        if mark is None:
+            return (self.start_line + 1, 1)
+        return (self.start_line + mark.line + 1, mark.column + 1)
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    """What the loader keeps per file content: documents, or the reason the file was skipped."""
+
+    documents: list[Document]
+    skipped: str | None = None
+
+
+ParseCache = MutableMapping[str, ParsedFile]
+
+
+def parse_file(path: str, data: bytes | str) -> ParsedFile:
+    """Cut a file into documents and parse the ones that can matter."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_FILE_BYTES:
+            return _skip(f"larger than 1 MiB ({len(data):,} bytes); split it into smaller files")
+        if b"\x00" in data[:8192]:
+            return _skip("binary file (contains NUL bytes), not YAML")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return _skip(f"not UTF-8 (invalid byte at offset {exc.start}); save it as UTF-8")
+    else:
+        text = data
+        if len(text) > MAX_FILE_BYTES:
+            return _skip(f"larger than 1 MiB ({len(text):,} characters); split it into smaller files")
+        if "\x00" in text:
+            return _skip("binary file (contains NUL bytes), not YAML")
+    templated = _GO_TEMPLATE.search(text) is not None
+    if templated and "/templates/" in f"/{path}":
+        return _skip(HELM_TEMPLATE)
+
+    documents = []
+    for start_line, doc_text in _split_documents(text):
+        if not _may_matter(doc_text):
+            continue
+        try:
+            body = yaml.load(doc_text, Loader=_StrictLoader)  # noqa: S506 - a safe loader
+        except yaml.MarkedYAMLError as exc:
+            return _skip(HELM_TEMPLATE if templated else _describe_yaml_error(exc, start_line))
+        except yaml.YAMLError as exc:
+            return _skip(f"invalid YAML: {str(exc).splitlines()[0]}")
+        except RecursionError:
+            return _skip(f"nesting too deep near line {start_line + 1}")
+        if not isinstance(body, dict):
+            continue
+        if templated and _GO_TEMPLATE.search(str(body.get("metadata"))):
+            return _skip(HELM_TEMPLATE)
+        if doc_text.find("*") >= 0 and doc_text.find("&") >= 0 and _too_large(body):
+            return _skip(
+                f"aliases near line {start_line + 1} expand to more than "
+                f"{MAX_EXPANDED_NODES:,} nodes (an alias bomb?)"
+            )
+        documents.append(Document(path, doc_text, start_line, body))
+    return ParsedFile(documents)
+
+
+def load(
+    files: Iterable[SourceFile],
+    default_namespace: str = "default",
+    cache: ParseCache | None = None,
+) -> tuple[list[Resource], list[Skipped]]:
+    """Load every file; resources in file order, and the files that were skipped."""
+    resources: list[Resource] = []
+    skipped: list[Skipped] = []
+    for source in files:
+        parsed = cache.get(source.key) if cache is not None and source.key else None
+        if parsed is None:
+            parsed = parse_file(source.path, source.data)
+            if cache is not None and source.key:
+                cache[source.key] = parsed
+        if parsed.skipped:
+            skipped.append(Skipped(source.path, parsed.skipped))
+            continue
+        for document in parsed.documents:
+            resources.extend(_resources(source.path, document, default_namespace))
+    return resources, skipped
+
+
+def _resources(path: str, document: Document, default_namespace: str) -> Iterator[Resource]:
+    body = document.body
+    if "kind" not in body and "meshConfig" in body:
+        yield Resource("", HELM_VALUES_KIND, path, None, body, path, document)
+        return
+    kind = body.get("kind")
+    items = body.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                resource = _resource(path, document, item, ("items", index), default_namespace)
+                if resource is not None:
+                    yield resource
+        return
+    resource = _resource(path, document, body, (), default_namespace)
+    if resource is not None:
+        yield resource
+
+
+def _resource(
+    path: str, document: Document, body: dict[str, Any], prefix: KeyPath, default_namespace: str
+) -> Resource | None:
+    kind, api_version = body.get("kind"), body.get("apiVersion")
+    if not isinstance(kind, str) or not isinstance(api_version, str):
+        return None
+    group = api_version.rpartition("/")[0] if "/" in api_version else ""
+    if not (
+        (group in ISTIO_GROUPS and kind in ISTIO_KINDS)
+        or (group in KUBERNETES_GROUPS and kind in KUBERNETES_KINDS)
+    ):
+        return None
+    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    name = metadata.get("name") or metadata.get("generateName") or "<unnamed>"
+    namespace = None
+    if kind not in CLUSTER_SCOPED_KINDS:
+        namespace = str(metadata.get("namespace") or default_namespace)
+    return Resource(api_version, kind, str(name), namespace, body, path, document, prefix)
+
+
+def _split_documents(text: str) -> Iterator[tuple[int, str]]:
+    """Yield (0-based start line, text) for each document, cutting at `---` lines."""
+    starts = [m.start() for m in _DOC_START.finditer(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    line = 0
+    for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        chunk = text[begin:end]
+        yield line, chunk
+        line += chunk.count("\n")
+
+
+def _may_matter(doc_text: str) -> bool:
+    if any(kind in _WANTED_KINDS for kind in _KIND_VALUE.findall(doc_text)):
+        return True
+    if _HELM_VALUES.search(doc_text):
+        return True
+    stripped = doc_text.lstrip("- \t\r\n")
+    return stripped.startswith("{")
+
+
+def _too_large(body: Any) -> bool:
+    """Count nodes as if aliases were expanded, stopping as soon as the budget is spent."""
+    budget = MAX_EXPANDED_NODES
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        budget -= 1
+        if budget < 0:
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def _describe_yaml_error(exc: yaml.MarkedYAMLError, start_line: int) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    if "\t" in problem or "'\\t'" in problem:
+        problem = "a tab character where YAML needs spaces"
+    if "maximum nesting depth" in problem:
+        problem = "nesting deeper than YAML parsers accept (1,000 levels)"
+    if mark is None:
+        return f"invalid YAML: {problem}"
+    return f"invalid YAML at line {start_line + mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def _skip(reason: str) -> ParsedFile:
+    return ParsedFile([], reason)

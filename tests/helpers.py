@@ -1,0 +1,47 @@
+"""Shared test helpers: run the engine on in-memory files and compare findings compactly."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import rules as registry
+from rules.config import Config, parse_config
+from rules.engine import Report, analyse
+from rules.loader import SourceFile
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+FIXTURES = SHARED / "fixtures"
+
+
+def files(mapping: dict[str, str]) -> list[SourceFile]:
+    return [SourceFile(path, textwrap.dedent(text)) for path, text in mapping.items()]
+
+
+def config(text: str = "") -> Config:
+    return parse_config(textwrap.dedent(text), registry.option_defaults())
+
+
+def run(
+    head: dict[str, str] | str,
+    base: dict[str, str] | str | None = None,
+    cfg: str | Config = "",
+) -> Report:
+    """Analyse `head` (and `base`); a plain string is one file named `mesh.yaml`."""
+    if isinstance(head, str):
+        head = {"mesh.yaml": head}
+    if isinstance(base, str):
+        base = {"mesh.yaml": base}
+    conf = cfg if isinstance(cfg, Config) else config(cfg)
+    return analyse(files(head), files(base) if base is not None else None, conf)
+
+
+def found(rule: str, head, base=None, cfg: str | Config = "") -> list[tuple[str, int, int]]:
+    """(path, line, column) of each finding of `rule`, in report order."""
+    return [(f.path, f.line, f.column) for f in run(head, base, cfg).findings if f.rule == rule]
+
+
+def assert_findings(rule: str, head, *positions: tuple[int, int], base=None, cfg="") -> None:
+    """Assert `rule` reports exactly these (line, column) positions (any file)."""
+    actual = [(line, column) for _, line, column in found(rule, head, base, cfg)]
+    assert actual == list(positions), f"{rule}: expected {list(positions)}, got {actual}"
