@@ -64,7 +64,7 @@ class Runtime:
         handlers = self.handlers if self.handlers is not None else load_handlers()
         count = settings.workers if workers is None else workers
         for number in range(count):
-            worker = Worker(settings, self.database.sessions, self.github, handlers=handlers, wakeup=self.wakeup)
+            worker = Worker(settings, self.database, self.github, handlers=handlers, wakeup=self.wakeup)
             self.workers.append(worker)
             self.tasks.append(asyncio.create_task(worker.run(), name=f"worker-{number}"))
         context = TaskContext(settings, self.github, self.database.sessions)
@@ -161,8 +161,8 @@ async def readyz(request: Request) -> JSONResponse:
 async def metrics(request: Request) -> Response:
     database = request.app.state.runtime.database
     with contextlib.suppress(Exception):
-        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS), database.sessions() as session:
-            depth = await jobs.queue_depth(session)
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            depth = await database.run(jobs.queue_depth)
         QUEUE_DEPTH.clear()
         for kind in set(depth) | set(jobs.HANDLERS):
             QUEUE_DEPTH.labels(kind).set(depth.get(kind, 0))
