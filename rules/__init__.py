@@ -8,12 +8,26 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from rules import fault_injection
+from rules import (
+    fault_injection,
+    hold_application,
+    in_place_upgrade,
+    proxy_resources,
+    revision_label,
+    sidecar_egress_unscoped,
+    sidecar_missing,
+)
 
 RULES: dict[str, ModuleType] = {
     module.ID: module
     for module in (
         fault_injection,
+        sidecar_missing,
+        sidecar_egress_unscoped,
+        hold_application,
+        proxy_resources,
+        in_place_upgrade,
+        revision_label,
     )
 }
 
