@@ -7,6 +7,7 @@ A canary upgrade installs the new version under a new revision beside the old on
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,14 +79,21 @@ VERSION_KEYS: tuple[KeyPath, ...] = (
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     if ctx.base is None:
         return
-    before = {
-        (operator.namespace, operator.name): operator
-        for operator in _control_planes(ctx.base.of_kind("IstioOperator"))
-    }
+    before: dict[tuple[str | None, str], list[Resource]] = defaultdict(list)
+    for operator in _control_planes(ctx.base.of_kind("IstioOperator")):
+        before[(operator.namespace, operator.name)].append(operator)
     for operator in _control_planes(ctx.of_kind("IstioOperator")):
-        old = before.get((operator.namespace, operator.name))
+        old = _counterpart(operator, before.get((operator.namespace, operator.name), []))
         if old is not None:
             yield from _compare(old, operator)
+
+
+def _counterpart(operator: Resource, candidates: list[Resource]) -> Resource | None:
+    """The base operator with the same namespace/name; the same file decides between several
+    (IstioOperator files often carry no name, and istioctl does not need one)."""
+    if len(candidates) == 1:
+        return candidates[0]
+    return next((c for c in candidates if c.path == operator.path), None)
 
 
 def _compare(old: Resource, new: Resource) -> Iterator[Problem]:

@@ -87,4 +87,12 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                         ("spec", "egress", listener_index, "hosts", host_index),
                         f"{name} egress host '{EVERYTHING}' admits every host of every namespace: "
                         "its proxies receive configuration for the whole mesh",
+                        identity=("spec", "egress", _listener_identity(listener), "hosts", EVERYTHING),
                     )
+
+
+def _listener_identity(listener: dict[str, Any]) -> str:
+    """Egress listeners are unique per port: name them by it, so editing hosts keeps identity."""
+    port = listener.get("port")
+    number = port.get("number") if isinstance(port, dict) else None
+    return f"[port={number}]" if number is not None else "[port=any]"
