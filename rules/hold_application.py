@@ -14,9 +14,9 @@ from typing import Any
 from rules.context import Context
 from rules.mesh_config import (
     MeshConfigSource,
+    file_scope,
     is_false,
     is_true,
-    mapping,
     parse_embedded_yaml,
 )
 from rules.model import Problem
@@ -112,7 +112,7 @@ def _check_mesh_config(source: MeshConfigSource) -> Problem | None:
         path,
         f"{message}, so applications may start before their sidecar is ready and fail their "
         "first outbound calls",
-        identity=(*source.mesh_path, "defaultConfig", SETTING),
+        identity=(*source.mesh_path, "defaultConfig", SETTING, *file_scope(source.resource)),
         fix=fix,
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.mesh_config import INSTALL_GROUP, enables_pilot, mapping
+from rules.mesh_config import INSTALL_GROUP, describe, enables_pilot, file_scope, mapping
 from rules.model import KeyPath, Problem, Resource
 
 ID = "in-place-upgrade"
@@ -105,7 +105,7 @@ def _compare(old: Resource, new: Resource) -> Iterator[Problem]:
         for path in VERSION_KEYS
         if _get(old, path) != _get(new, path)
     ]
-    name = f"IstioOperator {new.namespace}/{new.name}"
+    name = describe(new)
     if old_revision and not new_revision:
         consequence = (
             f"removes revision {old_revision}: applying it replaces that control plane in place "
@@ -131,7 +131,7 @@ def _compare(old: Resource, new: Resource) -> Iterator[Problem]:
         path,
         f"{name} {consequence}{' (' + described + ')' if described else ''}. Install the new "
         "version under a new revision and move namespaces over with istio.io/rev",
-        identity=("spec", "version"),
+        identity=("spec", "version", *file_scope(new)),
     )
 
 

@@ -94,6 +94,13 @@ class MeshIndex:
         """Kubernetes Services (not ServiceEntries) of the namespace."""
         return self._kube_services.get(namespace, [])
 
+    def application_services_in(self, namespace: str) -> list[Resource]:
+        """Services of the namespace except those in front of gateways (no Sidecar applies)."""
+        return [
+            s for s in self.kube_services_in(namespace)
+            if not is_gateway_selector(mapping(s.spec.get("selector")))
+        ]
+
     def is_ambient(self, namespace: str) -> bool:
         """A namespace in ambient mode and not labelled for injection: it runs no sidecars."""
         return self.mesh_membership(namespace) is None and any(
@@ -181,14 +188,17 @@ class Workload:
     @property
     def is_gateway(self) -> bool:
         """Gateway proxies: Istio applies no Sidecar resource to them."""
-        labels = self.labels
         templates = str(self.annotations.get("inject.istio.io/templates", ""))
-        return (
-            labels.get("istio") in ("ingressgateway", "egressgateway")
-            or "gateway.networking.k8s.io/gateway-name" in labels
-            or "istio.io/gateway-name" in labels
-            or "gateway" in templates.split(",")
-        )
+        return is_gateway_selector(self.labels) or "gateway" in templates.split(",")
+
+
+def is_gateway_selector(labels: dict[str, Any]) -> bool:
+    """Labels that mark gateway pods (the Istio charts' and Gateway API's conventions)."""
+    return (
+        labels.get("istio") in ("ingressgateway", "egressgateway")
+        or "gateway.networking.k8s.io/gateway-name" in labels
+        or "istio.io/gateway-name" in labels
+    )
 
 
 _INJECT = "sidecar.istio.io/inject"

@@ -20,6 +20,8 @@ from rules.model import KeyPath, Resource
 INSTALL_GROUP = "install.istio.io"
 _NO_PILOT_PROFILES = frozenset({"empty"})
 _MAX_EMBEDDED_CHARS = 256 * 1024
+UNNAMED = "<unnamed>"
+"""The name the loader gives a resource without `metadata.name` (istioctl needs none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +38,9 @@ class MeshConfigSource:
     @property
     def label(self) -> str:
         """How a message names the source: `IstioOperator istio-system/control-plane`."""
-        resource = self.resource
-        if resource.kind == HELM_VALUES_KIND:
-            return f"Helm values file {resource.path}"
-        return f"{resource.kind} {resource.namespace}/{resource.name}"
+        if self.resource.kind == HELM_VALUES_KIND:
+            return f"Helm values file {self.resource.path}"
+        return describe(self.resource)
 
     @property
     def default_config(self) -> dict[str, Any]:
@@ -62,7 +63,8 @@ def mesh_config_source(resource: Resource, root_namespace: str) -> MeshConfigSou
         )
     if resource.kind == HELM_VALUES_KIND:
         body = resource.body
-        return MeshConfigSource(resource, mapping(body.get("meshConfig")), ("meshConfig",), body, ())
+        mesh = mapping(body.get("meshConfig"))
+        return MeshConfigSource(resource, mesh, ("meshConfig",), body, ())
     if resource.kind == "ConfigMap" and resource.namespace == root_namespace:
         if resource.name != "istio" and not resource.name.startswith("istio-"):
             return None
@@ -98,6 +100,19 @@ def parse_embedded_yaml(text: Any) -> dict[str, Any] | None:
     if value is None:
         return {}
     return value if isinstance(value, dict) else None
+
+
+def describe(resource: Resource) -> str:
+    """`IstioOperator istio-system/control-plane`; a resource without a name by its file."""
+    if resource.name == UNNAMED:
+        return f"{resource.kind} in {resource.path}"
+    return f"{resource.kind} {resource.namespace}/{resource.name}"
+
+
+def file_scope(resource: Resource) -> tuple[str, ...]:
+    """Extra fingerprint identity for a resource without a name: its file, the only thing that
+    tells two unnamed IstioOperators (one per cluster, say) apart."""
+    return ("@file", resource.path) if resource.name == UNNAMED else ()
 
 
 def mapping(value: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from rules.context import Context
 from rules.mesh import Workload
-from rules.mesh_config import MeshConfigSource, mapping
+from rules.mesh_config import MeshConfigSource, file_scope, mapping
 from rules.model import KeyPath, Problem, Resource
 from rules.quantities import parse_quantity
 
@@ -99,6 +99,7 @@ def _check_values(source: MeshConfigSource) -> Iterator[Problem]:
             path,
             f"{source.label}: {_dotted(path)} is not set, so sidecar proxies get no memory limit "
             "sized for this mesh (only whatever the chart or profile defaults to)",
+            identity=(*map(str, path), *file_scope(source.resource)),
         )
     for resource in ("cpu", "memory"):
         yield from _below_request(
@@ -116,7 +117,8 @@ def _check_annotations(workload: Workload) -> Iterator[Problem]:
     name = f"{resource.kind} {resource.namespace}/{resource.name}"
     requested = [key for key in REQUEST_ANNOTATIONS.values() if key in annotations]
     if requested and _blank(annotations.get(LIMIT_ANNOTATIONS["memory"])):
-        key = REQUEST_ANNOTATIONS["memory"] if REQUEST_ANNOTATIONS["memory"] in requested else requested[0]
+        memory = REQUEST_ANNOTATIONS["memory"]
+        key = memory if memory in requested else requested[0]
         yield Problem(
             resource,
             workload.annotation_path(key),
@@ -146,6 +148,7 @@ def _below_request(
         path,
         f"{what} is {limit}, below its request of {request}: Kubernetes rejects a container "
         "whose limit is smaller than its request",
+        identity=(*map(str, path), *file_scope(resource)),
     )
 
 

@@ -87,7 +87,9 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                         ("spec", "egress", listener_index, "hosts", host_index),
                         f"{name} egress host '{EVERYTHING}' admits every host of every namespace: "
                         "its proxies receive configuration for the whole mesh",
-                        identity=("spec", "egress", _listener_identity(listener), "hosts", EVERYTHING),
+                        identity=(
+                            "spec", "egress", _listener_identity(listener), "hosts", EVERYTHING
+                        ),
                     )
 
 

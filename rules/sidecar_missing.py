@@ -104,8 +104,10 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         workloads = index.workloads_in(namespace)
         with_sidecars = [w for w in workloads if w.has_proxy and not w.is_gateway]
         if workloads and not with_sidecars:
+            continue  # the repository shows this namespace's pods, and none runs a sidecar
+        services = index.application_services_in(namespace)
+        if not with_sidecars and not services:
             continue
-        services = index.kube_services_in(namespace)
         anchor = membership.namespace_object or (
             with_sidecars[0].resource if with_sidecars else services[0]
         )

@@ -159,3 +159,13 @@ items:
     assert_findings(RULE, source, (9, 7), (18, 27))
     [pod, _] = findings(source)
     assert pod.edit.replacement == "      proxy.istio.io/config: 'holdApplicationUntilProxyStarts: true'"
+
+
+def test_unnamed_operators_in_two_files_are_two_findings():
+    unnamed = "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  profile: {profile}\n"
+    head = {"prod/istio.yaml": unnamed.format(profile="default"),
+            "staging/istio.yaml": unnamed.format(profile="minimal")}
+    report = run(head)
+    assert [(f.path, f.line) for f in report.findings if f.rule == RULE] == [
+        ("prod/istio.yaml", 3), ("staging/istio.yaml", 3)]
+    assert "IstioOperator in staging/istio.yaml" in report.findings[-1].message

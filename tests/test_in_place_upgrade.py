@@ -119,3 +119,10 @@ def test_unnamed_operators_in_several_files_are_told_apart_by_file():
     base = {"prod/iop.yaml": unnamed.format(tag="1.24.2"), "dev/iop.yaml": unnamed.format(tag="1.24.2")}
     head = {"prod/iop.yaml": unnamed.format(tag="1.24.2"), "dev/iop.yaml": unnamed.format(tag="1.25.0")}
     assert [(f.path, f.line) for f in run(head, base).findings if f.rule == RULE] == [("dev/iop.yaml", 4)]
+
+
+def test_an_unnamed_operator_is_named_by_its_file():
+    unnamed = "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  tag: {tag}\n"
+    [finding] = findings({"istio/iop.yaml": unnamed.format(tag="1.25.0")},
+                         {"istio/iop.yaml": unnamed.format(tag="1.24.2")})
+    assert finding.message.startswith("IstioOperator in istio/iop.yaml changes the Istio version")

@@ -179,3 +179,18 @@ def test_deleting_the_namespace_sidecar_makes_the_finding_new():
     head = docs(NAMESPACE, DEPLOYMENT.format(name="web"))
     [finding] = [f for f in run(head, base).findings if f.rule == RULE]
     assert finding.new is True
+
+
+def test_services_in_front_of_gateways_do_not_count():
+    gateway_service = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: ingress\n  namespace: shop\n"
+                       "spec:\n  type: LoadBalancer\n  selector: {istio: ingressgateway}\n")
+    assert_findings(RULE, docs(NAMESPACE, gateway_service))
+    app_service = gateway_service.replace("{istio: ingressgateway}", "{app: web}")
+    assert_findings(RULE, docs(NAMESPACE, gateway_service, app_service), (4, 3))
+
+
+def test_services_of_workloads_without_sidecars_do_not_count():
+    opted_out = DEPLOYMENT.format(name="batch").replace(
+        "labels: {app: batch}", "labels: {app: batch, sidecar.istio.io/inject: 'false'}")
+    service = "apiVersion: v1\nkind: Service\nmetadata: {name: batch, namespace: shop}\nspec: {selector: {app: batch}}\n"
+    assert_findings(RULE, docs(NAMESPACE, opted_out, service))
