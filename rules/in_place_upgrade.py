@@ -103,7 +103,7 @@ def _compare(old: Resource, new: Resource) -> Iterator[Problem]:
     changes = [
         (path, _get(old, path), _get(new, path))
         for path in VERSION_KEYS
-        if _get(old, path) != _get(new, path)
+        if _text(_get(old, path)) != _text(_get(new, path))
     ]
     name = describe(new)
     if old_revision and not new_revision:
@@ -152,6 +152,11 @@ def _get(resource: Resource, path: KeyPath) -> Any:
     for key in path:
         node = mapping(node).get(key)
     return None if node == "" else node
+
+
+def _text(value: Any) -> str | None:
+    """Compare versions as text: quoting a tag (`1.24` vs `"1.24"`) is no upgrade."""
+    return None if value is None else str(value)
 
 
 def _shown(value: Any) -> str:

@@ -95,10 +95,12 @@ class MeshIndex:
         return self._kube_services.get(namespace, [])
 
     def application_services_in(self, namespace: str) -> list[Resource]:
-        """Services of the namespace except those in front of gateways (no Sidecar applies)."""
+        """Services that stand for pods with sidecars: not in front of gateways, not DNS aliases
+        (`ExternalName`), to which no Sidecar resource applies."""
         return [
             s for s in self.kube_services_in(namespace)
-            if not is_gateway_selector(mapping(s.spec.get("selector")))
+            if s.spec.get("type") != "ExternalName"
+            and not is_gateway_selector(mapping(s.spec.get("selector")))
         ]
 
     def is_ambient(self, namespace: str) -> bool:

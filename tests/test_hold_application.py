@@ -169,3 +169,10 @@ def test_unnamed_operators_in_two_files_are_two_findings():
     assert [(f.path, f.line) for f in report.findings if f.rule == RULE] == [
         ("prod/istio.yaml", 3), ("staging/istio.yaml", 3)]
     assert "IstioOperator in staging/istio.yaml" in report.findings[-1].message
+
+
+def test_false_in_helm_values_gets_a_fix():
+    values = {"values.yaml": "meshConfig:\n  defaultConfig:\n    holdApplicationUntilProxyStarts: false\n"}
+    [finding] = findings(values)
+    assert (finding.line, finding.column) == (3, 5)
+    assert finding.edit.replacement == "    holdApplicationUntilProxyStarts: true"

@@ -126,3 +126,7 @@ def test_an_unnamed_operator_is_named_by_its_file():
     [finding] = findings({"istio/iop.yaml": unnamed.format(tag="1.25.0")},
                          {"istio/iop.yaml": unnamed.format(tag="1.24.2")})
     assert finding.message.startswith("IstioOperator in istio/iop.yaml changes the Istio version")
+
+
+def test_quoting_a_tag_is_no_version_change():
+    assert_findings(RULE, operator('  tag: "1.24"\n'), base=operator("  tag: 1.24\n"))

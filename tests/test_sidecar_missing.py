@@ -194,3 +194,9 @@ def test_services_of_workloads_without_sidecars_do_not_count():
         "labels: {app: batch}", "labels: {app: batch, sidecar.istio.io/inject: 'false'}")
     service = "apiVersion: v1\nkind: Service\nmetadata: {name: batch, namespace: shop}\nspec: {selector: {app: batch}}\n"
     assert_findings(RULE, docs(NAMESPACE, opted_out, service))
+
+
+def test_external_name_services_do_not_count():
+    alias = ("apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: shop}\n"
+             "spec: {type: ExternalName, externalName: db.example.com}\n")
+    assert_findings(RULE, docs(NAMESPACE, alias))
