@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
+from rules.loader import WORKLOAD_KINDS
 from rules.mesh_config import (
     MeshConfigSource,
     file_scope,
@@ -23,8 +24,7 @@ from rules.model import Problem
 
 ID = "hold-application-until-proxy-starts"
 SEVERITY = "warning"
-KINDS = ("IstioOperator", "ConfigMap", "HelmValues", "Deployment", "StatefulSet", "DaemonSet",
-         "ReplicaSet", "ReplicationController", "Job", "CronJob", "Pod")
+KINDS = ("IstioOperator", "ConfigMap", "HelmValues", *sorted(WORKLOAD_KINDS))
 SUMMARY = "Mesh config does not hold applications until their proxy starts, or a pod opts out."
 WHY = (
     "Without `holdApplicationUntilProxyStarts` the application container can start before "

@@ -110,7 +110,7 @@ class MeshIndex:
         )
 
     def application_namespaces(self) -> list[str]:
-        """Namespaces where the repository holds workloads or Services, in file order."""
+        """Namespaces where the repository holds workloads or Services (workloads' first)."""
         return list(dict.fromkeys([*self._workloads, *self._kube_services]))
 
     def mesh_membership(self, namespace: str) -> Membership | None:
@@ -129,7 +129,7 @@ class MeshIndex:
                     return Membership("labelled istio-injection: enabled", namespace_object)
                 continue
             revision = labels.get("istio.io/rev")
-            if isinstance(revision, str) and revision:
+            if revision not in (None, ""):
                 return Membership(f"labelled istio.io/rev: {revision}", namespace_object)
         if objects:
             return None
@@ -178,9 +178,12 @@ class Workload:
 
     @property
     def has_proxy(self) -> bool:
-        """Whether the pods get an injected proxy: not opted out, not captured by ambient mode."""
+        """Whether the pods get an injected proxy: not opted out, not on the host network (the
+        injector skips those), not captured by ambient mode."""
         flags = (self.labels.get(_INJECT), self.annotations.get(_INJECT))
         if any(str(flag).lower() == "false" for flag in flags if flag is not None):
+            return False
+        if mapping(self.template.get("spec")).get("hostNetwork") is True:
             return False
         return not (
             self.annotations.get("ambient.istio.io/redirection") == "enabled"

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
+from rules.loader import WORKLOAD_KINDS
 from rules.mesh import Workload
 from rules.mesh_config import MeshConfigSource, file_scope, mapping
 from rules.model import KeyPath, Problem, Resource
@@ -19,8 +20,7 @@ from rules.quantities import parse_quantity
 
 ID = "proxy-resources-missing"
 SEVERITY = "warning"
-KINDS = ("IstioOperator", "HelmValues", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
-         "ReplicationController", "Job", "CronJob", "Pod")
+KINDS = ("IstioOperator", "HelmValues", *sorted(WORKLOAD_KINDS))
 SUMMARY = "Sidecar proxies have no memory limit, or limits below their requests."
 WHY = (
     "An Envoy sidecar's memory grows under load (connections, stats, xDS config). Without a "

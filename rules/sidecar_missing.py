@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
+from rules.loader import WORKLOAD_KINDS
 from rules.model import Problem
 
 ID = "sidecar-missing"
 SEVERITY = "warning"
-KINDS = ("Namespace", "Sidecar", "Service", "Deployment", "StatefulSet", "DaemonSet",
-         "ReplicaSet", "ReplicationController", "Job", "CronJob", "Pod")
+KINDS = ("Namespace", "Sidecar", "Service", *sorted(WORKLOAD_KINDS))
 SUMMARY = "A namespace in the mesh has no namespace-wide Sidecar and there is no mesh default."
 WHY = (
     "Without a Sidecar resource every Envoy proxy receives configuration for every service in "

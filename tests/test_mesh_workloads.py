@@ -100,6 +100,7 @@ items:
         ("{annotations: {sidecar.istio.io/inject: 'false'}}", False, False),
         ("{annotations: {ambient.istio.io/redirection: enabled}}", False, False),
         ("{labels: {istio.io/dataplane-mode: ambient}}", False, False),
+        ("{}\n    spec: {hostNetwork: true}", False, False),
         ("{labels: {istio: ingressgateway}}", True, True),
         ("{annotations: {inject.istio.io/templates: gateway}}", True, True),
     ],
