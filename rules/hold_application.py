@@ -15,6 +15,7 @@ from rules.context import Context
 from rules.loader import WORKLOAD_KINDS
 from rules.mesh_config import (
     MeshConfigSource,
+    covered_by_layers,
     file_scope,
     is_false,
     is_true,
@@ -73,10 +74,12 @@ _FALSE_SETTING = re.compile(rf"""(["']?{SETTING}["']?\s*:\s*)false\b""")
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
-    for source in ctx.index.mesh_configs:
-        problem = _check_mesh_config(source)
-        if problem is not None:
-            yield problem
+    sources = ctx.index.mesh_configs
+    for source in sources:
+        setting = source.default_config.get(SETTING)
+        if _holds(source) or (not is_false(setting) and covered_by_layers(source, sources, _holds)):
+            continue
+        yield _mesh_config_problem(source, setting)
     for workload in ctx.index.workloads():
         value = workload.annotations.get(PROXY_CONFIG)
         proxy_config = parse_embedded_yaml(value)
@@ -94,11 +97,12 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         )
 
 
-def _check_mesh_config(source: MeshConfigSource) -> Problem | None:
-    default_config = source.default_config
-    setting = default_config.get(SETTING)
-    if is_true(setting) or is_true(source.global_proxy().get(SETTING)):
-        return None
+def _holds(source: MeshConfigSource) -> bool:
+    """The mesh config or the injector's Helm value turns the setting on."""
+    return is_true(source.default_config.get(SETTING)) or is_true(source.global_proxy().get(SETTING))
+
+
+def _mesh_config_problem(source: MeshConfigSource, setting: Any) -> Problem:
     state = "false" if is_false(setting) else "not set"
     if source.embedded:
         path = source.mesh_path

@@ -9,6 +9,8 @@ never care which of the three a repository uses.
 
 from __future__ import annotations
 
+import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +51,33 @@ class MeshConfigSource:
     def global_proxy(self) -> dict[str, Any]:
         """Helm `global.proxy` values: what the injector puts into every sidecar."""
         return mapping(mapping(mapping(self.values).get("global")).get("proxy"))
+
+    @property
+    def layer_key(self) -> tuple[Any, ...]:
+        """Sources with the same key are layers of one configuration: values files given
+        together (`-f values.yaml -f values-prod.yaml`), IstioOperator overlays of one name."""
+        resource = self.resource
+        if resource.kind == HELM_VALUES_KIND:
+            return (resource.kind,)
+        if resource.kind == "IstioOperator":
+            return (resource.kind, resource.namespace, resource.name)
+        return (resource.kind, resource.namespace, resource.name, resource.path)
+
+
+def covered_by_layers(
+    source: MeshConfigSource, sources: list[MeshConfigSource], sets: Callable[[MeshConfigSource], bool]
+) -> bool:
+    """Whether a layer below `source` (same configuration, in its folder or a folder above) sets
+    what `sets` checks: an override file need not repeat what its base file already sets."""
+    folder = posixpath.dirname(source.resource.path)
+    for other in sources:
+        if other is source or other.layer_key != source.layer_key:
+            continue
+        other_folder = posixpath.dirname(other.resource.path)
+        above = other_folder in ("", folder) or folder.startswith(other_folder + "/")
+        if above and sets(other):
+            return True
+    return False
 
 
 def mesh_config_source(resource: Resource, root_namespace: str) -> MeshConfigSource | None:

@@ -14,7 +14,7 @@ from typing import Any
 from rules.context import Context
 from rules.loader import WORKLOAD_KINDS
 from rules.mesh import Workload
-from rules.mesh_config import MeshConfigSource, file_scope, mapping
+from rules.mesh_config import MeshConfigSource, covered_by_layers, file_scope, mapping
 from rules.model import KeyPath, Problem, Resource
 from rules.quantities import parse_quantity
 
@@ -80,19 +80,29 @@ LIMIT_ANNOTATIONS = {"cpu": ANNOTATION + "proxyCPULimit", "memory": ANNOTATION +
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
-    for source in ctx.index.mesh_configs:
-        if source.values is not None and source.values_path is not None:
-            yield from _check_values(source)
+    sources = [s for s in ctx.index.mesh_configs if s.values_path is not None]
+    for source in sources:
+        yield from _check_values(source, covered_by_layers(source, sources, _limits_memory))
     for workload in ctx.index.workloads():
         if workload.has_proxy:
             yield from _check_annotations(workload)
 
 
-def _check_values(source: MeshConfigSource) -> Iterator[Problem]:
-    base: KeyPath = (*(source.values_path or ()), "global", "proxy", "resources")
+def _resources(source: MeshConfigSource) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `global.proxy.resources` limits and requests of a values source."""
     resources = mapping(source.global_proxy().get("resources"))
-    limits, requests = mapping(resources.get("limits")), mapping(resources.get("requests"))
-    if _blank(limits.get("memory")):
+    return mapping(resources.get("limits")), mapping(resources.get("requests"))
+
+
+def _limits_memory(source: MeshConfigSource) -> bool:
+    return not _blank(_resources(source)[0].get("memory"))
+
+
+def _check_values(source: MeshConfigSource, layered_limit: bool) -> Iterator[Problem]:
+    """`layered_limit`: a base layer of this values file sets the memory limit already."""
+    base: KeyPath = (*(source.values_path or ()), "global", "proxy", "resources")
+    limits, requests = _resources(source)
+    if _blank(limits.get("memory")) and not layered_limit:
         path = (*base, "limits", "memory")
         yield Problem(
             source.resource,

@@ -176,3 +176,28 @@ def test_false_in_helm_values_gets_a_fix():
     [finding] = findings(values)
     assert (finding.line, finding.column) == (3, 5)
     assert finding.edit.replacement == "    holdApplicationUntilProxyStarts: true"
+
+
+def test_a_values_override_need_not_repeat_what_its_base_file_sets():
+    base_values = "meshConfig:\n  defaultConfig:\n    holdApplicationUntilProxyStarts: true\n"
+    override = "meshConfig:\n  accessLogFile: /dev/stdout\n"
+    head = {"istio/values.yaml": base_values, "istio/values-prod.yaml": override,
+            "istio/prod/values.yaml": override}
+    assert_findings(RULE, head)
+    head["istio/values-dev.yaml"] = "meshConfig:\n  defaultConfig:\n    holdApplicationUntilProxyStarts: false\n"
+    assert [f.path for f in findings(head)] == ["istio/values-dev.yaml"]
+
+
+def test_values_files_of_separate_clusters_are_judged_separately():
+    head = {"clusters/a/istiod.yaml": "meshConfig:\n  defaultConfig:\n    holdApplicationUntilProxyStarts: true\n",
+            "clusters/b/istiod.yaml": "meshConfig:\n  accessLogFile: /dev/stdout\n"}
+    assert [(f.path, f.line, f.column) for f in findings(head)] == [("clusters/b/istiod.yaml", 1, 1)]
+
+
+def test_operator_overlays_of_one_name_are_layers():
+    overlay = operator("  meshConfig:\n    accessLogFile: /dev/stdout\n")
+    head = {"istio/base.yaml": hold_application.PASS, "istio/overlays/prod.yaml": overlay}
+    assert_findings(RULE, head)
+    other_name = overlay.replace("name: control-plane", "name: other")
+    assert_findings(RULE, {"istio/base.yaml": hold_application.PASS, "istio/other.yaml": other_name},
+                    (7, 3))

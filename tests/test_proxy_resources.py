@@ -191,3 +191,10 @@ items:
 )
 def test_kubernetes_quantities(text, value):
     assert parse_quantity(text) == value
+
+
+def test_a_values_override_need_not_repeat_the_memory_limit_of_its_base():
+    base_values = "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n      limits: {memory: 512Mi}\n"
+    override = "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n      requests: {memory: 256Mi}\n"
+    assert_findings(RULE, {"istio/values.yaml": base_values, "istio/values-prod.yaml": override})
+    assert_findings(RULE, {"a/values.yaml": base_values, "b/values.yaml": override}, (4, 5))
