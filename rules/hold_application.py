@@ -20,6 +20,7 @@ from rules.mesh_config import (
     is_false,
     is_true,
     parse_embedded_yaml,
+    sidecar_mesh_configs,
 )
 from rules.model import Problem
 
@@ -74,7 +75,7 @@ _FALSE_SETTING = re.compile(rf"""(["']?{SETTING}["']?\s*:\s*)false\b""")
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
-    sources = ctx.index.mesh_configs
+    sources = sidecar_mesh_configs(ctx.index)
     for source in sources:
         setting = source.default_config.get(SETTING)
         if _holds(source) or (not is_false(setting) and covered_by_layers(source, sources, _holds)):

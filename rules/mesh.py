@@ -103,6 +103,12 @@ class MeshIndex:
             and not is_gateway_selector(mapping(s.spec.get("selector")))
         ]
 
+    def injects_sidecars(self) -> bool:
+        """Whether any Namespace object of the repository is labelled for sidecar injection."""
+        return any(
+            self.mesh_membership(name) is not None for name in self._namespace_objects
+        )
+
     def is_ambient(self, namespace: str) -> bool:
         """A namespace in ambient mode and not labelled for injection: it runs no sidecars."""
         return self.mesh_membership(namespace) is None and any(

@@ -12,12 +12,15 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from rules.loader import HELM_VALUES_KIND
 from rules.model import KeyPath, Resource
+
+if TYPE_CHECKING:
+    from rules.mesh import MeshIndex
 
 INSTALL_GROUP = "install.istio.io"
 _NO_PILOT_PROFILES = frozenset({"empty"})
@@ -53,6 +56,13 @@ class MeshConfigSource:
         return mapping(mapping(mapping(self.values).get("global")).get("proxy"))
 
     @property
+    def ambient_only(self) -> bool:
+        """An install with the `ambient` profile: sidecars only where a namespace asks for them."""
+        if self.resource.kind == "IstioOperator":
+            return self.resource.spec.get("profile") == "ambient"
+        return mapping(self.values).get("profile") == "ambient"
+
+    @property
     def layer_key(self) -> tuple[Any, ...]:
         """Sources with the same key are layers of one configuration: values files given
         together (`-f values.yaml -f values-prod.yaml`), IstioOperator overlays of one name."""
@@ -78,6 +88,15 @@ def covered_by_layers(
         if above and sets(other):
             return True
     return False
+
+
+def sidecar_mesh_configs(index: MeshIndex) -> list[MeshConfigSource]:
+    """Mesh config sources whose sidecar settings matter: an ambient-profile install counts only
+    when the repository labels some namespace for sidecar injection."""
+    sources = index.mesh_configs
+    if any(s.ambient_only for s in sources) and not index.injects_sidecars():
+        return [s for s in sources if not s.ambient_only]
+    return sources
 
 
 def mesh_config_source(resource: Resource, root_namespace: str) -> MeshConfigSource | None:

@@ -14,7 +14,13 @@ from typing import Any
 from rules.context import Context
 from rules.loader import WORKLOAD_KINDS
 from rules.mesh import Workload
-from rules.mesh_config import MeshConfigSource, covered_by_layers, file_scope, mapping
+from rules.mesh_config import (
+    MeshConfigSource,
+    covered_by_layers,
+    file_scope,
+    mapping,
+    sidecar_mesh_configs,
+)
 from rules.model import KeyPath, Problem, Resource
 from rules.quantities import parse_quantity
 
@@ -80,7 +86,7 @@ LIMIT_ANNOTATIONS = {"cpu": ANNOTATION + "proxyCPULimit", "memory": ANNOTATION +
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
-    sources = [s for s in ctx.index.mesh_configs if s.values_path is not None]
+    sources = [s for s in sidecar_mesh_configs(ctx.index) if s.values_path is not None]
     for source in sources:
         yield from _check_values(source, covered_by_layers(source, sources, _limits_memory))
     for workload in ctx.index.workloads():

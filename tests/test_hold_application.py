@@ -201,3 +201,11 @@ def test_operator_overlays_of_one_name_are_layers():
     other_name = overlay.replace("name: control-plane", "name: other")
     assert_findings(RULE, {"istio/base.yaml": hold_application.PASS, "istio/other.yaml": other_name},
                     (7, 3))
+
+
+def test_an_ambient_install_is_judged_only_where_namespaces_use_sidecars():
+    ambient = operator("  profile: ambient\n")
+    assert_findings(RULE, ambient)
+    assert_findings(RULE, {"values.yaml": "profile: ambient\nmeshConfig: {}\n"})
+    sidecars = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: legacy\n  labels: {istio.io/rev: stable}\n"
+    assert_findings(RULE, {"iop.yaml": ambient, "ns.yaml": sidecars}, (6, 1))

@@ -198,3 +198,10 @@ def test_a_values_override_need_not_repeat_the_memory_limit_of_its_base():
     override = "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n      requests: {memory: 256Mi}\n"
     assert_findings(RULE, {"istio/values.yaml": base_values, "istio/values-prod.yaml": override})
     assert_findings(RULE, {"a/values.yaml": base_values, "b/values.yaml": override}, (4, 5))
+
+
+def test_an_ambient_install_without_sidecar_namespaces_is_not_judged():
+    ambient = OPERATOR.split("  meshConfig:")[0] + "  profile: ambient\n"
+    assert_findings(RULE, ambient)
+    sidecars = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: legacy\n  labels: {istio-injection: enabled}\n"
+    assert_findings(RULE, {"iop.yaml": ambient, "ns.yaml": sidecars}, (6, 1))
