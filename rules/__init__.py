@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from rules import fault_injection
+from rules import (
+    authz_blocks_health_probes,
+    authz_unscoped,
+    fault_injection,
+    mtls_weakened,
+    permissive_mtls,
+)
 
 RULES: dict[str, ModuleType] = {
     module.ID: module
     for module in (
         fault_injection,
+        permissive_mtls,
+        mtls_weakened,
+        authz_unscoped,
+        authz_blocks_health_probes,
     )
 }
 
