@@ -177,17 +177,18 @@ def _now_weak(
 ) -> Problem:
     where = _where(slot, base.root)
     old = base.by_name.get((policy.namespace, policy.name))
+    name = f"PeerAuthentication {policy.namespace}/{policy.name}"
     if old is not None and scope_of(old) == slot[0] and _slot_mode(old, slot[1]) == STRICT:
-        what = f"weakens mTLS {where} from STRICT to {mode}"
+        what = f"{name} weakens mTLS {where} from STRICT to {mode}"
     else:
-        new = "new " if old is None else ""
         by = _by(source, slot, base.root)
-        what = f"{new}sets mTLS {where} to {mode}, where the base was STRICT{by}"
+        what = f"{'New ' if old is None else ''}{name} sets mTLS {where} to {mode}, where the base "
+        what += f"was STRICT{by}"
     return Problem(
         policy,
         _mode_path(policy, slot[1]),
-        f"PeerAuthentication {policy.namespace}/{policy.name} {what}: plaintext callers are "
-        "accepted again" + (" and mTLS is off" if mode == "DISABLE" else ""),
+        f"{what}: plaintext callers are accepted again"
+        + (" and mTLS is off" if mode == "DISABLE" else ""),
         fix=("set", STRICT),
     )
 
