@@ -15,10 +15,12 @@ blocks or negated identities), and no `when` requiring one; it admits a health p
 
 A DENY policy is flagged per rule that certainly matches the kubelet - no `from`, or a source
 with only `notPrincipals`/`notNamespaces`/`notRequestPrincipals`, and no `when` - on a health
-path. AUDIT and CUSTOM policies, policies attached with `targetRef(s)` (gateways, waypoints:
-not on the kubelet's path) and ambient namespaces (labelled `istio.io/dataplane-mode: ambient`,
-or holding a pod so labelled or annotated `ambient.istio.io/redirection: enabled`: ambient
-exempts kubelet probes) are left alone.
+path. Left alone: AUDIT and CUSTOM policies; policies attached with `targetRef(s)` (gateways,
+waypoints: not on the kubelet's path); policies selecting gateway pods (labels of a Gateway's
+selector, `istio: ingressgateway`, `gateway.networking.k8s.io/gateway-name`...), which answer
+probes on their status port, outside authorization; and ambient namespaces (labelled
+`istio.io/dataplane-mode: ambient`, or holding a pod so labelled or annotated
+`ambient.istio.io/redirection: enabled`: ambient exempts kubelet probes).
 
 Configuration (top level of `.github/footgun.yml`): `health_paths` (default /health, /healthz,
 /ready, /readyz, /livez, /metrics) and `probes_rewritten: true` for meshes whose sidecar
@@ -88,6 +90,7 @@ spec:
 """
 OPTIONS: dict[str, Any] = {}
 
+GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
 AMBIENT_LABEL = "istio.io/dataplane-mode"
 AMBIENT_REDIRECTION = "ambient.istio.io/redirection"
 HOW_TO_QUIET = (
@@ -101,9 +104,11 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     if config.probes_rewritten:
         return
     ambient = _ambient_namespaces(ctx)
+    gateways = _gateway_selectors(ctx)
     policies = [
         p for p in ctx.of_kind("AuthorizationPolicy")
         if not authz.has_target_ref(p) and p.namespace not in ambient
+        and not _selects_gateway(authz.selector_labels(p), gateways)
     ]
     allows = [p for p in policies if authz.action(p) == "ALLOW"]
     admits = {id(p): _admitted(p, config.health_paths) for p in allows}
@@ -115,6 +120,29 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     for policy in policies:
         if authz.action(policy) == "DENY":
             yield from _blocking_deny(policy, config.health_paths, config.root_namespace)
+
+
+def _gateway_selectors(ctx: Context) -> list[frozenset[tuple[str, str]]]:
+    """The pod labels of the Istio Gateways in the repository."""
+    found = []
+    for gateway in ctx.of_kind("Gateway"):
+        selector = gateway.spec.get("selector")
+        if gateway.group == "networking.istio.io" and isinstance(selector, dict) and selector:
+            found.append(frozenset((str(k), str(v)) for k, v in selector.items()))
+    return found
+
+
+def _selects_gateway(
+    labels: frozenset[tuple[str, str]] | None, gateways: list[frozenset[tuple[str, str]]]
+) -> bool:
+    """Gateway pods answer probes on their status port, which authorization never sees."""
+    if labels is None:
+        return False
+    if any(key in GATEWAY_NAME_LABELS for key, _ in labels):
+        return True
+    if any(key in ("istio", "app") and value.endswith("gateway") for key, value in labels):
+        return True
+    return any(gateway <= labels for gateway in gateways)
 
 
 def _ambient_namespaces(ctx: Context) -> set[str | None]:

@@ -230,3 +230,16 @@ def test_fixture_istio_analyzers_policies():
     source = fixture("istio-analyzers", "authorizationpolicies.yaml")
     assert_findings(RULE, source, (74, 3), (96, 1), (104, 1), (115, 3), (138, 3), (165, 3),
                     (208, 3), (241, 3))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    ["gateway.networking.k8s.io/gateway-name: bookinfo-gateway", "istio: ingressgateway",
+     "app: istio-egressgateway", "team: edge"],
+)
+def test_policies_on_gateway_pods_are_left_alone(labels):
+    gateway = ("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: edge\n"
+               "spec:\n  selector:\n    team: edge\n  servers: []\n")
+    policy = ap(f"  selector:\n    matchLabels:\n      {labels}\n")
+    assert_findings(RULE, docs(gateway, policy))
+    assert_findings(RULE, policy, *([(7, 3)] if labels == "team: edge" else []))
