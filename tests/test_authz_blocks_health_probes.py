@@ -242,4 +242,4 @@ def test_policies_on_gateway_pods_are_left_alone(labels):
                "spec:\n  selector:\n    team: edge\n  servers: []\n")
     policy = ap(f"  selector:\n    matchLabels:\n      {labels}\n")
     assert_findings(RULE, docs(gateway, policy))
-    assert_findings(RULE, policy, *([(7, 3)] if labels == "team: edge" else []))
+    assert_findings(RULE, policy, *([(6, 1)] if labels == "team: edge" else []))
