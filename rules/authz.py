@@ -79,7 +79,7 @@ def operations(rule: dict[str, Any]) -> list[dict[str, Any]] | None:
     return _items(rule, "to", "operation")
 
 
-def _values(field: dict[str, Any], key: str) -> list[str]:
+def values(field: dict[str, Any], key: str) -> list[str]:
     value = field.get(key)
     if isinstance(value, str):
         return [value]
@@ -105,7 +105,7 @@ def may_admit_anonymous(rule: dict[str, Any]) -> bool:
     """
     found = sources(rule)
     if found is not None and not any(
-        not any(_values(source, key) for key in PEER_IDENTITY) for source in found
+        not any(values(source, key) for key in PEER_IDENTITY) for source in found
     ):
         return False
     return not _conditions_restrict_callers(rule)
@@ -123,12 +123,12 @@ def surely_matches_anonymous(rule: dict[str, Any]) -> bool:
     if found is None:
         return True
     return any(
-        not any(_values(source, key) for key in PEER_IDENTITY + IP_FIELDS) for source in found
+        not any(values(source, key) for key in PEER_IDENTITY + IP_FIELDS) for source in found
     )
 
 
 def _constrained(source: dict[str, Any]) -> bool:
-    return any(_values(source, key) for key in PEER_IDENTITY + NEGATED_IDENTITY + IP_FIELDS)
+    return any(values(source, key) for key in PEER_IDENTITY + NEGATED_IDENTITY + IP_FIELDS)
 
 
 def _conditions_restrict_callers(rule: dict[str, Any], also: tuple[str, ...] = ()) -> bool:
@@ -137,7 +137,7 @@ def _conditions_restrict_callers(rule: dict[str, Any], also: tuple[str, ...] = (
     if not isinstance(conditions, list):
         return False
     for condition in conditions:
-        if not isinstance(condition, dict) or not _values(condition, "values"):
+        if not isinstance(condition, dict) or not values(condition, "values"):
             continue
         key = str(condition.get("key", ""))
         if key.startswith(IDENTITY_CONDITIONS + also):
@@ -177,14 +177,14 @@ def _template(pattern: str) -> re.Pattern[str]:
 
 def _operation_admits(operation: dict[str, Any], path: str, strict: bool) -> bool:
     """Whether a GET of `path` matches the operation. `strict`: fields we cannot judge fail."""
-    if strict and any(_values(operation, key) for key in UNKNOWABLE_OPERATION):
+    if strict and any(values(operation, key) for key in UNKNOWABLE_OPERATION):
         return False
-    paths, not_paths = _values(operation, "paths"), _values(operation, "notPaths")
+    paths, not_paths = values(operation, "paths"), values(operation, "notPaths")
     if paths and not any(path_matches(p, path) for p in paths):
         return False
     if any(path_matches(p, path) for p in not_paths):
         return False
-    methods, not_methods = _values(operation, "methods"), _values(operation, "notMethods")
+    methods, not_methods = values(operation, "methods"), values(operation, "notMethods")
     if methods and not any(string_matches(m, "GET") for m in methods):
         return False
     return not any(string_matches(m, "GET") for m in not_methods)
@@ -206,5 +206,5 @@ def only_health_paths(rule: dict[str, Any], health_paths: Iterable[str]) -> bool
     found = operations(rule)
     wanted = set(health_paths)
     return found is not None and all(
-        _values(op, "paths") and set(_values(op, "paths")) <= wanted for op in found
+        values(op, "paths") and set(values(op, "paths")) <= wanted for op in found
     )

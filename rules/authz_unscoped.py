@@ -99,8 +99,8 @@ def _what(rule: dict[str, Any]) -> str:
     operations = authz.operations(rule)
     if operations is None:
         return ""
-    paths = [p for op in operations for p in (op.get("paths") or []) if isinstance(p, str)]
-    methods = [m for op in operations for m in (op.get("methods") or []) if isinstance(m, str)]
+    paths = [path for op in operations for path in authz.values(op, "paths")]
+    methods = [method for op in operations for method in authz.values(op, "methods")]
     if paths:
         return "paths " + ", ".join(dict.fromkeys(paths)) + " on "
     if methods:

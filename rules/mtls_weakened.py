@@ -263,10 +263,10 @@ def _destination_rules(ctx: Context) -> Iterator[Problem]:
     for rule in ctx.base.of_kind("DestinationRule"):
         slots = {slot for slot, _ in _disabled_slots(rule)}
         disabled_at_base[("name", rule.namespace, rule.name)] |= slots
-        disabled_at_base[("host", rule.namespace, rule.spec.get("host"))] |= slots
+        disabled_at_base[("host", rule.namespace, str(rule.spec.get("host")))] |= slots
     for rule in ctx.of_kind("DestinationRule"):
         before = disabled_at_base.get(("name", rule.namespace, rule.name), set()) | (
-            disabled_at_base.get(("host", rule.namespace, rule.spec.get("host")), set())
+            disabled_at_base.get(("host", rule.namespace, str(rule.spec.get("host"))), set())
         )
         for slot, path in _disabled_slots(rule):
             if slot in before:

@@ -243,3 +243,41 @@ def test_policies_on_gateway_pods_are_left_alone(labels):
     policy = ap(f"  selector:\n    matchLabels:\n      {labels}\n")
     assert_findings(RULE, docs(gateway, policy))
     assert_findings(RULE, policy, *([(6, 1)] if labels == "team: edge" else []))
+
+
+MALFORMED_SPECS = [
+    "spec: x",
+    "spec: []",
+    "spec:\n  rules: x",
+    "spec:\n  rules: [x, 1, null]",
+    "spec:\n  rules:\n  - from: x\n    to: 3\n    when: x",
+    "spec:\n  rules:\n  - from: [x, {source: x}, {source: {principals: x, notPrincipals: {a: 1}}}]",
+    "spec:\n  rules:\n  - to: [{operation: x}, {operation: {paths: 5, methods: x, notPaths: [1, null]}}]",
+    "spec:\n  rules:\n  - when: [x, {key: 5, values: x}, {values: [1]}]",
+    "spec:\n  action: 5\n  selector: x",
+    "spec:\n  action: DENY\n  selector: {matchLabels: [a]}\n  rules:\n"
+    "  - to: [{operation: {paths: ['{*}', '{**}/x', '']}}]",
+    "spec:\n  targetRefs: x\n  mtls: x\n  portLevelMtls: [1, 2]",
+    "spec:\n  selector: {matchLabels: {a: [1]}}\n  mtls: {mode: 5}\n"
+    "  portLevelMtls: {8080: x, 9090: {mode: []}}",
+    "spec:\n  host: [a, b]\n  trafficPolicy: x\n"
+    "  subsets: [x, {name: v1, trafficPolicy: {tls: x, portLevelSettings: x}}]",
+    "spec:\n  host: {a: b}\n  trafficPolicy:\n    tls: {mode: DISABLE}\n"
+    "    portLevelSettings: [x, {port: 9, tls: {mode: disable}}]",
+]
+
+
+@pytest.mark.parametrize("spec", MALFORMED_SPECS)
+@pytest.mark.parametrize(
+    "kind", ["security.istio.io/v1 AuthorizationPolicy", "security.istio.io/v1 PeerAuthentication",
+             "networking.istio.io/v1 DestinationRule"],
+)
+def test_malformed_specs_never_crash_the_mesh_security_rules(kind, spec):
+    """Bad input: the four rules report what they can and never raise, at head and against a base."""
+    api_version, kind_name = kind.split()
+    source = f"apiVersion: {api_version}\nkind: {kind_name}\nmetadata:\n  name: x\n{spec}\n"
+    good = ap("  mtls: {mode: STRICT}\n").replace("AuthorizationPolicy", kind_name)
+    good = good.replace("security.istio.io/v1", api_version)
+    run(source)
+    run(source, base=good)
+    run(good, base=source)
