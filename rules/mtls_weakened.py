@@ -148,7 +148,8 @@ def _peer_authentications(ctx: Context) -> Iterator[Problem]:
             slots[(scope, None)] = None
             for policy in policies:
                 slots.update(((scope, port), None) for port in port_modes(policy))
-    reported: set[tuple[str | None, str]] = set()
+    weakened_policies: set[tuple[str | None, str]] = set()
+    """Policies reported for their policy-level mode: their ports' removal is the same change."""
     for slot in sorted(slots, key=lambda s: s[1] is not None):
         base_mode, base_source = base.effective(slot)
         head_mode, head_source = head.effective(slot)
@@ -158,16 +159,18 @@ def _peer_authentications(ctx: Context) -> Iterator[Problem]:
             for policy in head.by_scope[slot[0]]:
                 mode = _slot_mode(policy, slot[1])
                 if mode:
-                    reported.add((policy.namespace, policy.name))
+                    if slot[1] is None:
+                        weakened_policies.add((policy.namespace, policy.name))
                     yield _now_weak(policy, slot, mode, base, base_source)
         elif base.own(slot) == STRICT:
             for old in base.by_scope[slot[0]]:
                 if _slot_mode(old, slot[1]) != STRICT:
                     continue
                 key = (old.namespace, old.name)
-                if slot[1] is not None and key in reported:
+                if slot[1] is None:
+                    weakened_policies.add(key)
+                elif key in weakened_policies:
                     continue
-                reported.add(key)
                 now = head.by_name.get(key)
                 yield _strict_removed(old, now, slot, head_mode, head_source, head)
 
@@ -203,8 +206,8 @@ def _strict_removed(
         return Problem(
             old,
             _mode_path(old, slot[1]),
-            f"PeerAuthentication {name} (STRICT {where}) is deleted and nothing else keeps that "
-            f"scope STRICT: it now inherits {inherits}",
+            f"PeerAuthentication {name} (STRICT {where}) is deleted and nothing keeps that scope "
+            f"STRICT: it falls back to {inherits}",
         )
     if scope_of(now) != slot[0]:
         return Problem(

@@ -162,6 +162,15 @@ def test_policy_and_port_downgraded_together_is_one_finding():
     assert_findings(RULE, head, (11, 5), base=base)
 
 
+def test_each_removed_strict_port_is_reported():
+    ports = "  portLevelMtls:\n    8080: {mode: STRICT}\n    9090: {mode: STRICT}\n"
+    base = pa(DETAILS + PERMISSIVE + ports)
+    head = pa(DETAILS + PERMISSIVE + "  portLevelMtls: {}\n")
+    assert_findings(RULE, head, (12, 3), (12, 3), base=base)
+    first, second = messages(head, base)
+    assert "on port 8080" in first and "on port 9090" in second
+
+
 def test_selector_changed_leaves_old_workloads_without_strict():
     base = pa(DETAILS + STRICT)
     head = pa(DETAILS.replace("details", "ratings") + STRICT)
