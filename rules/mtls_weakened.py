@@ -200,7 +200,9 @@ def _strict_removed(
     old: Resource, now: Resource | None, slot: Slot, mode: str, source: Slot | None, head: _Revision
 ) -> Problem:
     where = _where(slot, head.root)
-    inherits = f"{mode} from {_describe_source(source, head.root)}"
+    inherits = f"{mode} from {_describe_source(source, head.root)}" if source else (
+        f"{mode}, Istio's default"
+    )
     name = f"{old.namespace}/{old.name}"
     if now is None:
         return Problem(

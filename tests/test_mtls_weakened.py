@@ -60,8 +60,8 @@ def test_strict_to_unset_and_removed():
     assert_findings(RULE, pa("  mtls: {}\n"), (7, 3), base=pa(STRICT))
     assert_findings(RULE, pa("  {}\n"), (6, 1), base=pa(STRICT))
     [message] = messages(pa("  mtls:\n    mode: UNSET\n"), pa(STRICT))
-    assert "no longer sets mTLS namespace-wide in bookinfo to STRICT: it now inherits PERMISSIVE " \
-           "from Istio's default" in message
+    assert "no longer sets mTLS namespace-wide in bookinfo to STRICT: it now inherits PERMISSIVE, " \
+           "Istio's default" in message
 
 
 def test_unset_under_a_strict_namespace_still_inherits_strict():
@@ -78,8 +78,25 @@ def test_strict_policy_deleted_points_at_base_file_and_line():
     report = run(head, base)
     [finding] = [f for f in report.findings if f.rule == RULE]
     assert (finding.path, finding.line, finding.column) == ("mesh/mtls.yaml", 9, 5)
-    assert "PeerAuthentication bookinfo/default (STRICT namespace-wide in bookinfo) is deleted" \
-        in finding.message
+    assert finding.message == (
+        "PeerAuthentication bookinfo/default (STRICT namespace-wide in bookinfo) is deleted and "
+        "nothing keeps that scope STRICT: it falls back to PERMISSIVE, Istio's default"
+    )
+
+
+def test_deleted_strict_namespace_policy_under_a_strict_mesh_is_not_a_weakening():
+    mesh = pa(STRICT, namespace="istio-system")
+    assert_findings(RULE, mesh, base=mesh + "---\n" + pa(STRICT))
+    details = pa(DETAILS + STRICT, name="details")
+    assert_findings(RULE, pa(STRICT), base=pa(STRICT) + "---\n" + details)
+
+
+def test_deleted_strict_policy_under_a_permissive_namespace_names_what_it_inherits():
+    namespace = pa(PERMISSIVE)
+    base = namespace + "---\n" + pa(DETAILS + STRICT, name="details")
+    assert_findings(RULE, namespace, (20, 5), base=base)
+    assert "it falls back to PERMISSIVE from the namespace-wide policy in bookinfo" in (
+        messages(namespace, base)[0])
 
 
 def test_renamed_strict_policy_with_same_scope_is_not_a_weakening():
