@@ -20,7 +20,9 @@ def docs(*texts: str) -> str:
 
 
 REVIEWS = "  selector:\n    matchLabels: {app: reviews}\n"
-FROM_PRODUCTPAGE = "  rules:\n  - from:\n    - source: {principals: [cluster.local/ns/bookinfo/sa/productpage]}\n"
+FROM_PRODUCTPAGE = (
+    "  rules:\n  - from:\n    - source: {principals: [cluster.local/ns/bookinfo/sa/productpage]}\n"
+)
 HEALTH_ONLY = "  rules:\n  - to:\n    - operation: {paths: [/healthz]}\n"
 
 
@@ -58,7 +60,8 @@ def test_workload_scoped_policy_with_identity_only_rules():
     [
         "  - {}\n",
         "  - to:\n    - operation: {methods: [GET], paths: [/healthz]}\n",
-        "  - from:\n    - source: {ipBlocks: [10.0.0.0/8]}\n    to:\n    - operation: {paths: [/ready]}\n",
+        "  - from:\n    - source: {ipBlocks: [10.0.0.0/8]}\n"
+        "    to:\n    - operation: {paths: [/ready]}\n",
         "  - from:\n    - source: {remoteIpBlocks: [10.0.0.0/8]}\n",
         "  - from:\n    - source: {principals: [a]}\n    - source: {notPrincipals: ['*']}\n",
         "  - to:\n    - operation: {paths: ['/health*']}\n",
@@ -79,7 +82,8 @@ def test_a_rule_admitting_the_kubelet_on_a_health_path(rule):
 @pytest.mark.parametrize(
     "rule",
     [
-        "  - from:\n    - source: {namespaces: [bookinfo]}\n    to:\n    - operation: {paths: [/healthz]}\n",
+        "  - from:\n    - source: {namespaces: [bookinfo]}\n"
+        "    to:\n    - operation: {paths: [/healthz]}\n",
         "  - from:\n    - source: {requestPrincipals: ['*']}\n",
         "  - to:\n    - operation: {paths: [/healthz], methods: [POST]}\n",
         "  - to:\n    - operation: {notPaths: ['*']}\n",
@@ -102,7 +106,8 @@ def test_health_only_companion_in_the_same_namespace_makes_others_harmless():
     assert_findings(RULE, docs(strict, ap(REVIEWS + HEALTH_ONLY, name="health")))
     broader = "  selector:\n    matchLabels: {app: reviews}\n"
     narrower = "  selector:\n    matchLabels: {app: reviews, version: v2}\n"
-    assert_findings(RULE, docs(ap(narrower + FROM_PRODUCTPAGE), ap(broader + HEALTH_ONLY, name="h")))
+    companion = ap(broader + HEALTH_ONLY, name="h")
+    assert_findings(RULE, docs(ap(narrower + FROM_PRODUCTPAGE), companion))
 
 
 def test_companion_that_does_not_cover_the_same_workloads_does_not_help():
@@ -131,7 +136,7 @@ def test_root_namespace_selector_policy_applies_everywhere():
 
 
 def test_target_refs_audit_and_custom_are_ignored():
-    gateway = "  targetRefs:\n  - {kind: Gateway, group: gateway.networking.k8s.io, name: ingress}\n"
+    gateway = "  targetRefs:\n  - {kind: Gateway, group: gateway.networking.k8s.io, name: gw}\n"
     assert_findings(RULE, ap(gateway + FROM_PRODUCTPAGE))
     assert_findings(RULE, ap("  action: AUDIT\n  rules:\n  - {}\n"))
     assert_findings(RULE, ap("  action: CUSTOM\n  provider: {name: ext}\n  rules:\n  - {}\n"))
@@ -202,15 +207,19 @@ def test_ambient_namespaces_are_left_alone():
     pod = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: bookinfo\n"
            "  annotations:\n    ambient.istio.io/redirection: enabled\nspec: {}\n")
     assert_findings(RULE, docs(pod, ap("  {}\n")))
-    deployment = ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  namespace: bookinfo\n"
-                  "spec:\n  template:\n    metadata:\n      labels:\n        istio.io/dataplane-mode: ambient\n")
+    deployment = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  namespace: bookinfo\n"
+        "spec:\n  template:\n    metadata:\n      labels:\n"
+        "        istio.io/dataplane-mode: ambient\n"
+    )
     assert_findings(RULE, docs(deployment, ap("  {}\n")))
     assert_findings(RULE, docs(deployment.replace("bookinfo", "other"), ap("  {}\n")), (17, 1))
 
 
 def test_fingerprint_does_not_depend_on_where_the_finding_points():
     before = run(ap(REVIEWS + "  action: ALLOW\n")).findings
-    after = run(ap(REVIEWS + "  action: ALLOW\n" + FROM_PRODUCTPAGE), ap(REVIEWS + "  action: ALLOW\n"))
+    allow = REVIEWS + "  action: ALLOW\n"
+    after = run(ap(allow + FROM_PRODUCTPAGE), ap(allow))
     [old], [new] = [[f for f in r if f.rule == RULE] for r in (before, after.findings)]
     assert old.fingerprint == new.fingerprint and new.new is False
 
@@ -252,7 +261,8 @@ MALFORMED_SPECS = [
     "spec:\n  rules: [x, 1, null]",
     "spec:\n  rules:\n  - from: x\n    to: 3\n    when: x",
     "spec:\n  rules:\n  - from: [x, {source: x}, {source: {principals: x, notPrincipals: {a: 1}}}]",
-    "spec:\n  rules:\n  - to: [{operation: x}, {operation: {paths: 5, methods: x, notPaths: [1, null]}}]",
+    "spec:\n  rules:\n"
+    "  - to: [{operation: x}, {operation: {paths: 5, methods: x, notPaths: [1, null]}}]",
     "spec:\n  rules:\n  - when: [x, {key: 5, values: x}, {values: [1]}]",
     "spec:\n  action: 5\n  selector: x",
     "spec:\n  action: DENY\n  selector: {matchLabels: [a]}\n  rules:\n"
@@ -273,7 +283,7 @@ MALFORMED_SPECS = [
              "networking.istio.io/v1 DestinationRule"],
 )
 def test_malformed_specs_never_crash_the_mesh_security_rules(kind, spec):
-    """Bad input: the four rules report what they can and never raise, at head and against a base."""
+    """Bad input: the rules report what they can and never raise, at head and against a base."""
     api_version, kind_name = kind.split()
     source = f"apiVersion: {api_version}\nkind: {kind_name}\nmetadata:\n  name: x\n{spec}\n"
     good = ap("  mtls: {mode: STRICT}\n").replace("AuthorizationPolicy", kind_name)

@@ -52,7 +52,8 @@ def test_strict_to_permissive():
 def test_strict_to_disable_mesh_wide():
     head = pa("  mtls: {mode: DISABLE}\n", namespace="istio-system")
     assert_findings(RULE, head, (7, 10), base=pa(STRICT, namespace="istio-system"))
-    assert "mesh-wide from STRICT to DISABLE" in messages(head, pa(STRICT, namespace="istio-system"))[0]
+    [message] = messages(head, pa(STRICT, namespace="istio-system"))
+    assert "mesh-wide from STRICT to DISABLE" in message
 
 
 def test_strict_to_unset_and_removed():
@@ -60,8 +61,8 @@ def test_strict_to_unset_and_removed():
     assert_findings(RULE, pa("  mtls: {}\n"), (7, 3), base=pa(STRICT))
     assert_findings(RULE, pa("  {}\n"), (6, 1), base=pa(STRICT))
     [message] = messages(pa("  mtls:\n    mode: UNSET\n"), pa(STRICT))
-    assert "no longer sets mTLS namespace-wide in bookinfo to STRICT: it now inherits PERMISSIVE, " \
-           "Istio's default" in message
+    assert "no longer sets mTLS namespace-wide in bookinfo to STRICT: it now inherits " \
+           "PERMISSIVE, Istio's default" in message
 
 
 def test_unset_under_a_strict_namespace_still_inherits_strict():
@@ -207,7 +208,9 @@ def test_destination_rule_disable_added():
     assert_findings(RULE, head, (10, 7), base=base)
     assert_findings(RULE, head, (10, 7), base=dr(""))
     [message] = messages(head, base)
-    assert message.startswith("DestinationRule bookinfo/reviews newly sets tls.mode DISABLE for reviews:")
+    assert message.startswith(
+        "DestinationRule bookinfo/reviews newly sets tls.mode DISABLE for reviews:"
+    )
 
 
 def test_destination_rule_disable_per_port_and_subset():

@@ -84,12 +84,14 @@ def test_policy_and_port_both_weak():
 
 def test_suggests_strict():
     [finding] = run(pa("  mtls:\n    mode: PERMISSIVE  # migration\n")).findings
-    assert (finding.edit.start_line, finding.edit.replacement) == (8, "    mode: STRICT  # migration")
+    edit = (finding.edit.start_line, finding.edit.replacement)
+    assert edit == (8, "    mode: STRICT  # migration")
 
 
 def test_fingerprint_survives_reformatting():
     one = run(pa("  mtls:\n    mode: PERMISSIVE\n")).findings[0]
-    two = run(pa("  mtls: {mode: PERMISSIVE}\n").replace("metadata:", "# moved\nmetadata:")).findings[0]
+    moved = pa("  mtls: {mode: PERMISSIVE}\n").replace("metadata:", "# moved\nmetadata:")
+    two = run(moved).findings[0]
     assert one.fingerprint == two.fingerprint
 
 
