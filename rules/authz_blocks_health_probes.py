@@ -30,6 +30,7 @@ the rule is quiet then.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,6 +91,7 @@ spec:
 """
 OPTIONS: dict[str, Any] = {}
 
+Labels = frozenset[tuple[str, str]] | None
 GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
 AMBIENT_LABEL = "istio.io/dataplane-mode"
 AMBIENT_REDIRECTION = "ambient.istio.io/redirection"
@@ -111,12 +113,19 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         and not _selects_gateway(authz.selector_labels(p), gateways)
     ]
     allows = [p for p in policies if authz.action(p) == "ALLOW"]
-    admits = {id(p): _admitted(p, config.health_paths) for p in allows}
+    admitting: dict[str | None, list[Labels]] = defaultdict(list)
+    """Per namespace, the selectors of the ALLOW policies that admit a health path."""
     for policy in allows:
-        together = [other for other in allows if _covers(other, policy, config.root_namespace)]
-        if any(admits[id(other)] for other in together):
-            continue
-        yield _blocking_allow(policy, config.health_paths, config.root_namespace)
+        if _admitted(policy, config.health_paths):
+            admitting[policy.namespace].append(authz.selector_labels(policy))
+    root = config.root_namespace
+    for policy in allows:
+        labels = authz.selector_labels(policy)
+        candidates = admitting.get(policy.namespace, [])
+        if policy.namespace != root:
+            candidates = candidates + admitting.get(root, [])
+        if not any(_covers(theirs, labels) for theirs in candidates):
+            yield _blocking_allow(policy, config.health_paths, root)
     for policy in policies:
         if authz.action(policy) == "DENY":
             yield from _blocking_deny(policy, config.health_paths, config.root_namespace)
@@ -185,14 +194,9 @@ def _admitted(policy: Resource, health_paths: tuple[str, ...]) -> set[str]:
     }
 
 
-def _covers(other: Resource, policy: Resource, root: str) -> bool:
-    """`other` applies to every workload `policy` applies to."""
-    if other.namespace not in (policy.namespace, root):
-        return False
-    mine, theirs = authz.selector_labels(policy), authz.selector_labels(other)
-    if theirs is None:
-        return True
-    return mine is not None and theirs <= mine
+def _covers(theirs: Labels, mine: Labels) -> bool:
+    """A policy selecting `theirs` (same or root namespace) applies to every workload of `mine`."""
+    return theirs is None or (mine is not None and theirs <= mine)
 
 
 def _blocking_allow(policy: Resource, health_paths: tuple[str, ...], root: str) -> Problem:
