@@ -149,8 +149,10 @@ def _selects_gateway(
         return False
     if any(key in GATEWAY_NAME_LABELS for key, _ in labels):
         return True
-    if any(key in ("istio", "app") and value.endswith("gateway") for key, value in labels):
-        return True
+    for key, value in labels:
+        istio_label = key == "istio" or (key == "app" and value.startswith("istio-"))
+        if istio_label and value.endswith("gateway"):
+            return True
     return any(gateway <= labels for gateway in gateways)
 
 
