@@ -9,9 +9,13 @@ from __future__ import annotations
 from types import ModuleType
 
 from rules import (
+    authz_blocks_health_probes,
+    authz_unscoped,
     fault_injection,
     hold_application,
     in_place_upgrade,
+    mtls_weakened,
+    permissive_mtls,
     proxy_resources,
     revision_label,
     sidecar_egress_unscoped,
@@ -22,6 +26,10 @@ RULES: dict[str, ModuleType] = {
     module.ID: module
     for module in (
         fault_injection,
+        permissive_mtls,
+        mtls_weakened,
+        authz_unscoped,
+        authz_blocks_health_probes,
         sidecar_missing,
         sidecar_egress_unscoped,
         hold_application,
