@@ -6,7 +6,18 @@ share one pass over the resources instead of each scanning them again.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from rules.config import Config
+from rules.hosts import (
+    GatewayHost,
+    expand,
+    gateway_host,
+    in_cluster,
+    resolve_gateway_name,
+    string_items,
+    wildcard_keys,
+)
 from rules.model import Resource
 
 
@@ -20,9 +31,107 @@ class MeshIndex:
     # --- Hosts, Services, ServiceEntries, DestinationRules, Gateways -----------------------
 
     def _index_hosts(self) -> None:
-        pass
+        """One pass over Services, ServiceEntries, DestinationRules and Gateways.
+
+        Every host is stored in its canonical form (`hosts.expand` in the namespace of the
+        resource naming it), so a lookup is a dict access plus, for wildcards, one access per
+        label of the host.
+        """
+        domain = self.config.cluster_domain
+        self.service_hosts: dict[str, list[Resource]] = defaultdict(list)
+        """Canonical host -> the Services and ServiceEntries defining it (wildcards included)."""
+        self.service_namespaces: set[str] = set()
+        """Namespaces in which the repository defines Kubernetes Services."""
+        self._service_name_namespaces: dict[str, set[str]] = defaultdict(set)
+        self.destination_rules: dict[str, list[Resource]] = defaultdict(list)
+        """Canonical DestinationRule host (wildcards as written) -> the DestinationRules."""
+        self.gateways: dict[tuple[str | None, str], Resource] = {}
+        self._gateway_hosts: dict[tuple[str | None, str], list[GatewayHost]] = {}
+
+        for resource in self.resources:
+            kind = resource.kind
+            if kind == "Service" and resource.group == "":
+                host = f"{resource.name}.{resource.namespace}.svc.{domain}"
+                self._add_service_host(host, resource)
+                if resource.namespace:
+                    self.service_namespaces.add(resource.namespace)
+            elif kind == "ServiceEntry" and resource.group == "networking.istio.io":
+                for written in string_items(resource.spec.get("hosts")):
+                    self._add_service_host(expand(written, resource.namespace, domain), resource)
+            elif kind == "DestinationRule" and resource.group == "networking.istio.io":
+                written = resource.spec.get("host")
+                if isinstance(written, str) and written:
+                    self.destination_rules[expand(written, resource.namespace, domain)].append(resource)
+            elif kind == "Gateway" and resource.group == "networking.istio.io":
+                key = (resource.namespace, resource.name)
+                self.gateways.setdefault(key, resource)
+                servers = resource.spec.get("servers")
+                self._gateway_hosts.setdefault(key, []).extend(
+                    gateway_host(written, resource.namespace)
+                    for server in (servers if isinstance(servers, list) else [])
+                    if isinstance(server, dict)
+                    for written in string_items(server.get("hosts"))
+                )
+
+    def _add_service_host(self, host: str, resource: Resource) -> None:
+        self.service_hosts[host].append(resource)
+        service = in_cluster(host, self.config.cluster_domain)
+        if service is not None:
+            self._service_name_namespaces[service[0]].add(service[1])
+
+    def canonical_host(self, host: str, namespace: str | None) -> str:
+        """`host` as written in a resource of `namespace`, fully qualified as Istio reads it."""
+        return expand(host, namespace, self.config.cluster_domain)
+
+    def services_for(self, host: str, namespace: str | None) -> list[Resource]:
+        """The Services and ServiceEntries defining `host` (named in `namespace`), wildcard
+        ServiceEntry hosts such as `*.example.com` included."""
+        fqdn = self.canonical_host(host, namespace)
+        found = list(self.service_hosts.get(fqdn, ()))
+        if not fqdn.startswith("*"):
+            for key in wildcard_keys(fqdn):
+                found.extend(self.service_hosts.get(key, ()))
+        return found
+
+    def defines_service_namespaces(self, name: str) -> set[str]:
+        """Namespaces where the repository defines an in-cluster host `name.<ns>.svc.<domain>`
+        (a Service, or a ServiceEntry with that host)."""
+        return self._service_name_namespaces.get(name, set())
+
+    def destination_rules_for(self, host: str, namespace: str | None) -> list[Resource]:
+        """Every DestinationRule whose host covers `host` (named in `namespace`), wherever the
+        DestinationRule lives (the root namespace included); `exportTo` is assumed to allow it."""
+        fqdn = self.canonical_host(host, namespace)
+        found = list(self.destination_rules.get(fqdn, ()))
+        if not fqdn.startswith("*"):
+            for key in wildcard_keys(fqdn):
+                found.extend(self.destination_rules.get(key, ()))
+        return found
+
+    def subsets_for(self, host: str, namespace: str | None) -> set[str]:
+        """The union of the subset names of every DestinationRule for `host`."""
+        names: set[str] = set()
+        for rule in self.destination_rules_for(host, namespace):
+            subsets = rule.spec.get("subsets")
+            for subset in subsets if isinstance(subsets, list) else ():
+                if isinstance(subset, dict) and isinstance(subset.get("name"), str):
+                    names.add(subset["name"])
+        return names
+
+    def resolve_gateway(self, reference: str, vs_namespace: str | None) -> tuple[str | None, str]:
+        """(namespace, name) of a VirtualService `gateways` entry other than `mesh`."""
+        return resolve_gateway_name(reference, vs_namespace)
+
+    def gateway(self, namespace: str | None, name: str) -> Resource | None:
+        """The networking.istio.io Gateway `namespace/name` (not the Kubernetes Gateway API)."""
+        return self.gateways.get((namespace, name))
+
+    def gateway_hosts(self, namespace: str | None, name: str) -> list[GatewayHost]:
+        """The server hosts of Gateway `namespace/name`, with their namespace filters."""
+        return self._gateway_hosts.get((namespace, name), [])
 
     # --- Namespaces, workloads, Sidecars, mesh config ----------------------------------------
 
     def _index_workloads(self) -> None:
         pass
+
