@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from rules import fault_injection
+from rules import (
+    fault_injection,
+    gateway_host_mismatch,
+    gateway_not_found,
+    host_not_found,
+    short_host_name,
+    subset_not_defined,
+)
 
 RULES: dict[str, ModuleType] = {
     module.ID: module
     for module in (
         fault_injection,
+        short_host_name,
+        host_not_found,
+        subset_not_defined,
+        gateway_not_found,
+        gateway_host_mismatch,
     )
 }
 

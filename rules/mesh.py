@@ -47,6 +47,7 @@ class MeshIndex:
         """Canonical DestinationRule host (wildcards as written) -> the DestinationRules."""
         self.gateways: dict[tuple[str | None, str], Resource] = {}
         self._gateway_hosts: dict[tuple[str | None, str], list[GatewayHost]] = {}
+        self._gateway_namespaces: dict[str, set[str | None]] = defaultdict(set)
 
         for resource in self.resources:
             kind = resource.kind
@@ -65,6 +66,7 @@ class MeshIndex:
             elif kind == "Gateway" and resource.group == "networking.istio.io":
                 key = (resource.namespace, resource.name)
                 self.gateways.setdefault(key, resource)
+                self._gateway_namespaces[resource.name].add(resource.namespace)
                 servers = resource.spec.get("servers")
                 self._gateway_hosts.setdefault(key, []).extend(
                     gateway_host(written, resource.namespace)
@@ -125,6 +127,10 @@ class MeshIndex:
     def gateway(self, namespace: str | None, name: str) -> Resource | None:
         """The networking.istio.io Gateway `namespace/name` (not the Kubernetes Gateway API)."""
         return self.gateways.get((namespace, name))
+
+    def gateway_namespaces(self, name: str) -> set[str | None]:
+        """The namespaces holding a Gateway called `name`: helps say what a reference meant."""
+        return self._gateway_namespaces.get(name, set())
 
     def gateway_hosts(self, namespace: str | None, name: str) -> list[GatewayHost]:
         """The server hosts of Gateway `namespace/name`, with their namespace filters."""
