@@ -124,13 +124,21 @@ spec:
 
 
 def test_kind_list():
-    source = """\
+    source = dr("v1") + """\
+---
 apiVersion: v1
 kind: List
 items:
-""" + "".join("- " + line.replace("\n", "\n  ", line.count("\n") - 1) + "\n" for line in (vs("v2"),)) \
-        + "---\n" + dr("v1")
-    assert_findings("subset-not-defined", source, (16, 11))
+- apiVersion: networking.istio.io/v1
+  kind: VirtualService
+  metadata: {name: reviews, namespace: bookinfo}
+  spec:
+    hosts: [reviews.bookinfo.svc.cluster.local]
+    http:
+    - route:
+      - destination: {host: reviews, subset: v2}
+"""
+    assert_findings("subset-not-defined", source, (22, 38))
 
 
 def test_removing_a_subset_from_the_destination_rule_is_new_on_the_virtual_service():
