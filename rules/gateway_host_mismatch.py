@@ -1,8 +1,11 @@
-"""A VirtualService host is not served by a Gateway it is bound to.
+"""A VirtualService host is not served by the Gateways it is bound to.
 
 A Gateway only admits the hosts its servers list (filtered by namespace with `ns/host`); a
-VirtualService host outside them is silently dropped from that gateway. Unlike istioctl's
-IST0132, which is quiet as soon as one host matches, every host is judged on every gateway.
+VirtualService host outside them is silently dropped. Unlike istioctl's IST0132, which is quiet
+as soon as one host matches, every host is judged: a host is fine when one of the bound
+Gateways serves it (a VirtualService may split its hosts between an internal and a public
+gateway), or when it is an in-cluster host and `mesh` is bound too. Only judged when every bound
+Gateway is in the repository; a missing one is gateway-not-found's business.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.hosts import in_cluster, matches, string_items
-from rules.model import Problem, stable_path
+from rules.hosts import GatewayHost, in_cluster, matches, string_items
+from rules.model import Problem
 from rules.references import describe
 
 ID = "gateway-host-mismatch"
@@ -118,42 +121,45 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         hosts = vs.spec.get("hosts")
         if not references or not isinstance(hosts, list):
             continue
+        bound = list(dict.fromkeys(
+            index.resolve_gateway(reference, vs.namespace) for reference in references
+            if reference != "mesh"
+        ))
+        if not bound or any(index.gateway(*gateway) is None for gateway in bound):
+            continue  # a Gateway outside the repository may serve any host: gateway-not-found speaks
         mesh_bound = "mesh" in references
-        judged: set[tuple[str | None, str]] = set()
-        for reference in references:
-            if reference == "mesh":
+        for position, host in enumerate(hosts):
+            if not isinstance(host, str) or not host:
                 continue
-            gateway = index.resolve_gateway(reference, vs.namespace)
-            if gateway in judged or index.gateway(*gateway) is None:
+            expanded = index.canonical_host(host, vs.namespace)
+            if mesh_bound and in_cluster(expanded, domain):
                 continue
-            judged.add(gateway)
-            servers = index.gateway_hosts(*gateway)
-            for position, host in enumerate(hosts):
-                if not isinstance(host, str) or not host:
-                    continue
-                expanded = index.canonical_host(host, vs.namespace)
-                if mesh_bound and in_cluster(expanded, domain):
-                    continue
-                if any(s.admits(vs.namespace, host) or s.admits(vs.namespace, expanded) for s in servers):
-                    continue
-                path = ("spec", "hosts", position)
-                yield Problem(
-                    vs,
-                    path,
-                    f"{describe(vs)} host '{host}' is not served by Gateway "
-                    f"{gateway[0]}/{gateway[1]}{_explain(servers, vs.namespace, host, expanded)}",
-                    identity=(*stable_path(vs.body, path), f"gateway={gateway[0]}/{gateway[1]}"),
-                )
+            if any(
+                server.admits(vs.namespace, host) or server.admits(vs.namespace, expanded)
+                for gateway in bound
+                for server in index.gateway_hosts(*gateway)
+            ):
+                continue
+            yield Problem(
+                vs,
+                ("spec", "hosts", position),
+                f"{describe(vs)} host '{host}' is not served by "
+                + "; nor by ".join(
+                    f"Gateway {namespace}/{name}"
+                    + _explain(index.gateway_hosts(namespace, name), vs.namespace, host, expanded)
+                    for namespace, name in bound
+                ),
+            )
 
 
-def _explain(servers, namespace: str | None, host: str, expanded: str) -> str:
+def _explain(servers: list[GatewayHost], namespace: str | None, host: str, expanded: str) -> str:
     """Why no server admits the host: a namespace filter, or which hosts the Gateway serves."""
     if not servers:
         return ", which lists no server hosts"
     filtered = sorted({s.written for s in servers if matches(s.host, host) or matches(s.host, expanded)})
     if filtered:
         return (
-            f": it admits that host only for VirtualServices in other namespaces "
+            f", which admits it only for VirtualServices in other namespaces "
             f"({', '.join(filtered)}), not {namespace}"
         )
     listed = [s.written for s in servers]

@@ -27,8 +27,9 @@ WHY = (
 FIX = (
     "Correct the host (look for a typo or a Service renamed elsewhere), or add the Service or "
     "ServiceEntry. Only in-cluster hosts (`name.namespace.svc.cluster.local`) in namespaces where "
-    "the repository defines Services are judged; if the Service lives in another repository, "
-    "waive the finding."
+    "the repository defines Services are judged, and a Service or ServiceEntry counts only where "
+    "its `exportTo` makes it visible; if the Service lives in another repository, waive the "
+    "finding."
 )
 FAIL = """\
 apiVersion: v1
@@ -95,6 +96,17 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             if index.services_for(ref.host, resource.namespace):
                 continue
             shown = f"'{ref.host}'" + ("" if ref.host == fqdn else f" ({fqdn})")
+            hidden = [r for r in index.service_hosts.get(fqdn, ()) if not index.exported(r, resource.namespace)]
+            if hidden:
+                names = ", ".join(f"{r.kind} {r.namespace}/{r.name}" for r in hidden)
+                yield Problem(
+                    resource,
+                    ref.path,
+                    f"{describe(resource)} {ref.role} {shown} is defined in this repository by "
+                    f"{names}, {'which is not' if len(hidden) == 1 else 'none of which is'} exported "
+                    f"to namespace {resource.namespace}",
+                )
+                continue
             yield Problem(
                 resource,
                 ref.path,

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rules.model import Resource
 
 ANY_NAMESPACE = "*"
 
@@ -113,6 +117,23 @@ def resolve_gateway_name(reference: str, vs_namespace: str | None) -> tuple[str 
         name, _, rest = reference.partition(".")
         return rest.split(".", 1)[0], name
     return vs_namespace, reference
+
+
+def exported_to(resource: Resource) -> frozenset[str] | None:
+    """The namespaces a Service or ServiceEntry is exported to; None for everywhere (the
+    default). `.` means its own namespace, `~` nowhere (an empty set)."""
+    if resource.kind == "ServiceEntry":
+        written = resource.spec.get("exportTo")
+        entries = string_items(written) if isinstance(written, list) else []
+    else:
+        annotation = resource.annotations.get("networking.istio.io/exportTo")
+        entries = [e.strip() for e in annotation.split(",")] if isinstance(annotation, str) else []
+    entries = [e for e in entries if e]
+    if not entries:
+        return None
+    return frozenset(
+        (resource.namespace or "") if entry == "." else entry for entry in entries if entry != "~"
+    )
 
 
 def string_items(value: object) -> list[str]:

@@ -14,6 +14,7 @@ from rules.hosts import (
     expand,
     gateway_host,
     in_cluster,
+    exported_to,
     resolve_gateway_name,
     string_items,
     wildcard_keys,
@@ -40,6 +41,7 @@ class MeshIndex:
         domain = self.config.cluster_domain
         self.service_hosts: dict[str, list[Resource]] = defaultdict(list)
         """Canonical host -> the Services and ServiceEntries defining it (wildcards included)."""
+        self._exported_to: dict[Resource, frozenset[str] | None] = {}
         self.service_namespaces: set[str] = set()
         """Namespaces in which the repository defines Kubernetes Services."""
         self._service_name_namespaces: dict[str, set[str]] = defaultdict(set)
@@ -76,6 +78,8 @@ class MeshIndex:
                 )
 
     def _add_service_host(self, host: str, resource: Resource) -> None:
+        if resource not in self._exported_to:
+            self._exported_to[resource] = exported_to(resource)
         self.service_hosts[host].append(resource)
         service = in_cluster(host, self.config.cluster_domain)
         if service is not None:
@@ -85,15 +89,29 @@ class MeshIndex:
         """`host` as written in a resource of `namespace`, fully qualified as Istio reads it."""
         return expand(host, namespace, self.config.cluster_domain)
 
-    def services_for(self, host: str, namespace: str | None) -> list[Resource]:
+    def services_for(self, host: str, namespace: str | None, *, visible: bool = True) -> list[Resource]:
         """The Services and ServiceEntries defining `host` (named in `namespace`), wildcard
-        ServiceEntry hosts such as `*.example.com` included."""
+        ServiceEntry hosts such as `*.example.com` included.
+
+        With `visible`, only those exported to `namespace` (`exportTo` of a ServiceEntry, the
+        `networking.istio.io/exportTo` annotation of a Service; everywhere when absent): a
+        private `*` ServiceEntry in one namespace must not define every host of the mesh.
+        """
         fqdn = self.canonical_host(host, namespace)
         found = list(self.service_hosts.get(fqdn, ()))
         if not fqdn.startswith("*"):
             for key in wildcard_keys(fqdn):
                 found.extend(self.service_hosts.get(key, ()))
+        if visible:
+            found = [r for r in found if self.exported(r, namespace)]
         return found
+
+    def exported(self, resource: Resource, namespace: str | None) -> bool:
+        """Whether a Service or ServiceEntry is visible from `namespace`."""
+        targets = self._exported_to.get(resource)
+        if targets is None:
+            targets = exported_to(resource)
+        return targets is None or "*" in targets or (namespace or "") in targets
 
     def defines_service_namespaces(self, name: str) -> set[str]:
         """Namespaces where the repository defines an in-cluster host `name.<ns>.svc.<domain>`

@@ -126,3 +126,32 @@ items:
 """ + VS.format(namespace="bookinfo", host="ratings", destination="ratings", mirror="ratings",
                 tcp="reviews")
     assert_findings("host-not-found", source, (25, 9))
+
+
+def test_export_to_limits_where_services_and_service_entries_count():
+    source = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: details
+  namespace: bookinfo
+  annotations: {networking.istio.io/exportTo: "banana, ."}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: catch-all, namespace: private}
+spec:
+  exportTo: ["."]
+  hosts: ["*"]
+---
+""" + VS.format(namespace="istio-system", host="details.bookinfo.svc.cluster.local",
+                destination="details.bookinfo.svc.cluster.local", mirror="ghost.bookinfo.svc.cluster.local",
+                tcp="details.bookinfo.svc.cluster.local")
+    assert_findings("host-not-found", source, (22, 5), (26, 9), (28, 7), (32, 9))
+    messages = [f.message for f in run(source).findings if f.rule == "host-not-found"]
+    assert ("is defined in this repository by Service bookinfo/details, which is not exported to "
+            "namespace istio-system") in messages[0]
+    assert "'ghost.bookinfo.svc.cluster.local' matches no Service or ServiceEntry" in messages[2]
+    for namespace in ("banana", "bookinfo"):
+        visible = source.replace("namespace: istio-system", f"namespace: {namespace}")
+        assert_findings("host-not-found", visible, (28, 7))
