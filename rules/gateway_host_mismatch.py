@@ -4,8 +4,8 @@ A Gateway only admits the hosts its servers list (filtered by namespace with `ns
 VirtualService host outside them is silently dropped. Unlike istioctl's IST0132, which is quiet
 as soon as one host matches, every host is judged: a host is fine when one of the bound
 Gateways serves it (a VirtualService may split its hosts between an internal and a public
-gateway), or when it is an in-cluster host and `mesh` is bound too. Only judged when every bound
-Gateway is in the repository; a missing one is gateway-not-found's business.
+gateway), or when it is an in-cluster host and `mesh` is bound too. Bound Gateways absent from
+the repository are gateway-not-found's business and are not judged here.
 """
 
 from __future__ import annotations
@@ -121,12 +121,15 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         hosts = vs.spec.get("hosts")
         if not references or not isinstance(hosts, list):
             continue
-        bound = list(dict.fromkeys(
-            index.resolve_gateway(reference, vs.namespace) for reference in references
-            if reference != "mesh"
-        ))
-        if not bound or any(index.gateway(*gateway) is None for gateway in bound):
-            continue  # a Gateway outside the repository may serve any host: gateway-not-found speaks
+        bound = [
+            gateway for gateway in dict.fromkeys(
+                index.resolve_gateway(reference, vs.namespace) for reference in references
+                if reference != "mesh"
+            )
+            if index.gateway(*gateway) is not None  # a missing one is gateway-not-found's
+        ]
+        if not bound:
+            continue
         mesh_bound = "mesh" in references
         for position, host in enumerate(hosts):
             if not isinstance(host, str) or not host:

@@ -102,7 +102,9 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             rules = index.destination_rules_for(ref.host, vs.namespace)
             if rules:
                 defined = sorted(index.subsets_for(ref.host, vs.namespace))
-                names = ", ".join(f"{r.namespace}/{r.name}" for r in rules)
+                names = ", ".join(f"{r.namespace}/{r.name}" for r in rules[:3]) + (
+                    f" and {len(rules) - 3} more" if len(rules) > 3 else ""
+                )
                 known = f"subsets defined: {', '.join(defined)}" if defined else "no subsets defined"
                 why = f"no DestinationRule for that host defines it ({known}; in {names})"
             else:

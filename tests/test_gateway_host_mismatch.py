@@ -103,10 +103,11 @@ def test_a_host_no_bound_gateway_serves_is_one_finding_naming_each_gateway():
         "which serves *.api.example.com")
 
 
-def test_a_bound_gateway_outside_the_repository_may_serve_the_host():
+def test_bound_gateways_outside_the_repository_are_left_to_gateway_not_found():
     source = gw("shop.example.com") + vs("api.example.com", gateways="istio-system/public, istio-system/edge")
-    assert_findings("gateway-host-mismatch", source)
-    assert [f.rule for f in run(source).findings] == ["gateway-not-found"]
+    assert [(f.rule, f.line) for f in run(source).findings] == [
+        ("gateway-not-found", 13), ("gateway-host-mismatch", 15)]
+    assert "Gateway istio-system/edge" not in findings(source)[0].message
 
 
 def test_in_cluster_hosts_are_for_the_mesh_when_mesh_is_bound():
