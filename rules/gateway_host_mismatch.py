@@ -1,11 +1,12 @@
 """A VirtualService host is not served by the Gateways it is bound to.
 
 A Gateway only admits the hosts its servers list (filtered by namespace with `ns/host`); a
-VirtualService host outside them is silently dropped. Unlike istioctl's IST0132, which is quiet
-as soon as one host matches, every host is judged: a host is fine when one of the bound
-Gateways serves it (a VirtualService may split its hosts between an internal and a public
-gateway), or when it is an in-cluster host and `mesh` is bound too. Bound Gateways absent from
-the repository are gateway-not-found's business and are not judged here.
+VirtualService host outside them is silently dropped. Judged per host and per bound gateway:
+a host that no bound Gateway serves is a finding (unlike istioctl's IST0132, which is quiet as
+soon as one host matches), and so is a bound Gateway that serves none of the hosts (the binding
+does nothing). A VirtualService may split its hosts between gateways, an internal and a public
+one: a host served by one of them is fine. In-cluster hosts are for the mesh when `mesh` is
+bound too. Bound Gateways absent from the repository are gateway-not-found's business.
 """
 
 from __future__ import annotations
@@ -117,31 +118,32 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         return
     domain = ctx.config.cluster_domain
     for vs in ctx.of_kind("VirtualService"):
-        references = string_items(vs.spec.get("gateways"))
-        hosts = vs.spec.get("hosts")
-        if not references or not isinstance(hosts, list):
+        gateways, hosts = vs.spec.get("gateways"), vs.spec.get("hosts")
+        if not isinstance(gateways, list) or not isinstance(hosts, list):
             continue
-        bound = [
-            gateway for gateway in dict.fromkeys(
-                index.resolve_gateway(reference, vs.namespace) for reference in references
-                if reference != "mesh"
-            )
-            if index.gateway(*gateway) is not None  # a missing one is gateway-not-found's
-        ]
+        bound: dict[tuple[str | None, str], int] = {}
+        for position, reference in enumerate(gateways):
+            if isinstance(reference, str) and reference and reference != "mesh":
+                gateway = index.resolve_gateway(reference, vs.namespace)
+                if index.gateway(*gateway) is not None:  # a missing one is gateway-not-found's
+                    bound.setdefault(gateway, position)
         if not bound:
             continue
-        mesh_bound = "mesh" in references
-        for position, host in enumerate(hosts):
-            if not isinstance(host, str) or not host:
-                continue
-            expanded = index.canonical_host(host, vs.namespace)
-            if mesh_bound and in_cluster(expanded, domain):
-                continue
-            if any(
-                server.admits(vs.namespace, host) or server.admits(vs.namespace, expanded)
-                for gateway in bound
-                for server in index.gateway_hosts(*gateway)
-            ):
+        mesh_bound = "mesh" in gateways
+        judged = [
+            (position, host, index.canonical_host(host, vs.namespace))
+            for position, host in enumerate(hosts)
+            if isinstance(host, str) and host
+        ]
+        if mesh_bound:
+            judged = [(p, h, e) for p, h, e in judged if not in_cluster(e, domain)]
+        serves = {
+            gateway: {p for p, host, expanded in judged if _serves(index, gateway, vs.namespace, host, expanded)}
+            for gateway in bound
+        }
+        served = set().union(*serves.values())
+        for position, host, expanded in judged:
+            if position in served:
                 continue
             yield Problem(
                 vs,
@@ -153,6 +155,31 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                     for namespace, name in bound
                 ),
             )
+        if not served:
+            continue  # every host is already a finding that names every bound gateway
+        for (namespace, name), position in bound.items():
+            if not serves[(namespace, name)]:
+                yield Problem(
+                    vs,
+                    ("spec", "gateways", position),
+                    f"{describe(vs)} is bound to Gateway {namespace}/{name}, which serves none of "
+                    f"its hosts ({', '.join(h for _, h, _ in judged)}): the binding has no effect"
+                    + _listing(index.gateway_hosts(namespace, name)),
+                )
+
+
+def _serves(index: Any, gateway: tuple[str | None, str], namespace: str | None, host: str, expanded: str) -> bool:
+    return any(
+        server.admits(namespace, host) or server.admits(namespace, expanded)
+        for server in index.gateway_hosts(*gateway)
+    )
+
+
+def _listing(servers: list[GatewayHost]) -> str:
+    if not servers:
+        return " (it lists no server hosts)"
+    listed = [s.written for s in servers]
+    return f" (it serves {', '.join(listed[:5])}{f' and {len(listed) - 5} more' if len(listed) > 5 else ''})"
 
 
 def _explain(servers: list[GatewayHost], namespace: str | None, host: str, expanded: str) -> str:

@@ -95,12 +95,29 @@ def test_hosts_split_between_two_bound_gateways_are_fine():
 def test_a_host_no_bound_gateway_serves_is_one_finding_naming_each_gateway():
     source = (gw("shop.example.com") + gw("*.api.example.com", name="api")
               + vs("shop.example.com", "admin.example.com", gateways="istio-system/public, istio-system/api"))
-    assert_findings("gateway-host-mismatch", source, (24, 5))
-    [finding] = findings(source)
-    assert finding.message == (
+    assert_findings("gateway-host-mismatch", source, (21, 35), (24, 5))
+    binding, host = findings(source)
+    assert host.message == (
         "VirtualService shop/shop host 'admin.example.com' is not served by Gateway "
         "istio-system/public, which serves shop.example.com; nor by Gateway istio-system/api, "
         "which serves *.api.example.com")
+    assert binding.message == (
+        "VirtualService shop/shop is bound to Gateway istio-system/api, which serves none of its "
+        "hosts (shop.example.com, admin.example.com): the binding has no effect "
+        "(it serves *.api.example.com)")
+
+
+def test_a_bound_gateway_serving_none_of_the_hosts_is_flagged_on_its_entry():
+    # istioctl testdata testing-service-02-test-03: the host is served by the first gateway only.
+    source = (gw("*.api.example.com") + gw("*.homepage.example.com", name="homepage")
+              + vs("user.api.example.com", gateways="istio-system/public, istio-system/homepage"))
+    assert_findings("gateway-host-mismatch", source, (21, 35))
+
+
+def test_no_host_served_at_all_is_reported_on_the_hosts_only():
+    source = gw("a.example.com") + gw("b.example.com", name="b") + vs(
+        "c.example.com", "d.example.com", gateways="istio-system/public, istio-system/b")
+    assert_findings("gateway-host-mismatch", source, (23, 5), (24, 5))
 
 
 def test_bound_gateways_outside_the_repository_are_left_to_gateway_not_found():
