@@ -15,14 +15,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.hosts import GatewayHost, in_cluster, matches, string_items
+from rules.hosts import MESH_GATEWAY, GatewayHost, in_cluster, matches, names_a_gateway
 from rules.model import Problem
 from rules.references import describe
 
 ID = "gateway-host-mismatch"
 SEVERITY = "error"
 KINDS = ("VirtualService",)
-SUMMARY = "A VirtualService host matches none of the server hosts of a Gateway it is bound to."
+SUMMARY = (
+    "A VirtualService host that none of its bound Gateways serves, or a bound Gateway that "
+    "serves none of its hosts."
+)
 WHY = (
     "The ingress only programs VirtualService hosts that the Gateway's servers admit (by host, "
     "with wildcards, and by the VirtualService's namespace for `ns/host` entries). Any other host "
@@ -123,13 +126,13 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             continue
         bound: dict[tuple[str | None, str], int] = {}
         for position, reference in enumerate(gateways):
-            if isinstance(reference, str) and reference and reference != "mesh":
+            if names_a_gateway(reference):
                 gateway = index.resolve_gateway(reference, vs.namespace)
                 if index.gateway(*gateway) is not None:  # a missing one is gateway-not-found's
                     bound.setdefault(gateway, position)
         if not bound:
             continue
-        mesh_bound = "mesh" in gateways
+        mesh_bound = MESH_GATEWAY in gateways
         judged = [
             (position, host, index.canonical_host(host, vs.namespace))
             for position, host in enumerate(hosts)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
+from rules.hosts import names_a_gateway
 from rules.model import Problem
 from rules.references import describe
 
@@ -104,7 +105,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     for vs in ctx.of_kind("VirtualService"):
         gateways = vs.spec.get("gateways")
         for position, reference in enumerate(gateways if isinstance(gateways, list) else ()):
-            if not isinstance(reference, str) or not reference or reference == "mesh":
+            if not names_a_gateway(reference):
                 continue
             namespace, name = index.resolve_gateway(reference, vs.namespace)
             if index.gateway(namespace, name) is not None:
