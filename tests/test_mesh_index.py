@@ -210,3 +210,46 @@ spec: {servers: [{hosts: [3, null, ok.example.com]}, "junk"]}
     mesh = index(text)
     assert mesh.service_hosts == {}
     assert [h.host for h in mesh.gateway_hosts("default", "gw")] == ["ok.example.com"]
+
+
+def test_export_to_hides_services_and_entries_from_other_namespaces():
+    text = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: details
+  namespace: bookinfo
+  annotations: {networking.istio.io/exportTo: "., banana"}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: private, namespace: team}
+spec: {exportTo: ["."], hosts: ["*"]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: hidden, namespace: team}
+spec: {exportTo: ["~"], hosts: [hidden.example.com]}
+"""
+    mesh = index(text)
+    assert [r.name for r in mesh.services_for("details.bookinfo", "bookinfo")] == ["details"]
+    assert [r.name for r in mesh.services_for("details.bookinfo", "banana")] == ["details"]
+    assert mesh.services_for("details.bookinfo", "istio-system") == []
+    assert [r.name for r in mesh.services_for("details.bookinfo", "istio-system", visible=False)] == ["details", "private"]
+    assert [r.name for r in mesh.services_for("anything.example.com", "team")] == ["private"]
+    assert mesh.services_for("anything.example.com", "other") == []
+    assert mesh.services_for("hidden.example.com", "team") == []
+
+
+def test_gateway_namespaces_by_name():
+    mesh = index()
+    assert mesh.gateway_namespaces("public") == {"istio-system"}
+    assert mesh.gateway_namespaces("k8s") == set()
+
+
+def test_index_is_built_once_per_context():
+    from rules.context import Context
+
+    resources, _ = load(files({"mesh.yaml": MANIFESTS}))
+    context = Context(resources)
+    assert context.index is context.index
