@@ -238,7 +238,8 @@ spec: {exportTo: ["~"], hosts: [hidden.example.com]}
     assert [r.name for r in mesh.services_for("details.bookinfo", "istio-system", visible=False)] == ["details", "private"]
     assert [r.name for r in mesh.services_for("anything.example.com", "team")] == ["private"]
     assert mesh.services_for("anything.example.com", "other") == []
-    assert mesh.services_for("hidden.example.com", "team") == []
+    assert [r.name for r in mesh.services_for("hidden.example.com", "team")] == ["private"]
+    assert mesh.services_for("hidden.example.com", "other") == []
 
 
 def test_gateway_namespaces_by_name():
