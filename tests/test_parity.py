@@ -21,8 +21,13 @@ def comparison():
 
 
 def test_every_resource_istioctl_flags_is_flagged_or_the_difference_is_explained(comparison):
-    summary = [f"{sum(len(r.agreed) for r in comparison.results)} of "
-               f"{sum(len(r.istioctl) for r in comparison.results)} istioctl findings agreed"]
+    same = [r for r in comparison.results if r.istioctl == r.ours]
+    summary = [
+        f"parity with istioctl: {len(same)} of {len(comparison.results)} case/code pairs agree "
+        f"exactly; {sum(len(r.agreed) for r in comparison.results)} of "
+        f"{sum(len(r.istioctl) for r in comparison.results)} flagged resources agreed",
+        *(f"agree: {r.file} {r.code} ({len(r.istioctl)} flagged)" for r in same),
+    ]
     unexplained = []
     for key, direction in comparison.differences():
         listed = parity.DIFFERENCES.get(key)
