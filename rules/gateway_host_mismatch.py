@@ -16,7 +16,8 @@ from typing import Any
 
 from rules.context import Context
 from rules.hosts import MESH_GATEWAY, GatewayHost, in_cluster, matches, names_a_gateway
-from rules.model import Problem
+from rules.mesh import MeshIndex
+from rules.model import Problem, Resource
 from rules.references import describe
 
 ID = "gateway-host-mismatch"
@@ -119,82 +120,87 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     index = ctx.index
     if not index.gateways:
         return
-    domain = ctx.config.cluster_domain
     for vs in ctx.of_kind("VirtualService"):
-        gateways, hosts = vs.spec.get("gateways"), vs.spec.get("hosts")
-        if not isinstance(gateways, list) or not isinstance(hosts, list):
-            continue
-        bound: dict[tuple[str | None, str], int] = {}
-        for position, reference in enumerate(gateways):
-            if names_a_gateway(reference):
-                gateway = index.resolve_gateway(reference, vs.namespace)
-                if index.gateway(*gateway) is not None:  # a missing one is gateway-not-found's
-                    bound.setdefault(gateway, position)
+        bound = _bound_gateways(index, vs)
         if not bound:
             continue
-        mesh_bound = MESH_GATEWAY in gateways
-        judged = [
-            (position, host, index.canonical_host(host, vs.namespace))
-            for position, host in enumerate(hosts)
-            if isinstance(host, str) and host
-        ]
-        if mesh_bound:
-            judged = [(p, h, e) for p, h, e in judged if not in_cluster(e, domain)]
+        judged = _judged_hosts(index, vs, ctx.config.cluster_domain)
         serves = {
-            gateway: {p for p, host, expanded in judged if _serves(index, gateway, vs.namespace, host, expanded)}
+            gateway: {position for position, host, expanded in judged
+                      if _serves(index.gateway_hosts(*gateway), vs.namespace, host, expanded)}
             for gateway in bound
         }
         served = set().union(*serves.values())
         for position, host, expanded in judged:
-            if position in served:
-                continue
-            yield Problem(
-                vs,
-                ("spec", "hosts", position),
-                f"{describe(vs)} host '{host}' is not served by "
-                + "; nor by ".join(
-                    f"Gateway {namespace}/{name}"
-                    + _explain(index.gateway_hosts(namespace, name), vs.namespace, host, expanded)
-                    for namespace, name in bound
-                ),
-            )
+            if position not in served:
+                reasons = "; nor by ".join(
+                    f"Gateway {ns}/{name}{_explain(index.gateway_hosts(ns, name), vs.namespace, host, expanded)}"
+                    for ns, name in bound
+                )
+                yield Problem(
+                    vs, ("spec", "hosts", position),
+                    f"{describe(vs)} host '{host}' is not served by {reasons}",
+                )
         if not served:
             continue  # every host is already a finding that names every bound gateway
         for (namespace, name), position in bound.items():
             if not serves[(namespace, name)]:
+                hosts = ", ".join(host for _, host, _ in judged)
                 yield Problem(
-                    vs,
-                    ("spec", "gateways", position),
+                    vs, ("spec", "gateways", position),
                     f"{describe(vs)} is bound to Gateway {namespace}/{name}, which serves none of "
-                    f"its hosts ({', '.join(h for _, h, _ in judged)}): the binding has no effect"
-                    + _listing(index.gateway_hosts(namespace, name)),
+                    f"its hosts ({hosts}): the binding has no effect "
+                    f"({_listing(index.gateway_hosts(namespace, name))})",
                 )
 
 
-def _serves(index: Any, gateway: tuple[str | None, str], namespace: str | None, host: str, expanded: str) -> bool:
-    return any(
-        server.admits(namespace, host) or server.admits(namespace, expanded)
-        for server in index.gateway_hosts(*gateway)
-    )
+def _bound_gateways(index: MeshIndex, vs: Resource) -> dict[tuple[str | None, str], int]:
+    """The bound Gateways the repository holds -> the position of their `gateways` entry.
+
+    A Gateway absent from the repository is gateway-not-found's finding, not judged here.
+    """
+    gateways = vs.spec.get("gateways")
+    bound: dict[tuple[str | None, str], int] = {}
+    for position, reference in enumerate(gateways if isinstance(gateways, list) else ()):
+        if names_a_gateway(reference):
+            gateway = index.resolve_gateway(reference, vs.namespace)
+            if index.gateway(*gateway) is not None:
+                bound.setdefault(gateway, position)
+    return bound
+
+
+def _judged_hosts(index: MeshIndex, vs: Resource, domain: str) -> list[tuple[int, str, str]]:
+    """(position, host as written, host expanded) of the hosts a gateway must serve: with
+    `mesh` bound too, in-cluster hosts are for the sidecars and not judged."""
+    hosts = vs.spec.get("hosts")
+    mesh_bound = MESH_GATEWAY in (vs.spec.get("gateways") or ())
+    judged = []
+    for position, host in enumerate(hosts if isinstance(hosts, list) else ()):
+        if isinstance(host, str) and host:
+            expanded = index.canonical_host(host, vs.namespace)
+            if not (mesh_bound and in_cluster(expanded, domain)):
+                judged.append((position, host, expanded))
+    return judged
+
+
+def _serves(servers: list[GatewayHost], namespace: str | None, host: str, expanded: str) -> bool:
+    return any(s.admits(namespace, host) or s.admits(namespace, expanded) for s in servers)
 
 
 def _listing(servers: list[GatewayHost]) -> str:
     if not servers:
-        return " (it lists no server hosts)"
+        return "it lists no server hosts"
     listed = [s.written for s in servers]
-    return f" (it serves {', '.join(listed[:5])}{f' and {len(listed) - 5} more' if len(listed) > 5 else ''})"
+    more = f" and {len(listed) - 5} more" if len(listed) > 5 else ""
+    return f"it serves {', '.join(listed[:5])}{more}"
 
 
 def _explain(servers: list[GatewayHost], namespace: str | None, host: str, expanded: str) -> str:
     """Why no server admits the host: a namespace filter, or which hosts the Gateway serves."""
-    if not servers:
-        return ", which lists no server hosts"
     filtered = sorted({s.written for s in servers if matches(s.host, host) or matches(s.host, expanded)})
     if filtered:
         return (
             f", which admits it only for VirtualServices in other namespaces "
             f"({', '.join(filtered)}), not {namespace}"
         )
-    listed = [s.written for s in servers]
-    shown = ", ".join(listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
-    return f", which serves {shown}"
+    return f", which {_listing(servers).removeprefix('it ')}"

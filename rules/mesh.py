@@ -12,9 +12,9 @@ from rules.config import Config
 from rules.hosts import (
     GatewayHost,
     expand,
+    exported_to,
     gateway_host,
     in_cluster,
-    exported_to,
     resolve_gateway_name,
     string_items,
     wildcard_keys,
