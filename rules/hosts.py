@@ -22,8 +22,10 @@ def expand(host: str, namespace: str | None, domain: str) -> str:
 
     `reviews` becomes `reviews.<namespace>.svc.<domain>`, as Istio does. `reviews.bookinfo` and
     `reviews.bookinfo.svc` become `reviews.bookinfo.svc.<domain>`, as cluster DNS resolves them
-    (Istio itself keeps them literal; callers that look hosts up also try the literal form).
-    `*`, wildcards, IP addresses and anything else stay as written.
+    and as Kiali reads them (pilot and istioctl keep them literal). The index stores
+    every host in this form, so a two-label external host such as `example.com` is expanded
+    alike on both sides of a lookup and still meets itself. `*`, wildcards, IP addresses and
+    anything else stay as written.
     """
     if not host or host.startswith("*") or _is_ip(host):
         return host
@@ -44,10 +46,6 @@ def in_cluster(host: str, domain: str) -> tuple[str, str] | None:
     if len(labels) != 2 or not all(labels):
         return None
     return labels[0], labels[1]
-
-
-def is_wildcard(host: str) -> bool:
-    return host.startswith("*")
 
 
 def matches(a: str, b: str) -> bool:
