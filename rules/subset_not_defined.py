@@ -99,6 +99,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             if subset in index.subsets_for(ref.host, vs.namespace):
                 continue
             fqdn = index.canonical_host(ref.host, vs.namespace)
+            shown = ref.host if "." in ref.host else f"{ref.host} ({fqdn})"
             rules = index.destination_rules_for(ref.host, vs.namespace)
             if rules:
                 defined = sorted(index.subsets_for(ref.host, vs.namespace))
@@ -112,5 +113,5 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             yield Problem(
                 vs,
                 ref.subset_path,
-                f"{describe(vs)} sends traffic to subset '{subset}' of {fqdn}, but {why}",
+                f"{describe(vs)} sends traffic to subset '{subset}' of {shown}, but {why}",
             )

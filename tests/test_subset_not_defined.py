@@ -156,3 +156,13 @@ def test_an_old_finding_stays_old_when_routes_are_inserted_above_it():
     head = {"dr.yaml": dr("v1"), "vs.yaml": vs("v9").replace("  http:\n", "  http:\n" + route)}
     [finding] = findings(head, base)
     assert (finding.line, finding.new) == (17, False)
+
+
+def test_external_hosts_meet_their_destination_rules_and_are_named_as_written():
+    source = (dr("v1", name="api", host="api.example.com") + "---\n" + dr("v1", name="bare", host="example.com")
+              + "---\n" + vs("v1", host="api.example.com") + "---\n"
+              + vs("v1", host="example.com").replace("name: reviews\n", "name: bare\n") + "---\n"
+              + vs("v2", host="example.com").replace("name: reviews\n", "name: wrong\n"))
+    assert_findings("subset-not-defined", source, (63, 9))
+    [finding] = findings(source)
+    assert "subset 'v2' of example.com, but" in finding.message
