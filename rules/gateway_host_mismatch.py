@@ -134,7 +134,8 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         for position, host, expanded in judged:
             if position not in served:
                 reasons = "; nor by ".join(
-                    f"Gateway {ns}/{name}{_explain(index.gateway_hosts(ns, name), vs.namespace, host, expanded)}"
+                    f"Gateway {ns}/{name}"
+                    + _explain(index.gateway_hosts(ns, name), vs.namespace, host, expanded)
                     for ns, name in bound
                 )
                 yield Problem(
@@ -197,7 +198,9 @@ def _listing(servers: list[GatewayHost]) -> str:
 
 def _explain(servers: list[GatewayHost], namespace: str | None, host: str, expanded: str) -> str:
     """Why no server admits the host: a namespace filter, or which hosts the Gateway serves."""
-    filtered = sorted({s.written for s in servers if matches(s.host, host) or matches(s.host, expanded)})
+    filtered = sorted(
+        {s.written for s in servers if matches(s.host, host) or matches(s.host, expanded)}
+    )
     if filtered:
         return (
             f", which admits it only for VirtualServices in other namespaces "

@@ -96,15 +96,18 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             if index.services_for(ref.host, resource.namespace):
                 continue
             shown = f"'{ref.host}'" + ("" if ref.host == fqdn else f" ({fqdn})")
-            hidden = [r for r in index.service_hosts.get(fqdn, ()) if not index.exported(r, resource.namespace)]
+            hidden = [
+                r for r in index.service_hosts.get(fqdn, ())
+                if not index.exported(r, resource.namespace)
+            ]
             if hidden:
                 names = ", ".join(f"{r.kind} {r.namespace}/{r.name}" for r in hidden)
+                which = "which is not" if len(hidden) == 1 else "none of which is"
                 yield Problem(
                     resource,
                     ref.path,
                     f"{describe(resource)} {ref.role} {shown} is defined in this repository by "
-                    f"{names}, {'which is not' if len(hidden) == 1 else 'none of which is'} exported "
-                    f"to namespace {resource.namespace}",
+                    f"{names}, {which} exported to namespace {resource.namespace}",
                 )
                 continue
             yield Problem(

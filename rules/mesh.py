@@ -64,7 +64,8 @@ class MeshIndex:
             elif kind == "DestinationRule" and resource.group == "networking.istio.io":
                 written = resource.spec.get("host")
                 if isinstance(written, str) and written:
-                    self.destination_rules[expand(written, resource.namespace, domain)].append(resource)
+                    host = expand(written, resource.namespace, domain)
+                    self.destination_rules[host].append(resource)
             elif kind == "Gateway" and resource.group == "networking.istio.io":
                 key = (resource.namespace, resource.name)
                 self.gateways.setdefault(key, resource)
@@ -89,7 +90,9 @@ class MeshIndex:
         """`host` as written in a resource of `namespace`, fully qualified as Istio reads it."""
         return expand(host, namespace, self.config.cluster_domain)
 
-    def services_for(self, host: str, namespace: str | None, *, visible: bool = True) -> list[Resource]:
+    def services_for(
+        self, host: str, namespace: str | None, *, visible: bool = True
+    ) -> list[Resource]:
         """The Services and ServiceEntries defining `host` (named in `namespace`), wildcard
         ServiceEntry hosts such as `*.example.com` included.
 

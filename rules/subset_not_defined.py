@@ -106,7 +106,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 names = ", ".join(f"{r.namespace}/{r.name}" for r in rules[:3]) + (
                     f" and {len(rules) - 3} more" if len(rules) > 3 else ""
                 )
-                known = f"subsets defined: {', '.join(defined)}" if defined else "no subsets defined"
+                known = "subsets defined: " + ", ".join(defined) if defined else "no subsets defined"
                 why = f"no DestinationRule for that host defines it ({known}; in {names})"
             else:
                 why = "no DestinationRule in this repository has that host"
