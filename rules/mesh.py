@@ -137,8 +137,9 @@ class MeshIndex:
         for rule in self.destination_rules_for(host, namespace):
             subsets = rule.spec.get("subsets")
             for subset in subsets if isinstance(subsets, list) else ():
-                if isinstance(subset, dict) and isinstance(subset.get("name"), str):
-                    names.add(subset["name"])
+                name = subset.get("name") if isinstance(subset, dict) else None
+                if isinstance(name, str | int) and not isinstance(name, bool):
+                    names.add(str(name))  # `name: 1` in YAML is an int; Istio reads "1"
         return names
 
     def resolve_gateway(self, reference: str, vs_namespace: str | None) -> tuple[str | None, str]:

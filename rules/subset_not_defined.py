@@ -93,7 +93,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     index = ctx.index
     for vs in ctx.of_kind("VirtualService"):
         for ref in destinations(vs):
-            if ref.subset is None or ref.subset == "":
+            if not isinstance(ref.subset, str | int) or isinstance(ref.subset, bool) or ref.subset == "":
                 continue
             subset = str(ref.subset)
             if subset in index.subsets_for(ref.host, vs.namespace):

@@ -166,3 +166,8 @@ def test_external_hosts_meet_their_destination_rules_and_are_named_as_written():
     assert_findings("subset-not-defined", source, (63, 9))
     [finding] = findings(source)
     assert "subset 'v2' of example.com, but" in finding.message
+
+
+def test_numeric_subset_names_compare_as_text():
+    assert_findings("subset-not-defined", dr("1", "2") + "---\n" + vs("2"))
+    assert_findings("subset-not-defined", dr("1") + "---\n" + vs("3"), (24, 9))
