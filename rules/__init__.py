@@ -9,11 +9,21 @@ from __future__ import annotations
 from types import ModuleType
 
 from rules import (
+    authz_blocks_health_probes,
+    authz_unscoped,
     fault_injection,
     gateway_host_mismatch,
     gateway_not_found,
+    hold_application,
     host_not_found,
+    in_place_upgrade,
+    mtls_weakened,
+    permissive_mtls,
+    proxy_resources,
+    revision_label,
     short_host_name,
+    sidecar_egress_unscoped,
+    sidecar_missing,
     subset_not_defined,
 )
 
@@ -21,11 +31,21 @@ RULES: dict[str, ModuleType] = {
     module.ID: module
     for module in (
         fault_injection,
+        permissive_mtls,
+        mtls_weakened,
+        authz_unscoped,
+        authz_blocks_health_probes,
+        sidecar_missing,
+        sidecar_egress_unscoped,
         short_host_name,
         host_not_found,
         subset_not_defined,
         gateway_not_found,
         gateway_host_mismatch,
+        hold_application,
+        proxy_resources,
+        in_place_upgrade,
+        revision_label,
     )
 }
 
