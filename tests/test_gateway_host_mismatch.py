@@ -122,7 +122,7 @@ def test_no_host_served_at_all_is_reported_on_the_hosts_only():
 
 def test_bound_gateways_outside_the_repository_are_left_to_gateway_not_found():
     source = gw("shop.example.com") + vs("api.example.com", gateways="istio-system/public, istio-system/edge")
-    assert [(f.rule, f.line) for f in run(source).findings] == [
+    assert [(f.rule, f.line) for f in run(source).findings if f.rule.startswith("gateway-")] == [
         ("gateway-not-found", 13), ("gateway-host-mismatch", 15)]
     assert "Gateway istio-system/edge" not in findings(source)[0].message
 

@@ -50,7 +50,7 @@ def test_unknown_host_in_hosts_routes_mirror_and_tcp_is_flagged():
     typo = "reviwes.bookinfo.svc.cluster.local"
     source = vs(host=typo, destination=typo, mirror=typo, tcp=typo)
     assert_findings("host-not-found", source, (18, 5), (22, 9), (24, 7), (28, 9))
-    finding = run(source).findings[0]
+    finding = [f for f in run(source).findings if f.rule == "host-not-found"][0]
     assert finding.severity == "warning"
     assert "VirtualService bookinfo/front host 'reviwes.bookinfo.svc.cluster.local'" in finding.message
     assert "in this repository" in finding.message

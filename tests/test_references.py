@@ -72,7 +72,4 @@ spec: {host: 5, subsets: [{name: 1}, null, x]}
     document = f"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: v, namespace: shop}}\n{spec}\n"
     report = run(others + document)
     assert not report.skipped
-    assert {f.rule for f in report.findings} <= {
-        "short-host-name", "host-not-found", "subset-not-defined", "gateway-not-found",
-        "gateway-host-mismatch", "fault-injection",
-    }
+    assert all(f.line >= 1 and f.column >= 1 for f in report.findings)

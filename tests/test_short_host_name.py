@@ -127,5 +127,6 @@ items:
 
 
 def test_severity_can_be_raised_by_config():
-    [finding] = run(DR.format(namespace="a", host="reviews"), cfg="rules:\n  short-host-name: error\n").findings
+    report = run(DR.format(namespace="a", host="reviews"), cfg="rules:\n  short-host-name: error\n")
+    [finding] = [f for f in report.findings if f.rule == "short-host-name"]
     assert finding.severity == "error"
