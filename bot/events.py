@@ -52,6 +52,16 @@ def repository_name(payload: dict[str, Any]) -> str | None:
     return (payload.get("repository") or {}).get("full_name")
 
 
+def log_context(payload: dict[str, Any]) -> dict[str, Any]:
+    """The repository and, where the event is about one, the pull request (`owner/name#N`)."""
+    repository = repository_name(payload)
+    number = (payload.get("pull_request") or {}).get("number")
+    issue = payload.get("issue") or {}
+    if number is None and issue.get("pull_request"):
+        number = issue.get("number")
+    return {"repository": repository, "pr": f"{repository}#{number}" if repository and number else None}
+
+
 @route("pull_request")
 def pull_request(session: Session, payload: dict[str, Any], delivery: str) -> Outcome | None:
     action = payload.get("action")

@@ -85,7 +85,7 @@ async def _receive(request: Request) -> JSONResponse:
             return await _reject(runtime, delivery, event, f"body is not JSON: {exc}")
         if not isinstance(payload, dict):
             return await _reject(runtime, delivery, event, "body is not a JSON object")
-        with logs.bind(repository=events.repository_name(payload)):
+        with logs.bind(**events.log_context(payload)):
             return await _store(runtime, delivery, event, payload)
 
 
