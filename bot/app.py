@@ -43,6 +43,7 @@ class Runtime:
     migrate: bool | None = None
     database: db.Database | None = None
     github: Any = None
+    schema_problem: str | None = None
     wakeup: Wakeup = field(default_factory=Wakeup)
     workers: list[Worker] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -55,6 +56,11 @@ class Runtime:
         self._stack.push_async_callback(self.database.dispose)
         if self.migrate if self.migrate is not None else settings.is_sqlite:
             await db.migrate(self.database.engine)
+        else:
+            with contextlib.suppress(Exception):  # an unreachable database is /readyz's to report
+                self.schema_problem = await db.pending_migrations(self.database.engine)
+            if self.schema_problem:
+                log.error(self.schema_problem)
         if not settings.has_app_credentials:
             log.warning("%s; until then webhooks are refused with 503", registration_hint(settings))
             return
@@ -149,7 +155,13 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    database = request.app.state.runtime.database
+    runtime = request.app.state.runtime
+    database = runtime.database
+    if runtime.schema_problem:  # until someone runs `footgun db upgrade`
+        with contextlib.suppress(Exception):
+            runtime.schema_problem = await db.pending_migrations(database.engine)
+    if runtime.schema_problem:
+        return JSONResponse({"status": "unavailable", "database": runtime.schema_problem}, status_code=503)
     try:
         await asyncio.wait_for(db.ping(database), PROBE_TIMEOUT_SECONDS)
     except Exception as exc:

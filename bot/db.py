@@ -248,6 +248,19 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
         await connection.run_sync(upgrade)
 
 
+async def pending_migrations(engine: AsyncEngine) -> str | None:
+    """None when the schema is at the newest migration, else what to do about it."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    async with engine.connect() as connection:
+        current = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+    if current == head:
+        return None
+    return f"the database schema is at revision {current or 'none'}, this version needs {head}: run `footgun db upgrade`"
+
+
 async def ping(database: Database) -> None:
     """Raise when the database does not answer (for /readyz)."""
     from sqlalchemy import text
