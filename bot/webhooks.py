@@ -26,6 +26,7 @@ from bot.settings import registration_hint
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB and drops larger ones itself
+HEADER_MAX_CHARS = 64  # GitHub's delivery ids are 36-character GUIDs; the columns hold 64
 
 
 class TooLarge(Exception):
@@ -77,6 +78,8 @@ async def _receive(request: Request) -> JSONResponse:
         if not event or not delivery:
             missing = "X-GitHub-Event" if not event else "X-GitHub-Delivery"
             return await _reject(runtime, delivery, event, f"missing {missing} header")
+        if len(delivery) > HEADER_MAX_CHARS or len(event) > HEADER_MAX_CHARS:
+            return await _reject(runtime, None, None, f"X-GitHub-Delivery or X-GitHub-Event over {HEADER_MAX_CHARS} characters")
         if event not in events.ROUTES:
             return _answer(200, event, "unhandled", f"event {event!r} is not handled")
         try:
@@ -144,7 +147,8 @@ async def _reject(runtime: Any, delivery: str | None, event: str | None, reason:
     def record(session: Session) -> bool:
         if delivery and _seen(session, delivery):
             return False
-        session.add(Delivery(delivery_id=delivery, event=event, action=action, received_at=utcnow(),
+        action_ = str(action)[:HEADER_MAX_CHARS] if action else None
+        session.add(Delivery(delivery_id=delivery, event=event, action=action_, received_at=utcnow(),
                              outcome="rejected", note=reason[:1000]))
         return True
 
@@ -162,7 +166,7 @@ def _delivery(delivery: str, event: str, payload: dict[str, Any], outcome: str, 
     return Delivery(
         delivery_id=delivery,
         event=event,
-        action=payload.get("action"),
+        action=str(payload.get("action") or "")[:HEADER_MAX_CHARS] or None,
         installation_id=installation.get("id"),
         repository=events.repository_name(payload),
         received_at=utcnow(),
