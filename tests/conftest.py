@@ -1,0 +1,3 @@
+from tests.fakegithub import standins
+
+standins.install()
