@@ -104,7 +104,7 @@ class FakeGitHub(State):
             response = httpx.Response(exc.status, json=body, headers=exc.headers)
         body = json.loads(request.content) if request.content else None
         self.log.append(LoggedRequest(request.method, path, dict(request.url.params),
-                                      response.status_code, body))
+                                      response.status_code, body, response))
         return response
 
     def _dispatch(self, request: httpx.Request, path: str) -> httpx.Response:

@@ -115,6 +115,7 @@ class LoggedRequest:
     query: dict[str, str]
     status: int
     body: Any = None
+    response: Any = field(default=None, repr=False)
 
 
 class State:
