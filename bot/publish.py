@@ -44,8 +44,15 @@ class ReviewResult:
 
 # -- check run ----------------------------------------------------------------------------------
 
-async def start_check(gh: Installation, repo: str, head_sha: str, app_id: Any = None) -> int:
-    """The check run for this head SHA, created or set back to `in_progress`; its id."""
+@dataclass(frozen=True)
+class CheckRun:
+    id: int
+    annotations: int = 0
+    """Annotations an earlier attempt already added (GitHub keeps appending them)."""
+
+
+async def start_check(gh: Installation, repo: str, head_sha: str, app_id: Any = None) -> CheckRun:
+    """The check run for this head SHA, found (and set back to `in_progress`) or created."""
     runs = await gh.paginate(f"repos/{repo}/commits/{head_sha}/check-runs",
                              {"check_name": CHECK_NAME, "filter": "all"}, key="check_runs")
     ours = [r for r in runs if app_id is None or str(r.get("app", {}).get("id")) == str(app_id)]
@@ -54,13 +61,13 @@ async def start_check(gh: Installation, repo: str, head_sha: str, app_id: Any = 
         if run.get("status") != "in_progress":
             await gh.json("PATCH", f"repos/{repo}/check-runs/{run['id']}",
                           json={"status": "in_progress"})
-        return run["id"]
+        return CheckRun(run["id"], (run.get("output") or {}).get("annotations_count") or 0)
     run = await gh.json("POST", f"repos/{repo}/check-runs",
                         json={"name": CHECK_NAME, "head_sha": head_sha, "status": "in_progress"})
-    return run["id"]
+    return CheckRun(run["id"])
 
 
-async def conclude_check(gh: Installation, repo: str, run_id: int, findings: list[Finding],
+async def conclude_check(gh: Installation, repo: str, run: CheckRun, findings: list[Finding],
                          change: ChangeSet, skipped: list[Skipped], links: Links) -> str:
     """Complete the check: `failure` when a new unwaived error exists, else `success`."""
     failing = any(f.severity == "error" and f.new and not f.waived for f in findings)
@@ -70,29 +77,29 @@ async def conclude_check(gh: Installation, repo: str, run_id: int, findings: lis
         "summary": render.summary(findings, skipped, links, change.notes),
         "text": render.details(findings),
     }
-    annotations = await _unsent(gh, repo, run_id, [
-        _annotation(f) for f in findings
-        if f.new and not f.waived and f.path in _head_paths(change)
-    ])
+    annotations = [_annotation(f) for f in findings
+                   if f.new and not f.waived and f.path in _head_paths(change)]
+    if run.annotations:
+        annotations = await _unsent(gh, repo, run.id, annotations)
     batches = [annotations[i:i + ANNOTATIONS_PER_REQUEST]
                for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)] or [[]]
     for index, batch in enumerate(batches):
         body: dict[str, Any] = {"output": {**output, "annotations": batch}}
         if index == len(batches) - 1:
             body.update(status="completed", conclusion=conclusion)
-        await gh.json("PATCH", f"repos/{repo}/check-runs/{run_id}", json=body)
+        await gh.json("PATCH", f"repos/{repo}/check-runs/{run.id}", json=body)
     return conclusion
 
 
-async def conclude_with_message(gh: Installation, repo: str, run_id: int, title: str,
+async def conclude_with_message(gh: Installation, repo: str, run: CheckRun, title: str,
                                 summary: str, conclusion: str = "failure") -> None:
     """Complete the check with a plain explanation (bad config, gave up after retries)."""
     capped = render.Capped()
     for line in summary.splitlines():
         capped.add(line)
-    await gh.json("PATCH", f"repos/{repo}/check-runs/{run_id}", json={
+    await gh.json("PATCH", f"repos/{repo}/check-runs/{run.id}", json={
         "status": "completed", "conclusion": conclusion,
-        "output": {"title": title[:250], "summary": capped.text()},
+        "output": {"title": title[:250], "summary": capped.text("…(truncated)")},
     })
 
 
@@ -112,11 +119,6 @@ def _annotation(f: Finding) -> dict[str, Any]:
 async def _unsent(gh: Installation, repo: str, run_id: int,
                   annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drop annotations an interrupted earlier attempt already added (GitHub only appends)."""
-    if not annotations:
-        return annotations
-    run = await gh.get(f"repos/{repo}/check-runs/{run_id}")
-    if not run.get("output", {}).get("annotations_count"):
-        return annotations
     existing = await gh.paginate(f"repos/{repo}/check-runs/{run_id}/annotations")
     sent = {(a["path"], a["start_line"], a["message"]) for a in existing}
     return [a for a in annotations if (a["path"], a["start_line"], a["message"]) not in sent]

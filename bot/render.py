@@ -67,51 +67,45 @@ def title(findings: list[Finding]) -> str:
 
 
 class Capped:
-    """Lines under a character budget; the tail line says what did not fit."""
+    """Lines under a character budget. Once a line does not fit, nothing after it is added."""
 
     def __init__(self, limit: int = MAX_OUTPUT_CHARS, reserve: int = 200):
         self.lines: list[str] = []
         self.size = 0
         self.budget = limit - reserve
-        self.dropped = 0
+        self.full = False
 
     def add(self, line: str) -> bool:
-        if self.dropped or self.size + len(line) + 1 > self.budget:
-            self.dropped += 1
+        if self.full or self.size + len(line) + 1 > self.budget:
+            self.full = True
             return False
         self.lines.append(line)
         self.size += len(line) + 1
         return True
 
-    def text(self, what: str = "lines") -> str:
+    def text(self, tail: str = "") -> str:
         body = "\n".join(self.lines)
-        if self.dropped:
-            body += f"\n\n…{self.dropped} more {what} did not fit; see the annotations."
-        return body
+        return body + (f"\n\n{tail}" if self.full and tail else "")
+
+
+LISTED = 50
+"""Waived and skipped entries listed by name in the summary; the rest are counted."""
 
 
 def summary(findings: list[Finding], skipped: list[Skipped], links: Links,
             notes: Iterable[str] = ()) -> str:
-    """What a reviewer reads in ten seconds: the new findings by file, then counts."""
-    out = Capped()
+    """What a reviewer reads in ten seconds: counts and notes first, then new findings by file."""
     new = [f for f in findings if f.new and not f.waived]
     old = [f for f in findings if not f.new and not f.waived]
     waived = [f for f in findings if f.waived]
+    out = Capped()
     if new:
-        out.add(f"**{plural(len(new), 'new finding')}** in this pull request:")
-        out.add("")
-        by_path: dict[str, list[Finding]] = defaultdict(list)
-        for finding in new:
-            by_path[finding.path].append(finding)
-        for path, items in by_path.items():
-            out.add(f"**[{path}]({links.file(path)})**")
-            for f in items:
-                out.add(f"- {ICON[f.severity]} [line {f.line}]({links.line(f.path, f.line)}) "
-                        f"`{f.rule}` {_one_line(f.message)}")
-            out.add("")
+        errors = sum(f.severity == "error" for f in new)
+        out.add(f"**{plural(len(new), 'new finding')}** in this pull request "
+                f"({plural(errors, 'error')}, {plural(len(new) - errors, 'warning')}).")
     else:
         out.add("No new footguns in this pull request. :tada:")
-        out.add("")
+    out.add("")
     if old:
         by_rule = Counter(f.rule for f in old)
         counts = ", ".join(f"`{rule}` {n}" for rule, n in sorted(by_rule.items()))
@@ -120,20 +114,37 @@ def summary(findings: list[Finding], skipped: list[Skipped], links: Links,
         out.add("")
     if waived:
         out.add(f"**{len(waived)} waived:**")
-        for f in waived:
+        for f in waived[:LISTED]:
             until = getattr(f.waiver, "until", None)
             reason = getattr(f.waiver, "reason", "")
             deadline = f" until {until}" if until else ""
             out.add(f"- `{f.rule}` {f.resource}{deadline}" + (f": {_one_line(reason)}" if reason else ""))
+        if len(waived) > LISTED:
+            out.add(f"- …and {len(waived) - LISTED} more")
         out.add("")
     if skipped:
         out.add(f"**{plural(len(skipped), 'file')} skipped:**")
-        for s in skipped:
+        for s in skipped[:LISTED]:
             out.add(f"- `{s.path}`: {s.reason}")
+        if len(skipped) > LISTED:
+            out.add(f"- …and {len(skipped) - LISTED} more")
         out.add("")
     for note in notes:
         out.add(f"_Note: {note}._")
-    return out.text("findings").rstrip() + "\n"
+        out.add("")
+    by_path: dict[str, list[Finding]] = defaultdict(list)
+    for finding in new:
+        by_path[finding.path].append(finding)
+    shown = 0
+    for path, items in by_path.items():
+        out.add(f"**[{path}]({links.file(path)})**")
+        for f in items:
+            if out.add(f"- {ICON[f.severity]} [line {f.line}]({links.line(f.path, f.line)}) "
+                       f"`{f.rule}` {_one_line(f.message)}"):
+                shown += 1
+        out.add("")
+    tail = f"…and {plural(len(new) - shown, 'more new finding')}: see the annotations."
+    return out.text(tail).rstrip() + "\n"
 
 
 def details(findings: list[Finding]) -> str:
@@ -153,7 +164,7 @@ def details(findings: list[Finding]) -> str:
     out.add("Waive a finding with a reason and a deadline: comment "
             "`/footgun waive <rule> <Kind>/<namespace>/<name> for 14d because <reason>` "
             "(`/footgun help` lists the commands).")
-    return out.text("rules")
+    return out.text("…more rules did not fit.")
 
 
 def comment(finding: Finding, suggestion: bool) -> str:
@@ -187,7 +198,7 @@ def review_body(count: int, listed: list[Finding], links: Links, limit: int = 60
         for f in listed:
             out.add(f"- {ICON[f.severity]} [{f.path} line {f.line}]({links.line(f.path, f.line)}) "
                     f"`{f.rule}` {_one_line(f.message)} {MARKER.format(f.fingerprint)}")
-    return out.text("findings")
+    return out.text("…more findings did not fit; see the check run.")
 
 
 def mark_fixed(body: str, sha: str) -> str | None:

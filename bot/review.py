@@ -34,18 +34,18 @@ async def run(ctx: Any) -> None:
         ctx.log.info(f"review {repo}#{number} skipped: head {head_sha[:7]} is stale "
                      f"(now {pull.head_sha[:7]})")
         return
-    run_id = await publish.start_check(gh, repo, head_sha, ctx.github.app_id)
+    check = await publish.start_check(gh, repo, head_sha, ctx.github.app_id)
     links = Links(data["base"]["repo"]["html_url"], head_sha)
     try:
         change = await changeset.fetch(gh, pull)
     except changeset.ConfigInvalid as exc:
         await publish.conclude_with_message(
-            gh, repo, run_id, "Invalid .github/footgun.yml", f"{exc}\n\n{CONFIG_HELP}")
+            gh, repo, check, "Invalid .github/footgun.yml", f"{exc}\n\n{CONFIG_HELP}")
         return
 
     if not change.relevant:
         await publish.conclude_with_message(
-            gh, repo, run_id, "No Istio manifests changed",
+            gh, repo, check, "No Istio manifests changed",
             "This pull request changes no Kubernetes or Istio manifest the rules read.",
             conclusion="success")
         await publish.publish_review(gh, repo, number, [], change, links)
@@ -55,7 +55,7 @@ async def run(ctx: Any) -> None:
                      today=dt.datetime.now(dt.UTC).date())
     for finding in report.findings:
         finding.in_diff = finding.line in change.diff_lines.get(finding.path, ())
-    conclusion = await publish.conclude_check(gh, repo, run_id, report.findings, change,
+    conclusion = await publish.conclude_check(gh, repo, check, report.findings, change,
                                               report.skipped, links)
     for finding in report.findings:
         if finding.new and not finding.waived:
@@ -69,15 +69,15 @@ async def run(ctx: Any) -> None:
     )
 
 
-async def give_up(ctx: Any, error: BaseException) -> None:
+async def give_up(ctx: Any, error: str | BaseException) -> None:
     """Conclude the check with what went wrong, so the pull request does not wait forever."""
     payload = ctx.job.payload
     repo = payload["repository"]
     gh = ctx.github.installation(payload["installation_id"])
-    run_id = await publish.start_check(gh, repo, payload["head_sha"], ctx.github.app_id)
+    check = await publish.start_check(gh, repo, payload["head_sha"], ctx.github.app_id)
     reason = " ".join(str(error).split()) or type(error).__name__
     await publish.conclude_with_message(
-        gh, repo, run_id, "The review could not run",
+        gh, repo, check, "The review could not run",
         f"istio-footgun-bot gave up after {ctx.job.attempts} attempts: {reason}\n\n"
         "Comment `/footgun recheck` on the pull request to try again.")
 

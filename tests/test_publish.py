@@ -1,5 +1,7 @@
 """Publishing against GitHub's limits: annotations per request, output size, comment placement."""
 
+import re
+
 from bot import render
 from bot.changeset import ChangeSet, PullRequest
 from bot.publish import MAX_INLINE_COMMENTS, publish_review
@@ -42,7 +44,10 @@ def test_a_huge_report_stays_under_githubs_output_limit(world):
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
     summary = check["output"]["summary"]
     assert len(summary) <= render.MAX_OUTPUT_CHARS
-    assert "more findings did not fit; see the annotations." in summary
+    assert summary.startswith("**700 new findings** in this pull request (700 errors, 0 warnings).")
+    listed = summary.count("\n- :x: [line ")
+    more = int(re.search(r"…and (\d+) more new findings: see the annotations\.\n$", summary)[1])
+    assert listed + more == 700 and listed > 100
     assert check["output"]["annotations_count"] == 700
     assert all(r.status == 200 for r in world.fake.requests("PATCH", "check-runs"))
 
@@ -150,3 +155,19 @@ def test_summary_lists_waived_and_skipped_and_counts_pre_existing():
     assert "- `fault-injection` VirtualService/mesh/x until 2026-12-31: chaos drill" in text
     assert "- `charts/t/templates/vs.yaml`: Helm template" in text
     assert render.title([old, waived]) == "No new footguns (1 pre-existing, 1 waived)"
+
+
+def test_a_retry_after_a_partial_upload_does_not_repeat_annotations(world):
+    import pytest
+
+    from bot.jobs import RetryableError
+
+    pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/big.yaml": faulty_routes(61)})
+    world.fake.fail("PATCH", r"/repos/acme/mesh/check-runs/\d+", 503, times=3, after=1)
+    with pytest.raises(RetryableError):
+        run_job(world, pull)
+    [check] = world.fake.runs_for(world.repo, pull.head_sha)
+    assert (check["status"], check["output"]["annotations_count"]) == ("in_progress", 50)
+    run_job(world, pull)
+    [check] = world.fake.runs_for(world.repo, pull.head_sha)
+    assert (check["conclusion"], check["output"]["annotations_count"]) == ("failure", 61)

@@ -163,3 +163,43 @@ def test_github_enterprise_base_url(respx_mock, base_url):
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
     assert check["conclusion"] == "failure"
     assert all(str(call.path).startswith("/") for call in world.fake.log)
+
+
+def test_a_ten_file_push_in_a_2000_manifest_repository_needs_a_handful_of_calls(world):
+    base = {f"apps/team{i % 40}/vs{i}.yaml": vs(f"svc{i}") for i in range(2000)}
+    warmup = world.pull(base, {"apps/team0/vs0.yaml": vs("svc0", fault=True)})
+    run_job(world, warmup)  # the repository's manifests are now cached by blob SHA
+
+    pull = world.pull(base, {f"apps/team{i}/vs{i}.yaml": vs(f"svc{i}", fault=True)
+                             for i in range(10, 20)})
+    world.fake.log.clear()
+    run_job(world, pull)
+    calls = [(r.method, re.sub(r"[0-9a-f]{40}", "SHA", r.path)) for r in world.fake.log]
+    assert calls == [
+        ("GET", "/repos/acme/mesh/pulls/%d" % pull.number),
+        ("GET", "/repos/acme/mesh/commits/SHA/check-runs"),
+        ("POST", "/repos/acme/mesh/check-runs"),
+        ("GET", "/repos/acme/mesh/pulls/%d/files" % pull.number),
+        ("GET", "/repos/acme/mesh/pulls/%d" % pull.number),  # the diff
+        ("GET", "/repos/acme/mesh/git/trees/SHA"),
+        ("GET", "/repos/acme/mesh/git/trees/SHA"),
+        ("PATCH", "/repos/acme/mesh/check-runs/%d" % world.fake.runs_for(world.repo, pull.head_sha)[0]["id"]),
+        ("GET", "/repos/acme/mesh/pulls/%d/comments" % pull.number),
+        ("GET", "/repos/acme/mesh/pulls/%d/reviews" % pull.number),
+        ("POST", "/repos/acme/mesh/pulls/%d/reviews" % pull.number),
+    ]
+    assert len(world.fake.comments_on(world.repo, pull.number)) == 10
+
+
+def test_a_diff_too_large_to_render_still_gets_inline_comments(world):
+    base = {f"mesh/{i}.yaml": vs(f"s{i}") for i in range(305)}
+    head = {f"mesh/{i}.yaml": vs(f"s{i}", fault=True) for i in range(305)}
+    pull = world.pull(base, head)
+    run_job(world, pull)
+    assert [r.status for r in world.fake.requests("GET", r"/pulls/\d+$")][-1] == 406
+    comments = world.fake.comments_on(world.repo, pull.number)
+    assert len(comments) == 30
+    assert all((c["start_line"], c["line"]) == (9, 10) for c in comments)
+    [check] = world.fake.runs_for(world.repo, pull.head_sha)
+    assert check["output"]["annotations_count"] == 305
+    assert "the diff is too large for GitHub to render" in check["output"]["summary"]

@@ -110,7 +110,12 @@ class FakeGitHub(State):
     def _dispatch(self, request: httpx.Request, path: str) -> httpx.Response:
         for fault in self.faults:
             if fault.times > 0 and fault.method == request.method and fault.path.fullmatch(path):
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 fault.times -= 1
+                if fault.status == 0:
+                    raise httpx.ReadTimeout("timed out", request=request)
                 raise ApiError(fault.status, fault.body["message"], headers=fault.headers)
         for method, template, pattern, handler in ROUTES:
             match = pattern.match(path)
