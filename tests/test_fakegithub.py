@@ -65,7 +65,7 @@ def test_what_the_bot_sends_validates_against_the_request_schemas(world, openapi
     from bot import review
 
     world.run(review.run(job_context(world, pull)))
-    world.fake.push(pull, {"mesh/a.yaml": vs("a").replace("[a]", "[a, b]")})
+    world.fake.push(pull, {"mesh/a.yaml": vs("a").replace("hosts: [", "hosts: [b.mesh.svc.cluster.local, ")})
     world.run(review.run(job_context(world, pull)))
     checked = 0
     for request in world.fake.log:

@@ -15,11 +15,11 @@ from bot import review
 
 def faulty_routes(count: int, name: str = "big") -> str:
     routes = "".join(
-        f"  - fault: {{abort: {{httpStatus: 503}}}}\n    route:\n    - destination: {{host: h{i}}}\n"
+        f"  - fault: {{abort: {{httpStatus: 503}}}}\n    route:\n    - destination: {{host: h{i}.mesh.svc.cluster.local}}\n"
         for i in range(count)
     )
     return (f"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {name}\n"
-            f"  namespace: mesh\nspec:\n  hosts: [{name}]\n  http:\n{routes}")
+            f"  namespace: mesh\nspec:\n  hosts: [{name}.mesh.svc.cluster.local]\n  http:\n{routes}")
 
 
 def run_job(world, pull):
@@ -71,10 +71,10 @@ def test_at_most_thirty_inline_comments_and_the_rest_in_the_review_body(world):
 def far_route(host: str) -> str:
     """A faulty route whose destination sits 8 lines below the fault (outside its hunk)."""
     return ("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: far\n"
-            "  namespace: mesh\nspec:\n  hosts: [far]\n  http:\n"
+            "  namespace: mesh\nspec:\n  hosts: [far.mesh.svc.cluster.local]\n  http:\n"
             "  - fault: {abort: {httpStatus: 503}}\n    timeout: 5s\n    retries:\n      attempts: 3\n"
             "      perTryTimeout: 2s\n    headers:\n      request:\n        set: {x-a: b}\n"
-            f"    route:\n    - destination: {{host: {host}}}\n")
+            f"    route:\n    - destination: {{host: {host}.mesh.svc.cluster.local}}\n")
 
 
 def test_a_new_finding_outside_the_hunks_gets_a_file_level_comment(world):

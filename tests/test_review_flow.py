@@ -43,7 +43,7 @@ def test_a_new_fault_fails_the_check_and_gets_an_inline_suggestion(world):
 def test_the_next_push_does_not_repeat_a_comment(world):
     pull = world.pull(BASE, {"mesh/reviews.yaml": vs("reviews", fault=True)})
     run_job(world, pull)
-    world.fake.push(pull, {"mesh/ratings.yaml": vs("ratings").replace("[ratings]", "[ratings, r2]")})
+    world.fake.push(pull, {"mesh/ratings.yaml": vs("ratings").replace("hosts: [", "hosts: [r2.mesh.svc.cluster.local, ")})
     run_job(world, pull)
 
     assert len(world.fake.comments_on(world.repo, pull.number)) == 1
@@ -56,7 +56,7 @@ def test_a_fixed_finding_is_marked_once_and_the_check_passes(world):
     pull = world.pull(BASE, {"mesh/reviews.yaml": vs("reviews", fault=True)})
     run_job(world, pull)
     fixed_sha = world.fake.push(pull, {"mesh/reviews.yaml": vs("reviews").replace(
-        "[reviews]", "[reviews, reviews.example.com]")})
+        "hosts: [", "hosts: [reviews.example.com, ")})
     run_job(world, pull)
 
     [comment] = world.fake.comments_on(world.repo, pull.number)

@@ -52,9 +52,10 @@ def make_world(respx_mock: Any, base_url: str = "https://api.github.com") -> Wor
 def virtual_service(name: str, fault: bool = False, namespace: str = "mesh") -> str:
     """A VirtualService manifest; with `fault`, its route injects HTTP 503 aborts (line 9)."""
     route = "  - fault: {abort: {httpStatus: 503}}\n    route:\n" if fault else "  - route:\n"
+    host = f"{name}.{namespace}.svc.cluster.local"
     return (f"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {name}\n"
-            f"  namespace: {namespace}\nspec:\n  hosts: [{name}]\n  http:\n{route}"
-            f"    - destination: {{host: {name}}}\n")
+            f"  namespace: {namespace}\nspec:\n  hosts: [{host}]\n  http:\n{route}"
+            f"    - destination: {{host: {host}}}\n")
 
 
 def job_context(world: World, pull: Pull, head_sha: str | None = None, attempts: int = 1) -> Any:
