@@ -26,16 +26,19 @@ ICON = {"error": ":x:", "warning": ":warning:"}
 
 @dataclass(frozen=True)
 class Links:
-    """Where a reader lands: the repository's web address and the head commit."""
+    """Where a reader lands: the file at the head commit, or at the base for a deleted file."""
 
     repo_url: str
     head_sha: str
-
-    def line(self, path: str, line: int) -> str:
-        return f"{self.repo_url}/blob/{self.head_sha}/{path}#L{line}"
+    base_sha: str | None = None
+    deleted: frozenset[str] = frozenset()
 
     def file(self, path: str) -> str:
-        return f"{self.repo_url}/blob/{self.head_sha}/{path}"
+        sha = self.base_sha if path in self.deleted and self.base_sha else self.head_sha
+        return f"{self.repo_url}/blob/{sha}/{path}"
+
+    def line(self, path: str, line: int) -> str:
+        return f"{self.file(path)}#L{line}"
 
 
 def fingerprints_in(text: str | None) -> set[str]:

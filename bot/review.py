@@ -51,6 +51,8 @@ async def run(ctx: Any) -> None:
         await publish.publish_review(gh, repo, number, [], change, links)
         return
 
+    deleted = frozenset(f.path for f in change.files if f.status == "removed")
+    links = Links(links.repo_url, head_sha, pull.base_sha, deleted)
     report = analyse(change.head, change.base, change.config, cache=change.parsed,
                      today=dt.datetime.now(dt.UTC).date())
     for finding in report.findings:

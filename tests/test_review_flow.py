@@ -203,3 +203,28 @@ def test_a_diff_too_large_to_render_still_gets_inline_comments(world):
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
     assert check["output"]["annotations_count"] == 305
     assert "the diff is too large for GitHub to render" in check["output"]["summary"]
+
+
+STRICT = """\
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: istio-system
+spec:
+  mtls:
+    mode: STRICT
+"""
+
+
+def test_deleting_a_strict_policy_is_reported_in_the_review_body(world):
+    pull = world.pull({**BASE, "security/strict.yaml": STRICT}, {"security/strict.yaml": None})
+    run_job(world, pull)
+    [check] = world.fake.runs_for(world.repo, pull.head_sha)
+    assert check["conclusion"] == "failure"
+    assert "`mtls-weakened`" in check["output"]["summary"]
+    assert check["_annotations"] == []  # the file is gone at head: nothing to annotate
+    assert world.fake.comments_on(world.repo, pull.number) == []
+    [posted] = world.fake.reviews_on(world.repo, pull.number)
+    assert "`mtls-weakened`" in posted["body"]
+    assert f"[security/strict.yaml line 8](https://github.com/acme/mesh/blob/{pull.base_sha}/security/strict.yaml#L8)" in posted["body"]
