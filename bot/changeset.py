@@ -143,20 +143,8 @@ async def fetch(gh: Installation, pull: PullRequest, cache: BlobCache | None = N
     change = ChangeSet(pull, files, diff_lines, config, notes=notes)
     reader = _BlobReader(gh, repo, cache, change.parsed)
 
-    head_changed = {f.path: f.sha for f in files if f.status != "removed" and f.sha}
-    base_changed = {}
-    for f in files:
-        old = f.previous_path or f.path
-        if f.status != "added" and old in base_tree:
-            base_changed[old] = base_tree[old][0]
-    wanted_head = {p: s for p, s in head_changed.items() if config.wants(p)}
-    wanted_base = {p: s for p, s in base_changed.items() if config.wants(p)}
+    wanted_head, wanted_base, reader.patches = _changed_blobs(files, base_tree, config)
     sizes = {sha: size for sha, size in base_tree.values()}
-    for f in files:
-        if f.sha and f.patch is not None and f.path in wanted_head:
-            old = f.previous_path or f.path
-            reader.patches[f.sha] = (base_tree[old][0] if f.status != "added" and old in base_tree
-                                     else None, f.patch)
     await reader.read({**_by_sha(wanted_base), **_by_sha(wanted_head)}, sizes)
     change.relevant = _holds_resources(wanted_head, change.parsed, config, skipped_counts=True) or \
         _holds_resources(wanted_base, change.parsed, config, skipped_counts=False)
@@ -173,6 +161,23 @@ async def fetch(gh: Installation, pull: PullRequest, cache: BlobCache | None = N
     change.head = _sources(head_all)
     change.base = _sources(base_all)
     return change
+
+
+def _changed_blobs(files: list[ChangedFile], base_tree: Tree, config: Config
+                   ) -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str | None, str]]]:
+    """The changed files the config wants, at head and at base ({path: blob SHA}), and for
+    each head blob the (base blob, patch) it can be rebuilt from."""
+    head, base, patches = {}, {}, {}
+    for f in files:
+        old = f.previous_path or f.path
+        base_sha = base_tree[old][0] if f.status != "added" and old in base_tree else None
+        if base_sha and config.wants(old):
+            base[old] = base_sha
+        if f.status != "removed" and f.sha and config.wants(f.path):
+            head[f.path] = f.sha
+            if f.patch is not None:
+                patches[f.sha] = (base_sha, f.patch)
+    return head, base, patches
 
 
 def _by_sha(paths: dict[str, str]) -> dict[str, str]:
