@@ -13,20 +13,16 @@ The repository config comes from the BASE commit: a pull request must not switch
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from unidiff import PatchSet
-from unidiff.errors import UnidiffParseError
-
 import rules as registry
 from rules.config import Config, ConfigError, parse_config
 from rules.loader import MAX_FILE_BYTES, ParsedFile, SourceFile, load, parse_file
 
+from bot.diffs import apply_patch, git_blob_sha, right_side_lines
 from bot.github import DIFF, RAW, GitHubError, Installation
 
 CONFIG_PATH = ".github/footgun.yml"
@@ -227,25 +223,6 @@ async def _diff_lines(gh: Installation, repo: str, number: int, files: list[Chan
     return right_side_lines(text)
 
 
-def right_side_lines(diff: str) -> dict[str, set[int]]:
-    """Parse a unified diff into {path: head-side line numbers of added and context lines}."""
-    try:
-        patch = PatchSet(diff)
-    except UnidiffParseError:
-        return {}
-    lines: dict[str, set[int]] = {}
-    for patched in patch:
-        if patched.is_removed_file:
-            continue
-        path = patched.target_file[2:] if patched.target_file.startswith("b/") else patched.path
-        numbers = lines.setdefault(path, set())
-        for hunk in patched:
-            for line in hunk:
-                if (line.is_added or line.is_context) and line.target_line_no is not None:
-                    numbers.add(line.target_line_no)
-    return lines
-
-
 Tree = dict[str, tuple[str, int | None]]
 """path -> (blob SHA, size) for every blob of a revision."""
 
@@ -352,45 +329,3 @@ class _BlobReader:
             return None
         data = new.encode("utf-8")
         return data if git_blob_sha(data) == sha else None
-
-
-def git_blob_sha(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def apply_patch(old: str, patch: str) -> str | None:
-    """Apply a unified-diff patch (hunks only, as GitHub lists them); None when it does not fit."""
-    source = old.splitlines(keepends=True)
-    out: list[str] = []
-    position = 0
-    last = ""
-    for line in patch.split("\n"):
-        if line.startswith("@@"):
-            match = _HUNK.match(line)
-            if match is None:
-                return None
-            start, count = int(match[1]), int(match[2] or 1)
-            begin = start - 1 if count else start
-            if begin < position or begin > len(source):
-                return None
-            out.extend(source[position:begin])
-            position = begin
-        elif line.startswith((" ", "-")):
-            if position >= len(source) or source[position].rstrip("\r\n") != line[1:]:
-                return None
-            if line[0] == " ":
-                out.append(source[position])
-            position += 1
-        elif line.startswith("+"):
-            out.append(line[1:] + "\n")
-        elif line.startswith("\\"):
-            if last.startswith("+") and out:
-                out[-1] = out[-1][:-1]
-        elif line:
-            return None
-        last = line
-    out.extend(source[position:])
-    return "".join(out)
-
-
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@")

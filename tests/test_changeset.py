@@ -1,8 +1,10 @@
 """Fetching a pull request's change set: diff lines, base config, fork PRs, cache and call counts."""
 
 import pytest
+from hypothesis import given, strategies as st
 
-from bot.changeset import BlobCache, ConfigInvalid, PullRequest, fetch, right_side_lines
+from bot.changeset import BlobCache, ConfigInvalid, PullRequest, fetch
+from bot.diffs import apply_patch, right_side_lines
 from tests.fakegithub.world import virtual_service as vs
 
 
@@ -104,9 +106,6 @@ def test_unidiff_parser_maps_added_and_context_lines():
     assert right_side_lines(diff) == {"x.yaml": {1, 2, 3, 4, 11, 12}}
 
 
-from hypothesis import given, strategies as st  # noqa: E402
-
-from bot.changeset import apply_patch  # noqa: E402
 
 _lines = st.lists(st.sampled_from(["a", "b", "c", "kind: X", "  - route:", ""]), max_size=25)
 
