@@ -16,9 +16,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot import jobs
+from bot.commands import PREFIX as COMMAND_PREFIX
 from bot.db import Installation, InstallationRepository, PullRequest, utcnow
 
-COMMAND_PREFIX = "/footgun"
 REVIEW_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review", "edited")
 
 
