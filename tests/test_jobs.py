@@ -140,11 +140,11 @@ async def test_other_errors_fail_at_once_with_the_error_recorded_and_logged(data
 async def test_expired_lease_of_a_crashed_worker_is_resumed(database, make_settings):
     handler = FakeHandler()
     job_id = await add(database)
-    crashed = await jobs.claim(database, "crashed-worker", ["fake"], lease=timedelta(milliseconds=300))
+    crashed = await jobs.claim(database, "crashed-worker", ["fake"], lease=timedelta(seconds=1))
     assert crashed.id == job_id
     survivor = worker(database, make_settings(), handler)
     assert await survivor.run_once() is False, "the lease still holds"
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(1.1)
     assert await survivor.run_once() is True
     assert [ctx.job.attempts for ctx in handler.runs] == [2]
     assert (await job(database, job_id)).status == "done"
@@ -163,12 +163,12 @@ async def test_a_job_whose_worker_died_on_the_last_attempt_gives_up(database, ma
 
 
 async def test_the_lease_is_renewed_while_a_long_job_runs(database, make_settings):
-    handler = FakeHandler(delay=0.8)
+    handler = FakeHandler(delay=2.0)
     await add(database)
     settings = make_settings()
-    first = worker(database, settings, handler, lease=timedelta(milliseconds=300))
+    first = worker(database, settings, handler, lease=timedelta(seconds=0.9))
     running = asyncio.create_task(first.run_once())
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(1.5)  # past the first lease: only renewals keep the job
     assert await worker(database, settings, FakeHandler()).run_once() is False
     await running
     assert len(handler.runs) == 1
