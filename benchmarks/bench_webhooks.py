@@ -115,7 +115,13 @@ def deliveries(count: int) -> list[tuple[dict[str, str], bytes]]:
     return prepared
 
 
-async def measure(port: int, server: subprocess.Popen, count: int, concurrency: int) -> list[float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux `/proc`), to report CPU per delivery."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(port: int, server: subprocess.Popen, count: int, concurrency: int) -> tuple[list[float], dict]:
     await wait_until_up(port, server)
     connections = [await Connection.open(port) for _ in range(concurrency)]
     for connection, (headers, raw) in zip(connections, deliveries(concurrency), strict=True):  # warm-up
@@ -132,13 +138,12 @@ async def measure(port: int, server: subprocess.Popen, count: int, concurrency: 
             if status != 202:
                 raise SystemExit(f"unexpected answer {status}")
 
-    started = time.perf_counter()
+    cpu_before, started = cpu_seconds(server.pid), time.perf_counter()
     await asyncio.gather(*(run(c) for c in connections))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds(server.pid) - cpu_before
     for connection in connections:
         connection.close()
-    print(f"{count} deliveries at concurrency {concurrency} in {elapsed:.2f} s ({count / elapsed:.0f}/s)")
-    return latencies
+    return latencies, {"rate": count / elapsed, "cpu_ms": cpu * 1000 / count}
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -151,7 +156,20 @@ def main() -> int:
     parser.add_argument("--deliveries", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=1, help="runs, each on a fresh server; medians printed last")
     args = parser.parse_args()
+    runs = [run_once(args) for _ in range(args.repeat)]
+    if args.repeat > 1:
+        print("median of", args.repeat, "runs:", format_run({k: statistics.median(r[k] for r in runs) for k in runs[0]}))
+    return 0
+
+
+def format_run(run: dict) -> str:
+    return (f"{run['rate']:.0f} acks/s  server CPU {run['cpu_ms']:.2f} ms/delivery  p50 {run['p50']:.1f}  "
+            f"p90 {run['p90']:.1f}  p99 {run['p99']:.1f}  max {run['max']:.1f} ms")
+
+
+def run_once(args: argparse.Namespace) -> dict:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -167,14 +185,14 @@ def main() -> int:
         command = [str(footgun), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
         server = subprocess.Popen(command, env=env, cwd=tmp)
         try:
-            latencies = asyncio.run(measure(port, server, args.deliveries, args.concurrency))
+            latencies, run = asyncio.run(measure(port, server, args.deliveries, args.concurrency))
         finally:
             server.terminate()
             server.wait(timeout=30)
     ms = [value * 1000 for value in latencies]
-    print(f"ack latency ms: p50 {percentile(ms, 0.50):.1f}  p90 {percentile(ms, 0.90):.1f}  "
-          f"p99 {percentile(ms, 0.99):.1f}  max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}")
-    return 0
+    run.update(p50=percentile(ms, 0.50), p90=percentile(ms, 0.90), p99=percentile(ms, 0.99), max=max(ms))
+    print(f"{args.deliveries} deliveries at concurrency {args.concurrency}:", format_run(run), flush=True)
+    return run
 
 
 if __name__ == "__main__":

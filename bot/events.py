@@ -7,12 +7,13 @@ functions on a sync `Session`: `Database.run` runs them where the backend is che
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from bot import jobs
@@ -135,7 +136,7 @@ def _review(
     session: Session,
     payload: dict[str, Any],
     delivery: str,
-    prs: list[PullRequest],
+    prs: list[PullRequest] | list[Row[Any]],
     reason: str,
     head_sha: str | None = None,
 ) -> Outcome:
@@ -146,7 +147,7 @@ def _review(
     notes: list[str] = []
     for pr in prs:
         sha = head_sha or pr.head_sha
-        job, created = jobs.enqueue(
+        job_id, created = jobs.add(
             session,
             "review",
             {
@@ -160,14 +161,38 @@ def _review(
             dedupe_key=jobs.review_key(pr.repository, pr.number, sha),
             delivery_id=delivery,
         )
-        added.append(job.id)
+        added.append(job_id)
         if not created:
-            notes.append(f"#{pr.number} already queued as job {job.id}")
+            notes.append(f"#{pr.number} already queued as job {job_id}")
     return Outcome("queued", "; ".join(notes) or None, added)
 
 
-def remember_pull_request(session: Session, payload: dict[str, Any]) -> PullRequest:
-    """Upsert the PR into the head SHA map; an older delivery never overwrites a newer state."""
+_PULL_REQUESTS = PullRequest.__table__
+_PR_KEY = ("repository", "number")
+_PR_VALUES = ("installation_id", "head_sha", "head_repository", "base_ref", "base_sha", "state",
+              "github_updated_at", "updated_at")
+_PR_CURRENT = select(_PULL_REQUESTS).where(
+    _PULL_REQUESTS.c.repository == bindparam("repository"), _PULL_REQUESTS.c.number == bindparam("number")
+)
+
+
+@functools.cache
+def _pr_upsert(dialect: str) -> Any:
+    """Insert or update a PR unless the stored state is newer; built once per backend."""
+    statement = _insert_for(dialect)(_PULL_REQUESTS)
+    newer = _PULL_REQUESTS.c.github_updated_at.is_(None) | (
+        _PULL_REQUESTS.c.github_updated_at <= statement.excluded.github_updated_at
+    )
+    return statement.on_conflict_do_update(
+        index_elements=list(_PR_KEY), set_={k: statement.excluded[k] for k in _PR_VALUES}, where=newer
+    ).returning(*_PULL_REQUESTS.c)
+
+
+def remember_pull_request(session: Session, payload: dict[str, Any]) -> Row[Any]:
+    """Upsert the PR into the head SHA map; an older delivery never overwrites a newer state.
+
+    Returns the stored row (repository, number, head_sha, base_sha...) after the upsert.
+    """
     pr = payload["pull_request"]
     values = {
         "installation_id": _installation_id(payload),
@@ -181,22 +206,10 @@ def remember_pull_request(session: Session, payload: dict[str, Any]) -> PullRequ
         "github_updated_at": _timestamp(pr.get("updated_at")),
         "updated_at": utcnow(),
     }
-    insert = _insert_for(session)
-    statement = insert(PullRequest).values(**values)
-    newer = PullRequest.github_updated_at.is_(None) | (
-        PullRequest.github_updated_at <= statement.excluded.github_updated_at
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["repository", "number"],
-        set_={k: statement.excluded[k] for k in values if k not in ("repository", "number")},
-        where=newer,
-    )
-    statement = statement.returning(PullRequest).execution_options(populate_existing=True)
-    current = session.scalars(statement).first()
+    connection = session.connection()
+    current = connection.execute(_pr_upsert(connection.dialect.name), values).first()
     if current is None:  # an older delivery: the stored state stands
-        current = session.scalar(
-            select(PullRequest).where(PullRequest.repository == values["repository"], PullRequest.number == values["number"])
-        )
+        current = connection.execute(_PR_CURRENT, {k: values[k] for k in _PR_KEY}).one()
     return current
 
 
@@ -276,7 +289,7 @@ def _command(
     installation_id = _installation_id(payload)
     if installation_id is None:
         return Outcome("ignored", "no installation in the payload")
-    job, _ = jobs.enqueue(
+    job_id, _ = jobs.add(
         session,
         "command",
         {
@@ -292,11 +305,11 @@ def _command(
         },
         delivery_id=delivery,
     )
-    return Outcome("queued", None, [job.id])
+    return Outcome("queued", None, [job_id])
 
 
-def _insert_for(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
+def _insert_for(dialect: str) -> Any:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

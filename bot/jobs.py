@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -90,27 +90,41 @@ def enqueue(
     A sync function, like the intake that calls it; from async code:
     `await session.run_sync(jobs.enqueue, kind, payload, dedupe_key=...)`.
     """
+    job_id, created = add(session, kind, payload, dedupe_key=dedupe_key, delivery_id=delivery_id, run_after=run_after)
+    return session.get_one(Job, job_id), created
+
+
+_JOBS = Job.__table__
+_WAITING = (
+    select(_JOBS.c.id)
+    .where(_JOBS.c.kind == bindparam("kind"), _JOBS.c.dedupe_key == bindparam("dedupe_key"), _JOBS.c.status == QUEUED)
+    .limit(1)
+)
+_INSERT = insert(_JOBS).returning(_JOBS.c.id)
+
+
+def add(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+    delivery_id: str | None = None,
+    run_after: datetime | None = None,
+) -> tuple[int, bool]:
+    """`enqueue` for the webhook path: the job's id, in two prepared Core statements, no ORM object."""
+    connection = session.connection()
     if dedupe_key is not None:
-        waiting = session.scalar(
-            select(Job).where(Job.kind == kind, Job.dedupe_key == dedupe_key, Job.status == QUEUED).limit(1)
-        )
+        waiting = connection.execute(_WAITING, {"kind": kind, "dedupe_key": dedupe_key}).scalar()
         if waiting is not None:
             return waiting, False
     now = utcnow()
-    job = Job(
-        kind=kind,
-        payload=payload,
-        status=QUEUED,
-        attempts=0,
-        run_after=run_after or now,
-        dedupe_key=dedupe_key,
-        delivery_id=delivery_id,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(job)
-    session.flush()
-    return job, True
+    row = {
+        "kind": kind, "payload": payload, "status": QUEUED, "attempts": 0, "run_after": run_after or now,
+        "locked_by": None, "locked_until": None, "last_error": None, "dedupe_key": dedupe_key,
+        "delivery_id": delivery_id, "created_at": now, "updated_at": now, "finished_at": None,
+    }
+    return connection.execute(_INSERT, row).scalar_one(), True
 
 
 async def claim(
