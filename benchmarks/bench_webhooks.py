@@ -122,11 +122,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def measure(port: int, server: subprocess.Popen, count: int, concurrency: int) -> tuple[list[float], dict]:
+    pending = list(reversed(deliveries(count)))  # before connecting: uvicorn drops idle ones after 5 s
     await wait_until_up(port, server)
     connections = [await Connection.open(port) for _ in range(concurrency)]
     for connection, (headers, raw) in zip(connections, deliveries(concurrency), strict=True):  # warm-up
         await connection.post({**headers, "X-GitHub-Delivery": "warm-" + headers["X-GitHub-Delivery"]}, raw)
-    pending = list(reversed(deliveries(count)))
     latencies: list[float] = []
 
     async def run(connection: Connection) -> None:
