@@ -27,6 +27,7 @@ from githubkit.exception import (
     RequestTimeout,
 )
 from githubkit.retry import RetryOption
+from jwt.exceptions import InvalidKeyError
 
 from bot import metrics
 from bot.jobs import RetryableError
@@ -51,6 +52,14 @@ class GitHubError(Exception):
     def has_code(self, code: str) -> bool:
         """Whether GitHub's `errors` list names this code (e.g. `too_large`)."""
         return any(isinstance(e, dict) and e.get("code") == code for e in self.errors or ())
+
+
+class InvalidAppKey(Exception):
+    """The App's private key cannot sign a token: no retry can fix that, only the setting can."""
+
+    def __init__(self) -> None:
+        super().__init__("FOOTGUN_PRIVATE_KEY (or FOOTGUN_PRIVATE_KEY_FILE) is not a usable RSA private key "
+                         "for the App: replace it with the key GitHub generated for the App, then restart")
 
 
 class _ServerErrorRetry:
@@ -210,6 +219,8 @@ def _translate(exc: GitHubException, method: str, path: str) -> Exception:
     """Map githubkit's exceptions to what the job queue and the callers act on."""
     if isinstance(exc, RequestError) and isinstance(exc.exc, GitHubException):
         exc = exc.exc  # raised inside the token exchange, wrapped by httpx's auth flow
+    if isinstance(exc, RequestError) and isinstance(exc.exc, InvalidKeyError):
+        return InvalidAppKey()  # signing the App's JWT failed before any request was sent
     if isinstance(exc, RequestError) and not isinstance(exc, RequestFailed):
         metrics.GITHUB_REQUESTS.labels(method, "error").inc()  # no answer came
     where = f"{method} /{path.lstrip('/')}"

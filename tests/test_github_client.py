@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from bot import metrics
-from bot.github import GitHubApp, GitHubError
+from bot.github import GitHubApp, GitHubError, InvalidAppKey
 from bot.jobs import RetryableError
 from tests.fakegithub import FakeGitHub, key_pair
 
@@ -184,3 +184,17 @@ def test_open_client_builds_the_app_from_settings_and_closes_it(fake):
             return app
 
     assert asyncio.run(without_credentials()) is None
+
+
+def test_an_unusable_private_key_fails_for_good_naming_the_setting_not_the_key(fake):
+    key_body = "MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu"
+    broken = f"-----BEGIN RSA PRIVATE KEY-----\n{key_body}\n-----END RSA PRIVATE KEY-----\n"
+    [installation_id] = fake.installations
+    client = GitHubApp(fake.app_id, broken, fake.base_url, timeout=5, retry_delay=0).installation(installation_id)
+    with pytest.raises(InvalidAppKey) as raised:
+        asyncio.run(client.get("repos/acme/mesh"))
+    assert not isinstance(raised.value, RetryableError)
+    message = str(raised.value)
+    assert "FOOTGUN_PRIVATE_KEY" in message and "\n" not in message
+    assert key_body not in message and "BEGIN" not in message
+    assert fake.log == []  # nothing was sent: the token could not even be signed

@@ -255,3 +255,28 @@ async def test_enqueue_dedupes_only_while_queued(database):
     async with database.sessions.begin() as session:
         await session.execute(update(Job).values(status="done"))
     assert await add(database, "review", {"n": 3}, key) != first
+
+
+class CallsGitHub(FakeHandler):
+    async def run(self, ctx: jobs.JobContext) -> None:
+        self.runs.append(ctx)
+        await ctx.github.installation(1).get("repos/acme/mesh")
+
+
+async def test_an_unusable_app_key_fails_the_job_at_once_instead_of_retrying(database, make_settings, respx_mock):
+    from bot.github import GitHubApp
+
+    broken = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n"
+    github = GitHubApp(1, broken, "http://github.test")
+    handler = CallsGitHub()
+    job_id = await add(database)
+    try:
+        await Worker(make_settings(), database, github=github, handlers={"fake": handler}).run_once()
+    finally:
+        await github.aclose()
+    failed = await job(database, job_id)
+    assert (failed.status, failed.attempts, failed.run_after <= failed.finished_at) == ("failed", 1, True)
+    assert failed.last_error.startswith("InvalidAppKey: FOOTGUN_PRIVATE_KEY (or FOOTGUN_PRIVATE_KEY_FILE)")
+    assert "MIIBOg" not in failed.last_error
+    assert handler.gave_up == [(job_id, failed.last_error)]
+    assert not respx_mock.calls
