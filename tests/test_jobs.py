@@ -276,7 +276,7 @@ async def test_an_unusable_app_key_fails_the_job_at_once_instead_of_retrying(dat
         await github.aclose()
     failed = await job(database, job_id)
     assert (failed.status, failed.attempts, failed.run_after <= failed.finished_at) == ("failed", 1, True)
-    assert failed.last_error.startswith("InvalidAppKey: FOOTGUN_PRIVATE_KEY (or FOOTGUN_PRIVATE_KEY_FILE)")
+    assert "InvalidAppKey: FOOTGUN_PRIVATE_KEY (or FOOTGUN_PRIVATE_KEY_FILE) is not a usable" in failed.last_error
     assert "MIIBOg" not in failed.last_error
     assert handler.gave_up == [(job_id, failed.last_error)]
     assert not respx_mock.calls
