@@ -236,6 +236,11 @@ class GroupWriter:
         self._queue.put(call)
         return call.future
 
+    @property
+    def waiting(self) -> int:
+        """Calls queued for the next transaction."""
+        return self._queue.qsize()
+
     def close(self) -> None:
         """Finish what is queued, then stop the thread and close the connection (blocking)."""
         if self._thread.is_alive():
