@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     workers: int = Field(2, ge=0, le=64)
     job_max_attempts: int = Field(5, ge=1, le=50)
     http_timeout: float = Field(30.0, gt=0, le=600)
+    delivery_retention_days: int = Field(30, ge=1, le=3650)
     log_level: str = "INFO"
 
     @field_validator("database_url")

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import jobs, logs
+from bot import jobs, logs, retention
 from bot.db import Database, Job, utcnow
 from bot.jobs import DONE, FAILED, QUEUED, SKIPPED, JobContext, JobInfo, RetryableError
 from bot.metrics import JOB_SECONDS, JOBS
@@ -211,7 +211,7 @@ class Periodic:
             await asyncio.sleep(self.interval)
 
 
-PERIODIC: dict[str, Periodic] = {}
+PERIODIC: dict[str, Periodic] = {"delivery-retention": Periodic(retention.INTERVAL_SECONDS, retention.run)}
 
 
 def _describe(exc: BaseException) -> str:
