@@ -350,3 +350,11 @@ async def test_without_app_credentials_webhooks_are_refused_with_503(make_settin
         assert response.status_code == 503
         assert await rows(app, Delivery) == []
     assert "register the App" in caplog.text and "FOOTGUN_WEBHOOK_SECRET" in caplog.text
+
+
+async def test_a_body_that_is_not_utf8_is_400_and_recorded(app_client):
+    app, client = app_client
+    response = await deliver(client, "pull_request", b'{"action": "\xff"}', delivery="d-latin1")
+    assert response.status_code == 400
+    assert response.json()["note"].startswith("body is not JSON: str is not valid UTF-8")
+    assert [(d.delivery_id, d.outcome) for d in await rows(app, Delivery)] == [("d-latin1", "rejected")]
