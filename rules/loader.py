@@ -103,6 +103,8 @@ class SourceFile:
     path: str
     data: bytes | str
     key: str | None = None
+    size: int | None = None
+    """The full size in bytes, when `data` was cut short at MAX_FILE_BYTES + 1 to save reading it."""
 
 
 @dataclass(slots=True, eq=False)
@@ -152,11 +154,12 @@ class ParsedFile:
 ParseCache = MutableMapping[str, ParsedFile]
 
 
-def parse_file(path: str, data: bytes | str) -> ParsedFile:
+def parse_file(path: str, data: bytes | str, size: int | None = None) -> ParsedFile:
     """Cut a file into documents and parse the ones that can matter."""
     if isinstance(data, bytes):
         if len(data) > MAX_FILE_BYTES:
-            return _skip(f"larger than 1 MiB ({len(data):,} bytes); split it into smaller files")
+            size = max(size or 0, len(data))
+            return _skip(f"larger than 1 MiB ({size:,} bytes); split it into smaller files")
         if b"\x00" in data[:8192]:
             return _skip("binary file (contains NUL bytes), not YAML")
         try:
@@ -170,7 +173,7 @@ def parse_file(path: str, data: bytes | str) -> ParsedFile:
         if "\x00" in text:
             return _skip("binary file (contains NUL bytes), not YAML")
     templated = _GO_TEMPLATE.search(text) is not None
-    if templated and "/templates/" in f"/{path}":
+    if templated and _in_templates(path):
         return _skip(HELM_TEMPLATE)
 
     documents = []
@@ -207,17 +210,30 @@ def load(
     resources: list[Resource] = []
     skipped: list[Skipped] = []
     for source in files:
-        parsed = cache.get(source.key) if cache is not None and source.key else None
+        key = cache_key(source) if cache is not None else None
+        parsed = cache.get(key) if cache is not None and key else None
         if parsed is None:
-            parsed = parse_file(source.path, source.data)
-            if cache is not None and source.key:
-                cache[source.key] = parsed
+            parsed = parse_file(source.path, source.data, source.size)
+            if cache is not None and key:
+                cache[key] = parsed
         if parsed.skipped:
             skipped.append(Skipped(source.path, parsed.skipped))
             continue
         for document in parsed.documents:
             resources.extend(_resources(source.path, document, default_namespace))
     return resources, skipped
+
+
+def cache_key(source: SourceFile) -> str | None:
+    """The parse cache key of a file: its content key, marked for files in a `templates/` folder
+    (where Go templates make a file a Helm template, so the same content parses differently)."""
+    if not source.key:
+        return None
+    return source.key + ":templates" if _in_templates(source.path) else source.key
+
+
+def _in_templates(path: str) -> bool:
+    return "/templates/" in f"/{path}"
 
 
 def _resources(path: str, document: Document, default_namespace: str) -> Iterator[Resource]:
