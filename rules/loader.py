@@ -24,6 +24,9 @@ from rules.model import KeyPath, Resource, Skipped
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_EXPANDED_NODES = 200_000
+MAX_NESTING = 200
+"""Deeper documents are refused: no Kubernetes object needs it, and recursive code downstream
+(JSON encoding, fingerprints) must stay far from Python's recursion limit."""
 
 ISTIO_GROUPS = frozenset(
     {
@@ -165,7 +168,12 @@ def parse_file(path: str, data: bytes | str, size: int | None = None) -> ParsedF
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            return _skip(f"not UTF-8 (invalid byte at offset {exc.start}); save it as UTF-8")
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            return _skip(
+                f"not UTF-8 (byte 0x{data[exc.start]:02x} at line {line}, column {column}); "
+                "save it as UTF-8"
+            )
     else:
         text = data
         if len(text) > MAX_FILE_BYTES:
@@ -183,7 +191,7 @@ def parse_file(path: str, data: bytes | str, size: int | None = None) -> ParsedF
         try:
             body = yaml.load(doc_text, Loader=_StrictLoader)  # noqa: S506 - a safe loader
         except yaml.MarkedYAMLError as exc:
-            return _skip(HELM_TEMPLATE if templated else _describe_yaml_error(exc, start_line))
+            return _skip(HELM_TEMPLATE if templated else _describe_yaml_error(exc, doc_text, start_line))
         except yaml.YAMLError as exc:
             return _skip(f"invalid YAML: {str(exc).splitlines()[0]}")
         except RecursionError:
@@ -192,11 +200,9 @@ def parse_file(path: str, data: bytes | str, size: int | None = None) -> ParsedF
             continue
         if templated and _GO_TEMPLATE.search(str(body.get("metadata"))):
             return _skip(HELM_TEMPLATE)
-        if doc_text.find("*") >= 0 and doc_text.find("&") >= 0 and _too_large(body):
-            return _skip(
-                f"aliases near line {start_line + 1} expand to more than "
-                f"{MAX_EXPANDED_NODES:,} nodes (an alias bomb?)"
-            )
+        problem = _shape_problem(body, doc_text)
+        if problem:
+            return _skip(f"{problem} in the document at line {start_line + 1}")
         documents.append(Document(path, doc_text, start_line, body))
     return ParsedFile(documents)
 
@@ -296,32 +302,54 @@ def _may_matter(doc_text: str) -> bool:
     return stripped.startswith("{")
 
 
-def _too_large(body: Any) -> bool:
-    """Count nodes as if aliases were expanded, stopping as soon as the budget is spent."""
+def _shape_problem(body: Any, doc_text: str) -> str | None:
+    """Why a parsed document is too big or too deep to analyse safely, or None.
+
+    Aliases can make a small text expand to a huge tree (an alias bomb), and deep nesting makes
+    recursive code (json, fingerprints) fail further down. Without aliases the text bounds the
+    depth (each block level is indented further, each flow level opens a bracket), so most
+    documents are judged without walking their tree.
+    """
+    has_aliases = "*" in doc_text and "&" in doc_text
+    if not has_aliases:
+        bound = max(map(len, doc_text.split("\n"))) + doc_text.count("[") + doc_text.count("{")
+        if bound < MAX_NESTING:
+            return None
     budget = MAX_EXPANDED_NODES
-    stack = [body]
+    stack = [(body, 0)]
     while stack:
-        node = stack.pop()
+        node, depth = stack.pop()
         budget -= 1
         if budget < 0:
-            return True
+            return (f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?)"
+                    if has_aliases else f"more than {MAX_EXPANDED_NODES:,} nodes")
+        if depth > MAX_NESTING:
+            return (f"aliases nest deeper than {MAX_NESTING} levels (a recursive alias?)"
+                    if has_aliases else f"nesting deeper than {MAX_NESTING} levels")
         if isinstance(node, dict):
-            stack.extend(node.values())
+            stack.extend((value, depth + 1) for value in node.values())
         elif isinstance(node, list):
-            stack.extend(node)
-    return False
+            stack.extend((value, depth + 1) for value in node)
+    return None
 
 
-def _describe_yaml_error(exc: yaml.MarkedYAMLError, start_line: int) -> str:
+def _describe_yaml_error(exc: yaml.MarkedYAMLError, doc_text: str, start_line: int) -> str:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or exc.context or "invalid YAML"
-    if "\t" in problem or "'\\t'" in problem:
+    if "\t" in problem or "'\\t'" in problem or (mark is not None and _char_at(doc_text, mark) == "\t"):
         problem = "a tab character where YAML needs spaces"
     if "maximum nesting depth" in problem:
         problem = "nesting deeper than YAML parsers accept (1,000 levels)"
     if mark is None:
         return f"invalid YAML: {problem}"
     return f"invalid YAML at line {start_line + mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def _char_at(text: str, mark: Any) -> str:
+    lines = text.split("\n", mark.line + 1)
+    if mark.line < len(lines) and mark.column < len(lines[mark.line]):
+        return lines[mark.line][mark.column]
+    return ""
 
 
 def _skip(reason: str) -> ParsedFile:
