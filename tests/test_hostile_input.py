@@ -123,3 +123,53 @@ def test_a_hostile_file_does_not_hide_findings_in_other_files(tmp_path):
     assert [f["path"] for f in result.json["findings"]] == ["repo/ok.yaml"]
     assert [s["path"] for s in result.json["skipped"]] == ["repo/bomb.yaml"]
     assert result.code == 1
+
+
+@pytest.mark.parametrize("value", ["!!int abc", "!!float abc", "!!timestamp soon", "!!int ²"])
+def test_a_value_that_does_not_fit_its_tag_is_skipped_not_a_crash(value):
+    from rules.loader import parse_file
+
+    parsed = parse_file("x.yaml", HEAD + f"spec:\n  hosts: {value}\n")
+    assert parsed.skipped == ("invalid YAML: a value in the document at line 1 does not match its "
+                              "explicit tag (such as !!int or !!timestamp)")
+
+
+@pytest.mark.parametrize(
+    "text, body",
+    [
+        ("a: 012\nb: 0x1F\nc: 1_000\nd: -3\ne: 7", {"a": 10, "b": 31, "c": 1000, "d": -3, "e": 7}),
+        ("a: yes\nb: Off\nc: ~\nd: null\ne:", {"a": True, "b": False, "c": None, "d": None, "e": None}),
+        ("a: 1.5\nb: .inf\nc: 2001-12-14\nd: '7'", {"a": 1.5, "b": float("inf"), "c": "2001-12-14", "d": "7"}),
+        ("base: &b {x: 1}\nmerged: {<<: *b, y: 2}\nshared: [*b, *b]",
+         {"base": {"x": 1}, "merged": {"x": 1, "y": 2}, "shared": [{"x": 1}, {"x": 1}]}),
+        ("? [a, b]\n: pair\n1: one\n'1': text", {("a", "b"): "pair", 1: "one", "1": "text"}),
+    ],
+)
+def test_fast_construction_matches_pyyaml(text, body):
+    """The loader builds common values itself; what it builds must equal PyYAML's result."""
+    import yaml
+
+    from rules.loader import _StrictLoader, parse_file
+
+    class PyYAMLConstruction(_StrictLoader):
+        construct_document = yaml.constructor.BaseConstructor.construct_document
+
+    source = "kind: Service\napiVersion: v1\nmetadata: {name: s}\n" + text + "\n"
+    if "? [a, b]" in text:  # PyYAML itself refuses a list as a key: so do we
+        assert "found unhashable key" in parse_file("x.yaml", source).skipped
+        return
+    [document] = parse_file("x.yaml", source).documents
+    expected = yaml.load(source, Loader=PyYAMLConstruction)  # noqa: S506 - a safe loader
+    expected.pop("kind"), expected.pop("apiVersion"), expected.pop("metadata")
+    for key in ("kind", "apiVersion", "metadata"):
+        document.body.pop(key)
+    assert document.body == expected == body
+
+
+def test_fast_construction_keeps_aliases_shared_and_flags_merged_duplicates():
+    from rules.loader import parse_file
+
+    [document] = parse_file("x.yaml", HEAD + "spec:\n  a: &x {k: [1]}\n  b: *x\n").documents
+    assert document.body["spec"]["a"] is document.body["spec"]["b"]
+    dup = parse_file("x.yaml", HEAD + "spec:\n  <<: {k: 1}\n  j: 2\n  j: 3\n")
+    assert dup.skipped == "invalid YAML at line 7, column 3: duplicate key 'j'"
