@@ -20,8 +20,8 @@ import hashlib
 import io
 import os
 import pickle
+import itertools
 import shutil
-import tempfile
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
@@ -30,6 +30,9 @@ from rules.loader import Document, ParsedFile
 
 _FORMAT = 1
 """Bump when the layout of an entry changes (the loader's own changes are detected)."""
+
+_counter = itertools.count()
+"""Makes temporary names unique within a process (the pid makes them unique across processes)."""
 
 _ALLOWED_CLASSES = {
     ("datetime", "date"),
@@ -74,6 +77,7 @@ class ParseCache(MutableMapping[str, ParsedFile]):
         self._memory: dict[str, ParsedFile] = {}
         self._writable = True
         self._pruned = False
+        self._folders: set[str] = set()
 
     def _file(self, key: str) -> Path:
         safe = hashlib.sha256(key.encode()).hexdigest() if not _is_hex(key) else key
@@ -151,11 +155,15 @@ class ParseCache(MutableMapping[str, ParsedFile]):
         except Exception:  # noqa: BLE001 - a body pickle cannot store is simply not cached
             return
         target = self._file(key)
+        folder = os.path.dirname(target)
+        temporary = os.path.join(folder, f".{target.name}.{os.getpid()}.{next(_counter)}.tmp")
         try:
-            if not self._pruned:
-                self._prune_old_versions()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
+            if folder not in self._folders:
+                if not self._pruned:
+                    self._prune_old_versions()
+                os.makedirs(folder, exist_ok=True)
+                self._folders.add(folder)
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 with os.fdopen(handle, "wb") as out:
                     out.write(data)
