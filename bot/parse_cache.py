@@ -2,7 +2,7 @@
 
 `footgun check` keys entries by the sha256 of a file's content, `footgun diff` by its git blob
 SHA (known from `git ls-tree` before any blob is read). Entries live under
-`$XDG_CACHE_HOME/footgun/<version>/` (default `~/.cache/footgun`), one file each.
+`$XDG_CACHE_HOME/footgun/<version>/` (default `~/.cache/footgun`), one file each, named by key.
 
 - Versioned: the version is a digest of the loader's source and the YAML library's version, so
   any change to how files are parsed invalidates every entry without anyone bumping a number.
@@ -75,13 +75,15 @@ class ParseCache(MutableMapping[str, ParsedFile]):
         self.root = Path(root) if root is not None else default_root()
         self.folder = self.root / cache_version()
         self._memory: dict[str, ParsedFile] = {}
+        self._folder = str(self.folder)
         self._writable = True
-        self._pruned = False
-        self._folders: set[str] = set()
+        self._ready = False
 
-    def _file(self, key: str) -> Path:
-        safe = hashlib.sha256(key.encode()).hexdigest() if not _is_hex(key) else key
-        return self.folder / safe[:2] / safe
+    def _file(self, key: str) -> str:
+        """One flat folder: a run writes hundreds of entries, and each extra folder costs a
+        mkdir on a cold run (ext4 and its kin index large folders well)."""
+        name = key if _is_hex(key) else hashlib.sha256(key.encode()).hexdigest()
+        return os.path.join(self._folder, name)
 
     def __getitem__(self, key: str) -> ParsedFile:
         parsed = self._memory.get(key)
@@ -109,7 +111,7 @@ class ParseCache(MutableMapping[str, ParsedFile]):
     def __delitem__(self, key: str) -> None:
         existed = self._memory.pop(key, None) is not None
         try:
-            self._file(key).unlink()
+            os.unlink(self._file(key))
         except FileNotFoundError:
             if not existed:
                 raise KeyError(key) from None
@@ -121,16 +123,17 @@ class ParseCache(MutableMapping[str, ParsedFile]):
         seen = set(self._memory)
         yield from self._memory
         if self.folder.is_dir():
-            for entry in self.folder.glob("??/*"):
-                if entry.name not in seen and "." not in entry.name:
-                    yield entry.name
+            for name in os.listdir(self.folder):
+                if name not in seen and not name.startswith("."):
+                    yield name
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
     def _read(self, key: str) -> ParsedFile | None:
         try:
-            data = self._file(key).read_bytes()
+            with open(self._file(key), "rb") as handle:
+                data = handle.read()
         except OSError:
             return None
         try:
@@ -155,14 +158,14 @@ class ParseCache(MutableMapping[str, ParsedFile]):
         except Exception:  # noqa: BLE001 - a body pickle cannot store is simply not cached
             return
         target = self._file(key)
-        folder = os.path.dirname(target)
-        temporary = os.path.join(folder, f".{target.name}.{os.getpid()}.{next(_counter)}.tmp")
+        temporary = os.path.join(
+            self._folder, f".{os.path.basename(target)}.{os.getpid()}.{next(_counter)}.tmp"
+        )
         try:
-            if folder not in self._folders:
-                if not self._pruned:
-                    self._prune_old_versions()
-                os.makedirs(folder, exist_ok=True)
-                self._folders.add(folder)
+            if not self._ready:
+                self._prune_old_versions()
+                os.makedirs(self._folder, exist_ok=True)
+                self._ready = True
             handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 with os.fdopen(handle, "wb") as out:
@@ -176,7 +179,6 @@ class ParseCache(MutableMapping[str, ParsedFile]):
 
     def _prune_old_versions(self) -> None:
         """Entries of other loader versions can never be read again: remove them."""
-        self._pruned = True
         if not self.root.is_dir():
             return
         for folder in self.root.iterdir():

@@ -17,7 +17,7 @@ KEY = "0123456789abcdef0123456789abcdef01234567"
 
 
 def entry_file(cache: ParseCache, key: str = KEY):
-    [path] = [p for p in cache.folder.glob("??/*") if p.name == key]
+    [path] = [p for p in cache.folder.glob("*") if p.name == key]
     return path
 
 
