@@ -180,7 +180,7 @@ def base_findings_in_parallel(
 
     def compute() -> list[Finding]:
         resources, _ = load(base_files, config.default_namespace, cache)
-        return run_rules(Context(resources, config))
+        return run_rules(Context(resources, config), locate=False)
 
     load(base_files, config.default_namespace, cache)
     read_end, write_end = os.pipe()

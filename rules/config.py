@@ -8,13 +8,12 @@ value is a `ConfigError` whose one-line message names it. Example:
     cluster_domain: cluster.local
     include: ["mesh/**"]
     exclude: ["**/testdata/**"]
+    health_paths: [/healthz, /ready]
+    probes_rewritten: false
     rules:
       sidecar-missing: off
       short-host-name: error
-      authz-blocks-health-probes:
-        severity: warning
-        health_paths: [/healthz, /ready]
-        probes_rewritten: false
+      authz-blocks-health-probes: warning
     waivers:
       permission: write
       allow_self_waive: false
@@ -82,6 +81,10 @@ class Config:
     rules: dict[str, RuleSettings] = field(default_factory=dict)
     waivers: WaiverSettings = field(default_factory=WaiverSettings)
     waive: tuple[ConfigWaiver, ...] = ()
+    health_paths: tuple[str, ...] = DEFAULT_HEALTH_PATHS
+    """Paths kubelet probes use: authorization must let callers without identity reach them."""
+    probes_rewritten: bool = False
+    """True when injection rewrites HTTP probes to pilot-agent, so they bypass authorization."""
 
     def rule(self, rule_id: str) -> RuleSettings:
         return self.rules.get(rule_id, RuleSettings())
@@ -97,7 +100,7 @@ class Config:
 
 _TOP_KEYS = {
     "default_namespace", "root_namespace", "cluster_domain", "include", "exclude", "rules",
-    "waivers", "waive",
+    "waivers", "waive", "health_paths", "probes_rewritten",
 }
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -132,10 +135,31 @@ def parse_config(text: str, known_rules: dict[str, dict[str, Any]], source: str 
     for key in ("include", "exclude"):
         if key in data:
             kwargs[key] = tuple(_string_list(data[key], f"{source}: {key}"))
+    if "health_paths" in data:
+        kwargs["health_paths"] = _parse_health_paths(data["health_paths"], source)
+    if "probes_rewritten" in data:
+        if not isinstance(data["probes_rewritten"], bool):
+            raise ConfigError(f"{source}: probes_rewritten must be true or false")
+        kwargs["probes_rewritten"] = data["probes_rewritten"]
     kwargs["rules"] = _parse_rules(data.get("rules") or {}, known_rules, source)
     kwargs["waivers"] = _parse_waiver_settings(data.get("waivers") or {}, source)
     kwargs["waive"] = tuple(_parse_waive(data.get("waive") or [], known_rules, source))
     return Config(**kwargs)
+
+
+def _parse_health_paths(value: Any, source: str) -> tuple[str, ...]:
+    paths = _string_list(value, f"{source}: health_paths")
+    if not paths:
+        raise ConfigError(
+            f"{source}: health_paths must list at least one path "
+            "(to stop checking probes, set rule authz-blocks-health-probes to off)"
+        )
+    for path in paths:
+        if not path.startswith("/") or any(c in path for c in "*?# \t"):
+            raise ConfigError(
+                f"{source}: health_paths entries must be plain paths such as /healthz, got {path!r}"
+            )
+    return tuple(dict.fromkeys(paths))
 
 
 def _parse_rules(

@@ -185,10 +185,10 @@ def test_a_failing_child_falls_back_to_one_process(repo, capsys, monkeypatch):
     repo.commit({"mesh/vs.yaml": FAULTY})
     parent, run_rules = os.getpid(), rules.engine.run_rules
 
-    def fails_in_the_child(context):
+    def fails_in_the_child(context, locate=True):
         if os.getpid() != parent:
             raise RuntimeError("child failure")
-        return run_rules(context)
+        return run_rules(context, locate)
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(rules.engine, "run_rules", fails_in_the_child)

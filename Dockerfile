@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile wheels (asyncpg, PyYAML's C loader) with a toolchain the runtime never sees.
+FROM python:3.11-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libyaml-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY rules ./rules
+COPY bot ./bot
+COPY migrations ./migrations
+COPY alembic.ini ./
+RUN python -m venv /opt/footgun && /opt/footgun/bin/pip install .
+
+# Runtime stage: slim, non-root, with only the virtual environment and the migrations.
+FROM python:3.11-slim
+ENV PATH=/opt/footgun/bin:$PATH PYTHONUNBUFFERED=1 \
+    FOOTGUN_DATABASE_URL=sqlite+aiosqlite:////data/footgun.db
+RUN apt-get update && apt-get install -y --no-install-recommends libyaml-0-2 git \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /app footgun \
+    && mkdir -p /data && chown footgun /data
+COPY --from=build /opt/footgun /opt/footgun
+COPY --from=build /src/migrations /app/migrations
+COPY --from=build /src/alembic.ini /app/alembic.ini
+WORKDIR /app
+USER footgun
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status != 200)"]
+CMD ["footgun", "serve", "--host", "0.0.0.0", "--port", "8080"]

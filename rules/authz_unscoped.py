@@ -1,0 +1,108 @@
+"""A namespace-wide ALLOW AuthorizationPolicy lets any caller in.
+
+An AuthorizationPolicy without `selector`, `targetRef` or `targetRefs` applies to every
+workload of its namespace, and to every workload of the mesh in the root namespace. A rule
+without `from` (or whose sources constrain nothing) matches every caller, plaintext ones
+without any identity included, so such a policy opens whatever its `to` lists to everybody.
+
+Not flagged: allow-nothing policies (`spec: {}`, `spec: {action: ALLOW}`, `rules: []`), DENY,
+AUDIT and CUSTOM policies, rules whose `when` requires a caller identity or source IP, and the
+documented probe allowance: a rule whose `to` lists only the configured health paths
+(`health_paths`, exact paths).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rules import authz
+from rules.context import Context
+from rules.model import Problem
+
+ID = "authz-unscoped"
+SEVERITY = "error"
+KINDS = ("AuthorizationPolicy",)
+SUMMARY = "A namespace-wide (or mesh-wide) ALLOW policy has a rule that admits any caller."
+WHY = (
+    "A policy without a selector covers every workload of its namespace, or of the whole mesh "
+    "in the root namespace. A rule without `from` matches every caller, including plaintext "
+    "ones with no identity: the policy meant to lock something down opens it to everybody, and "
+    "because it is an ALLOW policy it also switches every workload it covers to "
+    "deny-by-default for everything else."
+)
+FIX = (
+    "Add a `selector` (or `targetRefs`) for the workloads the policy is about, and a `from` "
+    "naming the callers (`principals`, `namespaces`). A namespace-wide rule that admits only "
+    "the health paths (`to: [{operation: {paths: [/healthz, ...]}}]`) is fine."
+)
+FAIL = """\
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-get
+  namespace: bookinfo
+spec:
+  action: ALLOW
+  rules:
+  - to:
+    - operation:
+        methods: ["GET"]
+"""
+PASS = """\
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-get
+  namespace: bookinfo
+spec:
+  action: ALLOW
+  selector:
+    matchLabels:
+      app: productpage
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]
+    to:
+    - operation:
+        methods: ["GET"]
+"""
+OPTIONS: dict[str, Any] = {}
+
+
+def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
+    root = ctx.config.root_namespace
+    health = ctx.config.health_paths
+    for policy in ctx.of_kind("AuthorizationPolicy"):
+        if authz.action(policy) != "ALLOW" or authz.has_target_ref(policy):
+            continue
+        if authz.selector_labels(policy) is not None:
+            continue
+        where = (
+            "every workload of the mesh (root namespace)" if policy.namespace == root
+            else f"every workload of namespace {policy.namespace}"
+        )
+        for index, rule in authz.rules_of(policy):
+            if not authz.any_caller(rule) or authz.only_health_paths(rule, health):
+                continue
+            yield Problem(
+                policy,
+                ("spec", "rules", index),
+                f"AuthorizationPolicy {policy.namespace}/{policy.name} has no selector and its "
+                f"rule {index + 1} has no `from`: it opens {_what(rule)}{where} to any "
+                "caller, plaintext ones without identity included",
+            )
+
+
+def _what(rule: dict[str, Any]) -> str:
+    operations = authz.operations(rule)
+    if operations is None:
+        return ""
+    paths = [path for op in operations for path in authz.values(op, "paths")]
+    methods = [method for op in operations for method in authz.values(op, "methods")]
+    if paths:
+        return "paths " + ", ".join(dict.fromkeys(paths)) + " on "
+    if methods:
+        return "methods " + ", ".join(dict.fromkeys(methods)) + " on "
+    return "what its `to` lists on "

@@ -1,0 +1,135 @@
+"""A PeerAuthentication accepts plaintext: mTLS mode PERMISSIVE or DISABLE.
+
+PERMISSIVE is a migration tool: it accepts both mTLS and plaintext, so callers without a
+sidecar (curl, old Jobs, external tools) keep working unencrypted and unauthenticated and
+nothing ever shows an error. DISABLE turns mTLS off. Both are flagged on the policy level
+(`spec.mtls.mode`) and per port (`spec.portLevelMtls`). UNSET, or no `mtls` at all, inherits
+from the namespace or mesh policy and is not flagged; `portLevelMtls` on a policy without a
+`selector` is ignored by Istio, and by this rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rules.context import Context
+from rules.model import KeyPath, Problem, Resource
+
+ID = "permissive-mtls"
+SEVERITY = "error"
+KINDS = ("PeerAuthentication",)
+SUMMARY = "A PeerAuthentication accepts plaintext (mTLS mode PERMISSIVE or DISABLE)."
+WHY = (
+    "PERMISSIVE left in place after a migration becomes permanent: services keep being called "
+    "over plaintext by curl, Jobs without sidecars and external tools, and none of it shows up "
+    "as an error. You believe you have mTLS; you do not. DISABLE turns it off outright."
+)
+FIX = (
+    "Set `mode: STRICT`. Find the remaining plaintext callers first in the sidecar access logs "
+    "(`connection_security_policy: none`), migrate namespace by namespace, then set a mesh-wide "
+    "STRICT policy in the root namespace."
+)
+FAIL = """\
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: istio-system
+spec:
+  mtls:
+    mode: PERMISSIVE
+"""
+PASS = """\
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: istio-system
+spec:
+  mtls:
+    mode: STRICT
+"""
+OPTIONS: dict[str, Any] = {}
+
+WEAK_MODES = ("PERMISSIVE", "DISABLE")
+Scope = tuple[str | None, frozenset[tuple[str, str]] | None]
+"""(namespace, selector labels or None): the workloads a PeerAuthentication applies to."""
+
+
+def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
+    root = ctx.config.root_namespace
+    for policy in ctx.of_kind("PeerAuthentication"):
+        where = describe_scope(scope_of(policy), root)
+        mode = policy_mode(policy)
+        if mode in WEAK_MODES:
+            yield Problem(
+                policy,
+                ("spec", "mtls", "mode"),
+                f"PeerAuthentication {policy.namespace}/{policy.name} sets mTLS {where} to {mode}: "
+                f"{_consequence(mode)}",
+                fix=("set", "STRICT"),
+            )
+        for port, port_mode in port_modes(policy).items():
+            if port_mode in WEAK_MODES:
+                yield Problem(
+                    policy,
+                    port_path(policy, port),
+                    f"PeerAuthentication {policy.namespace}/{policy.name} sets mTLS on port {port} "
+                    f"{where} to {port_mode}: {_consequence(port_mode)}",
+                    fix=("set", "STRICT"),
+                )
+
+
+def _consequence(mode: str) -> str:
+    if mode == "DISABLE":
+        return "traffic is plaintext, unencrypted and unauthenticated"
+    return "plaintext callers are accepted, unencrypted and unauthenticated"
+
+
+# --- Shared with mtls-weakened ----------------------------------------------------------------
+
+
+def policy_mode(policy: Resource) -> str | None:
+    """`spec.mtls.mode` upper-cased; None when absent or UNSET (the policy inherits)."""
+    mtls = policy.spec.get("mtls")
+    return _mode(mtls.get("mode") if isinstance(mtls, dict) else None)
+
+
+def port_modes(policy: Resource) -> dict[str, str | None]:
+    """Port (as text) -> mode for `portLevelMtls`; empty without a selector (Istio ignores it)."""
+    ports = policy.spec.get("portLevelMtls")
+    if not isinstance(ports, dict) or scope_of(policy)[1] is None:
+        return {}
+    return {
+        str(port): _mode(value.get("mode") if isinstance(value, dict) else None)
+        for port, value in ports.items()
+    }
+
+
+def port_path(policy: Resource, port: str) -> KeyPath:
+    return ("spec", "portLevelMtls", port, "mode")
+
+
+def scope_of(policy: Resource) -> Scope:
+    selector = policy.spec.get("selector")
+    labels = selector.get("matchLabels") if isinstance(selector, dict) else None
+    if not isinstance(labels, dict) or not labels:
+        return (policy.namespace, None)
+    return (policy.namespace, frozenset((str(k), str(v)) for k, v in labels.items()))
+
+
+def describe_scope(scope: Scope, root: str) -> str:
+    namespace, labels = scope
+    if labels is not None:
+        text = ",".join(f"{k}={v}" for k, v in sorted(labels))
+        return f"for workloads {text} in {namespace}"
+    if namespace == root:
+        return "mesh-wide"
+    return f"namespace-wide in {namespace}"
+
+
+def _mode(value: Any) -> str | None:
+    if not isinstance(value, str) or value.upper() in ("", "UNSET"):
+        return None
+    return value.upper()

@@ -1,0 +1,41 @@
+import pytest
+
+from rules.config import DEFAULT_HEALTH_PATHS, Config, ConfigError
+from tests.helpers import config
+
+
+def test_health_defaults():
+    parsed = config("")
+    assert parsed.health_paths == DEFAULT_HEALTH_PATHS == Config().health_paths
+    assert parsed.probes_rewritten is False
+
+
+def test_health_paths_and_probes_rewritten_are_top_level_keys():
+    parsed = config("health_paths: [/status, /ping, /status]\nprobes_rewritten: true\n")
+    assert parsed.health_paths == ("/status", "/ping")
+    assert parsed.probes_rewritten is True
+    assert config("health_paths: /status\n").health_paths == ("/status",)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("health_paths: []\n", "config: health_paths must list at least one path"),
+        ("health_paths: {a: b}\n", "config: health_paths must be a list of strings"),
+        ("health_paths: [1]\n", "config: health_paths must be a list of strings"),
+        ("health_paths: [healthz]\n", "plain paths such as /healthz, got 'healthz'"),
+        ("health_paths: ['/health*']\n", "plain paths such as /healthz, got '/health*'"),
+        ("probes_rewritten: yes please\n", "config: probes_rewritten must be true or false"),
+        ("probes_rewritten: 1\n", "config: probes_rewritten must be true or false"),
+        ("health_path: [/x]\n", "config: unknown key 'health_path'"),
+    ],
+)
+def test_bad_health_settings_are_one_line_errors(text, message):
+    with pytest.raises(ConfigError) as caught:
+        config(text)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_health_settings_are_not_rule_options():
+    with pytest.raises(ConfigError, match="unknown option 'health_paths'"):
+        config("rules:\n  authz-blocks-health-probes:\n    health_paths: [/x]\n")
