@@ -152,8 +152,20 @@ def run_diff(args: argparse.Namespace) -> int:
     cache = open_cache(args)
     unread = {f.key for f in (*base_files, *head_files) if cache_key(f) not in cache}
     sources.read_blobs([*base_files, *head_files], unread)
-    with base_findings_in_parallel(base_files, config, cache) as base_findings:
-        report = analyse(head_files, base_files, config, cache=cache, base_findings=base_findings)
+    known, base_key = None, None
+    if not args.no_cache:
+        from bot.parse_cache import FindingsCache, analysis_key
+
+        findings_cache = FindingsCache()
+        base_key = analysis_key(base_files, config)
+        known = findings_cache.get(base_key)
+    if known is not None:
+        report = analyse(head_files, base_files, config, cache=cache, base_findings=known)
+    else:
+        with base_findings_in_parallel(base_files, config, cache) as base_findings:
+            report = analyse(head_files, base_files, config, cache=cache, base_findings=base_findings)
+        if base_key is not None:
+            findings_cache.put(base_key, report.base_findings)
     return emit(report, args.format, new_only=True, compared=True)
 
 

@@ -16,6 +16,7 @@ SHA (known from `git ls-tree` before any blob is read). Entries live under
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -25,8 +26,11 @@ import shutil
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
+from typing import Any
+
 from rules import loader
-from rules.loader import Document, ParsedFile
+from rules.loader import Document, ParsedFile, SourceFile
+from rules.model import Finding, ResourceRef
 
 _FORMAT = 1
 """Bump when the layout of an entry changes (the loader's own changes are detected)."""
@@ -50,10 +54,15 @@ def default_root() -> Path:
 
 def cache_version() -> str:
     """A digest of everything that decides what an entry holds."""
+    return _version_of(loader.__file__)
+
+
+@functools.cache
+def _version_of(loader_file: str) -> str:
     import yaml
 
     digest = hashlib.sha256(f"{_FORMAT}:{yaml.__version__}:{yaml.__with_libyaml__}".encode())
-    digest.update(Path(loader.__file__).read_bytes())
+    digest.update(Path(loader_file).read_bytes())
     return f"v{_FORMAT}-{digest.hexdigest()[:16]}"
 
 
@@ -64,26 +73,94 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a parse cache entry")
 
 
+class EntryFolder:
+    """One file per entry in `<root>/<version>/`, written atomically, read as plain data only."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root) if root is not None else default_root()
+        self.folder = self.root / cache_version()
+        self._folder = str(self.folder)
+        self.writable = True
+        self._ready = False
+
+    def path(self, name: str) -> str:
+        """One flat folder: a run writes hundreds of entries, and each extra folder costs a
+        mkdir on a cold run (ext4 and its kin index large folders well)."""
+        return os.path.join(self._folder, name)
+
+    def names(self) -> list[str]:
+        try:
+            return [n for n in os.listdir(self._folder) if not n.startswith(".")]
+        except OSError:
+            return []
+
+    def read(self, name: str) -> Any:
+        """The record stored under `name`, or None when it is missing or damaged."""
+        try:
+            with open(self.path(name), "rb") as handle:
+                data = handle.read()
+            return _PlainUnpickler(io.BytesIO(data)).load()
+        except Exception:  # noqa: BLE001 - any damage to an entry makes it a miss
+            return None
+
+    def write(self, name: str, record: Any) -> None:
+        if not self.writable:
+            return
+        try:
+            data = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - what pickle cannot store is simply not cached
+            return
+        target = self.path(name)
+        temporary = self.path(f".{name}.{os.getpid()}.{next(_counter)}.tmp")
+        try:
+            if not self._ready:
+                self._prune_old_versions()
+                os.makedirs(self._folder, exist_ok=True)
+                self._ready = True
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(data)
+                os.replace(temporary, target)
+            except BaseException:
+                _unlink(temporary)
+                raise
+        except OSError:
+            self.writable = False
+
+    def remove(self, name: str) -> bool:
+        try:
+            os.unlink(self.path(name))
+        except FileNotFoundError:
+            return False
+        except OSError:
+            pass
+        return True
+
+    def _prune_old_versions(self) -> None:
+        """Entries of other loader versions can never be read again: remove them."""
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            if folder.is_dir() and folder.name.startswith("v") and folder != self.folder:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
 class ParseCache(MutableMapping[str, ParsedFile]):
-    """A `MutableMapping[str, ParsedFile]` backed by one file per entry.
+    """A `MutableMapping[str, ParsedFile]` backed by one file per entry, named by its key.
 
     Entries read once are kept in memory, so `key in cache` followed by `cache[key]` reads the
     file once, and an entry seen by `in` cannot vanish before the loader asks for it.
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root) if root is not None else default_root()
-        self.folder = self.root / cache_version()
+        self.entries = EntryFolder(root)
+        self.root, self.folder = self.entries.root, self.entries.folder
         self._memory: dict[str, ParsedFile] = {}
-        self._folder = str(self.folder)
-        self._writable = True
-        self._ready = False
 
-    def _file(self, key: str) -> str:
-        """One flat folder: a run writes hundreds of entries, and each extra folder costs a
-        mkdir on a cold run (ext4 and its kin index large folders well)."""
-        name = key if _is_hex(key) else hashlib.sha256(key.encode()).hexdigest()
-        return os.path.join(self._folder, name)
+    @staticmethod
+    def _name(key: str) -> str:
+        return key if _is_hex(key) else hashlib.sha256(key.encode()).hexdigest()
 
     def __getitem__(self, key: str) -> ParsedFile:
         parsed = self._memory.get(key)
@@ -105,39 +182,27 @@ class ParseCache(MutableMapping[str, ParsedFile]):
 
     def __setitem__(self, key: str, parsed: ParsedFile) -> None:
         self._memory[key] = parsed
-        if self._writable:
-            self._write(key, parsed)
+        record = (key, parsed.skipped, [(d.path, d.text, d.start_line, d.body) for d in parsed.documents])
+        self.entries.write(self._name(key), record)
 
     def __delitem__(self, key: str) -> None:
         existed = self._memory.pop(key, None) is not None
-        try:
-            os.unlink(self._file(key))
-        except FileNotFoundError:
-            if not existed:
-                raise KeyError(key) from None
-        except OSError:
-            pass
+        if not self.entries.remove(self._name(key)) and not existed:
+            raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
         """Keys of the entries on disk (entries are named by their key, or its digest)."""
         seen = set(self._memory)
         yield from self._memory
-        if self.folder.is_dir():
-            for name in os.listdir(self.folder):
-                if name not in seen and not name.startswith("."):
-                    yield name
+        yield from (n for n in self.entries.names() if n not in seen and _is_hex(n))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
     def _read(self, key: str) -> ParsedFile | None:
+        record = self.entries.read(self._name(key))
         try:
-            with open(self._file(key), "rb") as handle:
-                data = handle.read()
-        except OSError:
-            return None
-        try:
-            stored_key, skipped, documents = _PlainUnpickler(io.BytesIO(data)).load()
+            stored_key, skipped, documents = record
             if stored_key != key:
                 return None
             return ParsedFile(
@@ -147,43 +212,58 @@ class ParseCache(MutableMapping[str, ParsedFile]):
         except Exception:  # noqa: BLE001 - any damage to an entry makes it a miss
             return None
 
-    def _write(self, key: str, parsed: ParsedFile) -> None:
-        record = (
-            key,
-            parsed.skipped,
-            [(d.path, d.text, d.start_line, d.body) for d in parsed.documents],
-        )
-        try:
-            data = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # noqa: BLE001 - a body pickle cannot store is simply not cached
-            return
-        target = self._file(key)
-        temporary = os.path.join(
-            self._folder, f".{os.path.basename(target)}.{os.getpid()}.{next(_counter)}.tmp"
-        )
-        try:
-            if not self._ready:
-                self._prune_old_versions()
-                os.makedirs(self._folder, exist_ok=True)
-                self._ready = True
-            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(data)
-                os.replace(temporary, target)
-            except BaseException:
-                _unlink(temporary)
-                raise
-        except OSError:
-            self._writable = False
 
-    def _prune_old_versions(self) -> None:
-        """Entries of other loader versions can never be read again: remove them."""
-        if not self.root.is_dir():
-            return
-        for folder in self.root.iterdir():
-            if folder.is_dir() and folder.name.startswith("v") and folder != self.folder:
-                shutil.rmtree(folder, ignore_errors=True)
+class FindingsCache:
+    """The findings of a whole revision, keyed by everything they depend on (`analysis_key`).
+
+    `footgun diff` compares against a base that rarely changes between runs (every push to a
+    pull request is judged against the same base), so the base's findings are worth keeping.
+    Only what telling new from old needs is stored: no positions, no edits.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.entries = EntryFolder(root)
+
+    def get(self, key: str) -> list[Finding] | None:
+        record = self.entries.read(f"findings-{key}")
+        try:
+            stored_key, rows = record
+            if stored_key != key:
+                return None
+            return [
+                Finding(rule, severity, message, path, 0, 0, ResourceRef(kind, namespace, name), fp)
+                for rule, severity, message, path, kind, namespace, name, fp in rows
+            ]
+        except Exception:  # noqa: BLE001 - any damage to an entry makes it a miss
+            return None
+
+    def put(self, key: str, findings: list[Finding]) -> None:
+        rows = [
+            (f.rule, f.severity, f.message, f.path, f.resource.kind, f.resource.namespace,
+             f.resource.name, f.fingerprint)
+            for f in findings
+        ]
+        self.entries.write(f"findings-{key}", (key, rows))
+
+
+def analysis_key(files: list[SourceFile], config: object) -> str:
+    """A digest of everything a revision's findings depend on: each file's path and content
+    key, the config, and the source of every module of the analysis (rules, engine, loader)."""
+    digest = hashlib.sha256(_rules_digest().encode())
+    digest.update(repr(config).encode())
+    for source in sorted(files, key=lambda f: f.path):
+        digest.update(f"\0{source.path}\0{loader.cache_key(source)}".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _rules_digest() -> str:
+    digest = hashlib.sha256(cache_version().encode())
+    folder = os.path.dirname(loader.__file__)
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            with open(os.path.join(folder, name), "rb") as handle:
+                digest.update(name.encode() + b"\0" + handle.read())
+    return digest.hexdigest()
 
 
 def _is_hex(key: str) -> bool:

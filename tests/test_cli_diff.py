@@ -196,3 +196,38 @@ def test_a_failing_child_falls_back_to_one_process(repo, capsys, monkeypatch):
     assert result.code == 1
     assert [(f["path"], f["new"]) for f in result.json["findings"]] == [
         ("mesh/old.yaml", False), ("mesh/vs.yaml", True)]
+
+
+def test_base_findings_are_cached_for_the_next_diff_against_the_same_base(repo, capsys, monkeypatch):
+    from bot import cli
+
+    base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
+    repo.commit({"mesh/vs.yaml": FAULTY})
+    first = run_cli(capsys, "diff", base, "--format", "json")
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the base was analysed again")
+
+    monkeypatch.setattr(cli, "base_findings_in_parallel", must_not_run)
+    second = run_cli(capsys, "diff", base, "--format", "json")
+    assert second.json == first.json
+    assert [(f["path"], f["new"]) for f in second.json["findings"]] == [
+        ("mesh/old.yaml", False), ("mesh/vs.yaml", True)]
+    # Another push on the same base still reuses them; a new base does not.
+    repo.commit({"mesh/more.yaml": CLEAN.replace("ratings", "more")})
+    assert run_cli(capsys, "diff", base, "--format", "json").json["findings"] == first.json["findings"]
+    with pytest.raises(AssertionError, match="analysed again"):
+        run_cli(capsys, "diff", "HEAD~1", "--format", "json")
+
+
+def test_a_config_change_at_base_is_not_served_stale_findings(repo, capsys):
+    base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
+    repo.commit({"mesh/vs.yaml": FAULTY})
+    assert run_cli(capsys, "diff", base).code == 1
+    repo.git("checkout", "-q", base)
+    relaxed = repo.commit({CONFIG: only("fault-injection", setting="warning")})
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.commit({"mesh/vs.yaml": FAULTY})
+    result = run_cli(capsys, "diff", relaxed, "--format", "json")
+    assert result.code == 0
+    assert [(f["severity"], f["new"]) for f in result.json["findings"]] == [("warning", False), ("warning", True)]

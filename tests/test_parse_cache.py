@@ -153,3 +153,35 @@ def test_mapping_interface(tmp_path):
     assert KEY not in ParseCache(tmp_path)
     with pytest.raises(KeyError):
         del ParseCache(tmp_path)[KEY]
+
+
+def test_findings_cache_round_trip_and_damage(tmp_path):
+    from bot.parse_cache import FindingsCache
+    from rules.model import Finding, ResourceRef
+
+    finding = Finding("fault-injection", "error", "m", "a.yaml", 0, 0,
+                      ResourceRef("Namespace", None, "n"), "fp1")
+    FindingsCache(tmp_path).put("k1", [finding])
+    [back] = FindingsCache(tmp_path).get("k1")
+    assert (back.rule, back.resource, back.fingerprint, back.path) == (
+        "fault-injection", ResourceRef("Namespace", None, "n"), "fp1", "a.yaml")
+    assert FindingsCache(tmp_path).get("k2") is None
+    [entry] = [p for p in FindingsCache(tmp_path).entries.folder.glob("findings-*")]
+    entry.write_bytes(entry.read_bytes()[:-5])
+    assert FindingsCache(tmp_path).get("k1") is None
+    assert list(ParseCache(tmp_path)) == []  # findings entries are not parse entries
+
+
+def test_analysis_key_follows_files_paths_config_and_rule_sources(monkeypatch):
+    from bot import parse_cache
+    from bot.parse_cache import analysis_key
+    from tests.helpers import config
+
+    files = [SourceFile("a.yaml", b"", "1" * 40), SourceFile("b.yaml", b"", "2" * 40)]
+    key = analysis_key(files, config())
+    assert analysis_key(list(reversed(files)), config()) == key
+    assert analysis_key([SourceFile("a.yaml", b"", "3" * 40), files[1]], config()) != key
+    assert analysis_key([SourceFile("moved.yaml", b"", "1" * 40), files[1]], config()) != key
+    assert analysis_key(files, config("default_namespace: other\n")) != key
+    monkeypatch.setattr(parse_cache, "_rules_digest", lambda: "a rule changed")
+    assert analysis_key(files, config()) != key
