@@ -202,3 +202,24 @@ def test_colour_only_when_asked(workdir):
     assert "\033[1;31merror" in render_report(report, "text", color=True)
     assert "\033[" not in render_report(report, "text", color=False)
     assert json.loads(render_report(report, "json"))["counts"]["error"] == 1
+
+
+def test_check_does_not_import_the_app_stack(workdir):
+    """Startup time counts: the analysis commands must not pay for the web and database stack."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (workdir / "mesh" / "vs.yaml").write_text(FAULTY)
+    probe = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "main(['check', '--no-cache', '--format', 'sarif', 'mesh'])\n"
+        "heavy = {'starlette', 'sqlalchemy', 'githubkit', 'httpx', 'uvicorn', 'alembic', 'pydantic',\n"
+        "         'pydantic_settings', 'prometheus_client', 'ruamel', 'asyncpg', 'aiosqlite'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=workdir, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin",
+                              "XDG_CACHE_HOME": str(workdir / "cache")}, timeout=120)
+    assert out.stdout.splitlines()[-1] == "[]", out.stderr
