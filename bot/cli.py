@@ -179,7 +179,7 @@ def base_findings_in_parallel(
     base files are parsed here first, so the child starts with every parse in memory. Where
     fork is missing, on one core, or when the child fails, the engine runs the base here.
     """
-    if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+    if not hasattr(os, "fork") or _usable_cores() < 2:
         yield None
         return
     import pickle
@@ -271,6 +271,13 @@ def _analysis_options(parser: argparse.ArgumentParser) -> None:
         "--no-cache", action="store_true",
         help="parse every file again instead of using the parse cache ($XDG_CACHE_HOME/footgun)",
     )
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's core count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def load_config(path: str | None) -> Config:

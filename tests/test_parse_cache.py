@@ -185,3 +185,9 @@ def test_analysis_key_follows_files_paths_config_and_rule_sources(monkeypatch):
     assert analysis_key(files, config("default_namespace: other\n")) != key
     monkeypatch.setattr(parse_cache, "_rules_digest", lambda: "a rule changed")
     assert analysis_key(files, config()) != key
+
+
+def test_relative_xdg_cache_home_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert ParseCache().root == tmp_path / ".cache" / "footgun"
