@@ -136,7 +136,6 @@ def add_diff(commands: Subcommands) -> None:
 
 def run_diff(args: argparse.Namespace) -> int:
     from bot import sources
-    from rules.engine import analyse
     from rules.loader import cache_key
 
     base_commit = sources.resolve(args.base)
@@ -152,21 +151,31 @@ def run_diff(args: argparse.Namespace) -> int:
     cache = open_cache(args)
     unread = {f.key for f in (*base_files, *head_files) if cache_key(f) not in cache}
     sources.read_blobs([*base_files, *head_files], unread)
-    known, base_key = None, None
-    if not args.no_cache:
-        from bot.parse_cache import FindingsCache, analysis_key
-
-        findings_cache = FindingsCache()
-        base_key = analysis_key(base_files, config)
-        known = findings_cache.get(base_key)
-    if known is not None:
-        report = analyse(head_files, base_files, config, cache=cache, base_findings=known)
-    else:
-        with base_findings_in_parallel(base_files, config, cache) as base_findings:
-            report = analyse(head_files, base_files, config, cache=cache, base_findings=base_findings)
-        if base_key is not None:
-            findings_cache.put(base_key, report.base_findings)
+    report = compare(head_files, base_files, config, cache, keep_base=not args.no_cache)
     return emit(report, args.format, new_only=True, compared=True)
+
+
+def compare(
+    head_files: list[SourceFile], base_files: list[SourceFile], config: Config,
+    cache: ParseCache, keep_base: bool,
+) -> Report:
+    """Analyse head against base. The base's findings come from the findings cache when a
+    previous run stored them (`keep_base`), else from a child process working in parallel."""
+    from rules.engine import analyse
+
+    if not keep_base:
+        with base_findings_in_parallel(base_files, config, cache) as base_findings:
+            return analyse(head_files, base_files, config, cache=cache, base_findings=base_findings)
+    from bot.parse_cache import FindingsCache, analysis_key
+
+    findings_cache, key = FindingsCache(), analysis_key(base_files, config)
+    known = findings_cache.get(key)
+    if known is not None:
+        return analyse(head_files, base_files, config, cache=cache, base_findings=known)
+    with base_findings_in_parallel(base_files, config, cache) as base_findings:
+        report = analyse(head_files, base_files, config, cache=cache, base_findings=base_findings)
+    findings_cache.put(key, report.base_findings)
+    return report
 
 
 @contextmanager
