@@ -12,6 +12,9 @@ SHA (known from `git ls-tree` before any blob is read). Entries live under
 - Plain data only: each document's path, text, first line and body. `Document._nodes` (composed
   YAML nodes, built lazily when a finding needs a line number) are never stored, and unpickling
   refuses every class but the few a safe YAML loader can produce.
+
+`FindingsCache` keeps, beside the parsed files, the findings of a whole base revision, so that
+`footgun diff` against a base it has seen before analyses only the head.
 """
 
 from __future__ import annotations
@@ -19,13 +22,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import itertools
 import os
 import pickle
-import itertools
 import shutil
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
-
 from typing import Any
 
 from rules import loader
