@@ -235,3 +235,15 @@ def test_a_config_change_at_base_is_not_served_stale_findings(repo, capsys):
     result = run_cli(capsys, "diff", relaxed, "--format", "json")
     assert result.code == 0
     assert [(f["severity"], f["new"]) for f in result.json["findings"]] == [("warning", False), ("warning", True)]
+
+
+def test_large_blob_is_skipped_with_its_real_size_and_odd_names_are_kept(repo, capsys):
+    base = repo.git("rev-parse", "HEAD").strip()
+    big = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n" + "# padding\n" * 300_000
+    repo.commit({"mesh/big.yaml": big, "mesh/ratings ünï.yaml": FAULTY})
+    result = run_cli(capsys, "diff", base, "--format", "json")
+    assert result.json["skipped"] == [
+        {"path": "mesh/big.yaml",
+         "reason": f"larger than 1 MiB ({len(big):,} bytes); split it into smaller files"}]
+    assert [f["path"] for f in result.json["findings"]] == ["mesh/ratings ünï.yaml"]
+    assert result.code == 1
