@@ -117,7 +117,10 @@ def run_check(args: argparse.Namespace) -> int:
 
     sources.check_paths(args.paths)
     config = load_config(args.config)
-    report = analyse(sources.from_paths(args.paths), config=config, cache=open_cache(args))
+    files = [f for f in sources.from_paths(args.paths) if config.wants(f.path)]
+    cache = open_cache(args)
+    parse_in_parallel(files, cache)
+    report = analyse(files, config=config, cache=cache)
     return emit(report, args.format, new_only=False)
 
 
@@ -151,6 +154,7 @@ def run_diff(args: argparse.Namespace) -> int:
     cache = open_cache(args)
     unread = {f.key for f in (*base_files, *head_files) if cache_key(f) not in cache}
     sources.read_blobs([*base_files, *head_files], unread)
+    parse_in_parallel([*base_files, *head_files], cache)
     report = compare(head_files, base_files, config, cache, keep_base=not args.no_cache)
     return emit(report, args.format, new_only=True, compared=True)
 
@@ -235,6 +239,37 @@ def base_findings_in_parallel(
             pipe.close()
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+
+
+def parse_in_parallel(files: list[SourceFile], cache: ParseCache, minimum: int = 32) -> None:
+    """Parse the files the cache lacks on two cores: a forked child parses every other one
+    into the on-disk cache while this process parses the rest.
+
+    Nothing depends on the child: an entry it did not write is a cache miss, and the loader
+    parses that file itself. Only worth a fork for a cold cache (`minimum` files to parse).
+    """
+    from bot.parse_cache import ParseCache as DiskCache
+    from rules.loader import cache_key, parse_file
+
+    if not isinstance(cache, DiskCache) or not hasattr(os, "fork") or _usable_cores() < 2:
+        return
+    todo = list({key: f for f in files if (key := cache_key(f)) and key not in cache}.items())
+    if len(todo) < minimum:
+        return
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            for key, source in todo[::2]:
+                cache[key] = parse_file(source.path, source.data, source.size)
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        for key, source in todo[1::2]:
+            cache[key] = parse_file(source.path, source.data, source.size)
+    finally:
+        os.waitpid(pid, 0)
 
 
 def config_at(revision: str, files: list[SourceFile]) -> Config:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -223,3 +224,42 @@ def test_check_does_not_import_the_app_stack(workdir):
                          env={"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin",
                               "XDG_CACHE_HOME": str(workdir / "cache")}, timeout=120)
     assert out.stdout.splitlines()[-1] == "[]", out.stderr
+
+
+def many_files(workdir, count: int = 40) -> None:
+    for index in range(count):
+        name = f"vs{index:02d}"
+        text = FAULTY if index % 7 == 0 else CLEAN
+        (workdir / "mesh" / f"{name}.yaml").write_text(text.replace("name: ratings", f"name: {name}"))
+    (workdir / ".github").mkdir(exist_ok=True)
+    (workdir / ".github" / "footgun.yml").write_text(only("fault-injection"))
+
+
+def test_cold_cache_is_parsed_on_two_cores_with_the_same_result(workdir, capsys, monkeypatch):
+    from bot import cli
+
+    many_files(workdir)
+    expected = run_cli(capsys, "check", "--format", "json", "--no-cache", "mesh").json
+    monkeypatch.setattr(cli, "_usable_cores", lambda: 2)
+    assert run_cli(capsys, "check", "--format", "json", "mesh").json == expected
+    entries = list((workdir / "cache" / "footgun").glob("v*/[0-9a-f]*"))
+    assert len(entries) == 40
+    assert len([f for f in expected["findings"]]) == 6
+
+
+def test_a_failing_parse_child_changes_nothing(workdir, capsys, monkeypatch):
+    import rules.loader
+    from bot import cli
+
+    many_files(workdir)
+    expected = run_cli(capsys, "check", "--format", "json", "--no-cache", "mesh").json
+    parent, parse_file = os.getpid(), rules.loader.parse_file
+
+    def fails_in_the_child(*args, **kwargs):
+        if os.getpid() != parent:
+            raise RuntimeError("child failure")
+        return parse_file(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(rules.loader, "parse_file", fails_in_the_child)
+    assert run_cli(capsys, "check", "--format", "json", "mesh").json == expected
