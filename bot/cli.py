@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rules.config import Config
     from rules.engine import Report
     from rules.loader import ParseCache, SourceFile
-    from rules.model import Finding
+    from rules.model import Finding, Skipped
 
 DEFAULT_CONFIG = ".github/footgun.yml"
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -117,10 +117,12 @@ def run_check(args: argparse.Namespace) -> int:
 
     sources.check_paths(args.paths)
     config = load_config(args.config)
-    files = [f for f in sources.from_paths(args.paths) if config.wants(f.path)]
+    unreadable: list[Skipped] = []
+    files = [f for f in sources.from_paths(args.paths, unreadable) if config.wants(f.path)]
     cache = open_cache(args)
     parse_in_parallel(files, cache)
     report = analyse(files, config=config, cache=cache)
+    report.skipped.extend(s for s in unreadable if config.wants(s.path))
     return emit(report, args.format, new_only=False)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rules.loader import MAX_FILE_BYTES, SourceFile
+from rules.model import Skipped
 
 _SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".footgun-cache"}
 _YAML = (".yaml", ".yml")
@@ -23,6 +24,12 @@ class SourceError(Exception):
     """A path or revision the user named cannot be read."""
 
 
+class UnreadableFile(SourceError):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
 def check_paths(paths: list[str]) -> None:
     """Fail before any work when a named path does not exist."""
     for name in paths:
@@ -30,30 +37,44 @@ def check_paths(paths: list[str]) -> None:
             raise SourceError(f"{name}: no such file or folder")
 
 
-def from_paths(paths: list[str]) -> Iterator[SourceFile]:
-    """YAML files under the given files and folders, with paths relative to where they were named."""
+def from_paths(paths: list[str], unreadable: list[Skipped] | None = None) -> Iterator[SourceFile]:
+    """YAML files under the given files and folders, with paths relative to where they were named.
+
+    A file found in a folder that cannot be read (a dangling symlink, no permission) goes to
+    `unreadable` as skipped, like any other file that cannot be analysed; a file named on the
+    command line that cannot be read is the user's error (SourceError).
+    """
     for name in paths:
         root = Path(name)
         if root.is_file():
-            yield _read(root, root.as_posix())
+            yield _read(str(root), root.as_posix())
         elif root.is_dir():
             for folder, dirs, files in os.walk(root):
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
                 for file in sorted(files):
-                    if file.endswith(_YAML):
-                        path = os.path.join(folder, file)
-                        yield _read(Path(path), os.path.normpath(path).replace(os.sep, "/"))
+                    if not file.endswith(_YAML):
+                        continue
+                    path = os.path.join(folder, file)
+                    shown = os.path.normpath(path).replace(os.sep, "/")
+                    try:
+                        yield _read(path, shown)
+                    except UnreadableFile as exc:
+                        if unreadable is None:
+                            raise
+                        unreadable.append(Skipped(exc.path, exc.reason))
+        elif os.path.exists(name):
+            raise SourceError(f"{name}: not a file or folder")
         else:
             raise SourceError(f"{name}: no such file or folder")
 
 
-def _read(path: Path, shown: str) -> SourceFile:
+def _read(path: str, shown: str) -> SourceFile:
     try:
-        with path.open("rb") as handle:
+        with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
             size = os.fstat(handle.fileno()).st_size if len(data) > MAX_FILE_BYTES else len(data)
     except OSError as exc:
-        raise SourceError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+        raise UnreadableFile(shown, f"cannot read it: {exc.strerror or exc}") from None
     return SourceFile(shown, data, hashlib.sha256(data).hexdigest(), size)
 
 

@@ -263,3 +263,13 @@ def test_a_failing_parse_child_changes_nothing(workdir, capsys, monkeypatch):
     monkeypatch.setattr(cli, "_usable_cores", lambda: 2)
     monkeypatch.setattr(rules.loader, "parse_file", fails_in_the_child)
     assert run_cli(capsys, "check", "--format", "json", "mesh").json == expected
+
+
+def test_an_unreadable_file_in_a_folder_is_skipped_with_the_reason(workdir, capsys):
+    write(workdir, {"mesh/vs.yaml": FAULTY, ".github/footgun.yml": only("fault-injection")})
+    os.symlink(workdir / "gone.yaml", workdir / "mesh" / "dangling.yaml")
+    result = run_cli(capsys, "check", "--format", "json", "mesh")
+    assert result.json["skipped"] == [
+        {"path": "mesh/dangling.yaml", "reason": "cannot read it: No such file or directory"}]
+    assert [f["path"] for f in result.json["findings"]] == ["mesh/vs.yaml"]
+    assert result.code == 1
