@@ -30,7 +30,7 @@ def render_report(report: Report, fmt: str, color: bool = False, compared: bool 
     if fmt == "github":
         from bot.output.github import to_github
 
-        return to_github(report)
+        return to_github(report, compared=compared)
     if fmt == "text":
         from bot.output.text import to_text
 

@@ -247,3 +247,12 @@ def test_large_blob_is_skipped_with_its_real_size_and_odd_names_are_kept(repo, c
          "reason": f"larger than 1 MiB ({len(big):,} bytes); split it into smaller files"}]
     assert [f["path"] for f in result.json["findings"]] == ["mesh/ratings ünï.yaml"]
     assert result.code == 1
+
+
+def test_github_annotations_in_a_diff_blame_only_new_findings(repo, capsys):
+    base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
+    repo.commit({"mesh/vs.yaml": FAULTY})
+    lines = run_cli(capsys, "diff", base, "--format", "github").out.splitlines()
+    assert lines[0].startswith("::notice file=mesh/old.yaml,line=10,col=5,title=fault-injection (already at base)::")
+    assert lines[1].startswith("::error file=mesh/vs.yaml,line=10,col=5,title=fault-injection::")
+    assert lines[2] == "footgun: 2 errors, 0 warnings, 1 new"
