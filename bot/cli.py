@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_cmd = commands.add_parser("rules", help="list the rules")
     rules_cmd.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     rules_cmd.set_defaults(handler=run_rules)
+    _app_commands(commands)
     return parser
 
 
@@ -117,6 +118,113 @@ def _config_at(revision: str, files: list[sources.SourceFile]) -> Config:
 def _emit(report: Report, fmt: str, new_only: bool) -> int:
     sys.stdout.write(formats.render_report(report, fmt, color=sys.stdout.isatty()))
     return EXIT_FINDINGS if report.failing(new_only) else EXIT_OK
+
+
+def _app_commands(commands: argparse._SubParsersAction) -> None:
+    """The App's processes: `serve`, `worker`, `db upgrade` (their imports wait until they run)."""
+    serve = commands.add_parser("serve", help="run the GitHub App: webhooks, workers, health, metrics")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument("--workers", type=int, metavar="N", help="in-process job workers (default: FOOTGUN_WORKERS)")
+    serve.set_defaults(handler=run_serve)
+
+    worker = commands.add_parser("worker", help="run job workers without the web server (replicas on PostgreSQL)")
+    worker.add_argument("--workers", type=int, metavar="N", help="job workers (default: FOOTGUN_WORKERS)")
+    worker.set_defaults(handler=run_worker)
+
+    database = commands.add_parser("db", help="database maintenance")
+    actions = database.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    upgrade = actions.add_parser("upgrade", help="apply the database migrations")
+    upgrade.set_defaults(handler=run_db_upgrade)
+
+
+def _app_settings(args: argparse.Namespace):
+    """The settings from the environment, logging set up; a bad variable is a usage error."""
+    from bot import logs
+    from bot.settings import SettingsError, load_settings
+
+    overrides = {}
+    if getattr(args, "workers", None) is not None:
+        if args.workers < 0:
+            raise UsageError("--workers: must be 0 or more")
+        overrides["workers"] = args.workers
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    for secret in settings.secrets():
+        logs.register_secret(secret)
+    logs.configure(settings.log_level)
+    return settings
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.app import create_app
+
+    settings = _app_settings(args)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+    )
+    return EXIT_OK
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.app import Runtime
+
+    settings = _app_settings(args)
+    if not settings.has_app_credentials:
+        from bot.settings import registration_hint
+
+        raise UsageError(registration_hint(settings))
+    asyncio.run(_work(Runtime(settings)))
+    return EXIT_OK
+
+
+async def _work(runtime) -> None:
+    """Run the workers until SIGINT or SIGTERM, then let running jobs finish."""
+    import asyncio
+    import signal
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    await runtime.start()
+    try:
+        await stopping.wait()
+    finally:
+        await runtime.stop()
+
+
+def run_db_upgrade(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot import db
+
+    settings = _app_settings(args)
+
+    async def upgrade() -> None:
+        database = db.open_database(settings.database_url)
+        try:
+            await db.migrate(database.engine)
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(upgrade())
+    except OSError as exc:
+        raise UsageError(f"cannot reach the database at {settings.database_url_for_logs}: {exc}") from None
+    print(f"footgun: database at {settings.database_url_for_logs} is up to date")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

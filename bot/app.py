@@ -1,0 +1,164 @@
+"""The Starlette app: webhook intake, health, metrics; workers and periodic tasks in its lifespan.
+
+`create_app(settings)` composes everything; nothing is read from the environment here. Without
+App credentials the server still starts (so a new deployment can be probed and registered):
+/healthz answers, webhooks get 503 and the log says how to register the App.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot import db, jobs, webhooks
+from bot.metrics import QUEUE_DEPTH, exposition
+from bot.settings import Settings, registration_hint
+from bot.worker import PERIODIC, TaskContext, Wakeup, Worker
+
+log = logging.getLogger(__name__)
+GithubFactory = Callable[[Settings], AbstractAsyncContextManager[Any]]
+HANDLER_MODULES = ("bot.review", "bot.commands")
+SHUTDOWN_GRACE_SECONDS = 10.0
+PROBE_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass
+class Runtime:
+    """What the process holds while it runs: the database, the GitHub client, workers, tasks."""
+
+    settings: Settings
+    github_factory: GithubFactory | None = None
+    handlers: dict[str, jobs.Handler] | None = None
+    migrate: bool | None = None
+    database: db.Database | None = None
+    github: Any = None
+    wakeup: Wakeup = field(default_factory=Wakeup)
+    workers: list[Worker] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    async def start(self, workers: int | None = None) -> None:
+        settings = self.settings
+        self.database = db.open_database(settings.database_url)
+        self._stack.push_async_callback(self.database.dispose)
+        if self.migrate if self.migrate is not None else settings.is_sqlite:
+            await db.migrate(self.database.engine)
+        if not settings.has_app_credentials:
+            log.warning("%s; until then webhooks are refused with 503", registration_hint(settings))
+            return
+        factory = self.github_factory or default_github_factory()
+        if factory is not None:
+            self.github = await self._stack.enter_async_context(factory(settings))
+        handlers = self.handlers if self.handlers is not None else load_handlers()
+        count = settings.workers if workers is None else workers
+        for number in range(count):
+            worker = Worker(settings, self.database.sessions, self.github, handlers=handlers, wakeup=self.wakeup)
+            self.workers.append(worker)
+            self.tasks.append(asyncio.create_task(worker.run(), name=f"worker-{number}"))
+        context = TaskContext(settings, self.github, self.database.sessions)
+        for name, periodic in PERIODIC.items():
+            self.tasks.append(asyncio.create_task(periodic.loop(context, name), name=f"periodic-{name}"))
+        log.info("started %d workers (%s) and %d periodic tasks on %s", count, ", ".join(sorted(handlers)) or "no handlers",
+                 len(PERIODIC), settings.database_url_for_logs)
+
+    async def stop(self) -> None:
+        """Let running jobs finish for a while; cancelled ones go back to the queue."""
+        for worker in self.workers:
+            worker.stop()
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._stack.aclose()
+
+
+def default_github_factory() -> GithubFactory | None:
+    """`bot.github.open_client(settings)`: an async context manager yielding the shared client."""
+    try:
+        github = importlib.import_module("bot.github")
+    except ModuleNotFoundError as exc:
+        if exc.name != "bot.github":
+            raise
+        log.warning("bot.github is not available: jobs run without a GitHub client")
+        return None
+    return github.open_client
+
+
+def load_handlers() -> dict[str, jobs.Handler]:
+    """Import the modules that register job handlers; the ones not written yet are left out."""
+    for name in HANDLER_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return jobs.HANDLERS
+
+
+def create_app(
+    settings: Settings,
+    *,
+    github_factory: GithubFactory | None = None,
+    handlers: dict[str, jobs.Handler] | None = None,
+    migrate: bool | None = None,
+) -> Starlette:
+    """The ASGI app. `migrate` defaults to on for SQLite (embedded) and off for PostgreSQL."""
+    runtime = Runtime(settings, github_factory, handlers, migrate)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/webhooks", webhooks.receive, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    database = request.app.state.runtime.database
+    try:
+        await asyncio.wait_for(db.ping(database), PROBE_TIMEOUT_SECONDS)
+    except Exception as exc:
+        log.warning("readyz: database unreachable: %s", exc.__class__.__name__)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    database = request.app.state.runtime.database
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS), database.sessions() as session:
+            depth = await jobs.queue_depth(session)
+        QUEUE_DEPTH.clear()
+        for kind in set(depth) | set(jobs.HANDLERS):
+            QUEUE_DEPTH.labels(kind).set(depth.get(kind, 0))
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)

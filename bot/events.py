@@ -1,0 +1,295 @@
+"""What each handled webhook means: state to record and jobs to enqueue, by (event, action).
+
+Each handler runs inside the delivery's transaction and returns an `Outcome`; `None` means the
+action is not one the bot handles, and the intake then stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import jobs
+from bot.db import Installation, InstallationRepository, PullRequest, utcnow
+
+COMMAND_PREFIX = "/footgun"
+REVIEW_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review", "edited")
+
+
+@dataclass
+class Outcome:
+    """`queued` (jobs added), `recorded` (state only) or `ignored` (nothing to do), with a note."""
+
+    outcome: str
+    note: str | None = None
+    jobs: list[int] = field(default_factory=list)
+
+
+EventHandler = Callable[[AsyncSession, dict[str, Any], str], Awaitable[Outcome | None]]
+ROUTES: dict[str, EventHandler] = {}
+
+
+def route(event: str) -> Callable[[EventHandler], EventHandler]:
+    def register(handler: EventHandler) -> EventHandler:
+        ROUTES[event] = handler
+        return handler
+
+    return register
+
+
+def _installation_id(payload: dict[str, Any]) -> int | None:
+    installation = payload.get("installation") or {}
+    return installation.get("id")
+
+
+def repository_name(payload: dict[str, Any]) -> str | None:
+    return (payload.get("repository") or {}).get("full_name")
+
+
+@route("pull_request")
+async def pull_request(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+    action = payload.get("action")
+    if action == "edited" and "base" not in (payload.get("changes") or {}):
+        return None
+    if action not in REVIEW_ACTIONS and action != "closed":
+        return None
+    pr = payload["pull_request"]
+    current = await remember_pull_request(session, payload)
+    if action == "closed":
+        return Outcome("recorded", "pull request closed")
+    if current.head_sha != pr["head"]["sha"]:
+        return Outcome("ignored", f"out of order: the head is already {current.head_sha[:12]}")
+    return await _review(session, payload, delivery, [current], f"pull_request.{action}")
+
+
+@route("check_run")
+async def check_run(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+    action = payload.get("action")
+    if action not in ("rerequested", "requested_action"):
+        return None
+    run = payload["check_run"]
+    reason = f"check_run.{action}"
+    if action == "requested_action":
+        reason += f":{(payload.get('requested_action') or {}).get('identifier', '')}"
+    return await _rerun(session, payload, delivery, run["head_sha"], run.get("pull_requests") or [], reason)
+
+
+@route("check_suite")
+async def check_suite(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+    if payload.get("action") != "rerequested":
+        return None
+    suite = payload["check_suite"]
+    return await _rerun(
+        session, payload, delivery, suite["head_sha"], suite.get("pull_requests") or [], "check_suite.rerequested"
+    )
+
+
+async def _rerun(
+    session: AsyncSession,
+    payload: dict[str, Any],
+    delivery: str,
+    head_sha: str,
+    listed: list[dict[str, Any]],
+    reason: str,
+) -> Outcome:
+    """Review again the PRs of `head_sha`: those GitHub lists, else (fork PRs) those we mapped."""
+    repository = repository_name(payload)
+    repository_id = (payload.get("repository") or {}).get("id")
+    numbers = [p["number"] for p in listed if (p.get("base") or {}).get("repo", {}).get("id") in (None, repository_id)]
+    query = select(PullRequest).where(PullRequest.repository == repository)
+    if numbers:
+        query = query.where(PullRequest.number.in_(numbers))
+    else:
+        query = query.where(PullRequest.head_sha == head_sha, PullRequest.state == "open")
+    known = {p.number: p for p in await session.scalars(query)}
+    targets: list[PullRequest] = []
+    for number in numbers or sorted(known):
+        pr = known.get(number)
+        if pr is None:
+            base = next(p["base"] for p in listed if p["number"] == number)
+            pr = PullRequest(repository=repository, number=number, head_sha=head_sha, base_ref=base["ref"],
+                             base_sha=base.get("sha"), state="open")
+        targets.append(pr)
+    if not targets:
+        return Outcome("ignored", f"no open pull request known for head {head_sha[:12]}")
+    return await _review(session, payload, delivery, targets, reason, head_sha=head_sha)
+
+
+async def _review(
+    session: AsyncSession,
+    payload: dict[str, Any],
+    delivery: str,
+    prs: list[PullRequest],
+    reason: str,
+    head_sha: str | None = None,
+) -> Outcome:
+    installation_id = _installation_id(payload)
+    if installation_id is None:
+        return Outcome("ignored", "no installation in the payload")
+    added: list[int] = []
+    notes: list[str] = []
+    for pr in prs:
+        sha = head_sha or pr.head_sha
+        job, created = await jobs.enqueue(
+            session,
+            "review",
+            {
+                "installation_id": installation_id,
+                "repository": pr.repository,
+                "pull_number": pr.number,
+                "head_sha": sha,
+                "base_sha": pr.base_sha,
+                "reason": reason,
+            },
+            dedupe_key=jobs.review_key(pr.repository, pr.number, sha),
+            delivery_id=delivery,
+        )
+        added.append(job.id)
+        if not created:
+            notes.append(f"#{pr.number} already queued as job {job.id}")
+    return Outcome("queued", "; ".join(notes) or None, added)
+
+
+async def remember_pull_request(session: AsyncSession, payload: dict[str, Any]) -> PullRequest:
+    """Upsert the PR into the head SHA map; an older delivery never overwrites a newer state."""
+    pr = payload["pull_request"]
+    values = {
+        "installation_id": _installation_id(payload),
+        "repository": repository_name(payload) or pr["base"]["repo"]["full_name"],
+        "number": pr["number"],
+        "head_sha": pr["head"]["sha"],
+        "head_repository": ((pr["head"].get("repo") or {}).get("full_name")),
+        "base_ref": pr["base"]["ref"],
+        "base_sha": pr["base"].get("sha"),
+        "state": pr.get("state") or "open",
+        "github_updated_at": _timestamp(pr.get("updated_at")),
+        "updated_at": utcnow(),
+    }
+    insert = _insert_for(session)
+    statement = insert(PullRequest).values(**values)
+    newer = PullRequest.github_updated_at.is_(None) | (
+        PullRequest.github_updated_at <= statement.excluded.github_updated_at
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["repository", "number"],
+        set_={k: statement.excluded[k] for k in values if k not in ("repository", "number")},
+        where=newer,
+    )
+    await session.execute(statement)
+    return await session.scalar(
+        select(PullRequest)
+        .where(PullRequest.repository == values["repository"], PullRequest.number == values["number"])
+        .execution_options(populate_existing=True)
+    )
+
+
+@route("installation")
+async def installation(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+    action = payload.get("action")
+    account = payload["installation"].get("account") or {}
+    record = await _installation(session, payload["installation"])
+    record.account = account.get("login")
+    record.account_type = account.get("type")
+    if action == "deleted":
+        record.deleted_at = utcnow()
+        await session.execute(delete(InstallationRepository).where(InstallationRepository.installation_id == record.id))
+    elif action in ("suspend", "unsuspend"):
+        record.suspended = action == "suspend"
+    elif action == "created":
+        record.deleted_at = None
+        await _add_repositories(session, record.id, payload.get("repositories") or [])
+    return Outcome("recorded", f"installation {action}")
+
+
+@route("installation_repositories")
+async def installation_repositories(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+    record = await _installation(session, payload["installation"])
+    await _add_repositories(session, record.id, payload.get("repositories_added") or [])
+    removed = [r["id"] for r in payload.get("repositories_removed") or []]
+    if removed:
+        await session.execute(delete(InstallationRepository).where(InstallationRepository.id.in_(removed)))
+    return Outcome("recorded", f"{len(payload.get('repositories_added') or [])} added, {len(removed)} removed")
+
+
+async def _installation(session: AsyncSession, data: dict[str, Any]) -> Installation:
+    record = await session.get(Installation, data["id"])
+    if record is None:
+        record = Installation(id=data["id"], suspended=False, created_at=utcnow())
+        session.add(record)
+    record.repository_selection = data.get("repository_selection") or record.repository_selection
+    record.updated_at = utcnow()
+    await session.flush()
+    return record
+
+
+async def _add_repositories(session: AsyncSession, installation_id: int, repositories: list[dict[str, Any]]) -> None:
+    for repo in repositories:
+        await session.merge(
+            InstallationRepository(
+                id=repo["id"], installation_id=installation_id, full_name=repo["full_name"], private=repo.get("private")
+            )
+        )
+
+
+@route("issue_comment")
+async def issue_comment(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+    if payload.get("action") != "created" or not (payload.get("issue") or {}).get("pull_request"):
+        return None
+    return await _command(session, payload, delivery, payload["issue"]["number"], "issue")
+
+
+@route("pull_request_review_comment")
+async def pull_request_review_comment(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+    if payload.get("action") != "created":
+        return None
+    return await _command(session, payload, delivery, payload["pull_request"]["number"], "review")
+
+
+async def _command(
+    session: AsyncSession, payload: dict[str, Any], delivery: str, pull_number: int, comment_kind: str
+) -> Outcome | None:
+    """A slash command becomes a `command` job; other comments (and bots' own) are not ours."""
+    comment = payload["comment"]
+    body = comment.get("body") or ""
+    if not any(line.strip().startswith(COMMAND_PREFIX) for line in body.splitlines()):
+        return None
+    user = comment.get("user") or payload.get("sender") or {}
+    if user.get("type") == "Bot":
+        return Outcome("ignored", "comment by a bot")
+    installation_id = _installation_id(payload)
+    if installation_id is None:
+        return Outcome("ignored", "no installation in the payload")
+    job, _ = await jobs.enqueue(
+        session,
+        "command",
+        {
+            "installation_id": installation_id,
+            "repository": repository_name(payload),
+            "pull_number": pull_number,
+            "comment_kind": comment_kind,
+            "comment_id": comment["id"],
+            "in_reply_to_id": comment.get("in_reply_to_id"),
+            "body": body,
+            "author": user.get("login"),
+            "author_association": comment.get("author_association"),
+        },
+        delivery_id=delivery,
+    )
+    return Outcome("queued", None, [job.id])
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None

@@ -1,0 +1,217 @@
+"""The durable job queue: enqueue in the delivery's transaction, claim under a lease, finish.
+
+At-least-once: a job is claimed by one worker at a time (PostgreSQL `FOR UPDATE SKIP LOCKED`;
+SQLite's single writer makes one conditional UPDATE atomic) and holds a lease the worker renews;
+when a worker dies, its lease runs out and another worker resumes the job. Handlers therefore
+publish idempotently. Handlers are registered by job kind in `HANDLERS`; a worker only claims the
+kinds it has a handler for, so a job of a kind this version does not know waits in the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import Job, PullRequest, utcnow
+from bot.settings import Settings
+
+QUEUED, RUNNING, DONE, FAILED, SKIPPED = "queued", "running", "done", "failed", "skipped"
+LEASE = timedelta(seconds=60)
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 15 * 60.0
+RETRY_AFTER_MAX_SECONDS = 60 * 60.0
+ERROR_MAX_CHARS = 4000
+
+
+class RetryableError(Exception):
+    """A transient failure (GitHub 5xx, timeout, rate limit): the job runs again later.
+
+    `retry_after` (seconds), when the server said how long to wait, replaces the backoff.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a handler gets: settings, the GitHub client (owned by bot.github), sessions, the job."""
+
+    settings: Settings
+    github: Any
+    sessions: async_sessionmaker[AsyncSession]
+    job: JobInfo
+    log: logging.Logger
+
+
+class Handler(Protocol):
+    async def run(self, ctx: JobContext) -> None:
+        """Do the job; raise RetryableError for a transient failure."""
+
+    async def give_up(self, ctx: JobContext, error: str) -> None:
+        """The job failed for good (attempts exhausted or a permanent error): tell the user why."""
+
+
+HANDLERS: dict[str, Handler] = {}
+
+
+def review_key(repository: str, pull_number: int, head_sha: str) -> str:
+    """Dedupe key of a review: one per pull request and head SHA."""
+    return f"{repository}#{pull_number}@{head_sha}"
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+    delivery_id: str | None = None,
+    run_after: datetime | None = None,
+) -> tuple[Job, bool]:
+    """Add a job in the caller's transaction; (job, False) when the same one is already queued."""
+    if dedupe_key is not None:
+        waiting = await session.scalar(
+            select(Job).where(Job.kind == kind, Job.dedupe_key == dedupe_key, Job.status == QUEUED).limit(1)
+        )
+        if waiting is not None:
+            return waiting, False
+    now = utcnow()
+    job = Job(
+        kind=kind,
+        payload=payload,
+        status=QUEUED,
+        attempts=0,
+        run_after=run_after or now,
+        dedupe_key=dedupe_key,
+        delivery_id=delivery_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(job)
+    await session.flush()
+    return job, True
+
+
+async def claim(
+    sessions: async_sessionmaker[AsyncSession],
+    worker: str,
+    kinds: list[str],
+    *,
+    lease: timedelta = LEASE,
+    now: datetime | None = None,
+) -> Job | None:
+    """Take the next due job (or one whose lease ran out) for `worker`, counting an attempt."""
+    if not kinds:
+        return None
+    now = now or utcnow()
+    due = or_(
+        and_(Job.status == QUEUED, Job.run_after <= now),
+        and_(Job.status == RUNNING, Job.locked_until < now),
+    )
+    candidate = (
+        select(Job.id)
+        .where(Job.kind.in_(kinds), due)
+        .order_by(Job.run_after, Job.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    statement = (
+        update(Job)
+        .where(Job.id == candidate, due)
+        .values(
+            status=RUNNING,
+            locked_by=worker,
+            locked_until=now + lease,
+            attempts=Job.attempts + 1,
+            updated_at=now,
+        )
+        .returning(Job)
+        .execution_options(synchronize_session=False)
+    )
+    async with sessions.begin() as session:
+        return (await session.scalars(statement)).first()
+
+
+async def renew(sessions: async_sessionmaker[AsyncSession], job_id: int, worker: str, lease: timedelta = LEASE) -> bool:
+    """Extend the lease of a running job; False when another worker has taken it over."""
+    now = utcnow()
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.locked_by == worker, Job.status == RUNNING)
+            .values(locked_until=now + lease, updated_at=now)
+        )
+    return result.rowcount == 1
+
+
+async def finish(
+    sessions: async_sessionmaker[AsyncSession],
+    job_id: int,
+    worker: str,
+    status: str,
+    *,
+    note: str | None = None,
+    run_after: datetime | None = None,
+) -> bool:
+    """Record the outcome of an attempt; False when the lease was lost (another worker owns it)."""
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "locked_by": None, "locked_until": None, "updated_at": now}
+    if note is not None:
+        values["last_error"] = note[:ERROR_MAX_CHARS]
+    if status == QUEUED:
+        values["run_after"] = run_after or now
+    else:
+        values["finished_at"] = now
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.status == RUNNING).values(**values)
+        )
+    return result.rowcount == 1
+
+
+async def stale_reason(session: AsyncSession, payload: dict[str, Any]) -> str | None:
+    """Why a pull-request job is stale: the PR moved to a newer head SHA that has its own job."""
+    repository, number, head = payload.get("repository"), payload.get("pull_number"), payload.get("head_sha")
+    if not (repository and number and head):
+        return None
+    current = await session.scalar(
+        select(PullRequest.head_sha).where(PullRequest.repository == repository, PullRequest.number == number)
+    )
+    if current is None or current == head:
+        return None
+    newer = await session.scalar(
+        select(Job.id).where(Job.dedupe_key == review_key(repository, number, current)).limit(1)
+    )
+    if newer is None:
+        return None
+    return f"stale: the pull request head moved from {head[:12]} to {current[:12]} (job {newer})"
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next attempt: the server's Retry-After, else exponential with jitter."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), RETRY_AFTER_MAX_SECONDS) + random.uniform(0, 1)
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+async def queue_depth(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(Job.kind, func.count()).where(Job.status == QUEUED).group_by(Job.kind))
+    return {kind: count for kind, count in rows}

@@ -1,0 +1,179 @@
+"""`POST /webhooks`: verify, store the delivery and its jobs in one transaction, answer 202.
+
+GitHub waits 10 s at most and does not retry by itself, so nothing slow happens here: the work
+is a job. The order matters: size limit and signature first (an unsigned request stores nothing),
+then headers and JSON (a signed but malformed delivery is recorded as rejected), then the event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from githubkit.webhooks import verify
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+
+from bot import events, logs
+from bot.db import Delivery, utcnow
+from bot.metrics import DELIVERIES, WEBHOOK_SECONDS
+from bot.settings import registration_hint
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB and drops larger ones itself
+
+
+class TooLarge(Exception):
+    pass
+
+
+class _Rejected(Exception):
+    """A signed delivery whose payload lacks what its event promises: recorded, answered 400."""
+
+
+class _Answered(Exception):
+    """Leave the delivery transaction without committing it, with this answer."""
+
+    def __init__(self, response: JSONResponse) -> None:
+        self.response = response
+
+
+async def receive(request: Request) -> JSONResponse:
+    started = time.perf_counter()
+    try:
+        return await _receive(request)
+    finally:
+        WEBHOOK_SECONDS.observe(time.perf_counter() - started)
+
+
+async def _receive(request: Request) -> JSONResponse:
+    runtime = request.app.state.runtime
+    settings = runtime.settings
+    event = request.headers.get("x-github-event")
+    if not settings.has_app_credentials:
+        log.warning("webhook refused with 503: %s", registration_hint(settings))
+        return _answer(503, None, "unavailable", "the GitHub App is not configured on this server")
+    try:
+        body = await _read_body(request)
+    except TooLarge:
+        return _answer(413, None, "too_large", f"payload over {MAX_BODY_BYTES} bytes")
+    except ClientDisconnect:
+        return _answer(400, None, "disconnected", "the client went away")
+    signature = request.headers.get("x-hub-signature-256", "")
+    if not signature.startswith("sha256=") or not verify(settings.webhook_secret.get_secret_value(), body, signature):
+        log.warning("webhook refused: %s X-Hub-Signature-256", "wrong" if signature else "missing")
+        return _answer(401, None, "bad_signature", "missing or wrong X-Hub-Signature-256")
+
+    delivery = request.headers.get("x-github-delivery")
+    with logs.bind(delivery=delivery):
+        if event == "ping":
+            return _answer(200, event, "pong", "pong")
+        if not event or not delivery:
+            missing = "X-GitHub-Event" if not event else "X-GitHub-Delivery"
+            return await _reject(runtime, delivery, event, f"missing {missing} header")
+        if event not in events.ROUTES:
+            return _answer(200, event, "unhandled", f"event {event!r} is not handled")
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return await _reject(runtime, delivery, event, f"body is not JSON: {exc}")
+        if not isinstance(payload, dict):
+            return await _reject(runtime, delivery, event, "body is not a JSON object")
+        with logs.bind(repository=events.repository_name(payload)):
+            return await _store(runtime, delivery, event, payload)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused past MAX_BODY_BYTES without reading it whole (declared or streamed)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _store(runtime: Any, delivery: str, event: str, payload: dict[str, Any]) -> JSONResponse:
+    action = payload.get("action")
+    handler = events.ROUTES[event]
+    try:
+        async with runtime.database.sessions.begin() as session:
+            if await _seen(session, delivery):
+                raise _Answered(_answer(200, event, "duplicate", "delivery already received"))
+            try:
+                outcome = await handler(session, payload, delivery)
+            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+                outcome = events.Outcome("rejected", f"unexpected {event} payload: {exc.__class__.__name__}: {exc}")
+            if outcome is None:
+                raise _Answered(_answer(200, event, "unhandled", f"{event}.{action} is not handled"))
+            if outcome.outcome == "rejected":
+                raise _Rejected(outcome.note or "unreadable payload")
+            session.add(_delivery(delivery, event, payload, outcome.outcome, outcome.note))
+    except _Answered as answered:
+        return answered.response
+    except _Rejected as rejected:
+        return await _reject(runtime, delivery, event, str(rejected), action=action)
+    except IntegrityError:
+        if await _already_stored(runtime, delivery):
+            return _answer(200, event, "duplicate", "delivery already received")
+        raise
+    if outcome.jobs:
+        runtime.wakeup.notify()
+    log.info("delivery %s %s.%s: %s%s", delivery, event, action, outcome.outcome,
+             f" ({outcome.note})" if outcome.note else "")
+    return _answer(202, event, outcome.outcome, outcome.note, jobs=outcome.jobs)
+
+
+async def _reject(runtime: Any, delivery: str | None, event: str | None, reason: str,
+                  action: str | None = None) -> JSONResponse:
+    """400, and a record of it: a signed delivery we could not read is worth investigating."""
+    log.warning("delivery %s rejected: %s", delivery, reason)
+    try:
+        async with runtime.database.sessions.begin() as session:
+            if delivery and await _seen(session, delivery):
+                return _answer(200, event, "duplicate", "delivery already received")
+            session.add(Delivery(delivery_id=delivery, event=event, action=action, received_at=utcnow(),
+                                 outcome="rejected", note=reason[:1000]))
+    except IntegrityError:
+        return _answer(200, event, "duplicate", "delivery already received")
+    return _answer(400, event, "rejected", reason)
+
+
+def _delivery(delivery: str, event: str, payload: dict[str, Any], outcome: str, note: str | None) -> Delivery:
+    installation = payload.get("installation") or {}
+    return Delivery(
+        delivery_id=delivery,
+        event=event,
+        action=payload.get("action"),
+        installation_id=installation.get("id"),
+        repository=events.repository_name(payload),
+        received_at=utcnow(),
+        outcome=outcome,
+        note=note,
+    )
+
+
+async def _seen(session: Any, delivery: str) -> bool:
+    return await session.scalar(select(Delivery.id).where(Delivery.delivery_id == delivery)) is not None
+
+
+async def _already_stored(runtime: Any, delivery: str) -> bool:
+    async with runtime.database.sessions() as session:
+        return await _seen(session, delivery)
+
+
+def _answer(status: int, event: str | None, outcome: str, note: str | None, **extra: Any) -> JSONResponse:
+    DELIVERIES.labels(event or "unknown", outcome).inc()
+    body: dict[str, Any] = {"outcome": outcome}
+    if note:
+        body["note"] = note
+    body.update(extra)
+    return JSONResponse(body, status_code=status)
