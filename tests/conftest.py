@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from tests.fakegithub import standins
+
+standins.install()
+
 import os
 import uuid
 
@@ -100,3 +104,11 @@ async def app_client(make_settings, serve):
     """The app with credentials and no workers (jobs stay queued for the test to inspect)."""
     async with serve(make_settings()) as (app, client):
         yield app, client
+
+
+@pytest.fixture
+def world(respx_mock):
+    """The fake GitHub with the App installed on `acme/mesh`, and the App's client."""
+    from tests.fakegithub.world import make_world
+
+    return make_world(respx_mock)

@@ -1,0 +1,391 @@
+"""What a pull request changes, and every manifest the analysis needs, in as few calls as possible.
+
+The costly part of a review is reading and parsing YAML, so content is keyed by git blob SHA: a
+file whose blob was seen before (an unchanged file on the next push, the same file at base and
+head) is neither fetched nor parsed again. The repository's manifests are listed with one
+recursive tree call per revision instead of one call per file. All reads go to the base
+repository, which holds the objects of fork pull requests too (GitHub keeps `refs/pull/N/head`),
+so a fork the App is not installed on works like any branch.
+
+The repository config comes from the BASE commit: a pull request must not switch off its gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections import OrderedDict
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from unidiff import PatchSet
+from unidiff.errors import UnidiffParseError
+
+import rules as registry
+from rules.config import Config, ConfigError, parse_config
+from rules.loader import MAX_FILE_BYTES, ParsedFile, SourceFile, load, parse_file
+
+from bot.github import DIFF, RAW, GitHubError, Installation
+
+CONFIG_PATH = ".github/footgun.yml"
+MAX_LISTED_FILES = 3000
+"""GitHub lists at most 3,000 files of a pull request."""
+BLOB_CONCURRENCY = 8
+"""Blob reads in flight at once: fast on a cold cache, gentle on GitHub."""
+CACHE_ENTRIES = 50_000
+
+
+class ConfigInvalid(Exception):
+    """The base commit's `.github/footgun.yml` cannot be used; the message is one line."""
+
+
+class LRU(MutableMapping[str, Any]):
+    """A bounded mapping that forgets the least recently used entries first."""
+
+    def __init__(self, maxsize: int = CACHE_ENTRIES):
+        self.maxsize = maxsize
+        self._data: OrderedDict[str, Any] = OrderedDict()
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._data[key]
+        self._data.move_to_end(key)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.maxsize:
+            self._data.popitem(last=False)
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+@dataclass
+class BlobCache:
+    """Process-wide caches keyed by blob SHA: parsed manifests and parsed configs."""
+
+    parsed: LRU = field(default_factory=LRU)
+    configs: LRU = field(default_factory=lambda: LRU(1000))
+    texts: LRU = field(default_factory=lambda: LRU(20_000))
+    """Raw manifests: a changed file is rebuilt from its base text and its patch, no fetch."""
+
+
+CACHE = BlobCache()
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    repository: str
+    number: int
+    head_sha: str
+    base_sha: str
+    head_repository: str
+
+    @property
+    def is_fork(self) -> bool:
+        return self.head_repository != self.repository
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PullRequest:
+        head_repo = (data["head"].get("repo") or {}).get("full_name") or "(deleted fork)"
+        return cls(data["base"]["repo"]["full_name"], data["number"], data["head"]["sha"],
+                   data["base"]["sha"], head_repo)
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    path: str
+    status: str
+    sha: str | None
+    previous_path: str | None = None
+    patch: str | None = None
+
+
+@dataclass
+class ChangeSet:
+    """Everything the engine and the publisher need about one pull request at one head SHA."""
+
+    pull: PullRequest
+    files: list[ChangedFile]
+    diff_lines: dict[str, set[int]]
+    """Per path, the head-side lines inside diff hunks: where an inline comment may go."""
+    config: Config
+    head: list[SourceFile] = field(default_factory=list)
+    base: list[SourceFile] = field(default_factory=list)
+    parsed: dict[str, ParsedFile] = field(default_factory=dict)
+    """The parsed files of this run, by blob SHA (pinned: the LRU may evict, this may not)."""
+    relevant: bool = False
+    """Whether a changed file holds something the rules read (or could not be read)."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed_paths(self) -> set[str]:
+        return {f.path for f in self.files if f.status != "removed"}
+
+
+async def fetch(gh: Installation, pull: PullRequest, cache: BlobCache | None = None) -> ChangeSet:
+    """Read the change set of `pull`; raises ConfigInvalid for a broken base config."""
+    cache = cache or CACHE
+    repo = f"repos/{pull.repository}"
+    files, notes = await _changed_files(gh, repo, pull.number)
+    diff_lines = await _diff_lines(gh, repo, pull.number, files, notes)
+    base_tree = await _tree(gh, repo, pull.base_sha, notes)
+    config = await _config(gh, repo, base_tree, cache)
+    change = ChangeSet(pull, files, diff_lines, config, notes=notes)
+    reader = _BlobReader(gh, repo, cache, change.parsed)
+
+    head_changed = {f.path: f.sha for f in files if f.status != "removed" and f.sha}
+    base_changed = {}
+    for f in files:
+        old = f.previous_path or f.path
+        if f.status != "added" and old in base_tree:
+            base_changed[old] = base_tree[old][0]
+    wanted_head = {p: s for p, s in head_changed.items() if config.wants(p)}
+    wanted_base = {p: s for p, s in base_changed.items() if config.wants(p)}
+    sizes = {sha: size for sha, size in base_tree.values()}
+    for f in files:
+        if f.sha and f.patch is not None and f.path in wanted_head:
+            old = f.previous_path or f.path
+            reader.patches[f.sha] = (base_tree[old][0] if f.status != "added" and old in base_tree
+                                     else None, f.patch)
+    await reader.read({**_by_sha(wanted_base), **_by_sha(wanted_head)}, sizes)
+    change.relevant = _holds_resources(wanted_head, change.parsed, config, skipped_counts=True) or \
+        _holds_resources(wanted_base, change.parsed, config, skipped_counts=False)
+    if not change.relevant:
+        change.head = _sources(wanted_head)
+        change.base = _sources(wanted_base)
+        return change
+
+    head_tree = await _tree(gh, repo, pull.head_sha, notes)
+    head_all = {p: e[0] for p, e in head_tree.items() if config.wants(p)}
+    base_all = {p: e[0] for p, e in base_tree.items() if config.wants(p)}
+    sizes = {sha: size for sha, size in [*head_tree.values(), *base_tree.values()]}
+    await reader.read({**_by_sha(base_all), **_by_sha(head_all)}, sizes)
+    change.head = _sources(head_all)
+    change.base = _sources(base_all)
+    return change
+
+
+def _by_sha(paths: dict[str, str]) -> dict[str, str]:
+    return {sha: path for path, sha in paths.items()}
+
+
+def _sources(paths: dict[str, str]) -> list[SourceFile]:
+    """Source files whose content is already parsed in the pinned cache (hence no data)."""
+    return [SourceFile(path, b"", sha) for path, sha in sorted(paths.items())]
+
+
+def _holds_resources(paths: dict[str, str], parsed: dict[str, ParsedFile], config: Config,
+                     skipped_counts: bool) -> bool:
+    resources, skipped = load(_sources(paths), config.default_namespace, parsed)
+    return bool(resources) or (skipped_counts and bool(skipped))
+
+
+async def _changed_files(gh: Installation, repo: str, number: int) -> tuple[list[ChangedFile], list[str]]:
+    items = await gh.paginate(f"{repo}/pulls/{number}/files", limit=MAX_LISTED_FILES)
+    notes = []
+    if len(items) >= MAX_LISTED_FILES:
+        notes.append(f"GitHub lists only the first {MAX_LISTED_FILES:,} changed files; "
+                     "later files were not reviewed")
+    files = [
+        ChangedFile(i["filename"], i["status"], i.get("sha"), i.get("previous_filename"),
+                    i.get("patch"))
+        for i in items
+    ]
+    return files, notes
+
+
+async def _diff_lines(gh: Installation, repo: str, number: int, files: list[ChangedFile],
+                      notes: list[str]) -> dict[str, set[int]]:
+    """Head-side lines in hunks, from the diff; from the files' patches when the diff is too large."""
+    try:
+        response = await gh.request("GET", f"{repo}/pulls/{number}", accept=DIFF)
+        text = response.text
+    except GitHubError as exc:
+        if exc.status != 406:
+            raise
+        notes.append("the diff is too large for GitHub to render; lines were taken from the "
+                     "files list (files without a patch get file-level comments)")
+        text = "".join(
+            f"--- a/{f.previous_path or f.path}\n+++ b/{f.path}\n{f.patch}\n"
+            for f in files if f.patch and f.status != "removed"
+        )
+    return right_side_lines(text)
+
+
+def right_side_lines(diff: str) -> dict[str, set[int]]:
+    """Parse a unified diff into {path: head-side line numbers of added and context lines}."""
+    try:
+        patch = PatchSet(diff)
+    except UnidiffParseError:
+        return {}
+    lines: dict[str, set[int]] = {}
+    for patched in patch:
+        if patched.is_removed_file:
+            continue
+        path = patched.target_file[2:] if patched.target_file.startswith("b/") else patched.path
+        numbers = lines.setdefault(path, set())
+        for hunk in patched:
+            for line in hunk:
+                if (line.is_added or line.is_context) and line.target_line_no is not None:
+                    numbers.add(line.target_line_no)
+    return lines
+
+
+Tree = dict[str, tuple[str, int | None]]
+"""path -> (blob SHA, size) for every blob of a revision."""
+
+
+async def _tree(gh: Installation, repo: str, sha: str, notes: list[str]) -> Tree:
+    """Every blob of a commit: one recursive call, or a walk when GitHub truncates the listing."""
+    data = await gh.get(f"{repo}/git/trees/{sha}", {"recursive": "1"})
+    if not data.get("truncated"):
+        return _blobs(data["tree"], "")
+    notes.append(f"the tree of {sha[:7]} is too large for one listing; it was read folder by folder")
+    return await _walk(gh, repo, sha, "")
+
+
+async def _walk(gh: Installation, repo: str, sha: str, prefix: str) -> Tree:
+    data = await gh.get(f"{repo}/git/trees/{sha}")
+    out = _blobs(data["tree"], prefix)
+    for entry in data["tree"]:
+        if entry["type"] == "tree":
+            out.update(await _walk(gh, repo, entry["sha"], f"{prefix}{entry['path']}/"))
+    return out
+
+
+def _blobs(entries: list[dict[str, Any]], prefix: str) -> Tree:
+    return {
+        prefix + e["path"]: (e["sha"], e.get("size"))
+        for e in entries
+        if e["type"] == "blob" and e.get("mode") != "120000"  # symlinks point elsewhere
+    }
+
+
+async def _config(gh: Installation, repo: str, base_tree: Tree, cache: BlobCache) -> Config:
+    entry = base_tree.get(CONFIG_PATH)
+    if entry is None:
+        return Config()
+    sha = entry[0]
+    cached = cache.configs.get(sha)
+    if cached is None:
+        response = await gh.request("GET", f"{repo}/git/blobs/{sha}", accept=RAW)
+        try:
+            cached = parse_config(response.content.decode("utf-8"), registry.option_defaults(),
+                                  CONFIG_PATH)
+        except UnicodeDecodeError:
+            cached = f"{CONFIG_PATH}: not UTF-8 text"
+        except ConfigError as exc:
+            cached = str(exc)
+        cache.configs[sha] = cached
+    if isinstance(cached, str):
+        raise ConfigInvalid(cached)
+    return cached
+
+
+class _BlobReader:
+    """Fetch and parse blobs not yet in the cache, a few at a time, pinning what this run uses."""
+
+    def __init__(self, gh: Installation, repo: str, cache: BlobCache, pinned: dict[str, ParsedFile]):
+        self.gh, self.repo, self.cache, self.pinned = gh, repo, cache, pinned
+        self.limit = asyncio.Semaphore(BLOB_CONCURRENCY)
+        self.patches: dict[str, tuple[str | None, str]] = {}
+        """Head blob SHA -> (base blob SHA or None when added, patch from the files list)."""
+
+    async def read(self, shas: dict[str, str], sizes: dict[str, int | None]) -> None:
+        todo = []
+        for sha, path in shas.items():
+            if sha in self.pinned:
+                continue
+            parsed = self.cache.parsed.get(sha)
+            if parsed is not None:
+                self.pinned[sha] = parsed
+            elif (sizes.get(sha) or 0) > MAX_FILE_BYTES:
+                self.pinned[sha] = ParsedFile([], f"larger than 1 MiB ({sizes[sha]:,} bytes); "
+                                                  "split it into smaller files")
+            else:
+                todo.append((sha, path))
+        await asyncio.gather(*(self._read_one(sha, path) for sha, path in todo))
+
+    async def _read_one(self, sha: str, path: str) -> None:
+        data = self._rebuilt(sha)
+        if data is None:
+            async with self.limit:
+                response = await self.gh.request("GET", f"{self.repo}/git/blobs/{sha}", accept=RAW)
+            data = response.content
+        if len(data) <= MAX_FILE_BYTES:
+            self.cache.texts[sha] = data
+        parsed = parse_file(path, data)
+        self.cache.parsed[sha] = parsed
+        self.pinned[sha] = parsed
+
+    def _rebuilt(self, sha: str) -> bytes | None:
+        """The head content of a changed file from its cached base text and its patch.
+
+        Only trusted when the result hashes to the head blob SHA GitHub listed.
+        """
+        if sha not in self.patches:
+            return None
+        base_sha, patch = self.patches[sha]
+        old = b"" if base_sha is None else self.cache.texts.get(base_sha)
+        if old is None:
+            return None
+        try:
+            new = apply_patch(old.decode("utf-8"), patch)
+        except UnicodeDecodeError:
+            return None
+        if new is None:
+            return None
+        data = new.encode("utf-8")
+        return data if git_blob_sha(data) == sha else None
+
+
+def git_blob_sha(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def apply_patch(old: str, patch: str) -> str | None:
+    """Apply a unified-diff patch (hunks only, as GitHub lists them); None when it does not fit."""
+    source = old.splitlines(keepends=True)
+    out: list[str] = []
+    position = 0
+    last = ""
+    for line in patch.split("\n"):
+        if line.startswith("@@"):
+            match = _HUNK.match(line)
+            if match is None:
+                return None
+            start, count = int(match[1]), int(match[2] or 1)
+            begin = start - 1 if count else start
+            if begin < position or begin > len(source):
+                return None
+            out.extend(source[position:begin])
+            position = begin
+        elif line.startswith((" ", "-")):
+            if position >= len(source) or source[position].rstrip("\r\n") != line[1:]:
+                return None
+            if line[0] == " ":
+                out.append(source[position])
+            position += 1
+        elif line.startswith("+"):
+            out.append(line[1:] + "\n")
+        elif line.startswith("\\"):
+            if last.startswith("+") and out:
+                out[-1] = out[-1][:-1]
+        elif line:
+            return None
+        last = line
+    out.extend(source[position:])
+    return "".join(out)
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@")

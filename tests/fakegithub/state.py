@@ -1,0 +1,221 @@
+"""The in-memory GitHub: installations, repositories, pull requests and what the bot writes."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.fakegithub.git import FileChange, ObjectStore, file_changes
+
+_KEYS: dict[str, tuple[str, str]] = {}
+
+
+def key_pair(name: str = "app") -> tuple[str, str]:
+    """(private PEM, public PEM), generated once per test session: RSA keygen is slow."""
+    if name not in _KEYS:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+        _KEYS[name] = (private, public)
+    return _KEYS[name]
+
+
+@dataclass
+class Installation:
+    id: int
+    account: str
+    repos: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Token:
+    token: str
+    installation: int
+    expires_at: float
+
+
+@dataclass
+class Pull:
+    number: int
+    repo: Repo
+    head_repo: Repo
+    base_sha: str
+    head_sha: str
+    base_ref: str = "main"
+    head_ref: str = "feature"
+    user: str = "author"
+    title: str = "Change the mesh"
+    state: str = "open"
+    omit_patch: set[str] = field(default_factory=set)
+    """Paths whose `patch` the files list leaves out (GitHub does so for large files)."""
+
+    def changes(self) -> list[FileChange]:
+        store = self.repo.store
+        out = file_changes(store.files_of[self.base_sha], store.files_of[self.head_sha])
+        for change in out:
+            if change.path in self.omit_patch:
+                change.patch = None
+        return out
+
+
+@dataclass
+class Repo:
+    full_name: str
+    id: int
+    store: ObjectStore
+    fork_of: Repo | None = None
+    default_branch: str = "main"
+    permissions: dict[str, str] = field(default_factory=dict)
+    pulls: dict[int, Pull] = field(default_factory=dict)
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def owner(self) -> str:
+        return self.full_name.split("/")[0]
+
+    def json(self) -> dict[str, Any]:
+        owner, name = self.full_name.split("/")
+        return {
+            "id": self.id, "name": name, "full_name": self.full_name, "private": False,
+            "owner": {"login": owner, "id": self.id * 10, "type": "User"},
+            "fork": self.fork_of is not None, "default_branch": self.default_branch,
+            "html_url": f"https://github.com/{self.full_name}",
+        }
+
+
+@dataclass
+class Fault:
+    """A failure to inject: the next `times` requests matching method and path get it."""
+
+    method: str
+    path: re.Pattern[str]
+    status: int
+    times: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    body: Any = None
+
+
+class State:
+    """Everything the fake knows. Tests build it through these helpers, then assert on it."""
+
+    def __init__(self, app_id: int = 4242, slug: str = "istio-footguns",
+                 now: Callable[[], float] = time.time):
+        self.app_id = app_id
+        self.slug = slug
+        self.now = now
+        self.private_key, self.public_key = key_pair()
+        self.installations: dict[int, Installation] = {}
+        self.repos: dict[str, Repo] = {}
+        self.tokens: dict[str, Token] = {}
+        self.check_runs: dict[int, dict[str, Any]] = {}
+        self.reviews: dict[int, dict[str, Any]] = {}
+        self.review_comments: dict[int, dict[str, Any]] = {}
+        self.issue_comments: dict[int, dict[str, Any]] = {}
+        self.reactions: list[dict[str, Any]] = []
+        self.faults: list[Fault] = []
+        self.log: list[LoggedRequest] = []
+        self.tree_limit = 100_000
+        """Entries a recursive tree returns before it says `truncated` (GitHub: 100,000)."""
+        self._ids = itertools.count(1000)
+
+    @property
+    def bot_login(self) -> str:
+        return f"{self.slug}[bot]"
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    # -- building the world -------------------------------------------------------------------
+
+    def install(self, account: str, *repos: str) -> int:
+        installation = Installation(self.next_id(), account, set(repos))
+        self.installations[installation.id] = installation
+        for name in repos:
+            self.repos.setdefault(name, Repo(name, self.next_id(), ObjectStore()))
+        return installation.id
+
+    def repo(self, full_name: str, fork_of: str | None = None) -> Repo:
+        if full_name not in self.repos:
+            parent = self.repos[fork_of] if fork_of else None
+            store = parent.store if parent else ObjectStore()
+            self.repos[full_name] = Repo(full_name, self.next_id(), store, parent)
+        return self.repos[full_name]
+
+    def commit(self, repo: str, files: dict[str, str | bytes], parent: str | None = None,
+               message: str = "change") -> str:
+        """A commit whose tree holds exactly `files` (None as a value deletes from the parent)."""
+        store = self.repos[repo].store
+        content = dict(store.files_of[parent]) if parent else {}
+        for path, data in files.items():
+            if data is None:
+                content.pop(path, None)
+            else:
+                content[path] = data.encode() if isinstance(data, str) else data
+        return store.put_commit(content, [parent] if parent else [], message)
+
+    def open_pull(self, repo: str, base_sha: str, head_sha: str, head_repo: str | None = None,
+                  **extra: Any) -> Pull:
+        target = self.repos[repo]
+        number = len(target.issues) + len(target.pulls) + 1
+        pull = Pull(number, target, self.repos[head_repo or repo], base_sha, head_sha, **extra)
+        target.pulls[number] = pull
+        return pull
+
+    def push(self, pull: Pull, files: dict[str, str | bytes | None]) -> str:
+        pull.head_sha = self.commit(pull.head_repo.full_name, files, pull.head_sha, "push")
+        return pull.head_sha
+
+    def fail(self, method: str, path: str, status: int = 502, times: int = 1,
+             headers: dict[str, str] | None = None, message: str = "Server Error") -> None:
+        """Make the next `times` requests to `path` (a regex, matched in full) fail."""
+        self.faults.append(Fault(method.upper(), re.compile(path), status, times,
+                                 headers or {}, {"message": message}))
+
+    def secondary_rate_limit(self, method: str, path: str, retry_after: int = 60,
+                             status: int = 403) -> None:
+        self.fail(method, path, status, 1, {"retry-after": str(retry_after)},
+                  "You have exceeded a secondary rate limit. Please wait a few minutes before "
+                  "you try again.")
+
+    # -- what tests assert on -----------------------------------------------------------------
+
+    def requests(self, method: str | None = None, path: str | None = None) -> list[LoggedRequest]:
+        """Logged requests, filtered by method and a path regex (searched)."""
+        return [
+            r for r in self.log
+            if (method is None or r.method == method.upper())
+            and (path is None or re.search(path, r.path))
+        ]
+
+    def runs_for(self, repo: str, head_sha: str) -> list[dict[str, Any]]:
+        return [r for r in self.check_runs.values()
+                if r["_repo"] == repo and r["head_sha"] == head_sha]
+
+    def comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
+        return [c for c in self.review_comments.values()
+                if c["_repo"] == repo and c["_pull"] == number]
+
+    def reviews_on(self, repo: str, number: int) -> list[dict[str, Any]]:
+        return [r for r in self.reviews.values() if r["_repo"] == repo and r["_pull"] == number]

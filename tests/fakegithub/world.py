@@ -1,0 +1,49 @@
+"""A ready-made installation of the App on one repository, for tests of the GitHub side."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from tests.fakegithub.api import FakeGitHub
+from tests.fakegithub.state import Pull
+
+REPO = "acme/mesh"
+
+
+@dataclass
+class World:
+    fake: FakeGitHub
+    app: Any  # bot.github.GitHubApp
+    installation_id: int
+    repo: str = REPO
+
+    @property
+    def client(self) -> Any:
+        return self.app.installation(self.installation_id)
+
+    def pull(self, base: dict[str, str], head: dict[str, str | None], *,
+             fork: str | None = None, **extra: Any) -> Pull:
+        """A pull request whose base commit holds `base` and whose head changes it by `head`."""
+        base_sha = self.fake.commit(self.repo, base)
+        head_repo = self.repo
+        if fork:
+            self.fake.repo(fork, fork_of=self.repo)
+            head_repo = fork
+        head_sha = self.fake.commit(head_repo, head, base_sha)
+        return self.fake.open_pull(self.repo, base_sha, head_sha, head_repo=head_repo, **extra)
+
+    def run(self, coroutine: Any) -> Any:
+        return asyncio.run(coroutine)
+
+
+def make_world(respx_mock: Any, base_url: str = "https://api.github.com") -> World:
+    from bot.github import GitHubApp
+
+    fake = FakeGitHub(base_url)
+    installation_id = fake.install("acme", REPO)
+    fake.permissions = fake.repos[REPO].permissions
+    fake.mock(respx_mock)
+    app = GitHubApp(fake.app_id, fake.private_key, base_url, timeout=5, retry_delay=0)
+    return World(fake, app, installation_id)

@@ -1,0 +1,110 @@
+"""Fetching a pull request's change set: diff lines, base config, fork PRs, cache and call counts."""
+
+import pytest
+
+from bot.changeset import BlobCache, ConfigInvalid, PullRequest, fetch, right_side_lines
+
+
+def vs(name: str, fault: bool = False, namespace: str = "mesh") -> str:
+    route = "  - fault: {abort: {httpStatus: 503}}\n    route:\n" if fault else "  - route:\n"
+    return (f"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {name}\n"
+            f"  namespace: {namespace}\nspec:\n  hosts: [{name}]\n  http:\n{route}"
+            f"    - destination: {{host: {name}}}\n")
+
+
+def change_set(world, pull, cache=None):
+    return world.run(fetch(world.client, PullRequest.from_json({
+        "number": pull.number, "head": {"sha": pull.head_sha, "repo": pull.head_repo.json()},
+        "base": {"sha": pull.base_sha, "repo": pull.repo.json()}}), cache or BlobCache()))
+
+
+def test_diff_lines_are_the_head_side_lines_of_the_hunks(world):
+    base = {f"mesh/{i}.yaml": vs(f"svc{i}") for i in range(3)}
+    pull = world.pull(base, {"mesh/1.yaml": vs("svc1", fault=True)})
+    change = change_set(world, pull)
+    # The fault replaces line 9 (`  - route:`) with two lines; hunks carry 3 lines of context.
+    assert change.diff_lines == {"mesh/1.yaml": set(range(6, 12))}
+    assert [f.path for f in change.files] == ["mesh/1.yaml"]
+    assert change.relevant
+    assert sorted(f.path for f in change.head) == sorted(base)
+
+
+def test_too_large_diff_falls_back_to_the_files_list_patches(world):
+    base = {f"mesh/{i}.yaml": vs(f"svc{i}") for i in range(301)}
+    head = {f"mesh/{i}.yaml": vs(f"svc{i}", fault=True) for i in range(301)}
+    pull = world.pull(base, head, omit_patch={"mesh/7.yaml"})
+    change = change_set(world, pull)
+    [diff] = world.fake.requests("GET", r"/pulls/\d+$")
+    assert diff.status == 406
+    assert change.diff_lines["mesh/0.yaml"] == set(range(6, 12))
+    assert "mesh/7.yaml" not in change.diff_lines
+    assert any("too large" in note for note in change.notes)
+
+
+def test_config_is_read_from_the_base_commit(world):
+    base = {"mesh/a.yaml": vs("a"), ".github/footgun.yml": "exclude: [legacy/**]\n"}
+    pull = world.pull(base, {".github/footgun.yml": "rules: {fault-injection: off}\n",
+                             "mesh/a.yaml": vs("a", fault=True)})
+    change = change_set(world, pull)
+    assert change.config.exclude == ("legacy/**",)
+    assert change.config.rule("fault-injection").enabled
+
+
+def test_a_bad_base_config_is_one_line(world):
+    pull = world.pull({".github/footgun.yml": "rulez: {}\n"}, {"mesh/a.yaml": vs("a")})
+    with pytest.raises(ConfigInvalid) as info:
+        change_set(world, pull)
+    assert str(info.value).startswith(".github/footgun.yml: unknown key 'rulez'")
+    assert "\n" not in str(info.value)
+
+
+def test_fork_pull_requests_are_read_through_the_base_repository(world):
+    pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)},
+                      fork="contributor/mesh")
+    assert "contributor/mesh" not in world.fake.installations[world.installation_id].repos
+    change = change_set(world, pull)
+    assert change.pull.is_fork
+    assert change.relevant and change.diff_lines["mesh/a.yaml"]
+    assert all(r.path.startswith("/repos/acme/mesh/") for r in world.fake.requests("GET", "^/repos"))
+
+
+def test_a_pull_request_without_manifests_reads_no_tree_of_the_head(world):
+    pull = world.pull({"mesh/a.yaml": vs("a"), ".github/workflows/ci.yml": "on: push\n"},
+                      {"README.md": "docs\n", ".github/workflows/ci.yml": "on: [push]\n"})
+    change = change_set(world, pull)
+    assert not change.relevant
+    assert not world.fake.requests("GET", f"/git/trees/{pull.head_sha}")
+
+
+def test_truncated_trees_are_walked_folder_by_folder(world):
+    base = {f"team{t}/vs{i}.yaml": vs(f"s{t}-{i}") for t in range(3) for i in range(3)}
+    pull = world.pull(base, {"team1/vs0.yaml": vs("s1-0", fault=True)})
+    world.fake.tree_limit = 5
+    change = change_set(world, pull)
+    assert sorted(f.path for f in change.head) == sorted(base)
+    assert any("folder by folder" in note for note in change.notes)
+
+
+def test_warm_cache_needs_a_handful_of_calls_in_a_large_repository(world):
+    base = {f"apps/team{i % 20}/vs{i}.yaml": vs(f"svc{i}") for i in range(2000)}
+    first = world.pull(base, {f"apps/team{i}/vs{i}.yaml": vs(f"svc{i}", fault=True) for i in range(10)})
+    cache = BlobCache()
+    cold = change_set(world, first, cache)
+    cold_calls = len(world.fake.log)
+    assert len(cold.head) == 2000 and cold_calls > 2000
+
+    # A second pull request on the same repository: its 10 changed files are rebuilt from the
+    # cached base text and their patches; nothing is fetched per file.
+    world.fake.log.clear()
+    second = world.pull(base, {f"apps/team{i}/vs{i}.yaml": vs(f"svc{i}", fault=True) for i in range(10, 20)})
+    warm = change_set(world, second, cache)
+    calls = [(r.method, r.path) for r in world.fake.log]
+    assert len(calls) == 4, calls  # files, diff, base tree, head tree
+    assert len(warm.head) == 2000
+    assert {f.path for f in warm.files} == {f"apps/team{i}/vs{i}.yaml" for i in range(10, 20)}
+
+
+def test_unidiff_parser_maps_added_and_context_lines():
+    diff = ("diff --git a/x.yaml b/x.yaml\nindex 1..2 100644\n--- a/x.yaml\n+++ b/x.yaml\n"
+            "@@ -1,3 +1,4 @@\n a\n-b\n+B\n+C\n c\n@@ -10,2 +11,2 @@\n j\n-k\n+K\n")
+    assert right_side_lines(diff) == {"x.yaml": {1, 2, 3, 4, 11, 12}}

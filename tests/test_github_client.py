@@ -1,0 +1,150 @@
+"""The GitHub client against the fake: auth, pagination, error mapping, call counting."""
+
+import asyncio
+
+import pytest
+
+from bot import metrics
+from bot.github import GitHubApp, GitHubError
+from bot.jobs import RetryableError
+from tests.fakegithub import FakeGitHub, key_pair
+
+
+@pytest.fixture
+def fake(respx_mock):
+    fake = FakeGitHub()
+    fake.install("acme", "acme/mesh")
+    fake.mock(respx_mock)
+    return fake
+
+
+def app(fake, **kwargs):
+    return GitHubApp(fake.app_id, fake.private_key, fake.base_url, timeout=5, retry_delay=0, **kwargs)
+
+
+def installation(fake):
+    [installation_id] = fake.installations
+    return app(fake).installation(installation_id)
+
+
+def seed_pull(fake, files=5):
+    base = fake.commit("acme/mesh", {"README.md": "hi\n"})
+    head = fake.commit("acme/mesh", {f"f{i}.yaml": f"a: {i}\n" for i in range(files)}, base)
+    return fake.open_pull("acme/mesh", base, head)
+
+
+def test_one_token_is_exchanged_and_reused(fake):
+    pull = seed_pull(fake)
+    client = installation(fake)
+
+    async def twice():
+        await client.get(f"repos/acme/mesh/pulls/{pull.number}")
+        await client.get(f"repos/acme/mesh/pulls/{pull.number}")
+        await client.client.aclose()
+
+    asyncio.run(twice())
+    assert [r.path for r in fake.log] == [
+        "/app/installations/%d/access_tokens" % next(iter(fake.installations)),
+        "/repos/acme/mesh/pulls/1", "/repos/acme/mesh/pulls/1",
+    ]
+    assert all(r.status in (200, 201) for r in fake.log)
+
+
+def test_installation_clients_are_cached_per_installation(fake):
+    github = app(fake)
+    [installation_id] = fake.installations
+    assert github.installation(installation_id) is github.installation(installation_id)
+
+
+def test_pagination_follows_link_headers_100_per_page(fake):
+    pull = seed_pull(fake, files=250)
+    client = installation(fake)
+    files = asyncio.run(client.paginate(f"repos/acme/mesh/pulls/{pull.number}/files"))
+    assert len(files) == 250
+    pages = fake.requests("GET", "/files$")
+    assert [r.query.get("page") for r in pages] == [None, "2", "3"]
+    assert all(r.query["per_page"] == "100" for r in pages)
+
+
+def test_a_jwt_signed_with_another_key_is_rejected(fake):
+    other_private, _ = key_pair("intruder")
+    github = GitHubApp(fake.app_id, other_private, fake.base_url, timeout=5)
+    [installation_id] = fake.installations
+    with pytest.raises(GitHubError) as info:
+        asyncio.run(github.installation(installation_id).get("repos/acme/mesh/pulls/1"))
+    assert info.value.status == 401
+    assert fake.log[0].status == 401
+
+
+def test_an_expired_token_is_refused_by_the_fake(fake):
+    pull = seed_pull(fake)
+    client = installation(fake)
+    asyncio.run(client.get(f"repos/acme/mesh/pulls/{pull.number}"))
+    for token in fake.tokens.values():
+        token.expires_at = 0
+    with pytest.raises(GitHubError) as info:
+        asyncio.run(client.get(f"repos/acme/mesh/pulls/{pull.number}"))
+    assert info.value.status == 401
+
+
+def test_server_errors_are_retried_in_place_then_succeed(fake):
+    pull = seed_pull(fake)
+    fake.fail("GET", "/repos/acme/mesh/pulls/1", 502, times=2)
+    data = asyncio.run(installation(fake).get(f"repos/acme/mesh/pulls/{pull.number}"))
+    assert data["number"] == 1
+    assert [r.status for r in fake.requests("GET", "pulls/1$")] == [502, 502, 200]
+
+
+def test_persistent_server_errors_become_retryable(fake):
+    seed_pull(fake)
+    fake.fail("GET", "/repos/acme/mesh/pulls/1", 503, times=10)
+    with pytest.raises(RetryableError) as info:
+        asyncio.run(installation(fake).get("repos/acme/mesh/pulls/1"))
+    assert "503" in str(info.value) and info.value.retry_after is None
+    assert len(fake.requests("GET", "pulls/1$")) == 3
+
+
+@pytest.mark.parametrize("status", [403, 429])
+def test_secondary_rate_limit_is_retryable_after_the_wait_github_asked(fake, status):
+    seed_pull(fake)
+    fake.secondary_rate_limit("GET", "/repos/acme/mesh/pulls/1", retry_after=42, status=status)
+    with pytest.raises(RetryableError) as info:
+        asyncio.run(installation(fake).get("repos/acme/mesh/pulls/1"))
+    assert info.value.retry_after == 42
+    assert len(fake.requests("GET", "pulls/1$")) == 1
+
+
+def test_primary_rate_limit_waits_until_the_reset(fake, monkeypatch):
+    import time
+
+    seed_pull(fake)
+    reset = int(time.time()) + 120
+    fake.fail("GET", "/repos/acme/mesh/pulls/1", 403, headers={
+        "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+        message="API rate limit exceeded for installation ID 1.")
+    with pytest.raises(RetryableError) as info:
+        asyncio.run(installation(fake).get("repos/acme/mesh/pulls/1"))
+    assert 100 < info.value.retry_after <= 120
+
+
+def test_not_found_is_not_retryable(fake):
+    with pytest.raises(GitHubError) as info:
+        asyncio.run(installation(fake).get("repos/acme/other/pulls/1"))
+    assert info.value.status == 404
+
+
+def test_calls_are_counted_by_method_and_status(fake):
+    pull = seed_pull(fake)
+    counter = metrics.GITHUB_REQUESTS.labels("GET", "200")
+    before = counter._value.get()
+    asyncio.run(installation(fake).get(f"repos/acme/mesh/pulls/{pull.number}"))
+    assert counter._value.get() == before + 1
+
+
+def test_tokens_never_reach_the_log(fake, caplog):
+    pull = seed_pull(fake)
+    caplog.set_level("DEBUG")
+    asyncio.run(installation(fake).get(f"repos/acme/mesh/pulls/{pull.number}"))
+    [token] = fake.tokens
+    assert token not in caplog.text
+    assert "ghs_" not in caplog.text
