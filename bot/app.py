@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import db, jobs, webhooks
+from bot import db, jobs, logs, webhooks
 from bot.metrics import QUEUE_DEPTH, exposition
 from bot.settings import Settings, registration_hint
 from bot.worker import PERIODIC, TaskContext, Wakeup, Worker
@@ -46,6 +46,7 @@ class Runtime:
     wakeup: Wakeup = field(default_factory=Wakeup)
     workers: list[Worker] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    periodic: list[asyncio.Task[None]] = field(default_factory=list)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def start(self, workers: int | None = None) -> None:
@@ -68,12 +69,15 @@ class Runtime:
             self.tasks.append(asyncio.create_task(worker.run(), name=f"worker-{number}"))
         context = TaskContext(settings, self.github, self.database.sessions)
         for name, periodic in PERIODIC.items():
-            self.tasks.append(asyncio.create_task(periodic.loop(context, name), name=f"periodic-{name}"))
+            self.periodic.append(asyncio.create_task(periodic.loop(context, name), name=f"periodic-{name}"))
         log.info("started %d workers (%s) and %d periodic tasks on %s", count, ", ".join(sorted(handlers)) or "no handlers",
                  len(PERIODIC), settings.database_url_for_logs)
 
     async def stop(self) -> None:
         """Let running jobs finish for a while; cancelled ones go back to the queue."""
+        for task in self.periodic:
+            task.cancel()
+        await asyncio.gather(*self.periodic, return_exceptions=True)
         for worker in self.workers:
             worker.stop()
         if self.tasks:
@@ -115,6 +119,8 @@ def create_app(
     migrate: bool | None = None,
 ) -> Starlette:
     """The ASGI app. `migrate` defaults to on for SQLite (embedded) and off for PostgreSQL."""
+    for secret in settings.secrets():
+        logs.register_secret(secret)
     runtime = Runtime(settings, github_factory, handlers, migrate)
 
     @contextlib.asynccontextmanager

@@ -215,6 +215,9 @@ PERIODIC: dict[str, Periodic] = {}
 
 
 def _describe(exc: BaseException) -> str:
-    """`Type: message` on one line, for the job record and the user (the traceback goes to the log)."""
-    text = "".join(traceback.format_exception_only(exc)).strip().splitlines()
-    return logs.scrub(text[-1] if text else exc.__class__.__name__)
+    """`Type: message` on one line, secrets scrubbed, for the job record and the user.
+
+    The traceback goes to the log (`exc_info`), where the formatter scrubs it too.
+    """
+    text = logs.scrub("".join(traceback.format_exception_only(exc)))
+    return " ".join(text.split())[:1000] or exc.__class__.__name__
