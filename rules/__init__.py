@@ -12,8 +12,14 @@ from rules import (
     authz_blocks_health_probes,
     authz_unscoped,
     fault_injection,
+    hold_application,
+    in_place_upgrade,
     mtls_weakened,
     permissive_mtls,
+    proxy_resources,
+    revision_label,
+    sidecar_egress_unscoped,
+    sidecar_missing,
 )
 
 RULES: dict[str, ModuleType] = {
@@ -24,6 +30,12 @@ RULES: dict[str, ModuleType] = {
         mtls_weakened,
         authz_unscoped,
         authz_blocks_health_probes,
+        sidecar_missing,
+        sidecar_egress_unscoped,
+        hold_application,
+        proxy_resources,
+        in_place_upgrade,
+        revision_label,
     )
 }
 

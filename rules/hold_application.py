@@ -1,0 +1,141 @@
+"""Applications may start before their sidecar is ready (`holdApplicationUntilProxyStarts`).
+
+iptables already sends an application's traffic to Envoy while Envoy has no routes yet, so calls
+made at start-up fail with "connection refused" and the pod looks flaky until it restarts. The
+mesh config can hold every application until its proxy is ready; a pod can opt out again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from rules.context import Context
+from rules.loader import WORKLOAD_KINDS
+from rules.mesh_config import (
+    MeshConfigSource,
+    covered_by_layers,
+    file_scope,
+    is_false,
+    is_true,
+    parse_embedded_yaml,
+    sidecar_mesh_configs,
+)
+from rules.model import Problem
+
+ID = "hold-application-until-proxy-starts"
+SEVERITY = "warning"
+KINDS = ("IstioOperator", "ConfigMap", "HelmValues", *sorted(WORKLOAD_KINDS))
+SUMMARY = "Mesh config does not hold applications until their proxy starts, or a pod opts out."
+WHY = (
+    "Without `holdApplicationUntilProxyStarts` the application container can start before "
+    "Envoy has its configuration: its first outbound calls fail with connection refused or "
+    "no route to host, which looks like a DNS or network fault and disappears after a restart."
+)
+FIX = (
+    "Set `holdApplicationUntilProxyStarts: true` in the mesh config's `defaultConfig` "
+    "(IstioOperator `spec.meshConfig.defaultConfig`, the `istio` ConfigMap's `mesh`, or Helm "
+    "`meshConfig.defaultConfig`), and remove pod annotations that set it to false."
+)
+FAIL = """\
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata:
+  name: control-plane
+  namespace: istio-system
+spec:
+  revision: 1-24
+  meshConfig:
+    defaultConfig:
+      holdApplicationUntilProxyStarts: false
+"""
+PASS = """\
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata:
+  name: control-plane
+  namespace: istio-system
+spec:
+  revision: 1-24
+  meshConfig:
+    defaultConfig:
+      holdApplicationUntilProxyStarts: true
+  values:
+    global:
+      proxy:
+        resources:
+          limits: {cpu: 500m, memory: 256Mi}
+"""
+OPTIONS: dict[str, Any] = {}
+
+SETTING = "holdApplicationUntilProxyStarts"
+PROXY_CONFIG = "proxy.istio.io/config"
+_FALSE_SETTING = re.compile(rf"""(["']?{SETTING}["']?\s*:\s*)false\b""")
+
+
+def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
+    sources = sidecar_mesh_configs(ctx.index)
+    for source in sources:
+        setting = source.default_config.get(SETTING)
+        if _holds(source) or (not is_false(setting) and covered_by_layers(source, sources, _holds)):
+            continue
+        yield _mesh_config_problem(source, setting)
+    for workload in ctx.index.workloads():
+        value = workload.annotations.get(PROXY_CONFIG)
+        proxy_config = parse_embedded_yaml(value)
+        if proxy_config is None or not is_false(proxy_config.get(SETTING)):
+            continue
+        path = workload.annotation_path(PROXY_CONFIG)
+        resource = workload.resource
+        yield Problem(
+            resource,
+            path,
+            f"{resource.kind} {resource.namespace}/{resource.name} sets {SETTING}: false in its "
+            f"{PROXY_CONFIG} annotation: its containers may start before the sidecar is ready "
+            "and fail their first outbound calls",
+            fix=_annotation_fix(value),
+        )
+
+
+def _holds(source: MeshConfigSource) -> bool:
+    """The mesh config or the injector's Helm value turns the setting on."""
+    return is_true(source.default_config.get(SETTING)) or is_true(source.global_proxy().get(SETTING))
+
+
+def _mesh_config_problem(source: MeshConfigSource, setting: Any) -> Problem:
+    state = "false" if is_false(setting) else "not set"
+    if source.embedded:
+        path = source.mesh_path
+        message = f"{source.label}: defaultConfig.{SETTING} in {_dotted(path)} is {state}"
+    else:
+        path = (*source.mesh_path, "defaultConfig", SETTING)
+        message = f"{source.label}: {_dotted(path)} is {state}"
+    fix = ("set", "true") if setting is False and not source.embedded else None
+    return Problem(
+        source.resource,
+        path,
+        f"{message}, so applications may start before their sidecar is ready and fail their "
+        "first outbound calls",
+        identity=(*source.mesh_path, "defaultConfig", SETTING, *file_scope(source.resource)),
+        fix=fix,
+    )
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return ".".join(map(str, path))
+
+
+def _annotation_fix(value: Any) -> tuple[str, str] | None:
+    """Rewrite `holdApplicationUntilProxyStarts: false` to true inside a one-line annotation."""
+    if not isinstance(value, str) or "\n" in value.strip():
+        return None
+    if len(_FALSE_SETTING.findall(value)) != 1:
+        return None
+    fixed = _FALSE_SETTING.sub(r"\1true", value)
+    return ("set", _quote(fixed))
+
+
+def _quote(text: str) -> str:
+    """A YAML single-quoted scalar: the annotation stays a string."""
+    return "'" + text.replace("'", "''") + "'"
