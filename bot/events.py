@@ -61,7 +61,7 @@ async def pull_request(session: AsyncSession, payload: dict[str, Any], delivery:
     pr = payload["pull_request"]
     current = await remember_pull_request(session, payload)
     if action == "closed":
-        return Outcome("recorded", "pull request closed")
+        return Outcome("recorded", "pull request merged" if current.merged_at else "pull request closed")
     if current.head_sha != pr["head"]["sha"]:
         return Outcome("ignored", f"out of order: the head is already {current.head_sha[:12]}")
     return await _review(session, payload, delivery, [current], f"pull_request.{action}")
@@ -169,6 +169,7 @@ async def remember_pull_request(session: AsyncSession, payload: dict[str, Any]) 
         "state": pr.get("state") or "open",
         "github_updated_at": _timestamp(pr.get("updated_at")),
         "updated_at": utcnow(),
+        "merged_at": _timestamp(pr.get("merged_at")),
     }
     insert = _insert_for(session)
     statement = insert(PullRequest).values(**values)
