@@ -139,6 +139,24 @@ class GitHubApp:
         self._installations.clear()
 
 
+@asynccontextmanager
+async def open_client(settings: Any) -> AsyncIterator[GitHubApp | None]:
+    """The process's one `GitHubApp` (from the App settings), closed at shutdown.
+
+    Yields None when the App's credentials are not configured: the server still starts and says
+    what is missing, instead of failing on the first job.
+    """
+    if settings.app_id is None or settings.private_key is None:
+        yield None
+        return
+    app = GitHubApp(settings.app_id, settings.private_key.get_secret_value(),
+                    settings.github_api_url, settings.http_timeout)
+    try:
+        yield app
+    finally:
+        await app.aclose()
+
+
 class Installation:
     """Calls made as one installation. Paths are relative to the API root: `repos/o/r/...`."""
 
@@ -192,6 +210,8 @@ def _translate(exc: GitHubException, method: str, path: str) -> Exception:
     """Map githubkit's exceptions to what the job queue and the callers act on."""
     if isinstance(exc, RequestError) and isinstance(exc.exc, GitHubException):
         exc = exc.exc  # raised inside the token exchange, wrapped by httpx's auth flow
+    if isinstance(exc, RequestError) and not isinstance(exc, RequestFailed):
+        metrics.GITHUB_REQUESTS.labels(method, "error").inc()  # no answer came
     where = f"{method} /{path.lstrip('/')}"
     if isinstance(exc, RateLimitExceeded):
         seconds = exc.retry_after.total_seconds()

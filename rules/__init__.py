@@ -1,7 +1,8 @@
 """The rules, listed explicitly: adding a rule means importing it here (no magic discovery).
 
 Each rule is a module with `ID`, `SEVERITY`, `KINDS`, `SUMMARY`, `WHY`, `FIX`, `FAIL`, `PASS`,
-`OPTIONS` (option defaults) and a generator `check(ctx, options)` yielding `Problem`s.
+`OPTIONS` (option defaults) and a generator `check(ctx, options)` yielding `Problem`s. A rule that
+compares against the base revision also has `BASE`, the base its FAIL and PASS examples assume.
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ from rules import (
     authz_blocks_health_probes,
     authz_unscoped,
     fault_injection,
-    hold_application,
+    gateway_host_mismatch,
+    gateway_not_found,
+    hold_application_until_proxy_starts,
+    host_not_found,
     in_place_upgrade,
     mtls_weakened,
     permissive_mtls,
-    proxy_resources,
+    proxy_resources_missing,
     revision_label,
+    short_host_name,
     sidecar_egress_unscoped,
     sidecar_missing,
+    subset_not_defined,
 )
 
 RULES: dict[str, ModuleType] = {
@@ -32,8 +38,13 @@ RULES: dict[str, ModuleType] = {
         authz_blocks_health_probes,
         sidecar_missing,
         sidecar_egress_unscoped,
-        hold_application,
-        proxy_resources,
+        short_host_name,
+        host_not_found,
+        subset_not_defined,
+        gateway_not_found,
+        gateway_host_mismatch,
+        hold_application_until_proxy_starts,
+        proxy_resources_missing,
         in_place_upgrade,
         revision_label,
     )

@@ -26,7 +26,7 @@ class Report:
     findings: list[Finding]
     skipped: list[Skipped] = field(default_factory=list)
     base_findings: list[Finding] = field(default_factory=list)
-    """Findings at base: lets a publisher tell which old findings are gone (fixed)."""
+    """Findings at base, by fingerprint (positions not resolved): what a change fixed."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -64,7 +64,7 @@ def analyse(
     head_context = Context(head_resources, config, base=base_context)
 
     findings = run_rules(head_context)
-    base_findings = run_rules(base_context) if base_context is not None else []
+    base_findings = run_rules(base_context, locate=False) if base_context is not None else []
     known = {f.fingerprint for f in base_findings}
     all_waivers = [*waivers, *(ConfigFileWaiver(w) for w in config.waive)]
     today = today or dt.date.today()
@@ -77,8 +77,12 @@ def analyse(
     return Report(findings, skipped, base_findings)
 
 
-def run_rules(context: Context) -> list[Finding]:
-    """Every enabled rule over one revision, in a stable order (path, line, column, rule)."""
+def run_rules(context: Context, locate: bool = True) -> list[Finding]:
+    """Every enabled rule over one revision, in a stable order (path, line, column, rule).
+
+    Resolving positions means composing the document again, the dearest step after parsing;
+    `locate=False` skips it (line and column 0, no edit) where only fingerprints matter.
+    """
     findings: list[Finding] = []
     seen: set[str] = set()
     for rule in registry.RULES.values():
@@ -87,7 +91,8 @@ def run_rules(context: Context) -> list[Finding]:
             continue
         options = {**rule.OPTIONS, **settings.options}
         for problem in rule.check(context, options):
-            finding = to_finding(rule.ID, settings.severity or problem.severity or rule.SEVERITY, problem)
+            severity = settings.severity or problem.severity or rule.SEVERITY
+            finding = to_finding(rule.ID, severity, problem, locate)
             if finding.fingerprint not in seen:
                 seen.add(finding.fingerprint)
                 findings.append(finding)
@@ -95,10 +100,10 @@ def run_rules(context: Context) -> list[Finding]:
     return findings
 
 
-def to_finding(rule_id: str, severity: str, problem: Problem) -> Finding:
+def to_finding(rule_id: str, severity: str, problem: Problem, locate: bool = True) -> Finding:
     resource = problem.resource
     key = problem.identity or stable_path(resource.body, problem.path)
-    line, column = resource.position(problem.path)
+    line, column = resource.position(problem.path) if locate else (0, 0)
     return Finding(
         rule=rule_id,
         severity=severity,  # type: ignore[arg-type]
@@ -108,7 +113,7 @@ def to_finding(rule_id: str, severity: str, problem: Problem) -> Finding:
         column=column,
         resource=resource.ref,
         fingerprint=fingerprint(rule_id, resource.ref, key),
-        edit=_edit(problem) if problem.fix else None,
+        edit=_edit(problem) if problem.fix and locate else None,
     )
 
 

@@ -3,13 +3,7 @@
 import pytest
 
 from bot.changeset import BlobCache, ConfigInvalid, PullRequest, fetch, right_side_lines
-
-
-def vs(name: str, fault: bool = False, namespace: str = "mesh") -> str:
-    route = "  - fault: {abort: {httpStatus: 503}}\n    route:\n" if fault else "  - route:\n"
-    return (f"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {name}\n"
-            f"  namespace: {namespace}\nspec:\n  hosts: [{name}]\n  http:\n{route}"
-            f"    - destination: {{host: {name}}}\n")
+from tests.fakegithub.world import virtual_service as vs
 
 
 def change_set(world, pull, cache=None):

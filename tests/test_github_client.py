@@ -148,3 +148,39 @@ def test_tokens_never_reach_the_log(fake, caplog):
     [token] = fake.tokens
     assert token not in caplog.text
     assert "ghs_" not in caplog.text
+
+
+def test_timeouts_are_retried_then_retryable_and_counted_as_errors(fake):
+    seed_pull(fake)
+    fake.timeout("GET", "/repos/acme/mesh/pulls/1", times=5)
+    counter = metrics.GITHUB_REQUESTS.labels("GET", "error")
+    before = counter._value.get()
+    with pytest.raises(RetryableError) as info:
+        asyncio.run(installation(fake).get("repos/acme/mesh/pulls/1"))
+    assert "timed out" in str(info.value)
+    assert counter._value.get() == before + 1
+
+
+def test_open_client_builds_the_app_from_settings_and_closes_it(fake):
+    from types import SimpleNamespace
+
+    from pydantic import SecretStr
+
+    from bot.github import open_client
+
+    settings = SimpleNamespace(app_id=fake.app_id, private_key=SecretStr(fake.private_key),
+                               github_api_url=fake.base_url, http_timeout=5.0)
+    pull = seed_pull(fake)
+
+    async def use():
+        async with open_client(settings) as app:
+            [installation_id] = fake.installations
+            return await app.installation(installation_id).get(f"repos/acme/mesh/pulls/{pull.number}")
+
+    assert asyncio.run(use())["number"] == pull.number
+
+    async def without_credentials():
+        async with open_client(SimpleNamespace(app_id=None, private_key=None)) as app:
+            return app
+
+    assert asyncio.run(without_credentials()) is None

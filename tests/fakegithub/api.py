@@ -104,13 +104,18 @@ class FakeGitHub(State):
             response = httpx.Response(exc.status, json=body, headers=exc.headers)
         body = json.loads(request.content) if request.content else None
         self.log.append(LoggedRequest(request.method, path, dict(request.url.params),
-                                      response.status_code, body))
+                                      response.status_code, body, response))
         return response
 
     def _dispatch(self, request: httpx.Request, path: str) -> httpx.Response:
         for fault in self.faults:
             if fault.times > 0 and fault.method == request.method and fault.path.fullmatch(path):
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 fault.times -= 1
+                if fault.status == 0:
+                    raise httpx.ReadTimeout("timed out", request=request)
                 raise ApiError(fault.status, fault.body["message"], headers=fault.headers)
         for method, template, pattern, handler in ROUTES:
             match = pattern.match(path)

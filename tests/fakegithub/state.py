@@ -109,6 +109,8 @@ class Fault:
     times: int
     headers: dict[str, str]
     body: dict[str, Any]
+    after: int = 0
+    """Matching requests to let through before failing."""
 
 
 @dataclass
@@ -118,6 +120,7 @@ class LoggedRequest:
     query: dict[str, str]
     status: int
     body: Any = None
+    response: Any = field(default=None, repr=False)
 
 
 class State:
@@ -212,10 +215,15 @@ class State:
         return pull.head_sha
 
     def fail(self, method: str, path: str, status: int = 502, times: int = 1,
-             headers: dict[str, str] | None = None, message: str = "Server Error") -> None:
-        """Make the next `times` requests to `path` (a regex, matched in full) fail."""
+             headers: dict[str, str] | None = None, message: str = "Server Error",
+             after: int = 0) -> None:
+        """Make `times` requests to `path` (a regex, matched in full) fail, after `after` pass."""
         self.faults.append(Fault(method.upper(), re.compile(path), status, times,
-                                 headers or {}, {"message": message}))
+                                 headers or {}, {"message": message}, after))
+
+    def timeout(self, method: str, path: str, times: int = 1) -> None:
+        """Make the next `times` requests to `path` time out (no answer at all)."""
+        self.fail(method, path, 0, times)
 
     def secondary_rate_limit(self, method: str, path: str, retry_after: int = 60,
                              status: int = 403) -> None:

@@ -47,3 +47,25 @@ def make_world(respx_mock: Any, base_url: str = "https://api.github.com") -> Wor
     fake.mock(respx_mock)
     app = GitHubApp(fake.app_id, fake.private_key, base_url, timeout=5, retry_delay=0)
     return World(fake, app, installation_id)
+
+
+def virtual_service(name: str, fault: bool = False, namespace: str = "mesh") -> str:
+    """A VirtualService manifest; with `fault`, its route injects HTTP 503 aborts (line 9)."""
+    route = "  - fault: {abort: {httpStatus: 503}}\n    route:\n" if fault else "  - route:\n"
+    host = f"{name}.{namespace}.svc.cluster.local"
+    return (f"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {name}\n"
+            f"  namespace: {namespace}\nspec:\n  hosts: [{host}]\n  http:\n{route}"
+            f"    - destination: {{host: {host}}}\n")
+
+
+def job_context(world: World, pull: Pull, head_sha: str | None = None, attempts: int = 1) -> Any:
+    """What the job queue hands the review handler (duck-typed: `.job.payload`, `.github`...)."""
+    import logging
+    from types import SimpleNamespace
+
+    payload = {"installation_id": world.installation_id, "repository": world.repo,
+               "pull_number": pull.number, "head_sha": head_sha or pull.head_sha,
+               "base_sha": pull.base_sha, "reason": "synchronize"}
+    return SimpleNamespace(settings=None, github=world.app, session_factory=None,
+                           job=SimpleNamespace(payload=payload, attempts=attempts),
+                           log=logging.getLogger("test.review"))

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from rules import proxy_resources
+from rules import proxy_resources_missing
 from rules.quantities import parse_quantity
 from tests.helpers import assert_findings, run
 
@@ -32,8 +32,8 @@ def findings(source):
 
 
 def test_fail_example_is_flagged_and_pass_example_is_not():
-    assert_findings(RULE, proxy_resources.FAIL, (11, 9))
-    assert_findings(RULE, proxy_resources.PASS)
+    assert_findings(RULE, proxy_resources_missing.FAIL, (11, 9))
+    assert_findings(RULE, proxy_resources_missing.PASS)
 
 
 def test_missing_memory_limit_in_an_operator():

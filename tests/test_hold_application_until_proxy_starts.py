@@ -1,4 +1,4 @@
-from rules import hold_application
+from rules import hold_application_until_proxy_starts
 from tests.helpers import assert_findings, run
 
 RULE = "hold-application-until-proxy-starts"
@@ -22,12 +22,12 @@ def findings(source):
 
 
 def test_fail_example_is_flagged_and_pass_example_is_not():
-    assert_findings(RULE, hold_application.FAIL, (10, 7))
-    assert_findings(RULE, hold_application.PASS)
+    assert_findings(RULE, hold_application_until_proxy_starts.FAIL, (10, 7))
+    assert_findings(RULE, hold_application_until_proxy_starts.PASS)
 
 
 def test_false_in_an_istio_operator_is_flagged_with_a_fix():
-    [finding] = findings(hold_application.FAIL)
+    [finding] = findings(hold_application_until_proxy_starts.FAIL)
     assert "spec.meshConfig.defaultConfig.holdApplicationUntilProxyStarts is false" in finding.message
     assert (finding.edit.start_line, finding.edit.end_line) == (10, 10)
     assert finding.edit.replacement == "      holdApplicationUntilProxyStarts: true"
@@ -196,10 +196,10 @@ def test_values_files_of_separate_clusters_are_judged_separately():
 
 def test_operator_overlays_of_one_name_are_layers():
     overlay = operator("  meshConfig:\n    accessLogFile: /dev/stdout\n")
-    head = {"istio/base.yaml": hold_application.PASS, "istio/overlays/prod.yaml": overlay}
+    head = {"istio/base.yaml": hold_application_until_proxy_starts.PASS, "istio/overlays/prod.yaml": overlay}
     assert_findings(RULE, head)
     other_name = overlay.replace("name: control-plane", "name: other")
-    assert_findings(RULE, {"istio/base.yaml": hold_application.PASS, "istio/other.yaml": other_name},
+    assert_findings(RULE, {"istio/base.yaml": hold_application_until_proxy_starts.PASS, "istio/other.yaml": other_name},
                     (7, 3))
 
 

@@ -1,0 +1,124 @@
+"""A VirtualService is bound to a Gateway that the repository does not contain.
+
+A misspelt gateway name, or a short name that resolves in the wrong namespace (`my-gateway` in a
+VirtualService of namespace `shop` means `shop/my-gateway`, not `istio-system/my-gateway`), and
+the routes never reach the ingress: Istio accepts the VirtualService and serves 404s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rules.context import Context
+from rules.hosts import names_a_gateway
+from rules.model import Problem
+from rules.references import describe
+
+ID = "gateway-not-found"
+SEVERITY = "warning"
+KINDS = ("VirtualService",)
+SUMMARY = "A VirtualService `gateways` entry names a Gateway absent from the repository."
+WHY = (
+    "Istio accepts a VirtualService bound to a Gateway that does not exist; its routes are "
+    "simply never programmed into the ingress, which answers 404 for the host. A short gateway "
+    "name resolves in the VirtualService's namespace, so a Gateway in `istio-system` needs "
+    "`istio-system/name`."
+)
+FIX = (
+    "Name the Gateway as `namespace/name` and check the spelling. The check is based on what the "
+    "repository contains and stays quiet when it holds no Gateway at all; if the Gateway is "
+    "managed elsewhere, waive the finding."
+)
+FAIL = """\
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: public
+  namespace: istio-system
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - shop.example.com
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: shop
+  namespace: shop
+spec:
+  hosts:
+  - shop.example.com
+  gateways:
+  - public
+  http:
+  - route:
+    - destination:
+        host: frontend.shop.svc.cluster.local
+"""
+PASS = """\
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: public
+  namespace: istio-system
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - shop.example.com
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: shop
+  namespace: shop
+spec:
+  hosts:
+  - shop.example.com
+  gateways:
+  - istio-system/public
+  - mesh
+  http:
+  - route:
+    - destination:
+        host: frontend.shop.svc.cluster.local
+"""
+OPTIONS: dict[str, Any] = {}
+
+
+def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
+    index = ctx.index
+    if not index.gateways:
+        return
+    for vs in ctx.of_kind("VirtualService"):
+        gateways = vs.spec.get("gateways")
+        for position, reference in enumerate(gateways if isinstance(gateways, list) else ()):
+            if not names_a_gateway(reference):
+                continue
+            namespace, name = index.resolve_gateway(reference, vs.namespace)
+            if index.gateway(namespace, name) is not None:
+                continue
+            elsewhere = sorted(ns or "" for ns in index.gateway_namespaces(name))
+            hint = (
+                f"; a Gateway '{name}' exists in namespace {', '.join(elsewhere)}: write "
+                f"{elsewhere[0]}/{name}" if elsewhere else ""
+            )
+            yield Problem(
+                vs,
+                ("spec", "gateways", position),
+                f"{describe(vs)} is bound to Gateway {namespace}/{name}, which is not in this "
+                f"repository (judged on the Gateways the repository contains){hint}",
+                fix=("set", f"{elsewhere[0]}/{name}") if len(elsewhere) == 1 else None,
+            )

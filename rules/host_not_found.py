@@ -1,0 +1,119 @@
+"""A VirtualService or DestinationRule names an in-cluster host that no Service defines.
+
+A typo in a host (`reviwes`), a Service renamed in one file but not in the rules that point at
+it: Istio accepts the configuration and the traffic fails with 503s (no healthy upstream), or
+the DestinationRule's TLS and subsets silently apply to nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rules.context import Context
+from rules.hosts import in_cluster
+from rules.model import Problem
+from rules.references import describe, host_references
+
+ID = "host-not-found"
+SEVERITY = "warning"
+KINDS = ("VirtualService", "DestinationRule")
+SUMMARY = "A host matches no Service or ServiceEntry in the repository."
+WHY = (
+    "Istio accepts a VirtualService or DestinationRule whose host does not exist: routes to it "
+    "fail with 503 (no healthy upstream) and a DestinationRule for it silently applies to "
+    "nothing, so its TLS settings, subsets and outlier detection are not in force."
+)
+FIX = (
+    "Correct the host (look for a typo or a Service renamed elsewhere), or add the Service or "
+    "ServiceEntry. Only in-cluster hosts (`name.namespace.svc.cluster.local`) in namespaces where "
+    "the repository defines Services are judged, and a Service or ServiceEntry counts only where "
+    "its `exportTo` makes it visible; if the Service lives in another repository, waive the "
+    "finding."
+)
+FAIL = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  ports:
+  - port: 9080
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  hosts:
+  - reviews.bookinfo.svc.cluster.local
+  http:
+  - route:
+    - destination:
+        host: reviwes.bookinfo.svc.cluster.local
+"""
+PASS = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  ports:
+  - port: 9080
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  hosts:
+  - reviews.bookinfo.svc.cluster.local
+  http:
+  - route:
+    - destination:
+        host: reviews.bookinfo.svc.cluster.local
+"""
+OPTIONS: dict[str, Any] = {}
+
+
+def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
+    index = ctx.index
+    if not index.service_namespaces:
+        return
+    domain = ctx.config.cluster_domain
+    for resource in ctx.of_kind("VirtualService", "DestinationRule"):
+        for ref in host_references(resource):
+            if ref.host.startswith("*"):
+                continue
+            fqdn = index.canonical_host(ref.host, resource.namespace)
+            service = in_cluster(fqdn, domain)
+            if service is None or service[1] not in index.service_namespaces:
+                continue
+            if index.services_for(ref.host, resource.namespace):
+                continue
+            shown = f"'{ref.host}'" + ("" if ref.host == fqdn else f" ({fqdn})")
+            hidden = [
+                r for r in index.service_hosts.get(fqdn, ())
+                if not index.exported(r, resource.namespace)
+            ]
+            if hidden:
+                names = ", ".join(f"{r.kind} {r.namespace}/{r.name}" for r in hidden)
+                which = "which is not" if len(hidden) == 1 else "none of which is"
+                yield Problem(
+                    resource,
+                    ref.path,
+                    f"{describe(resource)} {ref.role} {shown} is defined in this repository by "
+                    f"{names}, {which} exported to namespace {resource.namespace}",
+                )
+                continue
+            yield Problem(
+                resource,
+                ref.path,
+                f"{describe(resource)} {ref.role} {shown} matches no Service or ServiceEntry "
+                f"in this repository, which defines other Services in namespace {service[1]}; "
+                "if it is defined elsewhere, waive this finding",
+            )

@@ -1,0 +1,117 @@
+"""A VirtualService routes to a subset that no DestinationRule for that host defines.
+
+Subsets live in DestinationRules, routes in VirtualServices, often in different files or
+pull requests: remove `v1` from a DestinationRule while a route still sends traffic to it, and
+that route fails with 503s (no healthy upstream) from the moment the change is applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rules.context import Context
+from rules.model import Problem
+from rules.references import describe, destinations
+
+ID = "subset-not-defined"
+SEVERITY = "error"
+KINDS = ("VirtualService",)
+SUMMARY = "A route or mirror sends traffic to a subset no DestinationRule defines."
+WHY = (
+    "Envoy has no cluster for an undefined subset: every request the route sends there fails "
+    "with 503 (no healthy upstream). The VirtualService and the DestinationRule are usually "
+    "changed separately, so the break often comes from a pull request that never touches the "
+    "route."
+)
+FIX = (
+    "Define the subset in the DestinationRule for that host (mind the namespace a short host "
+    "resolves in), or route to a subset that exists. Apply new subsets before the routes that "
+    "use them, and remove routes before the subsets they use."
+)
+FAIL = """\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  host: reviews.bookinfo.svc.cluster.local
+  subsets:
+  - name: v1
+    labels:
+      version: v1
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  hosts:
+  - reviews.bookinfo.svc.cluster.local
+  http:
+  - route:
+    - destination:
+        host: reviews.bookinfo.svc.cluster.local
+        subset: v2
+"""
+PASS = """\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  host: reviews.bookinfo.svc.cluster.local
+  subsets:
+  - name: v1
+    labels:
+      version: v1
+  - name: v2
+    labels:
+      version: v2
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  hosts:
+  - reviews.bookinfo.svc.cluster.local
+  http:
+  - route:
+    - destination:
+        host: reviews.bookinfo.svc.cluster.local
+        subset: v2
+"""
+OPTIONS: dict[str, Any] = {}
+
+
+def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
+    index = ctx.index
+    for vs in ctx.of_kind("VirtualService"):
+        for ref in destinations(vs):
+            if not isinstance(ref.subset, str | int) or isinstance(ref.subset, bool) or ref.subset == "":
+                continue
+            subset = str(ref.subset)
+            if subset in index.subsets_for(ref.host, vs.namespace):
+                continue
+            fqdn = index.canonical_host(ref.host, vs.namespace)
+            shown = ref.host if "." in ref.host else f"{ref.host} ({fqdn})"
+            rules = index.destination_rules_for(ref.host, vs.namespace)
+            if rules:
+                defined = sorted(index.subsets_for(ref.host, vs.namespace))
+                names = ", ".join(f"{r.namespace}/{r.name}" for r in rules[:3]) + (
+                    f" and {len(rules) - 3} more" if len(rules) > 3 else ""
+                )
+                known = "subsets defined: " + ", ".join(defined) if defined else "no subsets defined"
+                why = f"no DestinationRule for that host defines it ({known}; in {names})"
+            else:
+                why = "no DestinationRule in this repository has that host"
+            yield Problem(
+                vs,
+                ref.subset_path,
+                f"{describe(vs)} sends traffic to subset '{subset}' of {shown}, but {why}",
+            )

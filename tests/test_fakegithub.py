@@ -1,0 +1,230 @@
+"""The fake GitHub checked against GitHub's OpenAPI description, and its limits checked directly.
+
+The description is a fixture: these tests skip cleanly where it is absent.
+"""
+
+import asyncio
+import json
+import re
+import socket
+import threading
+import time
+
+import httpx
+import jwt
+import pytest
+
+from tests.fakegithub import ROUTES, FakeGitHub
+from tests.fakegithub.world import job_context, virtual_service as vs
+from tests.helpers import FIXTURES
+
+DESCRIPTION = FIXTURES / "github-openapi" / "api.github.com.json"
+
+
+@pytest.fixture(scope="module")
+def openapi():
+    if not DESCRIPTION.exists():
+        pytest.skip("GitHub's OpenAPI description is not available")
+    return json.loads(DESCRIPTION.read_text())
+
+
+def deref(doc, node, depth=0):
+    if depth > 12:
+        return {}
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = doc
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            return deref(doc, target, depth + 1)
+        return {k: deref(doc, v, depth + 1) for k, v in node.items() if k != "nullable"}
+    if isinstance(node, list):
+        return [deref(doc, v, depth + 1) for v in node]
+    return node
+
+
+def operation(doc, method, path):
+    for template, item in doc["paths"].items():
+        pattern = re.sub(r"\{(\w+)\}", lambda m: ".+" if m[1] == "path" else "[^/]+", template)
+        if re.fullmatch(pattern, path) and method.lower() in item:
+            return template, item[method.lower()]
+    return None, None
+
+
+def test_every_route_of_the_fake_exists_in_githubs_description(openapi):
+    served = {(method, template) for method, template, _, _ in ROUTES}
+    missing = [f"{m} {t}" for m, t in sorted(served) if m.lower() not in openapi["paths"].get(t, {})]
+    assert missing == []
+    assert len(served) >= 25
+
+
+def test_what_the_bot_sends_validates_against_the_request_schemas(world, openapi):
+    import jsonschema
+
+    pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)})
+    from bot import review
+
+    world.run(review.run(job_context(world, pull)))
+    world.fake.push(pull, {"mesh/a.yaml": vs("a").replace("hosts: [", "hosts: [b.mesh.svc.cluster.local, ")})
+    world.run(review.run(job_context(world, pull)))
+    checked = 0
+    for request in world.fake.log:
+        if request.body is None:
+            continue
+        template, op = operation(openapi, request.method, request.path)
+        assert op is not None, f"{request.method} {request.path} is not in the description"
+        schema = deref(openapi, op["requestBody"]["content"]["application/json"]["schema"])
+        jsonschema.validate(request.body, schema)
+        checked += 1
+    assert checked >= 5
+
+
+def test_what_the_fake_answers_uses_only_fields_github_declares(world, openapi):
+    pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)})
+    from bot import review
+
+    world.run(review.run(job_context(world, pull)))
+    compared = 0
+    for logged in world.fake.log:
+        method, response = logged.method, logged.response
+        if "json" not in response.headers.get("content-type", ""):
+            continue
+        _, op = operation(openapi, method, logged.path)
+        spec = op["responses"].get(str(response.status_code))
+        content = deref(openapi, spec or {}).get("content", {}).get("application/json")
+        if not content:
+            continue
+        schema, body = content["schema"], response.json()
+        if schema.get("type") == "array":
+            schema, body = schema["items"], (body[0] if body else {})
+        declared = set(schema.get("properties", {}))
+        extra = set(body) - declared
+        assert not extra, f"{method} {logged.path}: undeclared fields {sorted(extra)}"
+        compared += 1
+    assert compared >= 6
+
+
+def token_for(fake):
+    installation = fake.install("acme", "acme/mesh")
+    now = int(time.time())
+    token = jwt.encode({"iss": str(fake.app_id), "iat": now - 30, "exp": now + 500},
+                       fake.private_key, algorithm="RS256")
+    answer = fake.handle(httpx.Request(
+        "POST", f"{fake.base_url}/app/installations/{installation}/access_tokens",
+        headers={"authorization": f"Bearer {token}"}))
+    assert answer.status_code == 201
+    return answer.json()["token"]
+
+
+def call(fake, method, path, token, **kwargs):
+    return fake.handle(httpx.Request(method, f"{fake.base_url}{path}",
+                                     headers={"authorization": f"token {token}"}, **kwargs))
+
+
+@pytest.mark.parametrize("claims, message", [
+    ({"iat": -30, "exp": 700}, "too far in the future"),
+    ({"iat": -700, "exp": -60}, "must be a numeric value representing the future"),
+])
+def test_app_jwts_must_be_current_and_short_lived(claims, message):
+    fake = FakeGitHub()
+    now = int(time.time())
+    token = jwt.encode({"iss": str(fake.app_id), "iat": now + claims["iat"], "exp": now + claims["exp"]},
+                       fake.private_key, algorithm="RS256")
+    answer = fake.handle(httpx.Request("GET", f"{fake.base_url}/app",
+                                       headers={"authorization": f"Bearer {token}"}))
+    assert answer.status_code == 401 and message in answer.json()["message"]
+
+
+def test_installation_tokens_last_one_hour():
+    clock = [time.time()]
+    fake = FakeGitHub(now=lambda: clock[0])
+    token = token_for(fake)
+    fake.commit("acme/mesh", {"a.yaml": "a: 1\n"})
+    assert call(fake, "GET", "/repos/acme/mesh/git/trees/missing", token).status_code == 404
+    clock[0] += 3601
+    assert call(fake, "GET", "/repos/acme/mesh/git/trees/missing", token).status_code == 401
+
+
+def test_more_than_fifty_annotations_or_a_long_summary_is_422():
+    fake = FakeGitHub()
+    token = token_for(fake)
+    sha = fake.commit("acme/mesh", {"a.yaml": "a: 1\n"})
+    annotation = {"path": "a.yaml", "start_line": 1, "end_line": 1,
+                  "annotation_level": "warning", "message": "m"}
+    too_many = {"name": "x", "head_sha": sha,
+                "output": {"title": "t", "summary": "s", "annotations": [annotation] * 51}}
+    assert call(fake, "POST", "/repos/acme/mesh/check-runs", token, json=too_many).status_code == 422
+    too_long = {"name": "x", "head_sha": sha, "output": {"title": "t", "summary": "s" * 65536}}
+    assert call(fake, "POST", "/repos/acme/mesh/check-runs", token, json=too_long).status_code == 422
+    fine = {"name": "x", "head_sha": sha,
+            "output": {"title": "t", "summary": "s" * 65535, "annotations": [annotation] * 50}}
+    assert call(fake, "POST", "/repos/acme/mesh/check-runs", token, json=fine).status_code == 201
+
+
+def test_a_review_with_one_bad_line_fails_whole():
+    fake = FakeGitHub()
+    token = token_for(fake)
+    base = fake.commit("acme/mesh", {"a.yaml": "".join(f"l{i}\n" for i in range(40))})
+    head = fake.commit("acme/mesh", {"a.yaml": "".join(f"l{i}\n" for i in range(40)).replace("l20\n", "X\n")}, base)
+    pull = fake.open_pull("acme/mesh", base, head)
+    review = {"commit_id": head, "event": "COMMENT", "body": "b", "comments": [
+        {"path": "a.yaml", "line": 21, "side": "RIGHT", "body": "in the hunk"},
+        {"path": "a.yaml", "line": 2, "side": "RIGHT", "body": "outside"}]}
+    answer = call(fake, "POST", f"/repos/acme/mesh/pulls/{pull.number}/reviews", token, json=review)
+    assert answer.status_code == 422 and answer.json()["errors"] == ["Line could not be resolved"]
+    assert fake.reviews == {} and fake.review_comments == {}
+
+
+def test_pages_carry_link_headers():
+    fake = FakeGitHub()
+    token = token_for(fake)
+    base = fake.commit("acme/mesh", {"x": "x"})
+    head = fake.commit("acme/mesh", {f"f{i}": "y" for i in range(5)}, base)
+    pull = fake.open_pull("acme/mesh", base, head)
+    answer = call(fake, "GET", f"/repos/acme/mesh/pulls/{pull.number}/files?per_page=2&page=2", token)
+    links = answer.headers["link"]
+    assert 'page=3>; rel="next"' in links and 'page=3>; rel="last"' in links
+    assert 'page=1>; rel="prev"' in links and 'page=1>; rel="first"' in links
+    assert [f["filename"] for f in answer.json()] == ["f2", "f3"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.e2e
+def test_the_fake_serves_the_review_over_http_on_loopback():
+    import uvicorn
+
+    from bot import review
+    from bot.github import GitHubApp
+    from tests.fakegithub.world import World
+
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}/api/v3"
+    fake = FakeGitHub(base_url)
+    installation = fake.install("acme", "acme/mesh")
+    server = uvicorn.Server(uvicorn.Config(fake.asgi(), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.01)
+        world = World(fake, GitHubApp(fake.app_id, fake.private_key, base_url, timeout=5), installation)
+        pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)})
+
+        async def review_and_close():
+            await review.run(job_context(world, pull))
+            await world.app.aclose()
+
+        asyncio.run(review_and_close())
+        [check] = fake.runs_for("acme/mesh", pull.head_sha)
+        assert check["conclusion"] == "failure"
+        assert len(fake.comments_on("acme/mesh", pull.number)) == 1
+        assert fake.log[0].path == "/app/installations/%d/access_tokens" % installation
+    finally:
+        server.should_exit = True
+        thread.join(5)

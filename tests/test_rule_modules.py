@@ -1,0 +1,35 @@
+"""Every registered rule documents itself and proves its own examples: docs cannot drift."""
+
+import pytest
+
+import rules as registry
+from rules.model import SEVERITIES
+from tests.helpers import run
+
+RULES = sorted(registry.RULES.values(), key=lambda m: m.ID)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda m: m.ID)
+def test_rule_module_is_named_after_its_id_and_documents_itself(rule):
+    assert rule.__name__ == "rules." + rule.ID.replace("-", "_")
+    assert rule.SEVERITY in SEVERITIES
+    for text in (rule.SUMMARY, rule.WHY, rule.FIX, rule.__doc__):
+        assert isinstance(text, str) and text.strip()
+    assert rule.KINDS and isinstance(rule.OPTIONS, dict)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda m: m.ID)
+def test_fail_example_fires_and_pass_example_is_clean(rule):
+    base = getattr(rule, "BASE", None)
+    failing = [f for f in run({"example.yaml": rule.FAIL}, base=base and {"example.yaml": base}).findings
+               if f.rule == rule.ID]
+    passing = [f for f in run({"example.yaml": rule.PASS}, base=base and {"example.yaml": base}).findings
+               if f.rule == rule.ID]
+    assert failing, f"{rule.ID}: its FAIL example does not trigger it"
+    assert passing == [], f"{rule.ID}: its PASS example triggers it: {passing}"
+    assert all(f.line >= 1 for f in failing)
+
+
+def test_unknown_rule_is_refused_by_name():
+    with pytest.raises(KeyError, match="unknown rule 'no-such-rule'"):
+        registry.get("no-such-rule")
