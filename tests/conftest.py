@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from tests.fakegithub import standins
-
-standins.install()
-
 import os
 import uuid
 
