@@ -23,11 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 import rules as registry
-from bot import changeset, jobs, waivers
+from bot import changeset, jobs, render, waivers
 from bot.commands import USAGE, Command, CommandError, Help, ListWaivers, Recheck, Unwaive, Waive, find_commands
 from bot.db import SlashCommand, Waiver, utcnow
 from bot.github import GitHubError, Installation
-from bot.waiver_policy import decide_waiver, role_allows
+from bot.waiver_policy import ROLE_ORDER, decide_waiver, role_allows
 from rules.config import Config, ConfigError, parse_config
 from rules.engine import analyse
 
@@ -140,7 +140,7 @@ async def execute(ctx: jobs.JobContext, thread: Thread, command: Command | Comma
     quoted = f"> {command.line}" if isinstance(command, CommandError) else ""
     match command:
         case CommandError():
-            return Answer(False, f"{quoted}\n\n{_correct_form(command)}")
+            return Answer(False, f"{quoted}\n\n{command.reply()}")
         case Waive():
             return await _waive(ctx, thread, command, index)
         case Unwaive():
@@ -154,10 +154,6 @@ async def execute(ctx: jobs.JobContext, thread: Thread, command: Command | Comma
         case Help():
             return await _help(thread)
     raise TypeError(command)
-
-
-def _correct_form(error: CommandError) -> str:
-    return error.reply()
 
 
 # -- waive --------------------------------------------------------------------------------------
@@ -218,9 +214,7 @@ async def _thread_fingerprint(thread: Thread) -> str | None:
     user = parent.get("user") or {}
     if user.get("type") != "Bot" or not str(user.get("login", "")).endswith("[bot]"):
         return None
-    from bot.waiver_notes import _MARKER
-
-    marks = sorted(set(_MARKER.findall(parent.get("body") or "")))
+    marks = sorted(render.fingerprints_in(parent.get("body")))
     return marks[0] if len(marks) == 1 else None
 
 
@@ -331,8 +325,6 @@ async def permission(gh: Installation, repo: str, user: str) -> str:
             return "none"
         raise
     role = data.get("role_name")
-    from bot.waiver_policy import ROLE_ORDER
-
     return role if role in ROLE_ORDER else str(data.get("permission") or "none")
 
 
@@ -357,10 +349,6 @@ async def base_config(gh: Installation, repo: str, base_sha: str) -> Config:
     if isinstance(cached, str):
         raise changeset.ConfigInvalid(cached)
     return cached
-
-
-def today() -> dt.date:
-    return utcnow().date()
 
 
 jobs.HANDLERS["command"] = sys.modules[__name__]

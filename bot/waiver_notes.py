@@ -11,11 +11,12 @@ from typing import Any
 
 from rules.model import Finding
 
+from bot import waivers
 from bot.github import Installation
 
 NOTE_START, NOTE_END = "<!-- footgun:waived -->", "<!-- /footgun:waived -->"
 _NOTE = re.compile(re.escape(NOTE_START) + r".*?" + re.escape(NOTE_END) + r"\n*", re.S)
-_MARKER = re.compile(r"<!-- footgun:fingerprint=([0-9a-f]+) -->")
+MARKER_RE = re.compile(r"<!-- footgun:fingerprint=([0-9a-f]+) -->")
 
 
 def note(finding: Finding) -> str:
@@ -33,6 +34,14 @@ def with_note(body: str, finding: Finding | None) -> str:
     return (note(finding) + bare) if finding is not None else bare
 
 
+async def sync_if_needed(sessions: Any, gh: Installation, repo: str, number: int,
+                         findings: list[Finding]) -> list[int]:
+    """`sync`, skipped (no API call) for a PR that never had a waiver and has no waived finding."""
+    if not any(f.waived for f in findings) and not await waivers.ever_waived(sessions, repo, number):
+        return []
+    return await sync(gh, repo, number, findings)
+
+
 async def sync(gh: Installation, repo: str, number: int, findings: list[Finding]) -> list[int]:
     """Edit the bot's inline comments whose waiver state changed; the ids edited."""
     waived = {f.fingerprint: f for f in findings if f.waived and f.waiver is not None}
@@ -42,7 +51,7 @@ async def sync(gh: Installation, repo: str, number: int, findings: list[Finding]
         if not _ours(comment) or comment.get("in_reply_to_id"):
             continue
         body = comment.get("body") or ""
-        marks = set(_MARKER.findall(body))
+        marks = set(MARKER_RE.findall(body))
         if not marks or not marks & present:
             continue  # a finding that is gone is the publisher's business (marked fixed)
         finding = next((waived[m] for m in sorted(marks) if m in waived), None)

@@ -48,8 +48,14 @@ class StoredWaiver:
                    row.pull_number)
 
 
-async def for_review(sessions: async_sessionmaker[AsyncSession], repository: str, pull_number: int) -> list[StoredWaiver]:
-    """The active waivers a review of this pull request applies: its own, and those of merged PRs."""
+async def for_review(sessions: async_sessionmaker[AsyncSession] | None, repository: str, pull_number: int) -> list[StoredWaiver]:
+    """The active waivers a review of this pull request applies: its own, and those of merged PRs.
+
+    Another open PR's waiver does not apply: a waiver granted there must not let the same finding
+    through here. `sessions` None (a review run without a database) means no stored waivers.
+    """
+    if sessions is None:
+        return []
     merged = select(PullRequest.number).where(
         PullRequest.repository == repository, PullRequest.merged_at.is_not(None)
     )
@@ -64,6 +70,15 @@ async def for_review(sessions: async_sessionmaker[AsyncSession], repository: str
             .order_by(Waiver.id)
         )
         return [StoredWaiver.of(row) for row in rows]
+
+
+async def ever_waived(sessions: async_sessionmaker[AsyncSession] | None, repository: str, pull_number: int) -> bool:
+    """Whether the pull request has had a waiver, in any state."""
+    if sessions is None:
+        return False
+    async with sessions() as session:
+        return await session.scalar(select(Waiver.id).where(
+            Waiver.repository == repository, Waiver.pull_number == pull_number).limit(1)) is not None
 
 
 def resolve(findings: Iterable[Finding], rule: str | None, target: str | None,

@@ -160,6 +160,29 @@ class FakeGitHub(State):
         if claims["exp"] - claims.get("iat", now) > JWT_MAX_SECONDS or claims["exp"] > now + JWT_MAX_SECONDS + 60:
             raise ApiError(401, "'Expiration time' claim ('exp') is too far in the future")
 
+    # -- what people do on GitHub (the bot's own writes go through the API) -----------------------
+
+    def comment_as(self, user: str, repo: str, number: int, body: str) -> dict[str, Any]:
+        """`user` comments on issue or pull request `number` (the conversation)."""
+        comment_id = self.next_id()
+        comment = {"id": comment_id, "body": body, "user": _user(user),
+                   "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
+                   "created_at": _iso(self.now()), "updated_at": _iso(self.now()),
+                   "author_association": "MEMBER", "_repo": repo, "_issue": number}
+        self.issue_comments[comment_id] = comment
+        return comment
+
+    def reply_as(self, user: str, comment_id: int, body: str) -> dict[str, Any]:
+        """`user` replies in the thread of review comment `comment_id` (GitHub links the root)."""
+        parent = self.review_comments[comment_id]
+        root = parent.get("in_reply_to_id") or parent["id"]
+        reply_id = self.next_id()
+        reply = {**parent, "id": reply_id, "body": body, "user": _user(user), "in_reply_to_id": root,
+                 "html_url": f"https://github.com/{parent['_repo']}/pull/{parent['_pull']}#discussion_r{reply_id}",
+                 "created_at": _iso(self.now()), "updated_at": _iso(self.now())}
+        self.review_comments[reply_id] = reply
+        return reply
+
     def mock(self, respx_mock: Any) -> None:
         """Route every request to this fake's host through `handle`."""
         url = httpx.URL(self.base_url)
