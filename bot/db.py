@@ -226,6 +226,7 @@ class CleanupIssue(Base):
     """The one cleanup issue of a waiver: the unique `waiver_id` holds even when sweepers race.
 
     The row is inserted before the issue is created on GitHub; `issue_number` is filled in after.
+    A failed attempt ages `reserved_at` so that the next sweep takes the reservation over.
     """
 
     __tablename__ = "cleanup_issues"
@@ -236,7 +237,8 @@ class CleanupIssue(Base):
     fingerprints: Mapped[list[str]] = mapped_column(JSON)
     issue_number: Mapped[int | None] = mapped_column(Integer)
     issue_url: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reserved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    """When a sweeper took the reservation; one older than the claim lease may be taken over."""
 
 
 @dataclass

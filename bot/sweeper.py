@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 300.0
 CLEANUP_LABEL = "footgun-cleanup"
 ISSUE_MARKER = "<!-- footgun:cleanup-waiver={} -->"
-ISSUE_SEARCH_PAGES_LIMIT = 1000
+RESERVATION_ABANDONED = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+ISSUE_SEARCH_LIMIT = 1000
 """Issues with the cleanup label read when looking for one an interrupted run already opened."""
 
 
@@ -206,7 +207,7 @@ async def open_cleanup_issue(sessions: async_sessionmaker[AsyncSession], gh: Ins
     taken over after the claim lease, and the issue it may have opened is found by its marker.
     """
     values = {"waiver_id": waiver.id, "repository": waiver.repository,
-              "fingerprints": sorted({f.fingerprint for f in remaining}), "created_at": utcnow()}
+              "fingerprints": sorted({f.fingerprint for f in remaining}), "reserved_at": utcnow()}
     async with sessions.begin() as session:
         inserted = (await session.execute(
             waivers.insert_ignoring_duplicates(session, CleanupIssue, values))).rowcount == 1
@@ -219,19 +220,30 @@ async def open_cleanup_issue(sessions: async_sessionmaker[AsyncSession], gh: Ins
         found = await _find_issue(gh, waiver)
         if found is not None:
             return await _record(sessions, row, found)
-    issue = await _create_issue(gh, waiver, repo, branch, head, remaining)
+    try:
+        issue = await _create_issue(gh, waiver, repo, branch, head, remaining)
+    except BaseException:
+        await _abandon(sessions, row)
+        raise
     return await _record(sessions, row, issue)
 
 
 async def _take_over(sessions: async_sessionmaker[AsyncSession], row: CleanupIssue) -> bool:
-    stale = utcnow() - waivers.CLAIM_LEASE
-    if row.created_at > stale:
+    """Take a reservation older than the claim lease (its sweeper died or gave up); False if fresh."""
+    if row.reserved_at > utcnow() - waivers.CLAIM_LEASE:
         return False
     async with sessions.begin() as session:
         result = await session.execute(
             update(CleanupIssue).where(CleanupIssue.id == row.id, CleanupIssue.issue_number.is_(None),
-                                       CleanupIssue.created_at == row.created_at).values(created_at=utcnow()))
+                                       CleanupIssue.reserved_at == row.reserved_at).values(reserved_at=utcnow()))
     return result.rowcount == 1
+
+
+async def _abandon(sessions: async_sessionmaker[AsyncSession], row: CleanupIssue) -> None:
+    """Creating the issue failed: age the reservation so the next sweep takes it over at once."""
+    async with sessions.begin() as session:
+        await session.execute(update(CleanupIssue).where(CleanupIssue.id == row.id, CleanupIssue.issue_number.is_(None))
+                              .values(reserved_at=RESERVATION_ABANDONED))
 
 
 async def _record(sessions: async_sessionmaker[AsyncSession], row: CleanupIssue, issue: dict[str, Any]) -> dict[str, Any]:
@@ -244,7 +256,7 @@ async def _record(sessions: async_sessionmaker[AsyncSession], row: CleanupIssue,
 async def _find_issue(gh: Installation, waiver: Waiver) -> dict[str, Any] | None:
     marker = ISSUE_MARKER.format(waiver.id)
     issues = await gh.paginate(f"repos/{waiver.repository}/issues",
-                               {"labels": CLEANUP_LABEL, "state": "all"}, limit=ISSUE_SEARCH_PAGES_LIMIT)
+                               {"labels": CLEANUP_LABEL, "state": "all"}, limit=ISSUE_SEARCH_LIMIT)
     return next((i for i in issues if marker in (i.get("body") or "")), None)
 
 

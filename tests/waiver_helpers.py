@@ -7,7 +7,7 @@ import itertools
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import command_handler, jobs, review
 from bot.db import Job, Waiver, WaiverEvent
@@ -27,7 +27,7 @@ def people(world: Any) -> None:
 
 
 def faulty_pull(world: Any, config: str | None = None) -> Any:
-    """A PR by `author` that adds an abort fault to VirtualService mesh/a (mesh/a.yaml line 10)."""
+    """A PR by `author` that adds an abort fault to VirtualService mesh/a (mesh/a.yaml line 9)."""
     base = {"mesh/a.yaml": vs("a"), "mesh/b.yaml": vs("b")}
     if config is not None:
         base[".github/footgun.yml"] = config
@@ -44,6 +44,8 @@ async def run_review(world: Any, database: Any, pull: Any) -> dict[str, Any]:
     payload = {"installation_id": world.installation_id, "repository": world.repo, "pull_number": pull.number,
                "head_sha": pull.head_sha, "base_sha": pull.base_sha, "reason": "test"}
     await review.run(context(world, database, "review", payload))
+    async with database.sessions.begin() as session:  # as a worker would: the queued review is done
+        await session.execute(update(Job).where(Job.kind == "review", Job.status == "queued").values(status="done"))
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
     return check
 

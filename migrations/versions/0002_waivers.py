@@ -81,7 +81,7 @@ def upgrade() -> None:
         sa.Column("fingerprints", sa.JSON, nullable=False),
         sa.Column("issue_number", sa.Integer),
         sa.Column("issue_url", sa.String(500)),
-        sa.Column("created_at", TIME, nullable=False),
+        sa.Column("reserved_at", TIME, nullable=False),
     )
 
 
