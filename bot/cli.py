@@ -245,7 +245,8 @@ def _waiver_commands(commands: argparse._SubParsersAction) -> None:
     for name in ("active", "expired", "overdue"):
         which.add_argument(f"--{name}", dest="which", action="store_const", const=name, help=f"only {name} waivers")
     listing.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    listing.add_argument("--now", metavar="TIMESTAMP", type=_timestamp, help=argparse.SUPPRESS)
+    listing.add_argument("--now", metavar="TIMESTAMP", type=_timestamp,
+                         help="judge deadlines at this UTC time instead of now")
     listing.set_defaults(handler=run_waivers_list, which="all")
 
 
@@ -281,29 +282,10 @@ async def _sweep(settings, database, now, dry_run: bool):
     now = now or utcnow()
     if dry_run:
         return await sweeper.preview(database.sessions, now)
-    async with _github(settings) as github:
+    from bot.github import open_client
+
+    async with open_client(settings) as github:
         return await sweeper.sweep(database.sessions, github, now)
-
-
-def _github(settings):
-    """The App's GitHub client, closed when the command ends."""
-    import contextlib
-
-    from bot import github
-
-    if hasattr(github, "open_client"):
-        return github.open_client(settings)
-
-    @contextlib.asynccontextmanager
-    async def opened():
-        app = github.GitHubApp(settings.app_id, settings.private_key.get_secret_value(), settings.github_api_url,
-                               timeout=settings.http_timeout)
-        try:
-            yield app
-        finally:
-            await app.aclose()
-
-    return opened()
 
 
 def run_waivers_list(args: argparse.Namespace) -> int:
