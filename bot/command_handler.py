@@ -13,7 +13,6 @@ of `.github/footgun.yml` at the PR's BASE commit, as the check itself does.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import logging
 import sys
 from dataclasses import dataclass

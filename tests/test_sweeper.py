@@ -181,3 +181,24 @@ async def test_preview_says_what_a_future_date_would_do_and_changes_nothing(worl
     [issue] = await sweeper.preview(database.sessions, later)
     assert issue.action == "issue" and "would analyse the default branch" in issue.text
     assert (await waivers(database))[0].status == "active" and world.fake.requests("POST", r"/issues$") == []
+
+
+async def test_footgun_serve_sweeps_periodically(world, database, make_settings, serve):
+    """The sweeper is one of the server's periodic tasks: a waiver already past its deadline at start-up
+    is settled without anyone running `footgun sweep`."""
+    from bot.github import open_client
+    from bot.worker import PERIODIC
+
+    pull, waiver = await waived_pull(world, database)
+    async with database.sessions.begin() as session:
+        await session.execute(update(Waiver).values(expires_at=dt.datetime.now(dt.UTC) - HOUR))
+    settings = make_settings(app_id=world.fake.app_id, private_key=world.fake.private_key,
+                             github_api_url=world.fake.base_url, workers=0)
+    async with serve(settings, github_factory=open_client, handlers=None):
+        assert PERIODIC["waiver-sweeper"].interval == sweeper.INTERVAL_SECONDS
+        async with asyncio.timeout(10):
+            while (await waivers(database))[0].status == "active":
+                await asyncio.sleep(0.05)
+    assert (await waivers(database))[0].status == "expired"
+    assert [r["head_sha"] for r in await queued_reviews(database)] == [pull.head_sha]
+    assert "expired at the end of" in bot_replies(world, pull)[-1]
