@@ -13,20 +13,16 @@ The repository config comes from the BASE commit: a pull request must not switch
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from unidiff import PatchSet
-from unidiff.errors import UnidiffParseError
-
 import rules as registry
 from rules.config import Config, ConfigError, parse_config
 from rules.loader import MAX_FILE_BYTES, ParsedFile, SourceFile, load, parse_file
 
+from bot.diffs import apply_patch, git_blob_sha, right_side_lines
 from bot.github import DIFF, RAW, GitHubError, Installation
 
 CONFIG_PATH = ".github/footgun.yml"
@@ -143,20 +139,8 @@ async def fetch(gh: Installation, pull: PullRequest, cache: BlobCache | None = N
     change = ChangeSet(pull, files, diff_lines, config, notes=notes)
     reader = _BlobReader(gh, repo, cache, change.parsed)
 
-    head_changed = {f.path: f.sha for f in files if f.status != "removed" and f.sha}
-    base_changed = {}
-    for f in files:
-        old = f.previous_path or f.path
-        if f.status != "added" and old in base_tree:
-            base_changed[old] = base_tree[old][0]
-    wanted_head = {p: s for p, s in head_changed.items() if config.wants(p)}
-    wanted_base = {p: s for p, s in base_changed.items() if config.wants(p)}
+    wanted_head, wanted_base, reader.patches = _changed_blobs(files, base_tree, config)
     sizes = {sha: size for sha, size in base_tree.values()}
-    for f in files:
-        if f.sha and f.patch is not None and f.path in wanted_head:
-            old = f.previous_path or f.path
-            reader.patches[f.sha] = (base_tree[old][0] if f.status != "added" and old in base_tree
-                                     else None, f.patch)
     await reader.read({**_by_sha(wanted_base), **_by_sha(wanted_head)}, sizes)
     change.relevant = _holds_resources(wanted_head, change.parsed, config, skipped_counts=True) or \
         _holds_resources(wanted_base, change.parsed, config, skipped_counts=False)
@@ -173,6 +157,23 @@ async def fetch(gh: Installation, pull: PullRequest, cache: BlobCache | None = N
     change.head = _sources(head_all)
     change.base = _sources(base_all)
     return change
+
+
+def _changed_blobs(files: list[ChangedFile], base_tree: Tree, config: Config
+                   ) -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str | None, str]]]:
+    """The changed files the config wants, at head and at base ({path: blob SHA}), and for
+    each head blob the (base blob, patch) it can be rebuilt from."""
+    head, base, patches = {}, {}, {}
+    for f in files:
+        old = f.previous_path or f.path
+        base_sha = base_tree[old][0] if f.status != "added" and old in base_tree else None
+        if base_sha and config.wants(old):
+            base[old] = base_sha
+        if f.status != "removed" and f.sha and config.wants(f.path):
+            head[f.path] = f.sha
+            if f.patch is not None:
+                patches[f.sha] = (base_sha, f.patch)
+    return head, base, patches
 
 
 def _by_sha(paths: dict[str, str]) -> dict[str, str]:
@@ -220,25 +221,6 @@ async def _diff_lines(gh: Installation, repo: str, number: int, files: list[Chan
             for f in files if f.patch and f.status != "removed"
         )
     return right_side_lines(text)
-
-
-def right_side_lines(diff: str) -> dict[str, set[int]]:
-    """Parse a unified diff into {path: head-side line numbers of added and context lines}."""
-    try:
-        patch = PatchSet(diff)
-    except UnidiffParseError:
-        return {}
-    lines: dict[str, set[int]] = {}
-    for patched in patch:
-        if patched.is_removed_file:
-            continue
-        path = patched.target_file[2:] if patched.target_file.startswith("b/") else patched.path
-        numbers = lines.setdefault(path, set())
-        for hunk in patched:
-            for line in hunk:
-                if (line.is_added or line.is_context) and line.target_line_no is not None:
-                    numbers.add(line.target_line_no)
-    return lines
 
 
 Tree = dict[str, tuple[str, int | None]]
@@ -347,48 +329,6 @@ class _BlobReader:
             return None
         data = new.encode("utf-8")
         return data if git_blob_sha(data) == sha else None
-
-
-def git_blob_sha(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def apply_patch(old: str, patch: str) -> str | None:
-    """Apply a unified-diff patch (hunks only, as GitHub lists them); None when it does not fit."""
-    source = old.splitlines(keepends=True)
-    out: list[str] = []
-    position = 0
-    last = ""
-    for line in patch.split("\n"):
-        if line.startswith("@@"):
-            match = _HUNK.match(line)
-            if match is None:
-                return None
-            start, count = int(match[1]), int(match[2] or 1)
-            begin = start - 1 if count else start
-            if begin < position or begin > len(source):
-                return None
-            out.extend(source[position:begin])
-            position = begin
-        elif line.startswith((" ", "-")):
-            if position >= len(source) or source[position].rstrip("\r\n") != line[1:]:
-                return None
-            if line[0] == " ":
-                out.append(source[position])
-            position += 1
-        elif line.startswith("+"):
-            out.append(line[1:] + "\n")
-        elif line.startswith("\\"):
-            if last.startswith("+") and out:
-                out[-1] = out[-1][:-1]
-        elif line:
-            return None
-        last = line
-    out.extend(source[position:])
-    return "".join(out)
-
-
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@")
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Strict because a command changes what gates a merge: anything that does not parse exactly is
 refused with the correct form, never guessed at. Pure (no clock, no I/O) so that it can be
-tested exhaustively; deadline arithmetic and authorisation live in `bot/waivers.py`.
+tested exhaustively; deadline arithmetic and authorisation live in `bot/waiver_policy.py`.
 
     /footgun waive <rule> [<Kind>/<namespace>/<name> | <path>] until <YYYY-MM-DD> because <reason>
     /footgun waive <rule> [<target>] for <N>d because <reason>

@@ -1,8 +1,10 @@
 """Fetching a pull request's change set: diff lines, base config, fork PRs, cache and call counts."""
 
 import pytest
+from hypothesis import given, strategies as st
 
-from bot.changeset import BlobCache, ConfigInvalid, PullRequest, fetch, right_side_lines
+from bot.changeset import BlobCache, ConfigInvalid, PullRequest, fetch
+from bot.diffs import apply_patch, right_side_lines
 from tests.fakegithub.world import virtual_service as vs
 
 
@@ -102,3 +104,39 @@ def test_unidiff_parser_maps_added_and_context_lines():
     diff = ("diff --git a/x.yaml b/x.yaml\nindex 1..2 100644\n--- a/x.yaml\n+++ b/x.yaml\n"
             "@@ -1,3 +1,4 @@\n a\n-b\n+B\n+C\n c\n@@ -10,2 +11,2 @@\n j\n-k\n+K\n")
     assert right_side_lines(diff) == {"x.yaml": {1, 2, 3, 4, 11, 12}}
+
+
+
+_lines = st.lists(st.sampled_from(["a", "b", "c", "kind: X", "  - route:", ""]), max_size=25)
+
+
+@given(_lines, _lines)
+def test_a_patch_rebuilds_the_head_text_from_the_base_text(old, new):
+    import difflib
+
+    before = "".join(f"{line}\n" for line in old)
+    after = "".join(f"{line}\n" for line in new)
+    patch = "\n".join(list(difflib.unified_diff(before.splitlines(), after.splitlines(), n=3,
+                                                lineterm=""))[2:])
+    assert apply_patch(before, patch) == (after if patch else before)
+
+
+def test_a_patch_that_does_not_fit_the_base_is_refused():
+    assert apply_patch("a\nb\n", "@@ -1,2 +1,2 @@\n a\n-x\n+y") is None
+    assert apply_patch("a\n", "@@ -1 +1 @@\n-a\n+b\n\\ No newline at end of file") == "b"
+
+
+def test_a_changed_file_is_fetched_when_its_rebuilt_text_does_not_hash_right(world, monkeypatch):
+    from bot import changeset
+
+    base = {f"mesh/{i}.yaml": vs(f"svc{i}") for i in range(5)}
+    cache = BlobCache()
+    change_set(world, world.pull(base, {"mesh/9.yaml": vs("svc9")}), cache)
+    pull = world.pull(base, {"mesh/1.yaml": vs("svc1", fault=True)})
+    monkeypatch.setattr(changeset, "apply_patch", lambda old, patch: old + "# tampered\n")
+    world.fake.log.clear()
+    change = change_set(world, pull, cache)
+    assert [r.path for r in world.fake.requests("GET", "/git/blobs/")] == [
+        f"/repos/acme/mesh/git/blobs/{change.files[0].sha}"]
+    [resource_file] = [f for f in change.head if f.path == "mesh/1.yaml"]
+    assert "fault" in change.parsed[resource_file.key].documents[0].text

@@ -228,3 +228,54 @@ def test_the_fake_serves_the_review_over_http_on_loopback():
     finally:
         server.should_exit = True
         thread.join(5)
+
+
+def test_conversation_routes_for_slash_commands():
+    fake = FakeGitHub()
+    token = token_for(fake)
+    base = fake.commit("acme/mesh", {"a.yaml": "a: 1\n"})
+    head = fake.commit("acme/mesh", {"a.yaml": "a: 2\n"}, base)
+    pull = fake.open_pull("acme/mesh", base, head)
+    fake.repos["acme/mesh"].permissions["maintainer"] = "maintain"
+    number = pull.number
+
+    comment = call(fake, "POST", f"/repos/acme/mesh/issues/{number}/comments", token,
+                   json={"body": "hello"})
+    assert comment.status_code == 201
+    listed = call(fake, "GET", f"/repos/acme/mesh/issues/{number}/comments", token).json()
+    assert [c["body"] for c in listed] == ["hello"]
+    reaction = call(fake, "POST", f"/repos/acme/mesh/issues/comments/{comment.json()['id']}/reactions",
+                    token, json={"content": "+1"})
+    assert reaction.status_code == 201 and fake.reactions[0]["content"] == "+1"
+    assert call(fake, "POST", f"/repos/acme/mesh/issues/comments/{comment.json()['id']}/reactions",
+                token, json={"content": "thumbsup"}).status_code == 422
+
+    permission = call(fake, "GET", "/repos/acme/mesh/collaborators/maintainer/permission", token).json()
+    assert (permission["permission"], permission["role_name"]) == ("write", "maintain")
+    assert call(fake, "GET", "/repos/acme/mesh/collaborators/stranger/permission", token).status_code == 404
+
+    labels = call(fake, "POST", f"/repos/acme/mesh/issues/{number}/labels", token,
+                  json={"labels": ["footgun-waived"]})
+    assert [l["name"] for l in labels.json()] == ["footgun-waived"]
+    assert call(fake, "DELETE", f"/repos/acme/mesh/issues/{number}/labels/footgun-waived",
+                token).json() == []
+
+    issue = call(fake, "POST", "/repos/acme/mesh/issues", token,
+                 json={"title": "Waiver expired", "labels": ["footgun"]})
+    assert issue.status_code == 201 and issue.json()["number"] == number + 1
+    assert call(fake, "GET", f"/repos/acme/mesh/issues/{number + 1}", token).json()["title"] == "Waiver expired"
+
+    review_comment = call(fake, "POST", f"/repos/acme/mesh/pulls/{number}/comments", token, json={
+        "commit_id": head, "path": "a.yaml", "line": 1, "side": "RIGHT", "body": "inline"})
+    assert review_comment.status_code == 201
+    reply = call(fake, "POST", f"/repos/acme/mesh/pulls/{number}/comments/{review_comment.json()['id']}/replies",
+                 token, json={"body": "/footgun waive until 2030-01-01 because drill"})
+    assert reply.status_code == 201 and reply.json()["in_reply_to_id"] == review_comment.json()["id"]
+
+
+def test_a_token_only_reaches_its_installations_repositories():
+    fake = FakeGitHub()
+    token = token_for(fake)
+    fake.install("other", "other/private")
+    fake.commit("other/private", {"a.yaml": "a: 1\n"})
+    assert call(fake, "GET", "/repos/other/private/contents/a.yaml", token).status_code == 404
