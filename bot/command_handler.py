@@ -307,7 +307,7 @@ async def _recheck(ctx: jobs.JobContext, thread: Thread, reason: str) -> None:
 
 async def _enqueue_review(session: Any, ctx: jobs.JobContext, thread: Thread, reason: str) -> None:
     head = thread.pull["head"]["sha"]
-    await jobs.enqueue(session, "review", {
+    await session.run_sync(jobs.enqueue, "review", {
         "installation_id": ctx.job.payload["installation_id"], "repository": thread.repo,
         "pull_number": thread.number, "head_sha": head, "base_sha": thread.pull["base"]["sha"], "reason": reason,
     }, dedupe_key=jobs.review_key(thread.repo, thread.number, head))

@@ -163,7 +163,7 @@ async def _settle(sessions: async_sessionmaker[AsyncSession], github: Any, waive
     async with sessions.begin() as session:
         if await waivers.settle(session, waiver, owner, EXPIRED, "expired",
                                 f"deadline {waiver.deadline} passed; {where} is checked again at {head[:7]}", at=now):
-            await jobs.enqueue(session, "review", {
+            await session.run_sync(jobs.enqueue, "review", {
                 "installation_id": waiver.installation_id, "repository": waiver.repository,
                 "pull_number": waiver.pull_number, "head_sha": head, "base_sha": pull["base"]["sha"],
                 "reason": f"waiver #{waiver.id} expired",

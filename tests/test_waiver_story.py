@@ -47,7 +47,7 @@ async def test_waive_merge_and_a_passed_deadline_open_one_cleanup_issue(make_set
                              github_api_url=world.fake.base_url, workers=0)
     async with serve(settings, github_factory=open_client, handlers=None) as (app, client):
         runtime = app.state.runtime
-        worker = Worker(settings, runtime.database.sessions, runtime.github, handlers=jobs.HANDLERS)
+        worker = Worker(settings, runtime.database, runtime.github, handlers=jobs.HANDLERS)
 
         async def drain():
             while await worker.run_once():
