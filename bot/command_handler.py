@@ -136,10 +136,9 @@ async def _first_run(ctx: jobs.JobContext, payload: dict[str, Any]) -> bool:
 
 
 async def execute(ctx: jobs.JobContext, thread: Thread, command: Command | CommandError, index: int) -> Answer:
-    quoted = f"> {command.line}" if isinstance(command, CommandError) else ""
     match command:
         case CommandError():
-            return Answer(False, f"{quoted}\n\n{command.reply()}")
+            return Answer(False, f"> {command.line}\n\n{command.reply()}")
         case Waive():
             return await _waive(ctx, thread, command, index)
         case Unwaive():

@@ -36,7 +36,8 @@ async def rows(sessions: async_sessionmaker[AsyncSession], *, repository: str | 
     if which == "active":
         query = query.where(Waiver.status == ACTIVE, Waiver.expires_at > now)
     elif which == "expired":
-        query = query.where(or_(Waiver.status.in_((EXPIRED, CLEANED_UP, OVERDUE)), and_(Waiver.status == ACTIVE, passed)))
+        settled = Waiver.status.in_((EXPIRED, CLEANED_UP, OVERDUE))
+        query = query.where(or_(settled, and_(Waiver.status == ACTIVE, passed)))
     elif which == "overdue":
         query = query.where(or_(Waiver.status == OVERDUE, and_(Waiver.status == ACTIVE, passed)))
     async with sessions() as session:

@@ -200,7 +200,8 @@ async def _cleanup(sessions: async_sessionmaker[AsyncSession], gh: Installation,
 
 
 async def open_cleanup_issue(sessions: async_sessionmaker[AsyncSession], gh: Installation, waiver: Waiver,
-                             repo: dict[str, Any], branch: str, head: str, remaining: list[Any]) -> dict[str, Any] | None:
+                             repo: dict[str, Any], branch: str, head: str,
+                             remaining: list[Any]) -> dict[str, Any] | None:
     """The waiver's one cleanup issue: reserved in the database first, then created on GitHub.
 
     None when another sweeper holds the reservation. A reservation left by a crashed sweeper is
@@ -246,7 +247,8 @@ async def _abandon(sessions: async_sessionmaker[AsyncSession], row: CleanupIssue
                               .values(reserved_at=RESERVATION_ABANDONED))
 
 
-async def _record(sessions: async_sessionmaker[AsyncSession], row: CleanupIssue, issue: dict[str, Any]) -> dict[str, Any]:
+async def _record(sessions: async_sessionmaker[AsyncSession], row: CleanupIssue,
+                  issue: dict[str, Any]) -> dict[str, Any]:
     async with sessions.begin() as session:
         await session.execute(update(CleanupIssue).where(CleanupIssue.id == row.id)
                               .values(issue_number=issue["number"], issue_url=issue["html_url"]))

@@ -48,7 +48,8 @@ class StoredWaiver:
                    row.pull_number)
 
 
-async def for_review(sessions: async_sessionmaker[AsyncSession] | None, repository: str, pull_number: int) -> list[StoredWaiver]:
+async def for_review(sessions: async_sessionmaker[AsyncSession] | None, repository: str,
+                     pull_number: int) -> list[StoredWaiver]:
     """The active waivers a review of this pull request applies: its own, and those of merged PRs.
 
     Another open PR's waiver does not apply: a waiver granted there must not let the same finding

@@ -11,7 +11,9 @@ from sqlalchemy import select, update
 from bot import sweeper
 from bot.db import CleanupIssue, Waiver
 from tests.fakegithub.world import virtual_service as vs
-from tests.waiver_helpers import bot_replies, events, faulty_pull, people, queued_reviews, run_review, say, today, waivers
+from tests.waiver_helpers import (
+    bot_replies, events, faulty_pull, people, queued_reviews, run_review, say, today, waivers,
+)
 
 pytestmark = pytest.mark.anyio
 HOUR = dt.timedelta(hours=1)
@@ -38,7 +40,8 @@ async def test_an_expired_waiver_turns_the_open_pull_request_red_again(world, da
     assert await sweeper.sweep(database.sessions, world.app, waiver.expires_at - dt.timedelta(seconds=1)) == [
         sweeper.Outcome(waiver.id, "remind", "reminded acme/mesh#1 (today)")]
     [outcome] = await sweeper.sweep(database.sessions, world.app, waiver.expires_at)
-    assert (outcome.action, outcome.text) == ("recheck", f"expired; acme/mesh#1 is checked again at {pull.head_sha[:7]}")
+    assert (outcome.action, outcome.text) == (
+        "recheck", f"expired; acme/mesh#1 is checked again at {pull.head_sha[:7]}")
     [expired] = await waivers(database)
     assert expired.status == "expired"
     assert [r["reason"] for r in await queued_reviews(database)][-1] == f"waiver #{waiver.id} expired"

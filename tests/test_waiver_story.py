@@ -60,8 +60,8 @@ async def test_waive_merge_and_a_passed_deadline_open_one_cleanup_issue(make_set
             [run] = world.fake.runs_for(world.repo, pull.head_sha)
             return run
 
-        assert (await deliver(client, "pull_request",
-                              pull_request_event(world, pull, "pull_request.opened", "2026-01-01T00:00:00Z"))).status_code == 202
+        opened = pull_request_event(world, pull, "pull_request.opened", "2026-01-01T00:00:00Z")
+        assert (await deliver(client, "pull_request", opened)).status_code == 202
         await drain()
         assert check()["conclusion"] == "failure"
 
@@ -73,7 +73,8 @@ async def test_waive_merge_and_a_passed_deadline_open_one_cleanup_issue(make_set
         async with runtime.database.sessions() as session:
             [waiver] = list(await session.scalars(select(Waiver)))
         assert check()["conclusion"] == "success"
-        assert f"approved by @maria (waiver #{waiver.id}): chaos drill on the staging mesh" in check()["output"]["summary"]
+        listed = f"approved by @maria (waiver #{waiver.id}): chaos drill on the staging mesh"
+        assert listed in check()["output"]["summary"]
         assert reactions(world, comment) == ["+1"]
 
         world.fake.merge(pull)
@@ -88,7 +89,8 @@ async def test_waive_merge_and_a_passed_deadline_open_one_cleanup_issue(make_set
         sweeps = await asyncio.gather(*(sweeper.sweep(runtime.database.sessions, runtime.github, past_deadline)
                                         for _ in range(2)))
         assert sorted(o.action for outcomes in sweeps for o in outcomes) == ["issue"]
-        assert await sweeper.sweep(runtime.database.sessions, runtime.github, past_deadline + dt.timedelta(days=1)) == []
+        next_day = past_deadline + dt.timedelta(days=1)
+        assert await sweeper.sweep(runtime.database.sessions, runtime.github, next_day) == []
 
     [issue] = world.fake.issues_of(world.repo, label="footgun-cleanup")
     assert [a["login"] for a in issue["assignees"]] == ["maria"]

@@ -34,7 +34,8 @@ def faulty_pull(world: Any, config: str | None = None) -> Any:
     return world.pull(base, {"mesh/a.yaml": vs("a", fault=True)}, user="author")
 
 
-def context(world: Any, database: Any, kind: str, payload: dict[str, Any], job_id: int | None = None) -> jobs.JobContext:
+def context(world: Any, database: Any, kind: str, payload: dict[str, Any],
+            job_id: int | None = None) -> jobs.JobContext:
     info = jobs.JobInfo(job_id or next(_job_ids), kind, payload, 1)
     return jobs.JobContext(None, world.app, database.sessions, info, logging.getLogger(f"test.{kind}"))
 
