@@ -236,11 +236,11 @@ def many_files(workdir, count: int = 40) -> None:
 
 
 def test_cold_cache_is_parsed_on_two_cores_with_the_same_result(workdir, capsys, monkeypatch):
-    from bot import cli
+    from bot import two_cores
 
     many_files(workdir)
     expected = run_cli(capsys, "check", "--format", "json", "--no-cache", "mesh").json
-    monkeypatch.setattr(cli, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
     assert run_cli(capsys, "check", "--format", "json", "mesh").json == expected
     entries = list((workdir / "cache" / "footgun").glob("v*/[0-9a-f]*"))
     assert len(entries) == 40
@@ -249,7 +249,7 @@ def test_cold_cache_is_parsed_on_two_cores_with_the_same_result(workdir, capsys,
 
 def test_a_failing_parse_child_changes_nothing(workdir, capsys, monkeypatch):
     import rules.loader
-    from bot import cli
+    from bot import two_cores
 
     many_files(workdir)
     expected = run_cli(capsys, "check", "--format", "json", "--no-cache", "mesh").json
@@ -260,7 +260,7 @@ def test_a_failing_parse_child_changes_nothing(workdir, capsys, monkeypatch):
             raise RuntimeError("child failure")
         return parse_file(*args, **kwargs)
 
-    monkeypatch.setattr(cli, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
     monkeypatch.setattr(rules.loader, "parse_file", fails_in_the_child)
     assert run_cli(capsys, "check", "--format", "json", "mesh").json == expected
 

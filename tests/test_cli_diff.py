@@ -169,11 +169,11 @@ def test_diff_as_a_process_in_a_subfolder(repo, tmp_path):
 def test_base_analysed_in_a_child_process_agrees_with_one_process(repo, capsys, monkeypatch):
     base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
     repo.commit({"mesh/vs.yaml": FAULTY, "mesh/old.yaml": None, "mesh/moved.yaml": FAULTY.replace("ratings", "old")})
-    from bot import cli
+    from bot import two_cores
 
-    monkeypatch.setattr(cli, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
     parallel = run_cli(capsys, "diff", base, "--format", "json", "--no-cache")
-    monkeypatch.setattr(cli, "_usable_cores", lambda: 1)
+    monkeypatch.setattr(two_cores, "_usable_cores", lambda: 1)
     serial = run_cli(capsys, "diff", base, "--format", "json", "--no-cache")
     assert parallel.json == serial.json
     assert [(f["path"], f["new"]) for f in serial.json["findings"]] == [
@@ -192,9 +192,9 @@ def test_a_failing_child_falls_back_to_one_process(repo, capsys, monkeypatch):
             raise RuntimeError("child failure")
         return run_rules(context, locate)
 
-    from bot import cli
+    from bot import two_cores
 
-    monkeypatch.setattr(cli, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
     monkeypatch.setattr(rules.engine, "run_rules", fails_in_the_child)
     result = run_cli(capsys, "diff", base, "--format", "json")
     assert result.code == 1
@@ -203,7 +203,7 @@ def test_a_failing_child_falls_back_to_one_process(repo, capsys, monkeypatch):
 
 
 def test_base_findings_are_cached_for_the_next_diff_against_the_same_base(repo, capsys, monkeypatch):
-    from bot import cli
+    from bot import two_cores
 
     base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
     repo.commit({"mesh/vs.yaml": FAULTY})
@@ -212,7 +212,7 @@ def test_base_findings_are_cached_for_the_next_diff_against_the_same_base(repo, 
     def must_not_run(*args, **kwargs):
         raise AssertionError("the base was analysed again")
 
-    monkeypatch.setattr(cli, "base_findings_in_parallel", must_not_run)
+    monkeypatch.setattr(two_cores, "base_findings_in_parallel", must_not_run)
     second = run_cli(capsys, "diff", base, "--format", "json")
     assert second.json == first.json
     assert [(f["path"], f["new"]) for f in second.json["findings"]] == [
