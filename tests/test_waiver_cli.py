@@ -91,6 +91,9 @@ def test_sweep_now_past_the_deadline_of_a_merged_pr_opens_the_cleanup_issue_once
     _, out = run(capsys, "waivers", "list", "--overdue", "--format", "json")
     [item] = json.loads(out)["waivers"]
     assert (item["status"], item["cleanup_issue"]) == ("overdue", issue["html_url"])
+    assert [w["id"] for w in json.loads(run(capsys, "waivers", "list", "--expired", "--format", "json")[1])["waivers"]] \
+        == [waiver.id]
+    assert run(capsys, "waivers", "list", "--active") == (0, "no waivers\n")
 
 
 def test_sweep_without_app_credentials_is_a_usage_error(tmp_path, monkeypatch, capsys):
