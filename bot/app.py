@@ -28,7 +28,7 @@ from bot.worker import PERIODIC, TaskContext, Wakeup, Worker
 
 log = logging.getLogger(__name__)
 GithubFactory = Callable[[Settings], AbstractAsyncContextManager[Any]]
-HANDLER_MODULES = ("bot.review", "bot.waivers")  # modules that register into jobs.HANDLERS
+HANDLER_MODULES = ("bot.review", "bot.command_handler", "bot.sweeper")  # register HANDLERS, PERIODIC
 SHUTDOWN_GRACE_SECONDS = 10.0
 PROBE_TIMEOUT_SECONDS = 2.0
 

@@ -356,7 +356,104 @@ def run_db_upgrade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS: list[Callable[[Subcommands], None]] = [add_check, add_diff, add_rules, _app_commands]
+def _waiver_commands(commands: Subcommands) -> None:
+    """`sweep` (deadlines, for cron) and `waivers list` (the ledger), both over the App's database."""
+    sweep = commands.add_parser("sweep", help="send waiver reminders and enforce passed deadlines once")
+    sweep.add_argument("--now", metavar="TIMESTAMP", type=_timestamp,
+                       help="judge deadlines at this UTC time (YYYY-MM-DD[THH:MM[:SS]]) instead of now")
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="only show what would happen (reads the database, calls nothing)")
+    sweep.set_defaults(handler=run_sweep)
+
+    waivers_cmd = commands.add_parser("waivers", help="the waiver ledger")
+    actions = waivers_cmd.add_subparsers(dest="waivers_command", metavar="ACTION", required=True,
+                                         parser_class=_Parser)
+    listing = actions.add_parser("list", help="list waivers")
+    listing.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
+    which = listing.add_mutually_exclusive_group()
+    for name in ("active", "expired", "overdue"):
+        which.add_argument(f"--{name}", dest="which", action="store_const", const=name, help=f"only {name} waivers")
+    listing.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    listing.add_argument("--now", metavar="TIMESTAMP", type=_timestamp,
+                         help="judge deadlines at this UTC time instead of now")
+    listing.set_defaults(handler=run_waivers_list, which="all")
+
+
+def _timestamp(text: str):
+    """A UTC instant from `YYYY-MM-DD` (start of that day) or an ISO 8601 time (naive means UTC)."""
+    import datetime as dt
+
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date or time such as 2026-12-31 or 2026-12-31T12:00")
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    settings = _app_settings(args)
+    if not args.dry_run and not settings.has_app_credentials:
+        from bot.settings import registration_hint
+
+        raise UsageError(registration_hint(settings))
+    outcomes = _with_database(settings, lambda database: _sweep(settings, database, args.now, args.dry_run))
+    for outcome in outcomes:
+        print(f"footgun: {outcome}")
+    if not outcomes:
+        print("footgun: nothing to do")
+    return EXIT_OK
+
+
+async def _sweep(settings, database, now, dry_run: bool):
+    from bot import sweeper
+    from bot.db import utcnow
+
+    now = now or utcnow()
+    if dry_run:
+        return await sweeper.preview(database.sessions, now)
+    from bot.github import open_client
+
+    async with open_client(settings) as github:
+        return await sweeper.sweep(database.sessions, github, now)
+
+
+def run_waivers_list(args: argparse.Namespace) -> int:
+    from bot import ledger
+    from bot.db import utcnow
+
+    settings = _app_settings(args)
+
+    async def listing(database):
+        return await ledger.rows(database.sessions, repository=args.repo, which=args.which, now=args.now or utcnow())
+
+    sys.stdout.write(ledger.render(_with_database(settings, listing), args.format))
+    return EXIT_OK
+
+
+def _with_database(settings, work):
+    """Run `work(database)` on the App's database (migrated first when it is the embedded SQLite)."""
+    import asyncio
+
+    from bot import db
+
+    async def main():
+        database = db.open_database(settings.database_url)
+        try:
+            if settings.is_sqlite:
+                await db.migrate(database.engine)
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(main())
+    except OSError as exc:
+        raise UsageError(f"cannot reach the database at {settings.database_url_for_logs}: {exc}") from None
+
+
+COMMANDS: list[Callable[[Subcommands], None]] = [
+    add_check, add_diff, add_rules, _app_commands, _waiver_commands,
+]
 """Each adds its subcommands to the parser, in the order `footgun --help` lists them."""
 
 

@@ -160,6 +160,29 @@ class FakeGitHub(State):
         if claims["exp"] - claims.get("iat", now) > JWT_MAX_SECONDS or claims["exp"] > now + JWT_MAX_SECONDS + 60:
             raise ApiError(401, "'Expiration time' claim ('exp') is too far in the future")
 
+    # -- what people do on GitHub (the bot's own writes go through the API) -----------------------
+
+    def comment_as(self, user: str, repo: str, number: int, body: str) -> dict[str, Any]:
+        """`user` comments on issue or pull request `number` (the conversation)."""
+        comment_id = self.next_id()
+        comment = {"id": comment_id, "body": body, "user": _user(user),
+                   "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
+                   "created_at": _iso(self.now()), "updated_at": _iso(self.now()),
+                   "author_association": "MEMBER", "_repo": repo, "_issue": number}
+        self.issue_comments[comment_id] = comment
+        return comment
+
+    def reply_as(self, user: str, comment_id: int, body: str) -> dict[str, Any]:
+        """`user` replies in the thread of review comment `comment_id` (GitHub links the root)."""
+        parent = self.review_comments[comment_id]
+        root = parent.get("in_reply_to_id") or parent["id"]
+        reply_id = self.next_id()
+        reply = {**parent, "id": reply_id, "body": body, "user": _user(user), "in_reply_to_id": root,
+                 "html_url": f"https://github.com/{parent['_repo']}/pull/{parent['_pull']}#discussion_r{reply_id}",
+                 "created_at": _iso(self.now()), "updated_at": _iso(self.now())}
+        self.review_comments[reply_id] = reply
+        return reply
+
     def mock(self, respx_mock: Any) -> None:
         """Route every request to this fake's host through `handle`."""
         url = httpx.URL(self.base_url)
@@ -232,6 +255,9 @@ def _pull_json(fake: FakeGitHub, pull: Pull) -> dict[str, Any]:
         "html_url": f"https://github.com/{pull.repo.full_name}/pull/{pull.number}",
         "head": side(pull.head_repo, pull.head_ref, pull.head_sha),
         "base": side(pull.repo, pull.base_ref, pull.base_sha),
+        "merged": pull.merged_at is not None,
+        "merged_at": _iso(pull.merged_at) if pull.merged_at is not None else None,
+        "merge_commit_sha": pull.head_sha if pull.merged_at is not None else None,
     }
 
 
@@ -303,7 +329,7 @@ def get_blob(call: Call) -> Any:
 def get_contents(call: Call) -> Any:
     repo = call.repo
     ref = call.query.get("ref") or repo.default_branch
-    files = repo.store.files_of.get(ref)
+    files = repo.store.files_of.get(repo.branches.get(ref, ref))
     data = files.get(call.params["path"]) if files is not None else None
     if data is None:
         raise ApiError(404, "Not Found")
@@ -520,6 +546,14 @@ def reply_to_review_comment(call: Call) -> Any:
     return _comment_json(comment)
 
 
+@route("GET", "/repos/{owner}/{repo}/pulls/comments/{comment_id}")
+def get_review_comment(call: Call) -> Any:
+    comment = call.fake.review_comments.get(int(call.params["comment_id"]))
+    if comment is None or comment["_repo"] != call.repo.full_name:
+        raise ApiError(404, "Not Found")
+    return _comment_json(comment)
+
+
 @route("PATCH", "/repos/{owner}/{repo}/pulls/comments/{comment_id}")
 def update_review_comment(call: Call) -> Any:
     comment = call.fake.review_comments.get(int(call.params["comment_id"]))
@@ -579,8 +613,11 @@ def _react(call: Call, subject: str, store: dict[int, dict[str, Any]]) -> Any:
     if content not in ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"):
         raise ApiError(422, "Validation Failed", [{"resource": "Reaction", "field": "content",
                                                    "code": "invalid"}])
+    for reaction in call.fake.reactions:
+        if (reaction["_subject"], reaction["_comment"], reaction["content"]) == (subject, comment_id, content):
+            return httpx.Response(200, json=_comment_json(reaction))  # GitHub: 200, already reacted
     reaction = {"id": call.fake.next_id(), "content": content, "user": _user(call.fake.bot_login),
-                "_subject": subject, "_comment": comment_id}
+                "created_at": _iso(call.fake.now()), "_subject": subject, "_comment": comment_id}
     call.fake.reactions.append(reaction)
     return _comment_json(reaction)
 
@@ -606,24 +643,59 @@ def collaborator_permission(call: Call) -> Any:
 
 @route("POST", "/repos/{owner}/{repo}/issues")
 def create_issue(call: Call) -> Any:
+    """Labels that do not exist yet are created; an assignee must be able to be assigned (422)."""
     repo = call.repo
     if not call.body.get("title"):
         raise ApiError(422, "Validation Failed", [{"resource": "Issue", "field": "title",
                                                    "code": "missing_field"}])
+    assignees = list(call.body.get("assignees") or [])
+    for login in assignees:
+        if repo.permissions.get(login, "none") == "none":
+            raise ApiError(422, "Validation Failed", [{"value": login, "resource": "Issue",
+                                                       "field": "assignees", "code": "invalid"}])
     number = len(repo.issues) + len(repo.pulls) + 1
-    issue = {"id": call.fake.next_id(), "number": number, "title": call.body["title"],
+    labels = repo.labels.setdefault(str(number), {})
+    for label in call.body.get("labels") or []:
+        name = label["name"] if isinstance(label, dict) else str(label)
+        labels[name] = {"name": name, "id": abs(hash(name)) % 10**8}
+    issue = {"id": call.fake.next_id(), "number": number, "title": str(call.body["title"]),
              "body": call.body.get("body"), "state": "open", "user": _user(call.fake.bot_login),
-             "labels": [{"name": n} for n in call.body.get("labels", [])],
+             "assignees": [_user(login) for login in assignees],
+             "assignee": _user(assignees[0]) if assignees else None,
+             "created_at": _iso(call.fake.now()), "updated_at": _iso(call.fake.now()),
              "html_url": f"https://github.com/{repo.full_name}/issues/{number}"}
     repo.issues[number] = issue
-    return issue
+    return _issue_json(repo, issue)
+
+
+def _issue_json(repo: Repo, issue: dict[str, Any]) -> dict[str, Any]:
+    return {**issue, "labels": list(repo.labels.get(str(issue["number"]), {}).values())}
+
+
+@route("GET", "/repos/{owner}/{repo}/issues")
+def list_issues(call: Call) -> Any:
+    """Issues and pull requests (as GitHub lists both), filtered by `state`, `labels`, `creator`."""
+    repo = call.repo
+    state = call.query.get("state", "open")
+    wanted = [name for name in call.query.get("labels", "").split(",") if name]
+    items = [_issue_json(repo, issue) for issue in repo.issues.values()]
+    items += [{"number": p.number, "title": p.title, "state": p.state, "user": _user(p.user), "body": None,
+               "labels": list(repo.labels.get(str(p.number), {}).values()),
+               "pull_request": {"url": f"{call.fake.base_url}/repos/{repo.full_name}/pulls/{p.number}"}}
+              for p in repo.pulls.values()]
+    items = [i for i in items
+             if (state == "all" or i["state"] == state)
+             and all(name in {label["name"] for label in i["labels"]} for name in wanted)
+             and ("creator" not in call.query or i["user"]["login"] == call.query["creator"])]
+    items.sort(key=lambda i: -i["number"])
+    return _paginate(call, items)
 
 
 @route("GET", "/repos/{owner}/{repo}/issues/{issue_number}")
 def get_issue(call: Call) -> Any:
     repo, number = call.repo, _issue_number(call)
     if number in repo.issues:
-        return repo.issues[number]
+        return _issue_json(repo, repo.issues[number])
     pull = repo.pulls[number]
     return {"number": number, "title": pull.title, "state": pull.state, "user": _user(pull.user),
             "labels": list(repo.labels.get(str(number), {}).values()),
@@ -648,3 +720,21 @@ def remove_label(call: Call) -> Any:
         raise ApiError(404, "Label does not exist")
     del labels[call.params["name"]]
     return list(labels.values())
+
+
+# -- repositories and branches ------------------------------------------------------------------
+
+@route("GET", "/repos/{owner}/{repo}")
+def get_repository(call: Call) -> Any:
+    return call.repo.json()
+
+
+@route("GET", "/repos/{owner}/{repo}/branches/{branch}")
+def get_branch(call: Call) -> Any:
+    repo = call.repo
+    sha = repo.branches.get(call.params["branch"])
+    if sha is None:
+        raise ApiError(404, "Branch not found")
+    return {"name": call.params["branch"], "protected": False,
+            "commit": {"sha": sha, "url": f"{call.fake.base_url}/repos/{repo.full_name}/commits/{sha}"},
+            "_links": {"html": f"https://github.com/{repo.full_name}/tree/{call.params['branch']}"}}
