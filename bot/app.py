@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import db, jobs, logs, webhooks
+from bot import db, jobs, logs, setup, webhooks
 from bot.metrics import QUEUE_DEPTH, exposition
 from bot.settings import Settings, registration_hint
 from bot.worker import PERIODIC, TaskContext, Wakeup, Worker
@@ -47,6 +47,7 @@ class Runtime:
     workers: list[Worker] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     periodic: list[asyncio.Task[None]] = field(default_factory=list)
+    _worker_count: int | None = None
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def start(self, workers: int | None = None) -> None:
@@ -55,9 +56,21 @@ class Runtime:
         self._stack.push_async_callback(self.database.dispose)
         if self.migrate if self.migrate is not None else settings.is_sqlite:
             await db.migrate(self.database.engine)
+        self._worker_count = workers
         if not settings.has_app_credentials:
             log.warning("%s; until then webhooks are refused with 503", registration_hint(settings))
             return
+        await self._start_app()
+
+    async def activate(self, settings: Settings) -> None:
+        """Take an App registered while the server runs (/setup): webhooks and jobs start now."""
+        for secret in settings.secrets():
+            logs.register_secret(secret)
+        self.settings = settings
+        await self._start_app()
+
+    async def _start_app(self) -> None:
+        settings, workers = self.settings, self._worker_count
         factory = self.github_factory or default_github_factory()
         if factory is not None:
             self.github = await self._stack.enter_async_context(factory(settings))
@@ -137,6 +150,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *setup.ROUTES,
         ],
         lifespan=lifespan,
     )
