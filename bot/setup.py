@@ -131,12 +131,14 @@ STYLE = """
 body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;background:#f6f8fa;margin:0}
 main{max-width:44rem;margin:3rem auto;background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:2rem 2.5rem}
 h1{font-size:1.5rem;margin-top:0} code{background:#eff1f3;padding:.1em .3em;border-radius:4px;font-size:.9em}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem} dt{font-weight:600} dd{margin:0;word-break:break-all}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem} dt{font-weight:600} dd{margin:0;overflow-wrap:anywhere}
 .button{display:inline-block;background:#1f883d;color:#fff;border:0;border-radius:6px;padding:.6rem 1.2rem;
 font-size:1rem;font-weight:600;text-decoration:none;cursor:pointer}
 .note{background:#fff8c5;border:1px solid #d4a72c66;border-radius:6px;padding:.6rem 1rem}
 .error{background:#ffebe9;border:1px solid #ff818266;border-radius:6px;padding:.6rem 1rem}
 small,.muted{color:#59636e} form.inline{display:flex;gap:.5rem;align-items:center;margin:1rem 0}
+button.secondary{background:#f6f8fa;color:#1f2328;border:1px solid #d0d7de;border-radius:6px;padding:.35rem .8rem;
+font-size:.95rem;cursor:pointer}
 input[type=text]{padding:.35rem .5rem;border:1px solid #d0d7de;border-radius:6px;font-size:.95rem}
 """
 
@@ -216,7 +218,7 @@ async def start(request: Request) -> Response:
         f'<button class="button" type="submit" id="register">Register the App on GitHub</button></form>'
         '<form class="inline" method="get" action="/setup"><label for="org">Or for an organization:</label>'
         f'<input type="text" id="org" name="org" value="{_e(org or "")}" placeholder="org-login">'
-        '<button type="submit">Use</button></form>'
+        '<button class="secondary" type="submit">Use</button></form>'
         "<p class=muted>Anyone who reaches this page can register an App for this server until one is"
         " configured: do it right after deploying, or set <code>FOOTGUN_SETUP_ENABLED=false</code>.</p>"
     )
