@@ -252,3 +252,21 @@ def test_footgun_check_finds_nothing_in_the_bots_own_deployment():
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert (report["findings"], report["skipped"]) == ([], [])
+
+
+def test_public_urls_are_the_hosts_github_reaches(fly):
+    assert fly["env"]["FOOTGUN_PUBLIC_URL"] == f"https://{fly['app']}.fly.dev"
+    [bot] = containers()
+    env = {item["name"]: item.get("value") for item in bot.get("env", [])}
+    host = env["FOOTGUN_PUBLIC_URL"].removeprefix("https://")
+    [gateway] = [d for d in kubernetes() if d["kind"] == "Gateway"]
+    assert all(host in server["hosts"] for server in gateway["spec"]["servers"])
+    load_settings(public_url=env["FOOTGUN_PUBLIC_URL"], credentials_file=env["FOOTGUN_CREDENTIALS_FILE"])
+
+
+def test_pre_commit_hook_runs_a_cli_command():
+    [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    entry = shlex.split(hook["entry"]) + hook.get("args", [])
+    assert entry[0] == "footgun" and parse_cli(entry[1:]).handler is cli.run_check
+    assert hook["language"] == "python"
+    assert hook["pass_filenames"] is False, "cross-resource rules need the whole repository"
