@@ -28,7 +28,7 @@ from bot.worker import PERIODIC, TaskContext, Wakeup, Worker
 
 log = logging.getLogger(__name__)
 GithubFactory = Callable[[Settings], AbstractAsyncContextManager[Any]]
-HANDLER_MODULES = ("bot.review", "bot.commands")
+HANDLER_MODULES = ("bot.review", "bot.waivers")  # modules that register into jobs.HANDLERS
 SHUTDOWN_GRACE_SECONDS = 10.0
 PROBE_TIMEOUT_SECONDS = 2.0
 
@@ -43,20 +43,24 @@ class Runtime:
     migrate: bool | None = None
     database: db.Database | None = None
     github: Any = None
+    schema_problem: str | None = None
     wakeup: Wakeup = field(default_factory=Wakeup)
     workers: list[Worker] = field(default_factory=list)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    worker_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     periodic: list[asyncio.Task[None]] = field(default_factory=list)
-    _worker_count: int | None = None
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
-    async def start(self, workers: int | None = None) -> None:
+    async def start(self) -> None:
         settings = self.settings
         self.database = db.open_database(settings.database_url)
         self._stack.push_async_callback(self.database.dispose)
         if self.migrate if self.migrate is not None else settings.is_sqlite:
             await db.migrate(self.database.engine)
-        self._worker_count = workers
+        else:
+            with contextlib.suppress(Exception):  # an unreachable database is /readyz's to report
+                self.schema_problem = await db.pending_migrations(self.database.engine)
+            if self.schema_problem:
+                log.error(self.schema_problem)
         if not settings.has_app_credentials:
             log.warning("%s; until then webhooks are refused with 503", registration_hint(settings))
             return
@@ -70,20 +74,21 @@ class Runtime:
         await self._start_app()
 
     async def _start_app(self) -> None:
-        settings, workers = self.settings, self._worker_count
-        factory = self.github_factory or default_github_factory()
-        if factory is not None:
-            self.github = await self._stack.enter_async_context(factory(settings))
+        settings = self.settings
+        if self.github_factory is None:
+            from bot.github import open_client  # githubkit is heavy: only a serving process loads it
+
+            self.github_factory = open_client
+        self.github = await self._stack.enter_async_context(self.github_factory(settings))
         handlers = self.handlers if self.handlers is not None else load_handlers()
-        count = settings.workers if workers is None else workers
-        for number in range(count):
-            worker = Worker(settings, self.database.sessions, self.github, handlers=handlers, wakeup=self.wakeup)
+        for number in range(settings.workers):
+            worker = Worker(settings, self.database, self.github, handlers=handlers, wakeup=self.wakeup)
             self.workers.append(worker)
-            self.tasks.append(asyncio.create_task(worker.run(), name=f"worker-{number}"))
+            self.worker_tasks.append(asyncio.create_task(worker.run(), name=f"worker-{number}"))
         context = TaskContext(settings, self.github, self.database.sessions)
         for name, periodic in PERIODIC.items():
             self.periodic.append(asyncio.create_task(periodic.loop(context, name), name=f"periodic-{name}"))
-        log.info("started %d workers (%s) and %d periodic tasks on %s", count, ", ".join(sorted(handlers)) or "no handlers",
+        log.info("started %d workers (%s) and %d periodic tasks on %s", settings.workers, ", ".join(sorted(handlers)) or "no handlers",
                  len(PERIODIC), settings.database_url_for_logs)
 
     async def stop(self) -> None:
@@ -93,24 +98,12 @@ class Runtime:
         await asyncio.gather(*self.periodic, return_exceptions=True)
         for worker in self.workers:
             worker.stop()
-        if self.tasks:
-            _, pending = await asyncio.wait(self.tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+        if self.worker_tasks:
+            _, pending = await asyncio.wait(self.worker_tasks, timeout=SHUTDOWN_GRACE_SECONDS)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self._stack.aclose()
-
-
-def default_github_factory() -> GithubFactory | None:
-    """`bot.github.open_client(settings)`: an async context manager yielding the shared client."""
-    try:
-        github = importlib.import_module("bot.github")
-    except ModuleNotFoundError as exc:
-        if exc.name != "bot.github":
-            raise
-        log.warning("bot.github is not available: jobs run without a GitHub client")
-        return None
-    return github.open_client
 
 
 def load_handlers() -> dict[str, jobs.Handler]:
@@ -131,7 +124,11 @@ def create_app(
     handlers: dict[str, jobs.Handler] | None = None,
     migrate: bool | None = None,
 ) -> Starlette:
-    """The ASGI app. `migrate` defaults to on for SQLite (embedded) and off for PostgreSQL."""
+    """The ASGI app. `migrate` defaults to on for SQLite (embedded) and off for PostgreSQL.
+
+    `github_factory(settings)` is an async context manager yielding the GitHub client that every
+    job shares (default: `bot.github.open_client`); `handlers` defaults to `jobs.HANDLERS`.
+    """
     for secret in settings.secrets():
         logs.register_secret(secret)
     runtime = Runtime(settings, github_factory, handlers, migrate)
@@ -163,7 +160,13 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    database = request.app.state.runtime.database
+    runtime = request.app.state.runtime
+    database = runtime.database
+    if runtime.schema_problem:  # until someone runs `footgun db upgrade`
+        with contextlib.suppress(Exception):
+            runtime.schema_problem = await db.pending_migrations(database.engine)
+    if runtime.schema_problem:
+        return JSONResponse({"status": "unavailable", "database": runtime.schema_problem}, status_code=503)
     try:
         await asyncio.wait_for(db.ping(database), PROBE_TIMEOUT_SECONDS)
     except Exception as exc:
@@ -175,8 +178,8 @@ async def readyz(request: Request) -> JSONResponse:
 async def metrics(request: Request) -> Response:
     database = request.app.state.runtime.database
     with contextlib.suppress(Exception):
-        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS), database.sessions() as session:
-            depth = await jobs.queue_depth(session)
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            depth = await database.run(jobs.queue_depth)
         QUEUE_DEPTH.clear()
         for kind in set(depth) | set(jobs.HANDLERS):
             QUEUE_DEPTH.labels(kind).set(depth.get(kind, 0))

@@ -1,23 +1,24 @@
 """What each handled webhook means: state to record and jobs to enqueue, by (event, action).
 
 Each handler runs inside the delivery's transaction and returns an `Outcome`; `None` means the
-action is not one the bot handles, and the intake then stores nothing.
+action is not one the bot handles, and the intake then stores nothing. Handlers are plain
+functions on a sync `Session`: `Database.run` runs them where the backend is cheapest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot import jobs
+from bot.commands import PREFIX as COMMAND_PREFIX
 from bot.db import Installation, InstallationRepository, PullRequest, utcnow
 
-COMMAND_PREFIX = "/footgun"
 REVIEW_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review", "edited")
 
 
@@ -30,7 +31,7 @@ class Outcome:
     jobs: list[int] = field(default_factory=list)
 
 
-EventHandler = Callable[[AsyncSession, dict[str, Any], str], Awaitable[Outcome | None]]
+EventHandler = Callable[[Session, dict[str, Any], str], Outcome | None]
 ROUTES: dict[str, EventHandler] = {}
 
 
@@ -51,24 +52,34 @@ def repository_name(payload: dict[str, Any]) -> str | None:
     return (payload.get("repository") or {}).get("full_name")
 
 
+def log_context(payload: dict[str, Any]) -> dict[str, Any]:
+    """The repository and, where the event is about one, the pull request (`owner/name#N`)."""
+    repository = repository_name(payload)
+    number = (payload.get("pull_request") or {}).get("number")
+    issue = payload.get("issue") or {}
+    if number is None and issue.get("pull_request"):
+        number = issue.get("number")
+    return {"repository": repository, "pr": f"{repository}#{number}" if repository and number else None}
+
+
 @route("pull_request")
-async def pull_request(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+def pull_request(session: Session, payload: dict[str, Any], delivery: str) -> Outcome | None:
     action = payload.get("action")
     if action == "edited" and "base" not in (payload.get("changes") or {}):
         return None
     if action not in REVIEW_ACTIONS and action != "closed":
         return None
     pr = payload["pull_request"]
-    current = await remember_pull_request(session, payload)
+    current = remember_pull_request(session, payload)
     if action == "closed":
         return Outcome("recorded", "pull request closed")
     if current.head_sha != pr["head"]["sha"]:
         return Outcome("ignored", f"out of order: the head is already {current.head_sha[:12]}")
-    return await _review(session, payload, delivery, [current], f"pull_request.{action}")
+    return _review(session, payload, delivery, [current], f"pull_request.{action}")
 
 
 @route("check_run")
-async def check_run(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+def check_run(session: Session, payload: dict[str, Any], delivery: str) -> Outcome | None:
     action = payload.get("action")
     if action not in ("rerequested", "requested_action"):
         return None
@@ -76,21 +87,21 @@ async def check_run(session: AsyncSession, payload: dict[str, Any], delivery: st
     reason = f"check_run.{action}"
     if action == "requested_action":
         reason += f":{(payload.get('requested_action') or {}).get('identifier', '')}"
-    return await _rerun(session, payload, delivery, run["head_sha"], run.get("pull_requests") or [], reason)
+    return _rerun(session, payload, delivery, run["head_sha"], run.get("pull_requests") or [], reason)
 
 
 @route("check_suite")
-async def check_suite(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+def check_suite(session: Session, payload: dict[str, Any], delivery: str) -> Outcome | None:
     if payload.get("action") != "rerequested":
         return None
     suite = payload["check_suite"]
-    return await _rerun(
+    return _rerun(
         session, payload, delivery, suite["head_sha"], suite.get("pull_requests") or [], "check_suite.rerequested"
     )
 
 
-async def _rerun(
-    session: AsyncSession,
+def _rerun(
+    session: Session,
     payload: dict[str, Any],
     delivery: str,
     head_sha: str,
@@ -106,7 +117,7 @@ async def _rerun(
         query = query.where(PullRequest.number.in_(numbers))
     else:
         query = query.where(PullRequest.head_sha == head_sha, PullRequest.state == "open")
-    known = {p.number: p for p in await session.scalars(query)}
+    known = {p.number: p for p in session.scalars(query)}
     targets: list[PullRequest] = []
     for number in numbers or sorted(known):
         pr = known.get(number)
@@ -117,11 +128,11 @@ async def _rerun(
         targets.append(pr)
     if not targets:
         return Outcome("ignored", f"no open pull request known for head {head_sha[:12]}")
-    return await _review(session, payload, delivery, targets, reason, head_sha=head_sha)
+    return _review(session, payload, delivery, targets, reason, head_sha=head_sha)
 
 
-async def _review(
-    session: AsyncSession,
+def _review(
+    session: Session,
     payload: dict[str, Any],
     delivery: str,
     prs: list[PullRequest],
@@ -135,7 +146,7 @@ async def _review(
     notes: list[str] = []
     for pr in prs:
         sha = head_sha or pr.head_sha
-        job, created = await jobs.enqueue(
+        job, created = jobs.enqueue(
             session,
             "review",
             {
@@ -155,7 +166,7 @@ async def _review(
     return Outcome("queued", "; ".join(notes) or None, added)
 
 
-async def remember_pull_request(session: AsyncSession, payload: dict[str, Any]) -> PullRequest:
+def remember_pull_request(session: Session, payload: dict[str, Any]) -> PullRequest:
     """Upsert the PR into the head SHA map; an older delivery never overwrites a newer state."""
     pr = payload["pull_request"]
     values = {
@@ -180,56 +191,57 @@ async def remember_pull_request(session: AsyncSession, payload: dict[str, Any]) 
         set_={k: statement.excluded[k] for k in values if k not in ("repository", "number")},
         where=newer,
     )
-    await session.execute(statement)
-    return await session.scalar(
-        select(PullRequest)
-        .where(PullRequest.repository == values["repository"], PullRequest.number == values["number"])
-        .execution_options(populate_existing=True)
-    )
+    statement = statement.returning(PullRequest).execution_options(populate_existing=True)
+    current = session.scalars(statement).first()
+    if current is None:  # an older delivery: the stored state stands
+        current = session.scalar(
+            select(PullRequest).where(PullRequest.repository == values["repository"], PullRequest.number == values["number"])
+        )
+    return current
 
 
 @route("installation")
-async def installation(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+def installation(session: Session, payload: dict[str, Any], delivery: str) -> Outcome | None:
     action = payload.get("action")
     account = payload["installation"].get("account") or {}
-    record = await _installation(session, payload["installation"])
+    record = _installation(session, payload["installation"])
     record.account = account.get("login")
     record.account_type = account.get("type")
     if action == "deleted":
         record.deleted_at = utcnow()
-        await session.execute(delete(InstallationRepository).where(InstallationRepository.installation_id == record.id))
+        session.execute(delete(InstallationRepository).where(InstallationRepository.installation_id == record.id))
     elif action in ("suspend", "unsuspend"):
         record.suspended = action == "suspend"
     elif action == "created":
         record.deleted_at = None
-        await _add_repositories(session, record.id, payload.get("repositories") or [])
+        _add_repositories(session, record.id, payload.get("repositories") or [])
     return Outcome("recorded", f"installation {action}")
 
 
 @route("installation_repositories")
-async def installation_repositories(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
-    record = await _installation(session, payload["installation"])
-    await _add_repositories(session, record.id, payload.get("repositories_added") or [])
+def installation_repositories(session: Session, payload: dict[str, Any], delivery: str) -> Outcome | None:
+    record = _installation(session, payload["installation"])
+    _add_repositories(session, record.id, payload.get("repositories_added") or [])
     removed = [r["id"] for r in payload.get("repositories_removed") or []]
     if removed:
-        await session.execute(delete(InstallationRepository).where(InstallationRepository.id.in_(removed)))
+        session.execute(delete(InstallationRepository).where(InstallationRepository.id.in_(removed)))
     return Outcome("recorded", f"{len(payload.get('repositories_added') or [])} added, {len(removed)} removed")
 
 
-async def _installation(session: AsyncSession, data: dict[str, Any]) -> Installation:
-    record = await session.get(Installation, data["id"])
+def _installation(session: Session, data: dict[str, Any]) -> Installation:
+    record = session.get(Installation, data["id"])
     if record is None:
         record = Installation(id=data["id"], suspended=False, created_at=utcnow())
         session.add(record)
     record.repository_selection = data.get("repository_selection") or record.repository_selection
     record.updated_at = utcnow()
-    await session.flush()
+    session.flush()
     return record
 
 
-async def _add_repositories(session: AsyncSession, installation_id: int, repositories: list[dict[str, Any]]) -> None:
+def _add_repositories(session: Session, installation_id: int, repositories: list[dict[str, Any]]) -> None:
     for repo in repositories:
-        await session.merge(
+        session.merge(
             InstallationRepository(
                 id=repo["id"], installation_id=installation_id, full_name=repo["full_name"], private=repo.get("private")
             )
@@ -237,21 +249,21 @@ async def _add_repositories(session: AsyncSession, installation_id: int, reposit
 
 
 @route("issue_comment")
-async def issue_comment(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+def issue_comment(session: Session, payload: dict[str, Any], delivery: str) -> Outcome | None:
     if payload.get("action") != "created" or not (payload.get("issue") or {}).get("pull_request"):
         return None
-    return await _command(session, payload, delivery, payload["issue"]["number"], "issue")
+    return _command(session, payload, delivery, payload["issue"]["number"], "issue")
 
 
 @route("pull_request_review_comment")
-async def pull_request_review_comment(session: AsyncSession, payload: dict[str, Any], delivery: str) -> Outcome | None:
+def pull_request_review_comment(session: Session, payload: dict[str, Any], delivery: str) -> Outcome | None:
     if payload.get("action") != "created":
         return None
-    return await _command(session, payload, delivery, payload["pull_request"]["number"], "review")
+    return _command(session, payload, delivery, payload["pull_request"]["number"], "review")
 
 
-async def _command(
-    session: AsyncSession, payload: dict[str, Any], delivery: str, pull_number: int, comment_kind: str
+def _command(
+    session: Session, payload: dict[str, Any], delivery: str, pull_number: int, comment_kind: str
 ) -> Outcome | None:
     """A slash command becomes a `command` job; other comments (and bots' own) are not ours."""
     comment = payload["comment"]
@@ -264,7 +276,7 @@ async def _command(
     installation_id = _installation_id(payload)
     if installation_id is None:
         return Outcome("ignored", "no installation in the payload")
-    job, _ = await jobs.enqueue(
+    job, _ = jobs.enqueue(
         session,
         "command",
         {
@@ -283,7 +295,7 @@ async def _command(
     return Outcome("queued", None, [job.id])
 
 
-def _insert_for(session: AsyncSession) -> Any:
+def _insert_for(session: Session) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:

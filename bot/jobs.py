@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
-from bot.db import Job, PullRequest, utcnow
+from bot.db import Database, Job, PullRequest, utcnow
 from bot.settings import Settings
 
 QUEUED, RUNNING, DONE, FAILED, SKIPPED = "queued", "running", "done", "failed", "skipped"
@@ -75,8 +76,8 @@ def review_key(repository: str, pull_number: int, head_sha: str) -> str:
     return f"{repository}#{pull_number}@{head_sha}"
 
 
-async def enqueue(
-    session: AsyncSession,
+def enqueue(
+    session: Session,
     kind: str,
     payload: dict[str, Any],
     *,
@@ -84,9 +85,13 @@ async def enqueue(
     delivery_id: str | None = None,
     run_after: datetime | None = None,
 ) -> tuple[Job, bool]:
-    """Add a job in the caller's transaction; (job, False) when the same one is already queued."""
+    """Add a job in the caller's transaction; (job, False) when the same one is already queued.
+
+    A sync function, like the intake that calls it; from async code:
+    `await session.run_sync(jobs.enqueue, kind, payload, dedupe_key=...)`.
+    """
     if dedupe_key is not None:
-        waiting = await session.scalar(
+        waiting = session.scalar(
             select(Job).where(Job.kind == kind, Job.dedupe_key == dedupe_key, Job.status == QUEUED).limit(1)
         )
         if waiting is not None:
@@ -104,12 +109,12 @@ async def enqueue(
         updated_at=now,
     )
     session.add(job)
-    await session.flush()
+    session.flush()
     return job, True
 
 
 async def claim(
-    sessions: async_sessionmaker[AsyncSession],
+    database: Database,
     worker: str,
     kinds: list[str],
     *,
@@ -119,7 +124,10 @@ async def claim(
     """Take the next due job (or one whose lease ran out) for `worker`, counting an attempt."""
     if not kinds:
         return None
-    now = now or utcnow()
+    return await database.run(_claim, worker, kinds, lease, now or utcnow())
+
+
+def _claim(session: Session, worker: str, kinds: list[str], lease: timedelta, now: datetime) -> Job | None:
     due = or_(
         and_(Job.status == QUEUED, Job.run_after <= now),
         and_(Job.status == RUNNING, Job.locked_until < now),
@@ -145,24 +153,17 @@ async def claim(
         .returning(Job)
         .execution_options(synchronize_session=False)
     )
-    async with sessions.begin() as session:
-        return (await session.scalars(statement)).first()
+    return session.scalars(statement).first()
 
 
-async def renew(sessions: async_sessionmaker[AsyncSession], job_id: int, worker: str, lease: timedelta = LEASE) -> bool:
+async def renew(database: Database, job_id: int, worker: str, lease: timedelta = LEASE) -> bool:
     """Extend the lease of a running job; False when another worker has taken it over."""
     now = utcnow()
-    async with sessions.begin() as session:
-        result = await session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.locked_by == worker, Job.status == RUNNING)
-            .values(locked_until=now + lease, updated_at=now)
-        )
-    return result.rowcount == 1
+    return await database.run(_update_owned, job_id, worker, {"locked_until": now + lease, "updated_at": now})
 
 
 async def finish(
-    sessions: async_sessionmaker[AsyncSession],
+    database: Database,
     job_id: int,
     worker: str,
     status: str,
@@ -179,26 +180,27 @@ async def finish(
         values["run_after"] = run_after or now
     else:
         values["finished_at"] = now
-    async with sessions.begin() as session:
-        result = await session.execute(
-            update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.status == RUNNING).values(**values)
-        )
+    return await database.run(_update_owned, job_id, worker, values)
+
+
+def _update_owned(session: Session, job_id: int, worker: str, values: dict[str, Any]) -> bool:
+    result = session.execute(
+        update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.status == RUNNING).values(**values)
+    )
     return result.rowcount == 1
 
 
-async def stale_reason(session: AsyncSession, payload: dict[str, Any]) -> str | None:
+def stale_reason(session: Session, payload: dict[str, Any]) -> str | None:
     """Why a pull-request job is stale: the PR moved to a newer head SHA that has its own job."""
     repository, number, head = payload.get("repository"), payload.get("pull_number"), payload.get("head_sha")
     if not (repository and number and head):
         return None
-    current = await session.scalar(
+    current = session.scalar(
         select(PullRequest.head_sha).where(PullRequest.repository == repository, PullRequest.number == number)
     )
     if current is None or current == head:
         return None
-    newer = await session.scalar(
-        select(Job.id).where(Job.dedupe_key == review_key(repository, number, current)).limit(1)
-    )
+    newer = session.scalar(select(Job.id).where(Job.dedupe_key == review_key(repository, number, current)).limit(1))
     if newer is None:
         return None
     return f"stale: the pull request head moved from {head[:12]} to {current[:12]} (job {newer})"
@@ -212,6 +214,6 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-async def queue_depth(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(select(Job.kind, func.count()).where(Job.status == QUEUED).group_by(Job.kind))
+def queue_depth(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Job.kind, func.count()).where(Job.status == QUEUED).group_by(Job.kind))
     return {kind: count for kind, count in rows}

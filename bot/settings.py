@@ -93,7 +93,8 @@ class Settings(BaseSettings):
             try:
                 text = self.private_key_file.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise ValueError(f"PRIVATE_KEY_FILE: cannot read {self.private_key_file}: {exc.__class__.__name__}")
+                message = f"PRIVATE_KEY_FILE: cannot read {self.private_key_file}: {exc.__class__.__name__}"
+                raise ValueError(message) from None
             key = SecretStr(text.strip() + "\n")
             try:
                 _check_pem(key)

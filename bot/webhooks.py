@@ -15,6 +15,7 @@ from typing import Any
 from githubkit.webhooks import verify
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
@@ -25,6 +26,7 @@ from bot.settings import registration_hint
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB and drops larger ones itself
+HEADER_MAX_CHARS = 64  # GitHub's delivery ids are 36-character GUIDs; the columns hold 64
 
 
 class TooLarge(Exception):
@@ -38,8 +40,9 @@ class _Rejected(Exception):
 class _Answered(Exception):
     """Leave the delivery transaction without committing it, with this answer."""
 
-    def __init__(self, response: JSONResponse) -> None:
-        self.response = response
+    def __init__(self, status: int, outcome: str, note: str) -> None:
+        super().__init__(note)
+        self.status, self.outcome, self.note = status, outcome, note
 
 
 async def receive(request: Request) -> JSONResponse:
@@ -75,6 +78,8 @@ async def _receive(request: Request) -> JSONResponse:
         if not event or not delivery:
             missing = "X-GitHub-Event" if not event else "X-GitHub-Delivery"
             return await _reject(runtime, delivery, event, f"missing {missing} header")
+        if len(delivery) > HEADER_MAX_CHARS or len(event) > HEADER_MAX_CHARS:
+            return await _reject(runtime, None, None, f"X-GitHub-Delivery or X-GitHub-Event over {HEADER_MAX_CHARS} characters")
         if event not in events.ROUTES:
             return _answer(200, event, "unhandled", f"event {event!r} is not handled")
         try:
@@ -83,7 +88,7 @@ async def _receive(request: Request) -> JSONResponse:
             return await _reject(runtime, delivery, event, f"body is not JSON: {exc}")
         if not isinstance(payload, dict):
             return await _reject(runtime, delivery, event, "body is not a JSON object")
-        with logs.bind(repository=events.repository_name(payload)):
+        with logs.bind(**events.log_context(payload)):
             return await _store(runtime, delivery, event, payload)
 
 
@@ -103,26 +108,14 @@ async def _read_body(request: Request) -> bytes:
 
 async def _store(runtime: Any, delivery: str, event: str, payload: dict[str, Any]) -> JSONResponse:
     action = payload.get("action")
-    handler = events.ROUTES[event]
     try:
-        async with runtime.database.sessions.begin() as session:
-            if await _seen(session, delivery):
-                raise _Answered(_answer(200, event, "duplicate", "delivery already received"))
-            try:
-                outcome = await handler(session, payload, delivery)
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
-                outcome = events.Outcome("rejected", f"unexpected {event} payload: {exc.__class__.__name__}: {exc}")
-            if outcome is None:
-                raise _Answered(_answer(200, event, "unhandled", f"{event}.{action} is not handled"))
-            if outcome.outcome == "rejected":
-                raise _Rejected(outcome.note or "unreadable payload")
-            session.add(_delivery(delivery, event, payload, outcome.outcome, outcome.note))
+        outcome = await runtime.database.run(_store_delivery, delivery, event, payload)
     except _Answered as answered:
-        return answered.response
+        return _answer(answered.status, event, answered.outcome, answered.note)
     except _Rejected as rejected:
         return await _reject(runtime, delivery, event, str(rejected), action=action)
     except IntegrityError:
-        if await _already_stored(runtime, delivery):
+        if await runtime.database.run(_seen, delivery):
             return _answer(200, event, "duplicate", "delivery already received")
         raise
     if outcome.jobs:
@@ -132,17 +125,38 @@ async def _store(runtime: Any, delivery: str, event: str, payload: dict[str, Any
     return _answer(202, event, outcome.outcome, outcome.note, jobs=outcome.jobs)
 
 
+def _store_delivery(session: Session, delivery: str, event: str, payload: dict[str, Any]) -> events.Outcome:
+    """The delivery and what it means, in one transaction; raising rolls all of it back."""
+    if _seen(session, delivery):
+        raise _Answered(200, "duplicate", "delivery already received")
+    try:
+        outcome = events.ROUTES[event](session, payload, delivery)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise _Rejected(f"unexpected {event} payload: {exc.__class__.__name__}: {exc}") from None
+    if outcome is None:
+        raise _Answered(200, "unhandled", f"{event}.{payload.get('action')} is not handled")
+    session.add(_delivery(delivery, event, payload, outcome.outcome, outcome.note))
+    return outcome
+
+
 async def _reject(runtime: Any, delivery: str | None, event: str | None, reason: str,
                   action: str | None = None) -> JSONResponse:
     """400, and a record of it: a signed delivery we could not read is worth investigating."""
     log.warning("delivery %s rejected: %s", delivery, reason)
+
+    def record(session: Session) -> bool:
+        if delivery and _seen(session, delivery):
+            return False
+        action_ = str(action)[:HEADER_MAX_CHARS] if action else None
+        session.add(Delivery(delivery_id=delivery, event=event, action=action_, received_at=utcnow(),
+                             outcome="rejected", note=reason[:1000]))
+        return True
+
     try:
-        async with runtime.database.sessions.begin() as session:
-            if delivery and await _seen(session, delivery):
-                return _answer(200, event, "duplicate", "delivery already received")
-            session.add(Delivery(delivery_id=delivery, event=event, action=action, received_at=utcnow(),
-                                 outcome="rejected", note=reason[:1000]))
+        recorded = await runtime.database.run(record)
     except IntegrityError:
+        recorded = False
+    if not recorded:
         return _answer(200, event, "duplicate", "delivery already received")
     return _answer(400, event, "rejected", reason)
 
@@ -152,7 +166,7 @@ def _delivery(delivery: str, event: str, payload: dict[str, Any], outcome: str, 
     return Delivery(
         delivery_id=delivery,
         event=event,
-        action=payload.get("action"),
+        action=str(payload.get("action") or "")[:HEADER_MAX_CHARS] or None,
         installation_id=installation.get("id"),
         repository=events.repository_name(payload),
         received_at=utcnow(),
@@ -161,13 +175,8 @@ def _delivery(delivery: str, event: str, payload: dict[str, Any], outcome: str, 
     )
 
 
-async def _seen(session: Any, delivery: str) -> bool:
-    return await session.scalar(select(Delivery.id).where(Delivery.delivery_id == delivery)) is not None
-
-
-async def _already_stored(runtime: Any, delivery: str) -> bool:
-    async with runtime.database.sessions() as session:
-        return await _seen(session, delivery)
+def _seen(session: Session, delivery: str) -> bool:
+    return session.scalar(select(Delivery.id).where(Delivery.delivery_id == delivery)) is not None
 
 
 def _answer(status: int, event: str | None, outcome: str, note: str | None, **extra: Any) -> JSONResponse:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import jobs, logs
-from bot.db import Job, utcnow
+from bot.db import Database, Job, utcnow
 from bot.jobs import DONE, FAILED, QUEUED, SKIPPED, JobContext, JobInfo, RetryableError
 from bot.metrics import JOB_SECONDS, JOBS
 from bot.settings import Settings
@@ -50,7 +50,7 @@ class Worker:
     def __init__(
         self,
         settings: Settings,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         github: Any = None,
         *,
         handlers: dict[str, jobs.Handler] | None = None,
@@ -60,7 +60,7 @@ class Worker:
         wakeup: Wakeup | None = None,
     ) -> None:
         self.settings = settings
-        self.sessions = sessions
+        self.database = database
         self.github = github
         self.handlers = jobs.HANDLERS if handlers is None else handlers
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
@@ -87,7 +87,7 @@ class Worker:
 
     async def run_once(self) -> bool:
         """Claim and process one job; False when none was due."""
-        job = await jobs.claim(self.sessions, self.name, sorted(self.handlers), lease=self.lease)
+        job = await jobs.claim(self.database, self.name, sorted(self.handlers), lease=self.lease)
         if job is None:
             return False
         await self.process(job)
@@ -99,9 +99,9 @@ class Worker:
         pr = f"{payload['repository']}#{payload['pull_number']}" if payload.get("pull_number") else None
         with logs.bind(job=job.id, delivery=job.delivery_id, repository=payload.get("repository"), pr=pr):
             handler = self.handlers[job.kind]
-            ctx = JobContext(self.settings, self.github, self.sessions, info, logging.getLogger(f"bot.jobs.{job.kind}"))
-            async with self.sessions() as session:
-                stale = await jobs.stale_reason(session, payload)
+            job_log = logging.getLogger(f"bot.jobs.{job.kind}")
+            ctx = JobContext(self.settings, self.github, self.database.sessions, info, job_log)
+            stale = await self.database.run(jobs.stale_reason, payload)
             if stale:
                 log.info("job %s skipped: %s", job.id, stale)
                 await self._final(job, SKIPPED, stale)
@@ -130,7 +130,7 @@ class Worker:
         async def heartbeat() -> None:
             while True:
                 await asyncio.sleep(self.lease.total_seconds() / 3)
-                if not await jobs.renew(self.sessions, ctx.job.id, self.name, self.lease):
+                if not await jobs.renew(self.database, ctx.job.id, self.name, self.lease):
                     log.warning("job %s: lease lost to another worker", ctx.job.id)
                     return
 
@@ -151,7 +151,7 @@ class Worker:
         log.warning("job %s attempt %d failed (%s); retrying in %.1f s", ctx.job.id, attempts, exc, delay)
         JOBS.labels(ctx.job.kind, "retry").inc()
         await jobs.finish(
-            self.sessions, ctx.job.id, self.name, QUEUED, note=str(exc), run_after=utcnow() + timedelta(seconds=delay)
+            self.database, ctx.job.id, self.name, QUEUED, note=str(exc), run_after=utcnow() + timedelta(seconds=delay)
         )
 
     async def _fail(self, job: Job, handler: jobs.Handler, ctx: JobContext, error: str) -> None:
@@ -165,7 +165,7 @@ class Worker:
             log.error("job %s: give_up failed: %s", job.id, _describe(exc), exc_info=exc)
 
     async def _final(self, job: Job, status: str, note: str | None) -> bool:
-        if not await jobs.finish(self.sessions, job.id, self.name, status, note=note):
+        if not await jobs.finish(self.database, job.id, self.name, status, note=note):
             log.warning("job %s: lease lost before it could be marked %s", job.id, status)
             return False
         JOBS.labels(job.kind, status).inc()
@@ -175,7 +175,7 @@ class Worker:
     async def _release(self, job: Job) -> None:
         """Shutting down mid-job: hand the job back now instead of waiting for the lease to expire."""
         with contextlib.suppress(Exception):
-            await jobs.finish(self.sessions, job.id, self.name, QUEUED, note="interrupted by shutdown")
+            await jobs.finish(self.database, job.id, self.name, QUEUED, note="interrupted by shutdown")
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

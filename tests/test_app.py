@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from bot import worker as worker_module
+from bot import db
 from bot.app import create_app
 from bot.db import Job
 from bot.settings import load_settings
@@ -108,3 +109,14 @@ async def test_serve_migrates_the_embedded_sqlite_database_on_start(tmp_path):
         async with app.state.runtime.database.engine.connect() as connection:
             tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
     assert {"deliveries", "jobs", "installations", "installation_repositories", "pull_requests"} <= set(tables)
+
+
+async def test_readyz_says_to_upgrade_when_the_schema_is_behind(database_url, serve):
+    settings = load_settings(database_url=database_url)
+    async with serve(settings, migrate=False) as (app, client):
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["database"] == (
+            "the database schema is at revision none, this version needs 0001: run `footgun db upgrade`")
+        await db.migrate(app.state.runtime.database.engine)
+        assert (await client.get("/readyz")).status_code == 200

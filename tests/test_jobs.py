@@ -41,9 +41,8 @@ class FakeHandler:
 
 
 async def add(database, kind="fake", payload=None, dedupe_key=None) -> int:
-    async with database.sessions.begin() as session:
-        job, _ = await jobs.enqueue(session, kind, payload or {"n": 1}, dedupe_key=dedupe_key)
-        return job.id
+    job, _ = await database.run(jobs.enqueue, kind, payload or {"n": 1}, dedupe_key=dedupe_key)
+    return job.id
 
 
 async def job(database, job_id) -> Job:
@@ -57,7 +56,7 @@ async def make_due(database, job_id) -> None:
 
 
 def worker(database, settings, handler, **options) -> Worker:
-    return Worker(settings, database.sessions, github="the-client", handlers={"fake": handler}, **options)
+    return Worker(settings, database, github="the-client", handlers={"fake": handler}, **options)
 
 
 async def test_a_job_runs_once_with_its_context_and_is_done(database, make_settings):
@@ -141,22 +140,22 @@ async def test_other_errors_fail_at_once_with_the_error_recorded_and_logged(data
 async def test_expired_lease_of_a_crashed_worker_is_resumed(database, make_settings):
     handler = FakeHandler()
     job_id = await add(database)
-    crashed = await jobs.claim(database.sessions, "crashed-worker", ["fake"], lease=timedelta(milliseconds=300))
+    crashed = await jobs.claim(database, "crashed-worker", ["fake"], lease=timedelta(seconds=1))
     assert crashed.id == job_id
     survivor = worker(database, make_settings(), handler)
     assert await survivor.run_once() is False, "the lease still holds"
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(1.1)
     assert await survivor.run_once() is True
     assert [ctx.job.attempts for ctx in handler.runs] == [2]
     assert (await job(database, job_id)).status == "done"
-    assert await jobs.finish(database.sessions, job_id, "crashed-worker", "done") is False
+    assert await jobs.finish(database, job_id, "crashed-worker", "done") is False
 
 
 async def test_a_job_whose_worker_died_on_the_last_attempt_gives_up(database, make_settings):
     handler = FakeHandler()
     job_id = await add(database)
     for _ in range(2):
-        await jobs.claim(database.sessions, "crashed", ["fake"], lease=timedelta(0), now=utcnow())
+        await jobs.claim(database, "crashed", ["fake"], lease=timedelta(0), now=utcnow())
     await worker(database, make_settings(job_max_attempts=2), handler).run_once()
     assert handler.runs == []
     assert handler.gave_up == [(job_id, "gave up after 2 attempts: the worker was lost")]
@@ -164,12 +163,12 @@ async def test_a_job_whose_worker_died_on_the_last_attempt_gives_up(database, ma
 
 
 async def test_the_lease_is_renewed_while_a_long_job_runs(database, make_settings):
-    handler = FakeHandler(delay=0.8)
+    handler = FakeHandler(delay=2.0)
     await add(database)
     settings = make_settings()
-    first = worker(database, settings, handler, lease=timedelta(milliseconds=300))
+    first = worker(database, settings, handler, lease=timedelta(seconds=0.9))
     running = asyncio.create_task(first.run_once())
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(1.5)  # past the first lease: only renewals keep the job
     assert await worker(database, settings, FakeHandler()).run_once() is False
     await running
     assert len(handler.runs) == 1
@@ -229,7 +228,7 @@ async def test_two_workers_on_one_queue_never_process_a_job_twice(database_url, 
             processed.append(ctx.job.id)
             await asyncio.sleep(0.005)
 
-    workers = [Worker(settings, db.sessions, handlers={"fake": Recording()}, poll=0.05, name=f"w{i}")
+    workers = [Worker(settings, db, handlers={"fake": Recording()}, poll=0.05, name=f"w{i}")
                for i, db in enumerate((database, replica))]
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:

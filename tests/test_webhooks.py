@@ -282,6 +282,14 @@ async def test_missing_header_is_400_with_its_name_and_recorded(app_client, head
     assert delivery.outcome == "rejected"
 
 
+async def test_an_oversized_delivery_id_is_400_and_recorded(app_client):
+    app, client = app_client
+    response = await deliver(client, "pull_request", payload("pull_request.opened"), delivery="x" * 65)
+    assert response.status_code == 400
+    assert [(d.delivery_id, d.outcome) for d in await rows(app, Delivery)] == [(None, "rejected")]
+    assert await rows(app, Job) == []
+
+
 async def test_payload_without_what_its_event_promises_stores_no_partial_state(app_client):
     app, client = app_client
     broken = payload("pull_request.opened")

@@ -1,0 +1,181 @@
+"""Webhook acknowledgement latency of a real `footgun serve` on loopback with SQLite.
+
+Starts the server in a temporary directory, posts N signed `pull_request.synchronize` deliveries
+(each a distinct PR and head SHA, so each stores a delivery, a PR map row and a job) at the given
+concurrency, and prints p50/p90/p99/max. GitHub gives a webhook 10 s; our goal is p99 < 50 ms.
+
+    .venv/bin/python benchmarks/bench_webhooks.py [--deliveries 500] [--concurrency 50] [--workers 0]
+
+`--workers 0` (the default) measures intake alone: with fake credentials a review job could only
+fail against GitHub. Pass `--workers 2` to measure with idle workers polling the same database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from githubkit.webhooks import sign
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-webhook-secret"
+KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n"
+
+
+def example_payload() -> dict:
+    """The shared GitHub example when it is there, else a payload of the same shape."""
+    sys.path.insert(0, str(ROOT))
+    from tests.helpers import FIXTURES
+
+    path = FIXTURES / "github-webhooks" / "pull_request.synchronize.payload.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    repo = {"id": 1, "full_name": "octo/mesh", "name": "mesh"}
+    return {
+        "action": "synchronize", "number": 1, "installation": {"id": 1}, "repository": repo,
+        "pull_request": {"number": 1, "state": "open", "updated_at": "2026-01-01T00:00:00Z",
+                         "head": {"sha": "0" * 40, "ref": "feature", "repo": repo},
+                         "base": {"sha": "1" * 40, "ref": "main", "repo": repo},
+                         "body": "x" * 4000},
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_until_up(port: int, server: subprocess.Popen) -> None:
+    for _ in range(200):
+        if server.poll() is not None:
+            raise SystemExit(f"footgun serve exited with {server.returncode}")
+        try:
+            async with httpx.AsyncClient() as client:
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.05)
+    raise SystemExit("footgun serve did not answer /healthz within 10 s")
+
+
+class Connection:
+    """A bare HTTP/1.1 keep-alive connection: the client should cost less than the server it measures."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def post(self, headers: dict[str, str], body: bytes) -> int:
+        lines = ["POST /webhooks HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def deliveries(count: int) -> list[tuple[dict[str, str], bytes]]:
+    template = example_payload()
+    prepared = []
+    for n in range(count):
+        body = json.loads(json.dumps(template))
+        body["number"] = body["pull_request"]["number"] = 1000 + n
+        body["pull_request"]["head"]["sha"] = f"{n:040x}"
+        raw = json.dumps(body).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "pull_request",
+            "X-GitHub-Delivery": f"bench-{n}",
+            "X-Hub-Signature-256": sign(SECRET, raw, "sha256"),
+        }
+        prepared.append((headers, raw))
+    return prepared
+
+
+async def measure(port: int, server: subprocess.Popen, count: int, concurrency: int) -> list[float]:
+    await wait_until_up(port, server)
+    connections = [await Connection.open(port) for _ in range(concurrency)]
+    for connection, (headers, raw) in zip(connections, deliveries(concurrency), strict=True):  # warm-up
+        await connection.post({**headers, "X-GitHub-Delivery": "warm-" + headers["X-GitHub-Delivery"]}, raw)
+    pending = list(reversed(deliveries(count)))
+    latencies: list[float] = []
+
+    async def run(connection: Connection) -> None:
+        while pending:
+            headers, raw = pending.pop()
+            started = time.perf_counter()
+            status = await connection.post(headers, raw)
+            latencies.append(time.perf_counter() - started)
+            if status != 202:
+                raise SystemExit(f"unexpected answer {status}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(c) for c in connections))
+    elapsed = time.perf_counter() - started
+    for connection in connections:
+        connection.close()
+    print(f"{count} deliveries at concurrency {concurrency} in {elapsed:.2f} s ({count / elapsed:.0f}/s)")
+    return latencies
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=0)
+    args = parser.parse_args()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "FOOTGUN_APP_ID": "1",
+            "FOOTGUN_PRIVATE_KEY": KEY,
+            "FOOTGUN_WEBHOOK_SECRET": SECRET,
+            "FOOTGUN_DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.db'}",
+            "FOOTGUN_GITHUB_API_URL": "http://127.0.0.1:9",
+            "FOOTGUN_LOG_LEVEL": "WARNING",
+        }
+        footgun = Path(sys.executable).with_name("footgun")
+        command = [str(footgun), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
+        server = subprocess.Popen(command, env=env, cwd=tmp)
+        try:
+            latencies = asyncio.run(measure(port, server, args.deliveries, args.concurrency))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    ms = [value * 1000 for value in latencies]
+    print(f"ack latency ms: p50 {percentile(ms, 0.50):.1f}  p90 {percentile(ms, 0.90):.1f}  "
+          f"p99 {percentile(ms, 0.99):.1f}  max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
