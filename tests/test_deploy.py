@@ -270,3 +270,90 @@ def test_pre_commit_hook_runs_a_cli_command():
     assert entry[0] == "footgun" and parse_cli(entry[1:]).handler is cli.run_check
     assert hook["language"] == "python"
     assert hook["pass_filenames"] is False, "cross-resource rules need the whole repository"
+
+
+# -- docs/deploy.md and docs/ci.md --------------------------------------------------------------
+
+DOCS = [ROOT / "docs" / "deploy.md", ROOT / "docs" / "ci.md"]
+SHELL_OPERATORS = {"|", "||", "&&", ";", "&", ">", ">>", "<", "2>"}
+
+
+def code_lines(path: Path) -> list[str]:
+    """Lines of the fenced code blocks, continuations joined, YAML `- ` and `run: ` prefixes cut."""
+    lines, inside, pending = [], False, ""
+    for raw in path.read_text().splitlines():
+        if raw.lstrip().startswith("```"):
+            inside = not inside
+            continue
+        if not inside:
+            continue
+        line = pending + raw.strip()
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        pending = ""
+        line = re.sub(r"^(?:- )?(?:run: )?", "", line)
+        lines.append(re.sub(r"\$\{\{[^}]*\}\}", "GHA_EXPRESSION", line))
+    return lines
+
+
+def footgun_invocations(path: Path) -> list[list[str]]:
+    """Each `footgun ...` command of the code blocks, also as a `docker run IMAGE footgun ...`."""
+    found = []
+    for line in code_lines(path):
+        if not re.search(r"(^|\s)footgun\s", line):
+            continue
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        commands, current = [], []
+        for token in lexer:
+            if token in SHELL_OPERATORS or set(token) <= set("|&;<>"):
+                commands.append(current)
+                current = []
+            else:
+                current.append(token)
+        commands.append(current)
+        for words in commands:
+            while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):
+                words = words[1:]
+            if words[:1] == ["footgun"]:
+                found.append(words[1:])
+            elif words[:2] == ["docker", "run"]:
+                at = [i for i, word in enumerate(words) if word == "footgun" and words[i - 1] != "--name"]
+                if at:
+                    found.append(words[at[-1] + 1:])
+    return found
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_footgun_command_in_the_docs_parses(doc):
+    invocations = footgun_invocations(doc)
+    assert invocations, f"{doc.name} shows no footgun command"
+    for argv in invocations:
+        parse_cli(argv)
+
+
+def test_the_docs_show_the_commands_platform_teams_need():
+    handlers = {parse_cli(argv).handler for doc in DOCS for argv in footgun_invocations(doc)}
+    assert {cli.run_serve, cli.run_db_upgrade, cli.run_check, cli.run_diff} <= handlers
+    formats = {parse_cli(argv).format for argv in footgun_invocations(ROOT / "docs" / "ci.md")
+               if hasattr(parse_cli(argv), "format")}
+    assert {"sarif", "github"} <= formats
+    ci = (ROOT / "docs" / "ci.md").read_text()
+    assert "github/codeql-action/upload-sarif@" in ci and "security-events: write" in ci
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_setting_the_docs_name_exists(doc):
+    from bot.settings import PREFIX, Settings
+
+    named = set(re.findall(r"\bFOOTGUN_[A-Z_]+\b", doc.read_text()))
+    known = {PREFIX + field.upper() for field in Settings.model_fields}
+    assert named - known == set()
+
+
+def test_the_docs_code_blocks_are_valid_yaml_where_they_are_yaml():
+    for doc in DOCS:
+        blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.DOTALL)
+        for block in blocks:
+            assert yaml.safe_load(block) is not None
