@@ -287,3 +287,30 @@ def test_the_fakes_conversion_answer_matches_githubs_description():
                                                           if k != "owner"}})
     declared = set().union(*(part["properties"] for part in schema["allOf"]))
     assert set(body) <= declared
+
+
+def test_the_environment_wins_over_the_stored_app(tmp_path, monkeypatch):
+    from bot.settings import load_settings
+    from tests.webhooks import PRIVATE_KEY
+
+    for name in ("FOOTGUN_APP_ID", "FOOTGUN_PRIVATE_KEY", "FOOTGUN_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    stored = tmp_path / "credentials.json"
+    stored.write_text(json.dumps({"app_id": 7, "private_key": PRIVATE_KEY, "webhook_secret": "from-file"}))
+    assert load_settings(credentials_file=stored).app_id == 7
+    partial = load_settings(credentials_file=stored, app_id=99)
+    assert (partial.app_id, partial.webhook_secret) == (99, None)
+    assert partial.missing_credentials == ["FOOTGUN_PRIVATE_KEY", "FOOTGUN_WEBHOOK_SECRET"]
+
+
+@pytest.mark.parametrize("host, public, expected", [
+    ("0.0.0.0", None, "http://localhost:8080/setup"),
+    ("127.0.0.1", None, "http://127.0.0.1:8080/setup"),
+    ("::1", None, "http://[::1]:8080/setup"),
+    ("0.0.0.0", "https://footgun.acme.io", "https://footgun.acme.io/setup"),
+])
+def test_serve_logs_where_to_open_setup(host, public, expected):
+    from bot.cli import setup_url
+    from bot.settings import load_settings
+
+    assert setup_url(load_settings(public_url=public), host, 8080) == expected
