@@ -212,7 +212,7 @@ def test_base_findings_are_cached_for_the_next_diff_against_the_same_base(repo, 
     def must_not_run(*args, **kwargs):
         raise AssertionError("the base was analysed again")
 
-    monkeypatch.setattr(cli, "base_findings_in_parallel", must_not_run)
+    monkeypatch.setattr(two_cores, "base_findings_in_parallel", must_not_run)
     second = run_cli(capsys, "diff", base, "--format", "json")
     assert second.json == first.json
     assert [(f["path"], f["new"]) for f in second.json["findings"]] == [
