@@ -108,7 +108,7 @@ def test_bad_config_at_base_is_exit_2_naming_the_revision(repo, capsys):
     base = repo.commit({CONFIG: "rulez: {}\n"})
     result = run_cli(capsys, "diff", base)
     assert result.code == 2
-    assert result.err.startswith(f"footgun: {base}:{CONFIG}: unknown key 'rulez' (known: ")
+    assert result.err.startswith(f"footgun: {base}:{CONFIG}:1: unknown key 'rulez' (known: ")
     assert len(result.err.splitlines()) == 1
 
 

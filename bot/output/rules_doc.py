@@ -53,11 +53,8 @@ def to_markdown() -> str:
         "Severity is the default; `.github/footgun.yml` can change it or switch a rule off "
         "(`rules: {<id>: warning | error | off}`).",
         "",
-        "| ID | severity | kinds | summary |",
-        "|---|---|---|---|",
+        *table(),
     ]
-    for m in modules:
-        out.append(f"| [`{m.ID}`](#{m.ID}) | {m.SEVERITY} | {', '.join(m.KINDS)} | {_cell(m.SUMMARY)} |")
     for m in modules:
         out += [
             "",
@@ -78,6 +75,15 @@ def to_markdown() -> str:
         out += ["", "Fails:", "", "```yaml", m.FAIL.rstrip("\n"), "```", ""]
         out += ["Passes:", "", "```yaml", m.PASS.rstrip("\n"), "```"]
     return "\n".join(out) + "\n"
+
+
+def table(link_prefix: str = "") -> list[str]:
+    """The rule table (ID, severity, kinds, summary), each ID linking to its section."""
+    out = ["| ID | severity | kinds | summary |", "|---|---|---|---|"]
+    for m in _modules():
+        link = f"{link_prefix}#{m.ID}"
+        out.append(f"| [`{m.ID}`]({link}) | {m.SEVERITY} | {', '.join(m.KINDS)} | {_cell(m.SUMMARY)} |")
+    return out
 
 
 def _cell(text: str) -> str:
