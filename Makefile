@@ -1,7 +1,9 @@
-# Two entry points: `make run` (install, then check the bundled examples) and `make test`.
+# Two entry points: `make run` (install, check the bundled examples, serve the App on SQLite)
+# and `make test` (install with the test tools, run the whole suite).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PORT ?= 8000
 
 $(BIN)/footgun: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +16,7 @@ install: $(BIN)/footgun
 
 run: install
 	-$(BIN)/footgun check examples/
+	$(BIN)/footgun serve --host 127.0.0.1 --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

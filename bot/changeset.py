@@ -329,3 +329,35 @@ class _BlobReader:
             return None
         data = new.encode("utf-8")
         return data if git_blob_sha(data) == sha else None
+
+
+@dataclass
+class Revision:
+    """Every manifest of one commit, parsed: what the sweeper analyses on the default branch."""
+
+    sha: str
+    config: Config
+    files: list[SourceFile]
+    parsed: dict[str, ParsedFile]
+    notes: list[str]
+
+
+async def fetch_revision(gh: Installation, repository: str, sha: str, cache: BlobCache | None = None) -> Revision:
+    """The manifests and config at `sha` (one tree call, blobs by SHA through the shared cache).
+
+    A broken config there falls back to the defaults (every rule on), with a note: a cleanup
+    check must not pass because the config it would read cannot be parsed.
+    """
+    cache = cache or CACHE
+    repo = f"repos/{repository}"
+    notes: list[str] = []
+    tree = await _tree(gh, repo, sha, notes)
+    try:
+        config = await _config(gh, repo, tree, cache)
+    except ConfigInvalid as exc:
+        config = Config()
+        notes.append(f"{exc}; the defaults were used")
+    parsed: dict[str, ParsedFile] = {}
+    wanted = {p: e[0] for p, e in tree.items() if config.wants(p)}
+    await _BlobReader(gh, repo, cache, parsed).read(_by_sha(wanted), {s: size for s, size in tree.values()})
+    return Revision(sha, config, _sources(wanted), parsed, notes)

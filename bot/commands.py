@@ -2,7 +2,7 @@
 
 Strict because a command changes what gates a merge: anything that does not parse exactly is
 refused with the correct form, never guessed at. Pure (no clock, no I/O) so that it can be
-tested exhaustively; deadline arithmetic and authorisation live in `bot/waivers.py`.
+tested exhaustively; deadline arithmetic and authorisation live in `bot/waiver_policy.py`.
 
     /footgun waive <rule> [<Kind>/<namespace>/<name> | <path>] until <YYYY-MM-DD> because <reason>
     /footgun waive <rule> [<target>] for <N>d because <reason>
@@ -83,22 +83,30 @@ _RESOURCE_TARGET = re.compile(r"^[A-Z][A-Za-z0-9]*/[a-z0-9][-a-z0-9.]*(/[A-Za-z0
 _PATH_TARGET = re.compile(r"^[^\s]+$")
 _RULE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 _DAYS = re.compile(r"^([1-9][0-9]{0,3})d$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_WAIVER_ID = re.compile(r"^#?[0-9]{1,12}$")
+_FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
 
 
 def find_commands(body: str | None, known_rules: Iterable[str]) -> Iterator[Command | CommandError]:
     """Each `/footgun` line of a comment, parsed. Quoted lines and code blocks are not commands:
     quoting someone's command in a reply must not run it again."""
     rules = frozenset(known_rules)
-    in_fence = False
+    fence = ""
     for raw in (body or "").splitlines():
         line = raw.strip()
-        if line.startswith(("```", "~~~")):
-            in_fence = not in_fence
+        opener = _FENCE.match(line)
+        if fence:
+            # Only a run of the same character, at least as long, closes a block (CommonMark).
+            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) \
+                    and not opener.group(2).strip():
+                fence = ""
             continue
-        if in_fence or not (line == PREFIX or line.startswith(PREFIX + " ")):
+        if opener:
+            fence = opener.group(1)
             continue
-        yield parse(line, rules)
+        if line == PREFIX or line.startswith((PREFIX + " ", PREFIX + "\t")):
+            yield parse(line, rules)
 
 
 def parse(line: str, known_rules: frozenset[str]) -> Command | CommandError:
@@ -112,7 +120,7 @@ def parse(line: str, known_rules: frozenset[str]) -> Command | CommandError:
     if verb == "waive":
         return _parse_waive(line, rest, known_rules)
     if verb == "unwaive":
-        if len(rest) == 1 and rest[0].lstrip("#").isdigit() and len(rest[0]) <= 12:
+        if len(rest) == 1 and _WAIVER_ID.match(rest[0]):
             return Unwaive(int(rest[0].lstrip("#")))
         return CommandError(line, "`unwaive` takes the waiver's number: `/footgun unwaive 12`.")
     simple = {"waivers": ListWaivers, "recheck": Recheck, "help": Help}

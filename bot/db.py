@@ -11,13 +11,14 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -154,6 +155,101 @@ class PullRequest(Base):
     state: Mapped[str] = mapped_column(String(16))
     github_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set when GitHub reports the PR merged: its waivers become cleanup obligations."""
+
+
+class Waiver(Base):
+    """A `/footgun waive` that was granted: which findings, why, until when, by whom.
+
+    `fingerprints` are the findings the target resolved to at the PR head when it was granted, so
+    a waiver never silently widens to findings added later. `status` moves once from `active` to
+    `revoked`, `expired`, `cleaned_up` or `overdue`; rows are never deleted. A sweeper replica
+    claims a transition by setting `claimed_by`/`claimed_until` with a conditional UPDATE.
+    """
+
+    __tablename__ = "waivers"
+    __table_args__ = (
+        Index("ix_waivers_due", "status", "expires_at"),
+        Index("ix_waivers_pull", "repository", "pull_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installation_id: Mapped[int] = mapped_column(BigInteger)
+    repository: Mapped[str] = mapped_column(String(255))
+    pull_number: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(500))
+    resources: Mapped[list[str]] = mapped_column(JSON)
+    fingerprints: Mapped[list[str]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    deadline: Mapped[date] = mapped_column(Date)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    command_url: Mapped[str] = mapped_column(String(500))
+    command_key: Mapped[str] = mapped_column(String(100), unique=True)
+    """`<comment kind>:<comment id>:<line>`: a retried command job finds its waiver again."""
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(255))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WaiverEvent(Base):
+    """The append-only audit log: created, refused, revoked, reminded, expired, cleaned up, issue opened."""
+
+    __tablename__ = "waiver_events"
+    __table_args__ = (Index("ix_waiver_events_waiver", "waiver_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    waiver_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("waivers.id"))
+    repository: Mapped[str] = mapped_column(String(255))
+    pull_number: Mapped[int | None] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(500))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SlashCommand(Base):
+    """A comment whose commands were executed: an edit or a redelivery never runs them twice."""
+
+    __tablename__ = "slash_commands"
+    __table_args__ = (UniqueConstraint("comment_kind", "comment_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_kind: Mapped[str] = mapped_column(String(16))
+    comment_id: Mapped[int] = mapped_column(BigInteger)
+    repository: Mapped[str] = mapped_column(String(255))
+    pull_number: Mapped[int] = mapped_column(Integer)
+    author: Mapped[str | None] = mapped_column(String(255))
+    job_id: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CleanupIssue(Base):
+    """The one cleanup issue of a waiver: the unique `waiver_id` holds even when sweepers race.
+
+    The row is inserted before the issue is created on GitHub; `issue_number` is filled in after.
+    A failed attempt ages `reserved_at` so that the next sweep takes the reservation over.
+    """
+
+    __tablename__ = "cleanup_issues"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    waiver_id: Mapped[int] = mapped_column(Integer, ForeignKey("waivers.id"), unique=True)
+    repository: Mapped[str] = mapped_column(String(255))
+    fingerprints: Mapped[list[str]] = mapped_column(JSON)
+    issue_number: Mapped[int | None] = mapped_column(Integer)
+    issue_url: Mapped[str | None] = mapped_column(String(500))
+    reserved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    """When a sweeper took the reservation; one older than the claim lease may be taken over."""
 
 
 @dataclass

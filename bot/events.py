@@ -73,7 +73,7 @@ def pull_request(session: Session, payload: dict[str, Any], delivery: str) -> Ou
     pr = payload["pull_request"]
     current = remember_pull_request(session, payload)
     if action == "closed":
-        return Outcome("recorded", "pull request closed")
+        return Outcome("recorded", "pull request merged" if current.merged_at else "pull request closed")
     if current.head_sha != pr["head"]["sha"]:
         return Outcome("ignored", f"out of order: the head is already {current.head_sha[:12]}")
     return _review(session, payload, delivery, [current], f"pull_request.{action}")
@@ -205,6 +205,7 @@ def remember_pull_request(session: Session, payload: dict[str, Any]) -> Row[Any]
         "state": pr.get("state") or "open",
         "github_updated_at": _timestamp(pr.get("updated_at")),
         "updated_at": utcnow(),
+        "merged_at": _timestamp(pr.get("merged_at")),
     }
     connection = session.connection()
     current = connection.execute(_pr_upsert(connection.dialect.name), values).first()

@@ -1,57 +1,50 @@
-"""Report and rule-list renderers: text, json, sarif, github; rules as text, markdown, json."""
+"""Report and rule-list renderers, chosen by name.
+
+Reports: `text` (people), `json` (the documented schema, for scripts), `sarif` (GitHub code
+scanning and other SARIF tools), `github` (workflow commands: annotations in a GitHub Actions
+run). Rules: `text`, `markdown` (docs/rules.md is generated with it), `json`. Each format is its
+own module in `bot/output/`, imported only when asked for.
+"""
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
+from typing import TYPE_CHECKING
 
-import rules as registry
-from rules.engine import Report
+if TYPE_CHECKING:
+    from rules.engine import Report
 
 REPORT_FORMATS = ("text", "json", "sarif", "github")
+RULE_FORMATS = ("text", "markdown", "json")
 
 
-def render_report(report: Report, fmt: str, color: bool = False) -> str:
+def render_report(report: Report, fmt: str, color: bool = False, compared: bool = False) -> str:
+    """Render a report. `compared`: the report judged a change against a base revision."""
     if fmt == "json":
+        from bot.output.json_report import to_json
+
         return to_json(report)
-    return to_text(report, color)
+    if fmt == "sarif":
+        from bot.output.sarif import to_sarif
 
+        return to_sarif(report, compared=compared)
+    if fmt == "github":
+        from bot.output.github import to_github
 
-def to_json(report: Report) -> str:
-    document = {
-        "version": 1,
-        "findings": [f.to_json() for f in report.findings],
-        "skipped": [s.to_json() for s in report.skipped],
-        "counts": report.counts,
-    }
-    return json.dumps(document, indent=2) + "\n"
+        return to_github(report, compared=compared)
+    if fmt == "text":
+        from bot.output.text import to_text
 
-
-def to_text(report: Report, color: bool = False) -> str:
-    by_path = defaultdict(list)
-    for finding in report.findings:
-        by_path[finding.path].append(finding)
-    lines = []
-    for path, findings in by_path.items():
-        lines.append(path)
-        for f in findings:
-            flags = " (waived)" if f.waived else ""
-            lines.append(f"  {f.line}:{f.column}  {f.severity:<7}  {f.message}  [{f.rule}]{flags}")
-        lines.append("")
-    for skipped in report.skipped:
-        lines.append(f"{skipped.path}: skipped: {skipped.reason}")
-    counts = report.counts
-    lines.append(f"{counts['error']} errors, {counts['warning']} warnings ({counts['new']} new)")
-    return "\n".join(lines) + "\n"
+        return to_text(report, color=color, compared=compared)
+    raise ValueError(f"unknown report format '{fmt}' (known: {', '.join(REPORT_FORMATS)})")
 
 
 def render_rules(fmt: str) -> str:
+    from bot.output import rules_doc
+
     if fmt == "json":
-        return json.dumps(
-            [
-                {"id": m.ID, "severity": m.SEVERITY, "kinds": list(m.KINDS), "summary": m.SUMMARY}
-                for m in registry.RULES.values()
-            ],
-            indent=2,
-        ) + "\n"
-    return "".join(f"{m.ID:<36} {m.SEVERITY:<8} {m.SUMMARY}\n" for m in registry.RULES.values())
+        return rules_doc.to_json()
+    if fmt == "markdown":
+        return rules_doc.to_markdown()
+    if fmt == "text":
+        return rules_doc.to_text()
+    raise ValueError(f"unknown rules format '{fmt}' (known: {', '.join(RULE_FORMATS)})")

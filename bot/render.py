@@ -121,6 +121,8 @@ def summary(findings: list[Finding], skipped: list[Skipped], links: Links,
             until = getattr(f.waiver, "until", None)
             reason = getattr(f.waiver, "reason", "")
             deadline = f" until {until}" if until else ""
+            approver = getattr(f.waiver, "approver", None)
+            deadline += f", approved by @{approver} (waiver #{f.waiver.id})" if approver else ""
             out.add(f"- `{f.rule}` {f.resource}{deadline}" + (f": {_one_line(reason)}" if reason else ""))
         if len(waived) > LISTED:
             out.add(f"- …and {len(waived) - LISTED} more")

@@ -14,7 +14,8 @@ from typing import Any
 
 from rules.engine import analyse
 
-from bot import changeset, jobs, metrics, publish
+from bot import changeset, jobs, metrics, publish, waiver_notes
+from bot import waivers as stored_waivers
 from bot.render import Links
 
 CONFIG_HELP = (
@@ -53,8 +54,9 @@ async def run(ctx: Any) -> None:
 
     deleted = frozenset(f.path for f in change.files if f.status == "removed")
     links = Links(links.repo_url, head_sha, pull.base_sha, deleted)
+    granted = await stored_waivers.for_review(ctx.sessions, repo, number)
     report = analyse(change.head, change.base, change.config, cache=change.parsed,
-                     today=dt.datetime.now(dt.UTC).date())
+                     waivers=granted, today=dt.datetime.now(dt.UTC).date())
     for finding in report.findings:
         finding.in_diff = finding.line in change.diff_lines.get(finding.path, ())
     conclusion = await publish.conclude_check(gh, repo, check, report.findings, change,
@@ -64,6 +66,7 @@ async def run(ctx: Any) -> None:
             metrics.FINDINGS.labels(finding.rule).inc()
     result = await publish.publish_review(gh, repo, number, report.findings, change, links,
                                           report.skipped)
+    await waiver_notes.sync_if_needed(ctx.sessions, gh, repo, number, report.findings)
     ctx.log.info(
         f"review {repo}#{number} at {head_sha[:7]}: {conclusion}; {len(result.inline)} inline, "
         f"{len(result.file_level)} file, {len(result.in_body)} in body, "

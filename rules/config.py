@@ -34,8 +34,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from rules.model import SEVERITIES
 
 DEFAULT_HEALTH_PATHS = ("/health", "/healthz", "/ready", "/readyz", "/livez", "/metrics")
@@ -106,20 +104,33 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def parse_config(text: str, known_rules: dict[str, dict[str, Any]], source: str = "config") -> Config:
-    """Parse config text. `known_rules` maps each rule ID to its option defaults."""
+    """Parse config text. `known_rules` maps each rule ID to its option defaults.
+
+    The config is small and people edit it by hand, so it is read with ruamel.yaml's round-trip
+    loader: errors point at the line of the offending key (`footgun.yml:7: unknown rule ...`),
+    and duplicate keys are an error rather than a silent override. (Imported here: a run
+    without a config file does not pay for the import.)
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{source}: invalid YAML{where}") from None
+        data = YAML(typ="rt").load(text) if text.strip() else {}
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = (exc.problem or exc.context or "invalid YAML").splitlines()[0]
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{source}{where}: invalid YAML: {problem}") from None
+    except YAMLError:
+        raise ConfigError(f"{source}: invalid YAML") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level")
-    unknown = sorted(set(map(str, data)) - _TOP_KEYS)
+    unknown = [key for key in data if str(key) not in _TOP_KEYS]
     if unknown:
-        raise ConfigError(f"{source}: unknown key '{unknown[0]}' (known: {', '.join(sorted(_TOP_KEYS))})")
+        known = ", ".join(sorted(_TOP_KEYS))
+        raise ConfigError(f"{_at(source, data, unknown[0])}: unknown key '{unknown[0]}' (known: {known})")
 
     kwargs: dict[str, Any] = {}
     for key in ("default_namespace", "root_namespace"):
@@ -170,8 +181,9 @@ def _parse_rules(
     out = {}
     for rule_id, value in data.items():
         if rule_id not in known_rules:
-            raise ConfigError(f"{source}: unknown rule '{rule_id}'{_suggest(str(rule_id), known_rules)}")
-        where = f"{source}: rules.{rule_id}"
+            hint = _suggest(str(rule_id), known_rules)
+            raise ConfigError(f"{_at(source, data, rule_id)}: unknown rule '{rule_id}'{hint}")
+        where = f"{_at(source, data, rule_id)}: rules.{rule_id}"
         if value is False or value == "off":
             out[rule_id] = RuleSettings(enabled=False)
         elif value is True or value == "on":
@@ -223,7 +235,7 @@ def _parse_waiver_settings(data: Any, source: str) -> WaiverSettings:
     defaults = WaiverSettings()
     values: dict[str, Any] = {}
     for key, item in data.items():
-        where = f"{source}: waivers.{key}"
+        where = f"{_at(source, data, key)}: waivers.{key}"
         if key == "permission":
             if item not in PERMISSIONS:
                 raise ConfigError(f"{where} must be one of {', '.join(PERMISSIONS)}")
@@ -234,7 +246,7 @@ def _parse_waiver_settings(data: Any, source: str) -> WaiverSettings:
             if not isinstance(item, int) or isinstance(item, bool) or item < 0:
                 raise ConfigError(f"{where} must be a whole number of days")
         else:
-            raise ConfigError(f"{source}: unknown key 'waivers.{key}'")
+            raise ConfigError(f"{_at(source, data, key)}: unknown key 'waivers.{key}'")
         values[key] = item
     return WaiverSettings(**{**_asdict(defaults), **values})
 
@@ -244,7 +256,7 @@ def _parse_waive(data: Any, known_rules: dict[str, Any], source: str) -> list[Co
         raise ConfigError(f"{source}: waive must be a list")
     out = []
     for index, entry in enumerate(data):
-        where = f"{source}: waive[{index}]"
+        where = f"{_at(source, data, index)}: waive[{index}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where} must be a mapping with rule, until and reason")
         extra = set(entry) - {"rule", "target", "until", "reason"}
@@ -293,6 +305,16 @@ def _glob(path: str, pattern: str) -> bool:
     regex = re.escape(pattern.rstrip("/")).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*")
     regex = regex.replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
     return re.fullmatch(regex + "(?:/.*)?", path) is not None
+
+
+def _at(source: str, container: Any, key: Any) -> str:
+    """`source:line` of a key (or list item) as ruamel.yaml recorded it, else just `source`."""
+    lc = getattr(container, "lc", None)
+    try:
+        line = lc.key(key)[0] if isinstance(container, dict) else lc.item(key)[0]
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return source
+    return f"{source}:{line + 1}"
 
 
 def _asdict(settings: WaiverSettings) -> dict[str, Any]:

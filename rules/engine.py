@@ -53,8 +53,13 @@ def analyse(
     cache: ParseCache | None = None,
     waivers: Sequence[Waiver] = (),
     today: dt.date | None = None,
+    base_findings: Iterable[Finding] | None = None,
 ) -> Report:
-    """Analyse `head`; with `base`, findings whose fingerprint exists at base are not new."""
+    """Analyse `head`; with `base`, findings whose fingerprint exists at base are not new.
+
+    `base_findings`, when given, are the findings at base computed elsewhere (another process,
+    a cache): the rules are then not run on base. It is iterated only after the head analysis.
+    """
     config = config or Config()
     base_context = None
     if base is not None:
@@ -64,7 +69,10 @@ def analyse(
     head_context = Context(head_resources, config, base=base_context)
 
     findings = run_rules(head_context)
-    base_findings = run_rules(base_context, locate=False) if base_context is not None else []
+    if base_findings is not None:
+        base_findings = list(base_findings)
+    else:
+        base_findings = run_rules(base_context, locate=False) if base_context is not None else []
     known = {f.fingerprint for f in base_findings}
     all_waivers = [*waivers, *(ConfigFileWaiver(w) for w in config.waive)]
     today = today or dt.date.today()

@@ -158,6 +158,8 @@ def string_items(value: object) -> list[str]:
 
 
 def _is_ip(host: str) -> bool:
+    if ":" not in host and not host[:1].isdigit():
+        return False  # most hosts are names: skip the exception-driven parse for them
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -50,7 +50,7 @@ def test_a_bad_base_config_is_one_line(world):
     pull = world.pull({".github/footgun.yml": "rulez: {}\n"}, {"mesh/a.yaml": vs("a")})
     with pytest.raises(ConfigInvalid) as info:
         change_set(world, pull)
-    assert str(info.value).startswith(".github/footgun.yml: unknown key 'rulez'")
+    assert str(info.value).startswith(".github/footgun.yml:1: unknown key 'rulez'")
     assert "\n" not in str(info.value)
 
 

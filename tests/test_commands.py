@@ -72,6 +72,41 @@ def test_words_that_merely_start_with_the_prefix_are_not_commands():
     assert list(find_commands("/footgunrecheck\nsee /footgun help", RULES)) == []
 
 
+@pytest.mark.parametrize("body", [
+    "```\n~~~\n/footgun recheck\n```",          # a ~~~ line inside a ``` block does not close it
+    "````\n```\n/footgun recheck\n````",        # nor does a shorter run of the same character
+    "```yaml\n/footgun recheck\n",              # an unclosed block runs to the end of the comment
+    "~~~\n/footgun recheck\n```  \n~~~x\n/footgun help",  # `~~~x` is text inside, not a closer
+])
+def test_commands_inside_any_fenced_block_do_not_run(body):
+    assert list(find_commands(body, RULES)) == []
+
+
+def test_a_block_closed_by_a_longer_run_of_its_character_ends_there():
+    assert list(find_commands("```\nx\n`````\n/footgun recheck", RULES)) == [Recheck()]
+
+
+def test_windows_line_endings_tabs_and_no_break_spaces_separate_words():
+    body = "ok\r\n/footgun\twaive fault-injection\u00a0for 3d because x\r\n/footgun help\r\n"
+    assert list(find_commands(body, RULES)) == [Waive("fault-injection", None, None, 3, "x"), Help()]
+
+
+@pytest.mark.parametrize("word", ["²", "١٢", "#", "##1", "1" * 13, "-1", "+1"])
+def test_unwaive_takes_only_ascii_digits(word):
+    result = parse(f"/footgun unwaive {word}", RULES)
+    assert isinstance(result, CommandError) and "waiver's number" in result.problem
+
+
+def test_dates_take_only_ascii_digits():
+    result = parse("/footgun waive fault-injection until ٢٠٢٦-١٢-٣١ because x", RULES)
+    assert isinstance(result, CommandError) and "is not a date" in result.problem
+
+
+def test_the_reason_is_everything_after_the_first_because():
+    assert one("/footgun waive fault-injection for 3d because because until for 2d") == Waive(
+        "fault-injection", None, None, 3, "because until for 2d")
+
+
 def test_several_commands_in_one_comment():
     assert list(find_commands("/footgun recheck\n/footgun waivers", RULES)) == [Recheck(), ListWaivers()]
 

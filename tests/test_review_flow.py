@@ -131,7 +131,7 @@ def test_a_bad_base_config_concludes_the_check_with_its_error(world):
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
     assert (check["conclusion"], check["output"]["title"]) == ("failure", "Invalid .github/footgun.yml")
     assert check["output"]["summary"].startswith(
-        ".github/footgun.yml: unknown rule 'fault-injektion' (did you mean fault-injection?)\n")
+        ".github/footgun.yml:2: unknown rule 'fault-injektion' (did you mean fault-injection?)\n")
     assert world.fake.reviews_on(world.repo, pull.number) == []
 
 

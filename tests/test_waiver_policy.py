@@ -50,3 +50,9 @@ def test_deadlines_must_be_in_the_future_and_within_max_days():
 
 def test_a_deadline_ends_at_the_end_of_its_day_utc():
     assert expires_at(dt.date(2026, 12, 31)) == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+
+
+
+def test_the_last_representable_day_is_refused_not_crashed_on():
+    decision = decide(until=dt.date.max, max_days=10**7)
+    assert not decision.allowed and "pick an earlier one" in decision.reason

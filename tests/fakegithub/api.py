@@ -37,6 +37,7 @@ class ApiError(Exception):
         self.status, self.message, self.errors, self.headers = status, message, errors, headers or {}
 
 
+UNAUTHENTICATED = {"/app-manifests/{code}/conversions"}
 Handler = Callable[["Call"], Any]
 ROUTES: list[tuple[str, str, re.Pattern[str], Handler]] = []
 
@@ -62,6 +63,7 @@ class Call:
         raw = request.content
         self.body = json.loads(raw) if raw else {}
         self.installation: int | None = None
+        self.app_id: int | None = None
 
     @property
     def repo(self) -> Repo:
@@ -86,12 +88,20 @@ class Call:
 class FakeGitHub(State):
     """The fake: `handle` answers an `httpx.Request` (for respx); `asgi()` serves it over HTTP."""
 
-    def __init__(self, base_url: str = "https://api.github.com", **kwargs: Any):
+    def __init__(self, base_url: str = "https://api.github.com", web_url: str | None = None, **kwargs: Any):
+        from bot.settings import web_url_for
+        from tests.fakegithub.manifests import ManifestFlow
+
         super().__init__(**kwargs)
         self.base_url = base_url.rstrip("/")
         self.prefix = httpx.URL(self.base_url).path.rstrip("/")
+        self.web_url = (web_url or web_url_for(self.base_url)).rstrip("/")
+        self.manifests = ManifestFlow(self)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        web_path = self.manifests.web_path(request)
+        if web_path is not None:
+            return self.manifests.submit(request, web_path)
         path = request.url.path
         if self.prefix and path.startswith(self.prefix):
             path = path[len(self.prefix):] or "/"
@@ -133,11 +143,13 @@ class FakeGitHub(State):
 
     def _authenticate(self, call: Call, template: str) -> None:
         header = call.request.headers.get("authorization", "")
-        if template.startswith("/app"):
+        if template in UNAUTHENTICATED:
+            return
+        if template == "/app" or template.startswith("/app/"):
             scheme, _, credential = header.partition(" ")
             if scheme.lower() != "bearer":
                 raise ApiError(401, "A JSON web token could not be decoded")
-            self._verify_jwt(credential)
+            call.app_id = self._verify_jwt(credential)
             return
         scheme, _, credential = header.partition(" ")
         token = self.tokens.get(credential) if scheme.lower() in ("token", "bearer") else None
@@ -145,20 +157,47 @@ class FakeGitHub(State):
             raise ApiError(401, "Bad credentials")
         call.installation = token.installation
 
-    def _verify_jwt(self, token: str) -> None:
+    def _verify_jwt(self, token: str) -> int:
+        """The App the JWT is from: this fake's own App, or one created by the manifest flow."""
         try:
-            claims = jwt.decode(token, self.public_key, algorithms=["RS256"],
+            issuer = str(jwt.decode(token, options={"verify_signature": False}).get("iss"))
+            public_key = self.manifests.public_key(issuer) or self.public_key
+            claims = jwt.decode(token, public_key, algorithms=["RS256"],
                                 options={"verify_exp": False, "verify_iat": False})
         except jwt.PyJWTError:
             raise ApiError(401, "A JSON web token could not be decoded") from None
         now = self.now()
-        if str(claims.get("iss")) != str(self.app_id):
+        if str(claims.get("iss")) not in {str(self.app_id), *map(str, self.manifests.apps)}:
             raise ApiError(401, "'Issuer' claim ('iss') must be an Integer")
         if not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
             raise ApiError(401, "'Expiration time' claim ('exp') must be a numeric value "
                                 "representing the future time at which the assertion expires")
         if claims["exp"] - claims.get("iat", now) > JWT_MAX_SECONDS or claims["exp"] > now + JWT_MAX_SECONDS + 60:
             raise ApiError(401, "'Expiration time' claim ('exp') is too far in the future")
+        return int(claims["iss"])
+
+    # -- what people do on GitHub (the bot's own writes go through the API) -----------------------
+
+    def comment_as(self, user: str, repo: str, number: int, body: str) -> dict[str, Any]:
+        """`user` comments on issue or pull request `number` (the conversation)."""
+        comment_id = self.next_id()
+        comment = {"id": comment_id, "body": body, "user": _user(user),
+                   "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
+                   "created_at": _iso(self.now()), "updated_at": _iso(self.now()),
+                   "author_association": "MEMBER", "_repo": repo, "_issue": number}
+        self.issue_comments[comment_id] = comment
+        return comment
+
+    def reply_as(self, user: str, comment_id: int, body: str) -> dict[str, Any]:
+        """`user` replies in the thread of review comment `comment_id` (GitHub links the root)."""
+        parent = self.review_comments[comment_id]
+        root = parent.get("in_reply_to_id") or parent["id"]
+        reply_id = self.next_id()
+        reply = {**parent, "id": reply_id, "body": body, "user": _user(user), "in_reply_to_id": root,
+                 "html_url": f"https://github.com/{parent['_repo']}/pull/{parent['_pull']}#discussion_r{reply_id}",
+                 "created_at": _iso(self.now()), "updated_at": _iso(self.now())}
+        self.review_comments[reply_id] = reply
+        return reply
 
     def mock(self, respx_mock: Any) -> None:
         """Route every request to this fake's host through `handle`."""
@@ -204,7 +243,18 @@ def _user(login: str) -> dict[str, Any]:
 
 @route("GET", "/app")
 def get_app(call: Call) -> Any:
+    created = call.fake.manifests.apps.get(call.app_id or -1)
+    if created is not None:
+        return call.fake.manifests.json(created)
     return {"id": call.fake.app_id, "slug": call.fake.slug, "name": "Istio footguns"}
+
+
+@route("POST", "/app-manifests/{code}/conversions")
+def create_app_from_manifest(call: Call) -> Any:
+    app = call.fake.manifests.convert(call.params["code"])
+    if app is None:
+        raise ApiError(404, "Not Found")
+    return app
 
 
 @route("POST", "/app/installations/{installation_id}/access_tokens")
@@ -232,6 +282,9 @@ def _pull_json(fake: FakeGitHub, pull: Pull) -> dict[str, Any]:
         "html_url": f"https://github.com/{pull.repo.full_name}/pull/{pull.number}",
         "head": side(pull.head_repo, pull.head_ref, pull.head_sha),
         "base": side(pull.repo, pull.base_ref, pull.base_sha),
+        "merged": pull.merged_at is not None,
+        "merged_at": _iso(pull.merged_at) if pull.merged_at is not None else None,
+        "merge_commit_sha": pull.head_sha if pull.merged_at is not None else None,
     }
 
 
@@ -303,7 +356,7 @@ def get_blob(call: Call) -> Any:
 def get_contents(call: Call) -> Any:
     repo = call.repo
     ref = call.query.get("ref") or repo.default_branch
-    files = repo.store.files_of.get(ref)
+    files = repo.store.files_of.get(repo.branches.get(ref, ref))
     data = files.get(call.params["path"]) if files is not None else None
     if data is None:
         raise ApiError(404, "Not Found")
@@ -520,6 +573,14 @@ def reply_to_review_comment(call: Call) -> Any:
     return _comment_json(comment)
 
 
+@route("GET", "/repos/{owner}/{repo}/pulls/comments/{comment_id}")
+def get_review_comment(call: Call) -> Any:
+    comment = call.fake.review_comments.get(int(call.params["comment_id"]))
+    if comment is None or comment["_repo"] != call.repo.full_name:
+        raise ApiError(404, "Not Found")
+    return _comment_json(comment)
+
+
 @route("PATCH", "/repos/{owner}/{repo}/pulls/comments/{comment_id}")
 def update_review_comment(call: Call) -> Any:
     comment = call.fake.review_comments.get(int(call.params["comment_id"]))
@@ -579,8 +640,11 @@ def _react(call: Call, subject: str, store: dict[int, dict[str, Any]]) -> Any:
     if content not in ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"):
         raise ApiError(422, "Validation Failed", [{"resource": "Reaction", "field": "content",
                                                    "code": "invalid"}])
+    for reaction in call.fake.reactions:
+        if (reaction["_subject"], reaction["_comment"], reaction["content"]) == (subject, comment_id, content):
+            return httpx.Response(200, json=_comment_json(reaction))  # GitHub: 200, already reacted
     reaction = {"id": call.fake.next_id(), "content": content, "user": _user(call.fake.bot_login),
-                "_subject": subject, "_comment": comment_id}
+                "created_at": _iso(call.fake.now()), "_subject": subject, "_comment": comment_id}
     call.fake.reactions.append(reaction)
     return _comment_json(reaction)
 
@@ -606,24 +670,59 @@ def collaborator_permission(call: Call) -> Any:
 
 @route("POST", "/repos/{owner}/{repo}/issues")
 def create_issue(call: Call) -> Any:
+    """Labels that do not exist yet are created; an assignee must be able to be assigned (422)."""
     repo = call.repo
     if not call.body.get("title"):
         raise ApiError(422, "Validation Failed", [{"resource": "Issue", "field": "title",
                                                    "code": "missing_field"}])
+    assignees = list(call.body.get("assignees") or [])
+    for login in assignees:
+        if repo.permissions.get(login, "none") == "none":
+            raise ApiError(422, "Validation Failed", [{"value": login, "resource": "Issue",
+                                                       "field": "assignees", "code": "invalid"}])
     number = len(repo.issues) + len(repo.pulls) + 1
-    issue = {"id": call.fake.next_id(), "number": number, "title": call.body["title"],
+    labels = repo.labels.setdefault(str(number), {})
+    for label in call.body.get("labels") or []:
+        name = label["name"] if isinstance(label, dict) else str(label)
+        labels[name] = {"name": name, "id": abs(hash(name)) % 10**8}
+    issue = {"id": call.fake.next_id(), "number": number, "title": str(call.body["title"]),
              "body": call.body.get("body"), "state": "open", "user": _user(call.fake.bot_login),
-             "labels": [{"name": n} for n in call.body.get("labels", [])],
+             "assignees": [_user(login) for login in assignees],
+             "assignee": _user(assignees[0]) if assignees else None,
+             "created_at": _iso(call.fake.now()), "updated_at": _iso(call.fake.now()),
              "html_url": f"https://github.com/{repo.full_name}/issues/{number}"}
     repo.issues[number] = issue
-    return issue
+    return _issue_json(repo, issue)
+
+
+def _issue_json(repo: Repo, issue: dict[str, Any]) -> dict[str, Any]:
+    return {**issue, "labels": list(repo.labels.get(str(issue["number"]), {}).values())}
+
+
+@route("GET", "/repos/{owner}/{repo}/issues")
+def list_issues(call: Call) -> Any:
+    """Issues and pull requests (as GitHub lists both), filtered by `state`, `labels`, `creator`."""
+    repo = call.repo
+    state = call.query.get("state", "open")
+    wanted = [name for name in call.query.get("labels", "").split(",") if name]
+    items = [_issue_json(repo, issue) for issue in repo.issues.values()]
+    items += [{"number": p.number, "title": p.title, "state": p.state, "user": _user(p.user), "body": None,
+               "labels": list(repo.labels.get(str(p.number), {}).values()),
+               "pull_request": {"url": f"{call.fake.base_url}/repos/{repo.full_name}/pulls/{p.number}"}}
+              for p in repo.pulls.values()]
+    items = [i for i in items
+             if (state == "all" or i["state"] == state)
+             and all(name in {label["name"] for label in i["labels"]} for name in wanted)
+             and ("creator" not in call.query or i["user"]["login"] == call.query["creator"])]
+    items.sort(key=lambda i: -i["number"])
+    return _paginate(call, items)
 
 
 @route("GET", "/repos/{owner}/{repo}/issues/{issue_number}")
 def get_issue(call: Call) -> Any:
     repo, number = call.repo, _issue_number(call)
     if number in repo.issues:
-        return repo.issues[number]
+        return _issue_json(repo, repo.issues[number])
     pull = repo.pulls[number]
     return {"number": number, "title": pull.title, "state": pull.state, "user": _user(pull.user),
             "labels": list(repo.labels.get(str(number), {}).values()),
@@ -648,3 +747,21 @@ def remove_label(call: Call) -> Any:
         raise ApiError(404, "Label does not exist")
     del labels[call.params["name"]]
     return list(labels.values())
+
+
+# -- repositories and branches ------------------------------------------------------------------
+
+@route("GET", "/repos/{owner}/{repo}")
+def get_repository(call: Call) -> Any:
+    return call.repo.json()
+
+
+@route("GET", "/repos/{owner}/{repo}/branches/{branch}")
+def get_branch(call: Call) -> Any:
+    repo = call.repo
+    sha = repo.branches.get(call.params["branch"])
+    if sha is None:
+        raise ApiError(404, "Branch not found")
+    return {"name": call.params["branch"], "protected": False,
+            "commit": {"sha": sha, "url": f"{call.fake.base_url}/repos/{repo.full_name}/commits/{sha}"},
+            "_links": {"html": f"https://github.com/{repo.full_name}/tree/{call.params['branch']}"}}

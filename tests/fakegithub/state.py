@@ -58,6 +58,7 @@ class Pull:
     user: str = "author"
     title: str = "Change the mesh"
     state: str = "open"
+    merged_at: float | None = None
     omit_patch: set[str] = field(default_factory=set)
     """Paths whose `patch` the files list leaves out (GitHub does so for large files)."""
 
@@ -81,6 +82,8 @@ class Repo:
     pulls: dict[int, Pull] = field(default_factory=dict)
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    branches: dict[str, str] = field(default_factory=dict)
+    """Branch name -> commit SHA (`merge` moves the base branch to the merged head)."""
 
     @property
     def owner(self) -> str:
@@ -184,7 +187,28 @@ class State:
         number = len(target.issues) + len(target.pulls) + 1
         pull = Pull(number, target, self.repos[head_repo or repo], base_sha, head_sha, **extra)
         target.pulls[number] = pull
+        target.branches.setdefault(pull.base_ref, base_sha)
         return pull
+
+    def merge(self, pull: Pull) -> str:
+        """Merge `pull` (fast-forward: its base branch now points at its head); the new branch SHA."""
+        pull.state, pull.merged_at = "closed", self.now()
+        pull.repo.branches[pull.base_ref] = pull.head_sha
+        return pull.head_sha
+
+    def push_branch(self, repo: str, files: dict[str, str | bytes | None], branch: str | None = None) -> str:
+        """A commit on top of `branch` (default: the default branch), which then points at it."""
+        target = self.repos[repo]
+        branch = branch or target.default_branch
+        sha = self.commit(repo, files, target.branches.get(branch), f"push to {branch}")
+        target.branches[branch] = sha
+        return sha
+
+    def issues_of(self, repo: str, label: str | None = None) -> list[dict[str, Any]]:
+        """Issues (not pull requests) of `repo`, with `label` if given."""
+        target = self.repos[repo]
+        return [i for number, i in sorted(target.issues.items())
+                if label is None or label in target.labels.get(str(number), {})]
 
     def push(self, pull: Pull, files: dict[str, str | bytes | None]) -> str:
         pull.head_sha = self.commit(pull.head_repo.full_name, files, pull.head_sha, "push")

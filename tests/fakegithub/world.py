@@ -66,6 +66,6 @@ def job_context(world: World, pull: Pull, head_sha: str | None = None, attempts:
     payload = {"installation_id": world.installation_id, "repository": world.repo,
                "pull_number": pull.number, "head_sha": head_sha or pull.head_sha,
                "base_sha": pull.base_sha, "reason": "synchronize"}
-    return SimpleNamespace(settings=None, github=world.app, session_factory=None,
+    return SimpleNamespace(settings=None, github=world.app, session_factory=None, sessions=None,
                            job=SimpleNamespace(payload=payload, attempts=attempts),
                            log=logging.getLogger("test.review"))

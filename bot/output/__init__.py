@@ -1,0 +1,1 @@
+"""One module per output format; `bot.formats` picks one by name."""
