@@ -169,22 +169,21 @@ def _review(
 
 _PULL_REQUESTS = PullRequest.__table__
 _PR_KEY = ("repository", "number")
-_PR_VALUES = ("installation_id", "head_sha", "head_repository", "base_ref", "base_sha", "state",
-              "github_updated_at", "updated_at")
 _PR_CURRENT = select(_PULL_REQUESTS).where(
     _PULL_REQUESTS.c.repository == bindparam("repository"), _PULL_REQUESTS.c.number == bindparam("number")
 )
 
 
 @functools.cache
-def _pr_upsert(dialect: str) -> Any:
-    """Insert or update a PR unless the stored state is newer; built once per backend."""
+def _pr_upsert(dialect: str, columns: tuple[str, ...]) -> Any:
+    """Insert or update a PR's `columns` unless the stored state is newer; built once per backend."""
     statement = _insert_for(dialect)(_PULL_REQUESTS)
     newer = _PULL_REQUESTS.c.github_updated_at.is_(None) | (
         _PULL_REQUESTS.c.github_updated_at <= statement.excluded.github_updated_at
     )
     return statement.on_conflict_do_update(
-        index_elements=list(_PR_KEY), set_={k: statement.excluded[k] for k in _PR_VALUES}, where=newer
+        index_elements=list(_PR_KEY), set_={k: statement.excluded[k] for k in columns if k not in _PR_KEY},
+        where=newer,
     ).returning(*_PULL_REQUESTS.c)
 
 
@@ -208,7 +207,7 @@ def remember_pull_request(session: Session, payload: dict[str, Any]) -> Row[Any]
         "merged_at": _timestamp(pr.get("merged_at")),
     }
     connection = session.connection()
-    current = connection.execute(_pr_upsert(connection.dialect.name), values).first()
+    current = connection.execute(_pr_upsert(connection.dialect.name, tuple(values)), values).first()
     if current is None:  # an older delivery: the stored state stands
         current = connection.execute(_PR_CURRENT, {k: values[k] for k in _PR_KEY}).one()
     return current
