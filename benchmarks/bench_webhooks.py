@@ -2,9 +2,13 @@
 
 Starts the server in a temporary directory, posts N signed `pull_request.synchronize` deliveries
 (each a distinct PR and head SHA, so each stores a delivery, a PR map row and a job) at the given
-concurrency, and prints p50/p90/p99/max. GitHub gives a webhook 10 s; our goal is p99 < 50 ms.
+concurrency, and prints acknowledgements a second, the server's CPU time per delivery (user +
+system, from /proc) and p50/p90/p99/max. GitHub gives a webhook 10 s; our goal is p99 < 50 ms.
 
-    .venv/bin/python benchmarks/bench_webhooks.py [--deliveries 500] [--concurrency 50] [--workers 0]
+    .venv/bin/python benchmarks/bench_webhooks.py [--deliveries 500] [--concurrency 50] [--workers 0] [--repeat 5]
+
+`--repeat N` runs N times, each on a fresh server and database, and prints the medians last: the
+machine is shared, so one run says little.
 
 `--workers 0` (the default) measures intake alone: with fake credentials a review job could only
 fail against GitHub. Pass `--workers 2` to measure with idle workers polling the same database.

@@ -409,6 +409,15 @@ def _settle(calls: list[_Call]) -> None:
             call.future.set_result(call.result)
 
 
+def dialect_insert(dialect: str) -> Any:
+    """The backend's own `insert`, which has `on_conflict_do_nothing` / `_do_update` on both."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def _tune_sqlite(engine: Engine) -> None:
     """WAL, a busy timeout and `BEGIN IMMEDIATE`: concurrent writers wait instead of failing.
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import jobs
 from bot.commands import PREFIX as COMMAND_PREFIX
-from bot.db import Installation, InstallationRepository, PullRequest, utcnow
+from bot.db import Installation, InstallationRepository, PullRequest, dialect_insert, utcnow
 
 REVIEW_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review", "edited")
 
@@ -177,7 +177,7 @@ _PR_CURRENT = select(_PULL_REQUESTS).where(
 @functools.cache
 def _pr_upsert(dialect: str, columns: tuple[str, ...]) -> Any:
     """Insert or update a PR's `columns` unless the stored state is newer; built once per backend."""
-    statement = _insert_for(dialect)(_PULL_REQUESTS)
+    statement = dialect_insert(dialect)(_PULL_REQUESTS)
     newer = _PULL_REQUESTS.c.github_updated_at.is_(None) | (
         _PULL_REQUESTS.c.github_updated_at <= statement.excluded.github_updated_at
     )
@@ -306,14 +306,6 @@ def _command(
         delivery_id=delivery,
     )
     return Outcome("queued", None, [job_id])
-
-
-def _insert_for(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
 
 
 def _timestamp(value: str | None) -> datetime | None:

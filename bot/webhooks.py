@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from bot import events, logs
-from bot.db import Delivery, utcnow
+from bot.db import Delivery, dialect_insert, utcnow
 from bot.metrics import DELIVERIES, WEBHOOK_SECONDS
 from bot.settings import registration_hint
 
@@ -150,12 +150,8 @@ def _store_delivery(session: Session, delivery: str, event: str, payload: dict[s
 @functools.cache
 def _insert_delivery(dialect: str) -> Any:
     """`INSERT ... ON CONFLICT (delivery_id) DO NOTHING RETURNING id`, built once per backend."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = Delivery.__table__
-    return insert(table).on_conflict_do_nothing(index_elements=["delivery_id"]).returning(table.c.id)
+    return dialect_insert(dialect)(table).on_conflict_do_nothing(index_elements=["delivery_id"]).returning(table.c.id)
 
 
 async def _reject(runtime: Any, delivery: str | None, event: str | None, reason: str,
