@@ -174,7 +174,8 @@ def main() -> int:
     args = parser.parse_args()
     runs = [run_once(args) for _ in range(args.repeat)]
     if args.repeat > 1:
-        print("median of", args.repeat, "runs:", format_run({k: statistics.median(r[k] for r in runs) for k in runs[0]}))
+        medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        print(f"median of {args.repeat} runs:", format_run(medians))
     return 0
 
 
