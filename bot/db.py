@@ -327,6 +327,8 @@ class GroupWriter:
         self._thread.start()
 
     def submit(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> asyncio.Future[T]:
+        if not self._thread.is_alive():
+            raise RuntimeError("the SQLite writer is closed")
         loop = asyncio.get_running_loop()
         call = _Call(fn, args, kwargs, loop.create_future(), loop)
         self._queue.put(call)
@@ -342,6 +344,13 @@ class GroupWriter:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
+        late = []  # submitted while closing, behind the stop sign: refused, not left waiting
+        while not self._queue.empty():
+            call = self._queue.get_nowait()
+            if call is not None:
+                call.error = RuntimeError("the SQLite writer is closed")
+                late.append(call)
+        _answer(late)
         self.engine.dispose()
 
     def _work(self) -> None:
