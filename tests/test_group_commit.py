@@ -218,3 +218,10 @@ async def test_a_batch_whose_commit_fails_acknowledges_none_of_it_and_loses_noth
         await reopened.dispose()
     assert kept == ["before", "lost-0"] and jobs == 2
 
+
+
+async def test_a_closed_writer_refuses_calls_instead_of_leaving_them_waiting(database):
+    sqlite_only(database)
+    await database.dispose()
+    with pytest.raises(RuntimeError, match="the SQLite writer is closed"):
+        await asyncio.wait_for(database.run(lambda session: None), 5)
