@@ -58,8 +58,9 @@ class InvalidAppKey(Exception):
     """The App's private key cannot sign a token: no retry can fix that, only the setting can."""
 
     def __init__(self) -> None:
-        super().__init__("FOOTGUN_PRIVATE_KEY (or FOOTGUN_PRIVATE_KEY_FILE) is not a usable RSA private key "
-                         "for the App: replace it with the key GitHub generated for the App, then restart")
+        super().__init__("the App's private key (FOOTGUN_PRIVATE_KEY, FOOTGUN_PRIVATE_KEY_FILE or the credentials "
+                         "file /setup wrote) cannot sign GitHub App tokens: replace it with a key GitHub generated "
+                         "for the App, then restart")
 
 
 class _ServerErrorRetry:

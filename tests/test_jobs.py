@@ -276,7 +276,7 @@ async def test_an_unusable_app_key_fails_the_job_at_once_instead_of_retrying(dat
         await github.aclose()
     failed = await job(database, job_id)
     assert (failed.status, failed.attempts, failed.run_after <= failed.finished_at) == ("failed", 1, True)
-    assert "InvalidAppKey: FOOTGUN_PRIVATE_KEY (or FOOTGUN_PRIVATE_KEY_FILE) is not a usable" in failed.last_error
+    assert "InvalidAppKey: the App's private key (FOOTGUN_PRIVATE_KEY, FOOTGUN_PRIVATE_KEY_FILE" in failed.last_error
     assert "MIIBOg" not in failed.last_error
     assert handler.gave_up == [(job_id, failed.last_error)]
     assert not respx_mock.calls
