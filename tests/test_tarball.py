@@ -365,3 +365,57 @@ def test_extraction_reads_a_plain_tar_too_and_ignores_the_pax_global_header():
         tar.addfile(info, io.BytesIO(b"a: "))
     unpacked = tarball.extract(raw.getvalue(), {"a.yaml": blob_sha(b"a: ")})
     assert unpacked.texts == {blob_sha(b"a: "): b"a: "} and unpacked.problem is None
+
+
+# -- over real HTTP -------------------------------------------------------------------------------
+
+@pytest.mark.e2e
+def test_over_http_the_redirect_to_the_other_loopback_host_drops_the_token(monkeypatch):
+    """httpx itself (no respx) follows GitHub's 302 and leaves Authorization behind."""
+    import asyncio
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from bot.github import GitHubApp
+    from tests.fakegithub import FakeGitHub
+    from tests.fakegithub.world import World
+
+    monkeypatch.setattr(changeset, "CACHE", BlobCache())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}/api/v3"
+    fake = FakeGitHub(base_url)
+    assert fake.codeload.url == f"http://localhost:{port}"
+    installation = fake.install("acme", "acme/mesh")
+    server = uvicorn.Server(uvicorn.Config(fake.asgi(), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.01)
+        world = World(fake, GitHubApp(fake.app_id, fake.private_key, base_url, timeout=5), installation)
+        files = manifests(120)
+        pull = world.pull(files, faulty([0]))
+
+        async def read_and_close():
+            try:
+                return await fetch(world.client, PullRequest.from_json({
+                    "number": pull.number, "head": {"sha": pull.head_sha, "repo": pull.head_repo.json()},
+                    "base": {"sha": pull.base_sha, "repo": pull.repo.json()}}), changeset.CACHE)
+            finally:
+                await world.app.aclose()
+
+        change = asyncio.run(read_and_close())
+        [download] = fake.codeload.requests
+        assert download.url.host == "localhost" and "authorization" not in download.headers
+        assert [r.status for r in fake.requests("GET", "/tarball/")] == [302]
+        assert len(fake.requests("GET", "/git/blobs/")) == 1
+        assert_head_texts_are_exact(change, changeset.CACHE, {**files, **faulty([0])})
+    finally:
+        server.should_exit = True
+        thread.join(5)
