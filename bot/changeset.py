@@ -300,13 +300,15 @@ class _BlobReader:
         """Head blob SHA -> (base blob SHA or None when added, patch from the files list)."""
         self.unpacked: dict[str, bytes] = {}
         """Verified texts from archives, by blob SHA, held for this run (the text LRU may evict)."""
-        self.archives_read: set[tuple[str, frozenset[str]]] = set()
+        self.broken_archives: set[str] = set()
+        """Commits whose archive could not be (fully) read this run: not asked for again."""
 
     async def read(self, shas: dict[str, str], sizes: dict[str, int | None],
                    archive: Archive | None = None) -> None:
         """Parse the blobs `shas` ({SHA: path}); from `archive` in bulk when many must be fetched."""
         todo = self._todo(shas, sizes)
-        if archive is not None and sum(not self._at_hand(sha) for sha, _ in todo) > tarball.TARBALL_THRESHOLD:
+        missing = sum(not self._at_hand(sha) for sha, _ in todo)
+        if archive is not None and missing > tarball.TARBALL_THRESHOLD:
             await self._unpack(archive)
         await asyncio.gather(*(self._read_one(sha, path) for sha, path in todo))
 
@@ -334,13 +336,14 @@ class _BlobReader:
         return base_sha is None or base_sha in self.unpacked or base_sha in self.cache.texts
 
     async def _unpack(self, archive: Archive) -> None:
-        """Read the archive once per revision and set of paths; keep only verified texts."""
-        key = (archive.ref, frozenset(archive.paths))
-        if key in self.archives_read:
+        """Keep the verified texts of the archive's wanted files that are not at hand yet."""
+        if archive.ref in self.broken_archives:
             return
-        self.archives_read.add(key)
         wanted = {p: sha for p, sha in archive.paths.items() if not self._at_hand(sha)}
-        self.unpacked.update((await tarball.read(self.gh, self.repo, archive.ref, wanted)).texts)
+        unpacked = await tarball.read(self.gh, self.repo, archive.ref, wanted)
+        self.unpacked.update(unpacked.texts)
+        if unpacked.problem:
+            self.broken_archives.add(archive.ref)
 
     async def _read_one(self, sha: str, path: str) -> None:
         data = self.unpacked.get(sha)
@@ -408,6 +411,6 @@ async def fetch_revision(gh: Installation, repository: str, sha: str, cache: Blo
         notes.append(f"{exc}; the defaults were used")
     parsed: dict[str, ParsedFile] = {}
     wanted = {p: e[0] for p, e in tree.items() if config.wants(p)}
-    await _BlobReader(gh, repo, cache, parsed).read(_by_sha(wanted), {s: size for s, size in tree.values()},
-                                                    Archive(sha, wanted))
+    sizes = {blob: size for blob, size in tree.values()}
+    await _BlobReader(gh, repo, cache, parsed).read(_by_sha(wanted), sizes, Archive(sha, wanted))
     return Revision(sha, config, _sources(wanted), parsed, notes)

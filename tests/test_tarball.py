@@ -177,7 +177,8 @@ def test_the_sweeper_reads_a_default_branch_through_its_archive(world):
     sha = world.fake.push_branch(world.repo, files)
     revision = world.run(fetch_revision(world.client, world.repo, sha, BlobCache()))
 
-    assert [r.path for r in world.fake.requests("GET", "/tarball/")] == [f"/repos/acme/mesh/tarball/{sha}"]
+    [archive] = world.fake.requests("GET", "/tarball/")
+    assert archive.path == f"/repos/acme/mesh/tarball/{sha}"
     assert not blob_reads(world)
     assert len(revision.files) == 120 and all(p.documents for p in revision.parsed.values())
 
@@ -314,6 +315,21 @@ def test_github_refusing_the_archive_falls_back_to_blobs(world, status):
     assert not world.fake.codeload.requests
     assert len(blob_reads(world)) == 1 + 119
     assert_head_texts_are_exact(change, cache, files)
+
+
+def test_an_archive_that_failed_is_not_asked_for_again_in_the_same_review(world):
+    files = manifests(120)
+    added = {f"apps/new/vs{i}.yaml": vs(f"new{i}") for i in range(60)}
+    # Without patches the 60 added files cannot be rebuilt: the head archive is wanted twice,
+    # for the changed files and then for the whole head tree.
+    pull = world.pull(files, added, omit_patch=set(added))
+    world.fake.fail("GET", r"/repos/acme/mesh/tarball/.*", 404, times=5)
+    cache = BlobCache()
+    change = change_set(world, pull, cache)
+
+    assert len(world.fake.requests("GET", "/tarball/")) == 1
+    assert len(blob_reads(world)) == 180
+    assert_head_texts_are_exact(change, cache, {**files, **added})
 
 
 def test_a_download_host_error_is_retried_through_a_new_link(world):

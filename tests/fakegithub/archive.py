@@ -109,10 +109,10 @@ class Codeload:
                 return httpx.Response(fault.status or 504, text=fault.body["message"])
         repo = self.fake.repos[link.repo]
         data = self.served.get(link.sha)
+        top = f"{link.repo.replace('/', '-')}-{link.sha[:7]}"
         if data is None:
-            owner, name = link.repo.split("/")
-            data = make_tarball(f"{owner}-{name}-{link.sha[:7]}", repo.store.files_of[link.sha], link.sha)
-        filename = f"{link.repo.replace('/', '-')}-{link.sha[:7]}.tar.gz"
+            data = make_tarball(top, repo.store.files_of[link.sha], link.sha)
+        filename = f"{top}.tar.gz"
         return httpx.Response(200, content=data, headers={
             "content-type": "application/x-gzip",
             "content-disposition": f"attachment; filename={filename}"})
