@@ -7,6 +7,8 @@ as `**********` in reprs and logs; the database URL may hold a password and is l
 
 from __future__ import annotations
 
+from typing import Literal
+
 import json
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -36,6 +38,8 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(5, ge=1, le=50)
     http_timeout: float = Field(30.0, gt=0, le=600)
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "text"] = "auto"
+    """JSON lines for log collectors; `auto` writes readable text when stderr is a terminal."""
     public_url: str | None = None
     """Where GitHub reaches this server (`https://footgun.example.com`); else the request's host."""
     github_web_url: str | None = None
