@@ -283,7 +283,7 @@ def _app_settings(args: argparse.Namespace):
         raise UsageError(str(exc)) from None
     for secret in settings.secrets():
         logs.register_secret(secret)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, log_format=settings.log_format)
     return settings
 
 

@@ -7,6 +7,8 @@ as `**********` in reprs and logs; the database URL may hold a password and is l
 
 from __future__ import annotations
 
+from typing import Literal
+
 import json
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -37,6 +39,8 @@ class Settings(BaseSettings):
     http_timeout: float = Field(30.0, gt=0, le=600)
     delivery_retention_days: int = Field(30, ge=1, le=3650)
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "text"] = "auto"
+    """JSON lines for log collectors; `auto` writes readable text when stderr is a terminal."""
     public_url: str | None = None
     """Where GitHub reaches this server (`https://footgun.example.com`); else the request's host."""
     github_web_url: str | None = None

@@ -88,8 +88,10 @@ class Call:
 class FakeGitHub(State):
     """The fake: `handle` answers an `httpx.Request` (for respx); `asgi()` serves it over HTTP."""
 
-    def __init__(self, base_url: str = "https://api.github.com", web_url: str | None = None, **kwargs: Any):
+    def __init__(self, base_url: str = "https://api.github.com", web_url: str | None = None,
+                 codeload_url: str | None = None, **kwargs: Any):
         from bot.settings import web_url_for
+        from tests.fakegithub.archive import Codeload, codeload_url_for
         from tests.fakegithub.manifests import ManifestFlow
 
         super().__init__(**kwargs)
@@ -97,8 +99,11 @@ class FakeGitHub(State):
         self.prefix = httpx.URL(self.base_url).path.rstrip("/")
         self.web_url = (web_url or web_url_for(self.base_url)).rstrip("/")
         self.manifests = ManifestFlow(self)
+        self.codeload = Codeload(self, codeload_url or codeload_url_for(self.base_url))
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.codeload.serves(request):
+            return self.codeload.download(request)
         web_path = self.manifests.web_path(request)
         if web_path is not None:
             return self.manifests.submit(request, web_path)
@@ -203,6 +208,7 @@ class FakeGitHub(State):
         """Route every request to this fake's host through `handle`."""
         url = httpx.URL(self.base_url)
         respx_mock.route(host=url.host).mock(side_effect=self.handle)
+        respx_mock.route(host=httpx.URL(self.codeload.url).host).mock(side_effect=self.handle)
 
     def asgi(self):
         from tests.fakegithub.asgi import asgi_app
@@ -319,6 +325,17 @@ def list_pull_files(call: Call) -> Any:
 
 
 # -- git data -----------------------------------------------------------------------------------
+
+@route("GET", "/repos/{owner}/{repo}/tarball/{ref}")
+def download_tarball(call: Call) -> Any:
+    """302 to a short-lived link on the download host (see `tests/fakegithub/archive.py`)."""
+    repo = call.repo
+    ref = call.params["ref"]
+    sha = ref if ref in repo.store.commits else repo.branches.get(ref)
+    if sha is None:
+        raise ApiError(404, "Not Found")
+    return httpx.Response(302, headers={"location": call.fake.codeload.link(repo, ref, sha)})
+
 
 @route("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}")
 def get_tree(call: Call) -> Any:
