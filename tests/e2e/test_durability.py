@@ -150,3 +150,49 @@ def test_deliveries_accepted_before_a_sigkill_are_processed_once_after_the_resta
     key_body = fake_server.fake.private_key.splitlines()[5]
     assert "job" in logs and SECRET not in logs and key_body not in logs
     assert not [token for token in after["tokens"] if token in logs]
+
+
+
+def test_reviews_waiting_out_a_rate_limit_when_the_server_dies_finish_once_after_the_restart(
+        fake_server, footgun):
+    """GitHub is up but rate-limits each PR's first review: the job has concluded its check run
+    and waits out the Retry-After when the server is SIGKILLed. After the restart it finishes,
+    and nothing is doubled, whichever of the burst's jobs ran first: one check run and one
+    annotation per head, one review with one inline comment per finding."""
+    refs = [seed(fake_server, f"acme/burst-{n}") for n in range(3)]
+
+    def rate_limit_first_reviews(fake):
+        for ref in refs:
+            fake.secondary_rate_limit("POST", f"/repos/{ref.repo}/pulls/{ref.number}/reviews", retry_after=4)
+
+    fake_server.call(rate_limit_first_reviews)
+    app = footgun()
+    app.start()
+    for n, ref in enumerate(refs):
+        burst = [("opened", "pull_request", pull_request_event(ref, "pull_request.opened", "2026-03-02T10:00:00Z")),
+                 ("rerequested", "check_run", check_run_event(ref, "check_run.rerequested", ref.head_sha)),
+                 ("reopened", "pull_request", pull_request_event(ref, "pull_request.reopened", "2026-03-02T10:01:00Z"))]
+        for name, event, body in burst:
+            response = app.deliver(event, body, f"b{n}-{name}")
+            assert (response.status_code, response.json()["outcome"]) == (202, "queued")
+    wait_until(lambda: fake_server.call(lambda fake: all(f.times == 0 for f in fake.faults)),
+               "every pull request's first review to be rate-limited", 20, details=app.logs)
+    app.kill_between_jobs()
+
+    for ref in refs:
+        waiting = [j for j in app.jobs() if j["payload"]["repository"] == ref.repo and j["status"] == "queued"]
+        assert [j["last_error"] for j in waiting] == [
+            f"GitHub rate limit on POST /repos/{ref.repo}/pulls/{ref.number}/reviews; retry in 4s"], app.jobs()
+
+    app.start()
+    jobs = app.wait_for_drained_queue()
+    assert {j["status"] for j in jobs} == {"done"}, jobs
+    assert app.query("SELECT count(*) FROM deliveries")[0][0] == 9
+    for ref in refs:
+        state = published(fake_server, ref.repo, ref.number, ref.head_sha)
+        [run] = state["runs"][ref.head_sha]
+        assert (run["status"], run["conclusion"], run["output"]["annotations_count"]) == ("completed", "failure", 1)
+        assert state["created_runs"] == 1
+        [comment] = state["comments"]
+        assert (comment["path"], comment["start_line"], comment["line"]) == (FAULT_PATH, *FAULT_LINES)
+        assert len(state["reviews"]) == 1
