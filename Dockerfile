@@ -9,22 +9,26 @@ COPY pyproject.toml README.md ./
 COPY rules ./rules
 COPY bot ./bot
 COPY migrations ./migrations
-COPY alembic.ini ./
-RUN python -m venv /opt/footgun && /opt/footgun/bin/pip install .
+# Alembic's configuration lives in code (bot/db.py: alembic_config), which finds the migrations
+# beside the installed `bot` package: put them there. alembic.ini is for developers only.
+RUN python -m venv /opt/footgun && /opt/footgun/bin/pip install . \
+    && cp -r migrations "$(/opt/footgun/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/migrations" \
+    && /opt/footgun/bin/python -c 'import bot.db, sys; sys.exit(not (bot.db.MIGRATIONS / "env.py").is_file())'
 
-# Runtime stage: slim, non-root, with only the virtual environment and the migrations.
+# Runtime stage: slim, non-root, with only the virtual environment and the App manifest.
 FROM python:3.11-slim
 ENV PATH=/opt/footgun/bin:$PATH PYTHONUNBUFFERED=1 \
-    FOOTGUN_DATABASE_URL=sqlite+aiosqlite:////data/footgun.db
+    FOOTGUN_DATABASE_URL=sqlite+aiosqlite:////data/footgun.db \
+    FOOTGUN_APP_MANIFEST=/app/app.yml
 RUN apt-get update && apt-get install -y --no-install-recommends libyaml-0-2 git \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app footgun \
     && mkdir -p /data && chown footgun /data
 COPY --from=build /opt/footgun /opt/footgun
-COPY --from=build /src/migrations /app/migrations
-COPY --from=build /src/alembic.ini /app/alembic.ini
+COPY app.yml /app/app.yml
 WORKDIR /app
-USER footgun
+USER 10001
+# The SQLite database and the credentials /setup stores (/data/footgun-credentials.json, 0600).
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import db, jobs, logs, webhooks
+from bot import db, jobs, logs, setup, webhooks
 from bot.metrics import QUEUE_DEPTH, exposition
 from bot.settings import Settings, registration_hint
 from bot.worker import PERIODIC, TaskContext, Wakeup, Worker
@@ -64,6 +64,17 @@ class Runtime:
         if not settings.has_app_credentials:
             log.warning("%s; until then webhooks are refused with 503", registration_hint(settings))
             return
+        await self._start_app()
+
+    async def activate(self, settings: Settings) -> None:
+        """Take an App registered while the server runs (/setup): webhooks and jobs start now."""
+        for secret in settings.secrets():
+            logs.register_secret(secret)
+        self.settings = settings
+        await self._start_app()
+
+    async def _start_app(self) -> None:
+        settings = self.settings
         if self.github_factory is None:
             from bot.github import open_client  # githubkit is heavy: only a serving process loads it
 
@@ -136,6 +147,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *setup.ROUTES,
         ],
         lifespan=lifespan,
     )

@@ -3,7 +3,9 @@
 The costly part of a review is reading and parsing YAML, so content is keyed by git blob SHA: a
 file whose blob was seen before (an unchanged file on the next push, the same file at base and
 head) is neither fetched nor parsed again. The repository's manifests are listed with one
-recursive tree call per revision instead of one call per file. All reads go to the base
+recursive tree call per revision, and when many blobs are missing from the cache (a new process,
+a new installation) the revision's tarball is read once instead of one call per file
+(`bot/tarball.py`); whatever it does not give is still read blob by blob. All reads go to the base
 repository, which holds the objects of fork pull requests too (GitHub keeps `refs/pull/N/head`),
 so a fork the App is not installed on works like any branch.
 
@@ -22,6 +24,7 @@ import rules as registry
 from rules.config import Config, ConfigError, parse_config
 from rules.loader import MAX_FILE_BYTES, ParsedFile, SourceFile, load, parse_file
 
+from bot import tarball
 from bot.diffs import apply_patch, git_blob_sha, right_side_lines
 from bot.github import DIFF, RAW, GitHubError, Installation
 
@@ -141,7 +144,10 @@ async def fetch(gh: Installation, pull: PullRequest, cache: BlobCache | None = N
 
     wanted_head, wanted_base, reader.patches = _changed_blobs(files, base_tree, config)
     sizes = {sha: size for sha, size in base_tree.values()}
-    await reader.read({**_by_sha(wanted_base), **_by_sha(wanted_head)}, sizes)
+    base_all = {p: e[0] for p, e in base_tree.items() if config.wants(p)}
+    # Base first: a changed head file is then rebuilt from its base text and its patch.
+    await reader.read(_by_sha(wanted_base), sizes, Archive(pull.base_sha, base_all))
+    await reader.read(_by_sha(wanted_head), sizes, Archive(pull.head_sha, wanted_head))
     change.relevant = _holds_resources(wanted_head, change.parsed, config, skipped_counts=True) or \
         _holds_resources(wanted_base, change.parsed, config, skipped_counts=False)
     if not change.relevant:
@@ -151,9 +157,10 @@ async def fetch(gh: Installation, pull: PullRequest, cache: BlobCache | None = N
 
     head_tree = await _tree(gh, repo, pull.head_sha, notes)
     head_all = {p: e[0] for p, e in head_tree.items() if config.wants(p)}
-    base_all = {p: e[0] for p, e in base_tree.items() if config.wants(p)}
     sizes = {sha: size for sha, size in [*head_tree.values(), *base_tree.values()]}
-    await reader.read({**_by_sha(base_all), **_by_sha(head_all)}, sizes)
+    # Head first: what is left at base is what the pull request changed, a few blob reads.
+    await reader.read(_by_sha(head_all), sizes, Archive(pull.head_sha, head_all))
+    await reader.read(_by_sha(base_all), sizes)
     change.head = _sources(head_all)
     change.base = _sources(base_all)
     return change
@@ -274,6 +281,15 @@ async def _config(gh: Installation, repo: str, base_tree: Tree, cache: BlobCache
     return cached
 
 
+@dataclass(frozen=True)
+class Archive:
+    """Where missing blobs may come from in bulk: the tarball of commit `ref`, whose wanted
+    files and their blob SHAs ({path: SHA}) the tree listed."""
+
+    ref: str
+    paths: dict[str, str]
+
+
 class _BlobReader:
     """Fetch and parse blobs not yet in the cache, a few at a time, pinning what this run uses."""
 
@@ -282,8 +298,22 @@ class _BlobReader:
         self.limit = asyncio.Semaphore(BLOB_CONCURRENCY)
         self.patches: dict[str, tuple[str | None, str]] = {}
         """Head blob SHA -> (base blob SHA or None when added, patch from the files list)."""
+        self.unpacked: dict[str, bytes] = {}
+        """Verified texts from archives, by blob SHA, held for this run (the text LRU may evict)."""
+        self.broken_archives: set[str] = set()
+        """Commits whose archive could not be (fully) read this run: not asked for again."""
 
-    async def read(self, shas: dict[str, str], sizes: dict[str, int | None]) -> None:
+    async def read(self, shas: dict[str, str], sizes: dict[str, int | None],
+                   archive: Archive | None = None) -> None:
+        """Parse the blobs `shas` ({SHA: path}); from `archive` in bulk when many must be fetched."""
+        todo = self._todo(shas, sizes)
+        missing = sum(not self._at_hand(sha) for sha, _ in todo)
+        if archive is not None and missing > tarball.TARBALL_THRESHOLD:
+            await self._unpack(archive)
+        await asyncio.gather(*(self._read_one(sha, path) for sha, path in todo))
+
+    def _todo(self, shas: dict[str, str], sizes: dict[str, int | None]) -> list[tuple[str, str]]:
+        """The blobs still to parse; cached parses are pinned, files over 1 MiB refused."""
         todo = []
         for sha, path in shas.items():
             if sha in self.pinned:
@@ -296,10 +326,31 @@ class _BlobReader:
                                                   "split it into smaller files")
             else:
                 todo.append((sha, path))
-        await asyncio.gather(*(self._read_one(sha, path) for sha, path in todo))
+        return todo
+
+    def _at_hand(self, sha: str) -> bool:
+        """Whether the text of `sha` needs no blob read: unpacked, cached, or rebuildable."""
+        if sha in self.unpacked or sha in self.cache.texts:
+            return True
+        base_sha, _ = self.patches.get(sha, ("", ""))
+        return base_sha is None or base_sha in self.unpacked or base_sha in self.cache.texts
+
+    async def _unpack(self, archive: Archive) -> None:
+        """Keep the verified texts of the archive's wanted files that are not at hand yet."""
+        if archive.ref in self.broken_archives:
+            return
+        wanted = {p: sha for p, sha in archive.paths.items() if not self._at_hand(sha)}
+        unpacked = await tarball.read(self.gh, self.repo, archive.ref, wanted)
+        self.unpacked.update(unpacked.texts)
+        if unpacked.problem:
+            self.broken_archives.add(archive.ref)
 
     async def _read_one(self, sha: str, path: str) -> None:
-        data = self._rebuilt(sha)
+        data = self.unpacked.get(sha)
+        if data is None:
+            data = self.cache.texts.get(sha)
+        if data is None:
+            data = self._rebuilt(sha)
         if data is None:
             async with self.limit:
                 response = await self.gh.request("GET", f"{self.repo}/git/blobs/{sha}", accept=RAW)
@@ -318,7 +369,7 @@ class _BlobReader:
         if sha not in self.patches:
             return None
         base_sha, patch = self.patches[sha]
-        old = b"" if base_sha is None else self.cache.texts.get(base_sha)
+        old = b"" if base_sha is None else self.unpacked.get(base_sha, self.cache.texts.get(base_sha))
         if old is None:
             return None
         try:
@@ -343,7 +394,8 @@ class Revision:
 
 
 async def fetch_revision(gh: Installation, repository: str, sha: str, cache: BlobCache | None = None) -> Revision:
-    """The manifests and config at `sha` (one tree call, blobs by SHA through the shared cache).
+    """The manifests and config at `sha`: one tree call, then blobs by SHA through the shared
+    cache, or the commit's tarball when many are missing.
 
     A broken config there falls back to the defaults (every rule on), with a note: a cleanup
     check must not pass because the config it would read cannot be parsed.
@@ -359,5 +411,6 @@ async def fetch_revision(gh: Installation, repository: str, sha: str, cache: Blo
         notes.append(f"{exc}; the defaults were used")
     parsed: dict[str, ParsedFile] = {}
     wanted = {p: e[0] for p, e in tree.items() if config.wants(p)}
-    await _BlobReader(gh, repo, cache, parsed).read(_by_sha(wanted), {s: size for s, size in tree.values()})
+    sizes = {blob: size for blob, size in tree.values()}
+    await _BlobReader(gh, repo, cache, parsed).read(_by_sha(wanted), sizes, Archive(sha, wanted))
     return Revision(sha, config, _sources(wanted), parsed, notes)

@@ -283,7 +283,7 @@ def _app_settings(args: argparse.Namespace):
         raise UsageError(str(exc)) from None
     for secret in settings.secrets():
         logs.register_secret(secret)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, log_format=settings.log_format)
     return settings
 
 
@@ -293,6 +293,11 @@ def run_serve(args: argparse.Namespace) -> int:
     from bot.app import create_app
 
     settings = _app_settings(args)
+    if not settings.has_app_credentials and settings.setup_enabled:
+        import logging
+
+        logging.getLogger("bot.setup").warning("GitHub App not configured: open %s to register it",
+                                               setup_url(settings, args.host, args.port))
     uvicorn.run(
         create_app(settings),
         host=args.host,
@@ -302,6 +307,14 @@ def run_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=15,
     )
     return EXIT_OK
+
+
+def setup_url(settings, host: str, port: int) -> str:
+    """Where to open /setup: FOOTGUN_PUBLIC_URL, else the address served (localhost for all)."""
+    if settings.public_url:
+        return f"{settings.public_url}/setup"
+    shown = "localhost" if host in ("", "0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
+    return f"http://{shown}:{port}/setup"
 
 
 def run_worker(args: argparse.Namespace) -> int:

@@ -173,6 +173,23 @@ class Installation:
             raise _translate(exc, method, path) from None
         return response.raw_response
 
+    @asynccontextmanager
+    async def stream(self, path: str, *, accept: str = JSON) -> AsyncIterator[httpx.Response]:
+        """GET `path` with the body left unread, for the caller to read in bounded chunks.
+
+        Redirects are followed (githubkit's default), and httpx drops the Authorization header
+        when one leads to another origin: a download host such as codeload never sees the token.
+        """
+        try:
+            response = await self.client.arequest("GET", path, headers={"Accept": accept},
+                                                  stream=True)
+        except GitHubException as exc:
+            raise _translate(exc, "GET", path) from None
+        try:
+            yield response.raw_response
+        finally:
+            await response.raw_response.aclose()
+
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         return (await self.request(method, path, **kwargs)).json()
 

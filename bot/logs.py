@@ -81,6 +81,21 @@ class JSONFormatter(logging.Formatter):
         return json.dumps({k: _clean(v) for k, v in line.items()}, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """One readable line for a person at a terminal; the same fields and scrubbing as JSON."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        current = _context.get()
+        where = " ".join(f"{name}={current[name]}" for name in CONTEXT_FIELDS if current.get(name))
+        text = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        if where:
+            text += f"  [{where}]"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return scrub(text)
+
+
 def _clean(value: Any) -> Any:
     """Scrub before JSON encoding: a PEM key's newlines would otherwise be escaped past the match."""
     if value is None or isinstance(value, bool | int | float):
@@ -88,10 +103,17 @@ def _clean(value: Any) -> Any:
     return scrub(value if isinstance(value, str) else str(value))
 
 
-def configure(level: str = "INFO", stream: Any = None) -> None:
-    """JSON lines on stderr for our loggers and the libraries'; chatty clients kept at WARNING."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JSONFormatter())
+def configure(level: str = "INFO", stream: Any = None, log_format: str = "json") -> None:
+    """Log lines on stderr for our loggers and the libraries'; chatty clients kept at WARNING.
+
+    `log_format` is `json` (one object a line, for collectors), `text` (for a person), or `auto`:
+    text when the stream is a terminal, JSON otherwise.
+    """
+    stream = stream or sys.stderr
+    if log_format == "auto":
+        log_format = "text" if getattr(stream, "isatty", lambda: False)() else "json"
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter() if log_format == "text" else JSONFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -7,6 +7,9 @@ as `**********` in reprs and logs; the database URL may hold a password and is l
 
 from __future__ import annotations
 
+from typing import Literal
+
+import json
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -35,6 +38,19 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(5, ge=1, le=50)
     http_timeout: float = Field(30.0, gt=0, le=600)
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "text"] = "auto"
+    """JSON lines for log collectors; `auto` writes readable text when stderr is a terminal."""
+    public_url: str | None = None
+    """Where GitHub reaches this server (`https://footgun.example.com`); else the request's host."""
+    github_web_url: str | None = None
+    """GitHub's web pages (the manifest flow); derived from `github_api_url` when unset."""
+    credentials_file: Path | None = None
+    """Where /setup stores the App it registered; default: beside the SQLite database."""
+    app_manifest: Path | None = None
+    """The App manifest /setup posts; default: app.yml of this checkout, else of the working dir."""
+    setup_enabled: bool = True
+    app_html_url: str | None = None
+    """The App's page on GitHub, known when /setup registered it (read from the credentials file)."""
 
     @field_validator("database_url")
     @classmethod
@@ -47,6 +63,16 @@ class Settings(BaseSettings):
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an http(s) URL such as https://api.github.com or https://HOST/api/v3")
+        return value.strip().rstrip("/")
+
+    @field_validator("public_url", "github_web_url")
+    @classmethod
+    def _origin_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be an http(s) URL such as https://footgun.example.com")
         return value.strip().rstrip("/")
 
     @field_validator("log_level")
@@ -81,6 +107,21 @@ class Settings(BaseSettings):
             object.__setattr__(self, "private_key", key)
         return self
 
+    @model_validator(mode="after")
+    def _registered_credentials(self) -> Settings:
+        """The App /setup registered, when the environment names none (the environment wins)."""
+        if self.github_web_url is None:
+            object.__setattr__(self, "github_web_url", web_url_for(self.github_api_url))
+        if self.credentials_file is None:
+            object.__setattr__(self, "credentials_file", default_credentials_file(self.database_url))
+        if self.app_id is not None or self.private_key is not None or self.webhook_secret is not None:
+            return self
+        stored = read_credentials(self.credentials_file)
+        if stored is not None:
+            for name, value in stored.items():
+                object.__setattr__(self, name, value)
+        return self
+
     @property
     def missing_credentials(self) -> list[str]:
         """The App variables still unset: without them the App cannot verify or answer webhooks."""
@@ -111,6 +152,62 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Secret values to scrub from every log line."""
         return [s.get_secret_value() for s in (self.webhook_secret, self.private_key) if s is not None]
+
+
+    def with_credentials(self, stored: dict[str, object]) -> Settings:
+        """These settings with an App registered while the server runs (see `read_credentials`)."""
+        return self.model_copy(update=stored)
+
+
+CREDENTIAL_FIELDS = {"app_id": int, "private_key": str, "webhook_secret": str}
+
+
+def read_credentials(path: Path | None) -> dict[str, object] | None:
+    """The App stored by /setup: app_id, private_key, webhook_secret (and app_html_url), or None.
+
+    The file is JSON written with mode 0600; a broken one stops startup with one line that names
+    the file, never its content.
+    """
+    if path is None or not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"CREDENTIALS_FILE: cannot read {path}: {exc.__class__.__name__}") from None
+    if not isinstance(data, dict) or any(not isinstance(data.get(k), t) for k, t in CREDENTIAL_FIELDS.items()):
+        raise ValueError(f"CREDENTIALS_FILE: {path} must be a JSON object with app_id, private_key and webhook_secret")
+    key = SecretStr(data["private_key"].strip() + "\n")
+    try:
+        _check_pem(key)
+    except ValueError as exc:
+        raise ValueError(f"CREDENTIALS_FILE: {path}: private_key {exc}") from None
+    stored: dict[str, object] = {"app_id": data["app_id"], "private_key": key,
+                                 "webhook_secret": SecretStr(data["webhook_secret"])}
+    if isinstance(data.get("html_url"), str):
+        stored["app_html_url"] = data["html_url"]
+    return stored
+
+
+def web_url_for(api_url: str) -> str:
+    """GitHub's web root for an API root: api.github.com -> github.com, HOST/api/v3 -> HOST."""
+    parts = urlsplit(api_url)
+    path = parts.path.rstrip("/")
+    if path.endswith("/api/v3"):
+        return urlunsplit(parts._replace(path=path.removesuffix("/api/v3"))).rstrip("/")
+    if parts.hostname and parts.hostname.startswith("api."):
+        return urlunsplit(parts._replace(netloc=parts.netloc.removeprefix("api."), path=path)).rstrip("/")
+    return api_url.rstrip("/")
+
+
+def default_credentials_file(database_url: str) -> Path:
+    """`footgun-credentials.json` beside the SQLite file (its volume), else in the working dir."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    name = "footgun-credentials.json"
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).with_name(name)
+    return Path(name)
 
 
 def _check_pem(key: SecretStr) -> None:
@@ -149,8 +246,9 @@ def load_settings(**overrides: object) -> Settings:
         field = ".".join(str(part) for part in error["loc"]) or "settings"
         message = error["msg"].removeprefix("Value error, ")
         name = PREFIX + field.upper() if field != "settings" else "settings"
-        if message.startswith("PRIVATE_KEY_FILE: "):
-            name, message = PREFIX + "PRIVATE_KEY_FILE", message.removeprefix("PRIVATE_KEY_FILE: ")
+        for prefix in ("PRIVATE_KEY_FILE", "CREDENTIALS_FILE"):
+            if message.startswith(prefix + ": "):
+                name, message = PREFIX + prefix, message.removeprefix(prefix + ": ")
         raise SettingsError(f"{name}: {message}") from None
 
 
@@ -159,8 +257,8 @@ def registration_hint(settings: Settings) -> str:
     return (
         "GitHub App credentials are not set (missing "
         + ", ".join(settings.missing_credentials)
-        + "): register the App from app.yml (GitHub: Settings > Developer settings > GitHub Apps),"
-        " then set FOOTGUN_APP_ID, FOOTGUN_PRIVATE_KEY or FOOTGUN_PRIVATE_KEY_FILE, and"
-        " FOOTGUN_WEBHOOK_SECRET"
+        + "): open /setup on this server to register the App from app.yml, or register the App"
+        " by hand (GitHub: Settings > Developer settings > GitHub Apps) and set FOOTGUN_APP_ID,"
+        " FOOTGUN_PRIVATE_KEY or FOOTGUN_PRIVATE_KEY_FILE, and FOOTGUN_WEBHOOK_SECRET"
     )
 

@@ -75,3 +75,37 @@ async def test_no_secret_reaches_a_log_line(log_output, make_settings, serve):
                              for line in job_lines)
     for secret in (SECRET, TOKEN, JWT, *PRIVATE_KEY.splitlines()):
         assert secret not in output, f"{secret[:12]}... reached the log"
+
+
+def test_a_terminal_gets_readable_lines_with_context_and_no_secrets():
+    import io
+    import logging
+
+    from bot import logs
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    logs.register_secret("s3cr3t-webhook-value")
+    logs.configure("INFO", stream=stream, log_format="auto")
+    with logs.bind(delivery="d-1", repository="acme/mesh", pr=7):
+        logging.getLogger("bot.test").warning("signature used s3cr3t-webhook-value")
+    line = stream.getvalue().strip()
+    assert "WARNING bot.test: signature used [redacted]" in line
+    assert line.endswith("[delivery=d-1 repository=acme/mesh pr=7]")
+    assert not line.startswith("{")
+
+
+def test_a_pipe_gets_json_lines():
+    import io
+    import json
+    import logging
+
+    from bot import logs
+
+    stream = io.StringIO()
+    logs.configure("INFO", stream=stream, log_format="auto")
+    logging.getLogger("bot.test").info("hello")
+    assert json.loads(stream.getvalue().splitlines()[-1])["message"] == "hello"

@@ -37,6 +37,7 @@ class ApiError(Exception):
         self.status, self.message, self.errors, self.headers = status, message, errors, headers or {}
 
 
+UNAUTHENTICATED = {"/app-manifests/{code}/conversions"}
 Handler = Callable[["Call"], Any]
 ROUTES: list[tuple[str, str, re.Pattern[str], Handler]] = []
 
@@ -62,6 +63,7 @@ class Call:
         raw = request.content
         self.body = json.loads(raw) if raw else {}
         self.installation: int | None = None
+        self.app_id: int | None = None
 
     @property
     def repo(self) -> Repo:
@@ -86,12 +88,25 @@ class Call:
 class FakeGitHub(State):
     """The fake: `handle` answers an `httpx.Request` (for respx); `asgi()` serves it over HTTP."""
 
-    def __init__(self, base_url: str = "https://api.github.com", **kwargs: Any):
+    def __init__(self, base_url: str = "https://api.github.com", web_url: str | None = None,
+                 codeload_url: str | None = None, **kwargs: Any):
+        from bot.settings import web_url_for
+        from tests.fakegithub.archive import Codeload, codeload_url_for
+        from tests.fakegithub.manifests import ManifestFlow
+
         super().__init__(**kwargs)
         self.base_url = base_url.rstrip("/")
         self.prefix = httpx.URL(self.base_url).path.rstrip("/")
+        self.web_url = (web_url or web_url_for(self.base_url)).rstrip("/")
+        self.manifests = ManifestFlow(self)
+        self.codeload = Codeload(self, codeload_url or codeload_url_for(self.base_url))
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.codeload.serves(request):
+            return self.codeload.download(request)
+        web_path = self.manifests.web_path(request)
+        if web_path is not None:
+            return self.manifests.submit(request, web_path)
         path = request.url.path
         if self.prefix and path.startswith(self.prefix):
             path = path[len(self.prefix):] or "/"
@@ -133,11 +148,13 @@ class FakeGitHub(State):
 
     def _authenticate(self, call: Call, template: str) -> None:
         header = call.request.headers.get("authorization", "")
-        if template.startswith("/app"):
+        if template in UNAUTHENTICATED:
+            return
+        if template == "/app" or template.startswith("/app/"):
             scheme, _, credential = header.partition(" ")
             if scheme.lower() != "bearer":
                 raise ApiError(401, "A JSON web token could not be decoded")
-            self._verify_jwt(credential)
+            call.app_id = self._verify_jwt(credential)
             return
         scheme, _, credential = header.partition(" ")
         token = self.tokens.get(credential) if scheme.lower() in ("token", "bearer") else None
@@ -145,20 +162,24 @@ class FakeGitHub(State):
             raise ApiError(401, "Bad credentials")
         call.installation = token.installation
 
-    def _verify_jwt(self, token: str) -> None:
+    def _verify_jwt(self, token: str) -> int:
+        """The App the JWT is from: this fake's own App, or one created by the manifest flow."""
         try:
-            claims = jwt.decode(token, self.public_key, algorithms=["RS256"],
+            issuer = str(jwt.decode(token, options={"verify_signature": False}).get("iss"))
+            public_key = self.manifests.public_key(issuer) or self.public_key
+            claims = jwt.decode(token, public_key, algorithms=["RS256"],
                                 options={"verify_exp": False, "verify_iat": False})
         except jwt.PyJWTError:
             raise ApiError(401, "A JSON web token could not be decoded") from None
         now = self.now()
-        if str(claims.get("iss")) != str(self.app_id):
+        if str(claims.get("iss")) not in {str(self.app_id), *map(str, self.manifests.apps)}:
             raise ApiError(401, "'Issuer' claim ('iss') must be an Integer")
         if not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
             raise ApiError(401, "'Expiration time' claim ('exp') must be a numeric value "
                                 "representing the future time at which the assertion expires")
         if claims["exp"] - claims.get("iat", now) > JWT_MAX_SECONDS or claims["exp"] > now + JWT_MAX_SECONDS + 60:
             raise ApiError(401, "'Expiration time' claim ('exp') is too far in the future")
+        return int(claims["iss"])
 
     # -- what people do on GitHub (the bot's own writes go through the API) -----------------------
 
@@ -187,6 +208,7 @@ class FakeGitHub(State):
         """Route every request to this fake's host through `handle`."""
         url = httpx.URL(self.base_url)
         respx_mock.route(host=url.host).mock(side_effect=self.handle)
+        respx_mock.route(host=httpx.URL(self.codeload.url).host).mock(side_effect=self.handle)
 
     def asgi(self):
         from tests.fakegithub.asgi import asgi_app
@@ -227,7 +249,18 @@ def _user(login: str) -> dict[str, Any]:
 
 @route("GET", "/app")
 def get_app(call: Call) -> Any:
+    created = call.fake.manifests.apps.get(call.app_id or -1)
+    if created is not None:
+        return call.fake.manifests.json(created)
     return {"id": call.fake.app_id, "slug": call.fake.slug, "name": "Istio footguns"}
+
+
+@route("POST", "/app-manifests/{code}/conversions")
+def create_app_from_manifest(call: Call) -> Any:
+    app = call.fake.manifests.convert(call.params["code"])
+    if app is None:
+        raise ApiError(404, "Not Found")
+    return app
 
 
 @route("POST", "/app/installations/{installation_id}/access_tokens")
@@ -292,6 +325,17 @@ def list_pull_files(call: Call) -> Any:
 
 
 # -- git data -----------------------------------------------------------------------------------
+
+@route("GET", "/repos/{owner}/{repo}/tarball/{ref}")
+def download_tarball(call: Call) -> Any:
+    """302 to a short-lived link on the download host (see `tests/fakegithub/archive.py`)."""
+    repo = call.repo
+    ref = call.params["ref"]
+    sha = ref if ref in repo.store.commits else repo.branches.get(ref)
+    if sha is None:
+        raise ApiError(404, "Not Found")
+    return httpx.Response(302, headers={"location": call.fake.codeload.link(repo, ref, sha)})
+
 
 @route("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}")
 def get_tree(call: Call) -> Any:

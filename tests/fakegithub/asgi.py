@@ -1,4 +1,9 @@
-"""The fake served over HTTP (uvicorn on loopback) for end-to-end tests of a real server."""
+"""The fake served over HTTP (uvicorn on loopback) for end-to-end tests of a real server.
+
+Serve it with an API root under a path (`FakeGitHub("http://127.0.0.1:PORT/api/v3")`), as GitHub
+Enterprise Server does, and the web root is the same origin: the manifest flow's form page and
+the API then share one port.
+"""
 
 from __future__ import annotations
 
