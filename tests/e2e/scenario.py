@@ -160,6 +160,11 @@ def pull_request_event(ref: PullRef, example: str, updated_at: str, *, head_sha:
     return payload(example, **changes)
 
 
+def repository_event(ref: PullRef, example: str, **changes: Any) -> dict[str, Any]:
+    """Any example, pointed at the seeded repository and installation (dotted-path `changes`)."""
+    return payload(example, **_repository(ref), **changes)
+
+
 def check_run_event(ref: PullRef, example: str, head_sha: str) -> dict[str, Any]:
     """A `check_run` example on `head_sha`; `pull_requests` stays empty, as for a fork's PR."""
     return payload(example, **_repository(ref), **{

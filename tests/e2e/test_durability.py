@@ -18,6 +18,7 @@ from tests.e2e.scenario import (
     check_run_event,
     pull_request_event,
     push,
+    repository_event,
     seed,
 )
 from tests.webhooks import SECRET, payload
@@ -68,6 +69,8 @@ def test_deliveries_accepted_before_a_sigkill_are_processed_once_after_the_resta
              pull_request_event(ref, "pull_request.reopened", "2026-03-02T10:07:00Z"), "d-reopened")
         send("rerequested", "check_run", check_run_event(ref, "check_run.rerequested", second_head), "d-rerequested")
         send("check_run.created", "check_run", check_run_event(ref, "check_run.created", second_head), "d-created")
+        send("check_suite.requested", "check_suite",
+             repository_event(ref, "check_suite.requested", **{"check_suite.head_sha": second_head}), "d-suite")
         send("duplicate", "pull_request", pull_request_event(ref, "pull_request.opened", "2026-03-02T10:00:00Z"),
              "d-opened")
 
@@ -85,7 +88,8 @@ def test_deliveries_accepted_before_a_sigkill_are_processed_once_after_the_resta
     assert answers == {
         "ping": (200, "pong"), "opened": (202, "queued"), "synchronize": (202, "queued"),
         "closed": (202, "recorded"), "reopened": (202, "queued"), "rerequested": (202, "queued"),
-        "check_run.created": (200, "unhandled"), "duplicate": (200, "duplicate"),
+        "check_run.created": (200, "unhandled"), "check_suite.requested": (200, "unhandled"),
+        "duplicate": (200, "duplicate"),
     }
     waiting = [j for j in before_kill if j["status"] == "queued"]
     assert waiting and all("cannot reach GitHub" in j["last_error"] for j in waiting), before_kill
