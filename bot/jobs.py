@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, aliased
 
@@ -137,8 +137,10 @@ def _claim(session: Session, worker: str, kinds: list[str], lease: timedelta, no
     # A job whose twin (same dedupe key) holds a live lease waits for it: two reviews of one head
     # publishing at once would both create the check run, or both post the same comment.
     other = aliased(Job)
-    twin_running = exists().where(
-        other.dedupe_key == Job.dedupe_key, other.id != Job.id, other.status == RUNNING, other.locked_until >= now
+    twin_running = (
+        select(other.id)
+        .where(other.dedupe_key == Job.dedupe_key, other.id != Job.id, other.status == RUNNING, other.locked_until >= now)
+        .exists()
     )
     candidate = (
         select(Job.id)

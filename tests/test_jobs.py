@@ -248,15 +248,6 @@ async def test_two_workers_on_one_queue_never_process_a_job_twice(database_url, 
     assert statuses == {"done"} and lockers == {1}
 
 
-async def test_enqueue_dedupes_only_while_queued(database):
-    key = jobs.review_key("o/r", 1, OLD)
-    first = await add(database, "review", {"n": 1}, key)
-    assert await add(database, "review", {"n": 2}, key) == first
-    async with database.sessions.begin() as session:
-        await session.execute(update(Job).values(status="done"))
-    assert await add(database, "review", {"n": 3}, key) != first
-
-
 async def test_a_job_waits_while_a_job_with_its_dedupe_key_runs(database):
     """A re-run requested while the review of that head runs must not publish alongside it."""
     key = jobs.review_key("o/r", 1, NEW)
@@ -269,3 +260,12 @@ async def test_a_job_waits_while_a_job_with_its_dedupe_key_runs(database):
     assert await jobs.claim(database, "w2", ["review"]) is None
     assert await jobs.finish(database, first, "w1", "done")
     assert (await jobs.claim(database, "w2", ["review"])).id == second
+
+
+async def test_enqueue_dedupes_only_while_queued(database):
+    key = jobs.review_key("o/r", 1, OLD)
+    first = await add(database, "review", {"n": 1}, key)
+    assert await add(database, "review", {"n": 2}, key) == first
+    async with database.sessions.begin() as session:
+        await session.execute(update(Job).values(status="done"))
+    assert await add(database, "review", {"n": 3}, key) != first
