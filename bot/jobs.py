@@ -3,8 +3,10 @@
 At-least-once: a job is claimed by one worker at a time (PostgreSQL `FOR UPDATE SKIP LOCKED`;
 SQLite's single writer makes one conditional UPDATE atomic) and holds a lease the worker renews;
 when a worker dies, its lease runs out and another worker resumes the job. Handlers therefore
-publish idempotently. Handlers are registered by job kind in `HANDLERS`; a worker only claims the
-kinds it has a handler for, so a job of a kind this version does not know waits in the queue.
+publish idempotently. Jobs that share a dedupe key (the reviews of one PR head) never run at the
+same time: publishing is safe to repeat, not to interleave. Handlers are registered by job kind in
+`HANDLERS`; a worker only claims the kinds it has a handler for, so a job of a kind this version
+does not know waits in the queue.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from bot.db import Database, Job, PullRequest, utcnow
 from bot.settings import Settings
@@ -144,9 +146,17 @@ def _claim(session: Session, worker: str, kinds: list[str], lease: timedelta, no
         and_(Job.status == QUEUED, Job.run_after <= now),
         and_(Job.status == RUNNING, Job.locked_until < now),
     )
+    # A job whose twin (same dedupe key) holds a live lease waits for it: two reviews of one head
+    # publishing at once would both create the check run, or both post the same comment.
+    other = aliased(Job)
+    twin_running = (
+        select(other.id)
+        .where(other.dedupe_key == Job.dedupe_key, other.id != Job.id, other.status == RUNNING, other.locked_until >= now)
+        .exists()
+    )
     candidate = (
         select(Job.id)
-        .where(Job.kind.in_(kinds), due)
+        .where(Job.kind.in_(kinds), due, ~twin_running)
         .order_by(Job.run_after, Job.id)
         .limit(1)
         .with_for_update(skip_locked=True)

@@ -248,6 +248,20 @@ async def test_two_workers_on_one_queue_never_process_a_job_twice(database_url, 
     assert statuses == {"done"} and lockers == {1}
 
 
+async def test_a_job_waits_while_a_job_with_its_dedupe_key_runs(database):
+    """A re-run requested while the review of that head runs must not publish alongside it."""
+    key = jobs.review_key("o/r", 1, NEW)
+    first = await add(database, "review", {"n": 1}, key)
+    elsewhere = await add(database, "review", {"n": 9}, jobs.review_key("o/r", 2, NEW))
+    assert (await jobs.claim(database, "w1", ["review"])).id == first
+    second = await add(database, "review", {"n": 2}, key)
+    assert second != first  # the first is no longer queued: the re-run is a job of its own
+    assert (await jobs.claim(database, "w2", ["review"])).id == elsewhere
+    assert await jobs.claim(database, "w2", ["review"]) is None
+    assert await jobs.finish(database, first, "w1", "done")
+    assert (await jobs.claim(database, "w2", ["review"])).id == second
+
+
 async def test_enqueue_dedupes_only_while_queued(database):
     key = jobs.review_key("o/r", 1, OLD)
     first = await add(database, "review", {"n": 1}, key)
