@@ -82,6 +82,9 @@ class Runtime:
             self.github_factory = open_client
         self.github = await self._stack.enter_async_context(self.github_factory(settings))
         handlers = self.handlers if self.handlers is not None else load_handlers()
+        if settings.is_sqlite and settings.workers:
+            if abandoned := await jobs.release_abandoned(self.database):
+                log.warning("resuming %d job(s) a previous run left unfinished", abandoned)
         for number in range(settings.workers):
             worker = Worker(settings, self.database, self.github, handlers=handlers, wakeup=self.wakeup)
             self.workers.append(worker)

@@ -178,6 +178,25 @@ def _claim(session: Session, worker: str, kinds: list[str], lease: timedelta, no
     return session.scalars(statement).first()
 
 
+async def release_abandoned(database: Database, now: datetime | None = None) -> int:
+    """End the leases of jobs marked running, so they are claimed at once; how many there were.
+
+    Only for the embedded SQLite database, which one process serves: at its start, a job still
+    marked running was abandoned by a crash, and waiting out its lease would delay the pull
+    request by a minute for nothing. (With PostgreSQL other replicas may hold those leases.)
+    """
+    now = now or utcnow()
+
+    def release(session: Session) -> int:
+        expired = now - timedelta(seconds=1)
+        result = session.execute(
+            update(Job).where(Job.status == RUNNING, Job.locked_until >= now).values(locked_until=expired)
+        )
+        return result.rowcount or 0
+
+    return await database.run(release)
+
+
 async def renew(database: Database, job_id: int, worker: str, lease: timedelta = LEASE) -> bool:
     """Extend the lease of a running job; False when another worker has taken it over."""
     now = utcnow()

@@ -294,3 +294,17 @@ async def test_an_unusable_app_key_fails_the_job_at_once_instead_of_retrying(dat
     assert "MIIBOg" not in failed.last_error
     assert handler.gave_up == [(job_id, failed.last_error)]
     assert not respx_mock.calls
+
+
+async def test_the_embedded_database_resumes_abandoned_jobs_at_once(database, make_settings):
+    """On SQLite one process serves the queue: at its start a running job is an orphan."""
+    handler = FakeHandler()
+    job_id = await add(database)
+    await jobs.claim(database, "killed-process", ["fake"], lease=timedelta(minutes=5))
+    survivor = worker(database, make_settings(), handler)
+    assert await survivor.run_once() is False, "the lease still holds"
+    assert await jobs.release_abandoned(database) == 1
+    assert await survivor.run_once() is True
+    assert [ctx.job.attempts for ctx in handler.runs] == [2]
+    assert (await job(database, job_id)).status == "done"
+    assert await jobs.release_abandoned(database) == 0

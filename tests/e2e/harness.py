@@ -227,6 +227,27 @@ class Footgun:
             time.sleep(0.01)
         raise AssertionError(f"a job was running at each of {attempts} tries to kill the server")
 
+    def kill_during_a_job(self, attempts: int = 2000) -> int:
+        """SIGKILL at a moment when a job is claimed (committed as running); its id.
+
+        The server is frozen (SIGSTOP) and the jobs table read; with no job running, it is let go
+        briefly and tried again.
+        """
+        pid = self.process.pid
+        for _ in range(attempts):
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                running = self.query("SELECT id FROM jobs WHERE status = 'running'")
+            except BaseException:
+                os.kill(pid, signal.SIGCONT)
+                raise
+            if running:
+                self.kill()
+                return running[0][0]
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.002)
+        raise AssertionError(f"no job was running at any of {attempts} tries to kill the server")
+
     def stop(self) -> None:
         """SIGTERM (a clean stop); SIGKILL if it does not stop in time."""
         if self.process is not None and self.process.poll() is None:

@@ -201,3 +201,31 @@ def test_reviews_waiting_out_a_rate_limit_when_the_server_dies_finish_once_after
         [comment] = state["comments"]
         assert (comment["path"], comment["start_line"], comment["line"]) == (FAULT_PATH, *FAULT_LINES)
         assert len(state["reviews"]) == 1
+
+
+def test_a_review_killed_mid_run_resumes_at_the_restart_without_waiting_out_its_lease(
+        fake_server, footgun):
+    """SIGKILL while a review job runs. On the embedded database one process serves the queue, so
+    the restarted server takes the abandoned job back at once (its 60 s lease is not waited out:
+    the queue must drain well inside that) and publishing stays idempotent: one check run, one
+    review, one comment per pull request."""
+    refs = [seed(fake_server, f"acme/midrun-{n}") for n in range(4)]
+    app = footgun()
+    app.start()
+    for n, ref in enumerate(refs):
+        response = app.deliver("pull_request", pull_request_event(ref, "pull_request.opened", "2026-03-03T10:00:00Z"),
+                               f"midrun-{n}")
+        assert response.status_code == 202
+    interrupted = app.kill_during_a_job()
+    running = [j["id"] for j in app.jobs() if j["status"] == "running"]
+    assert interrupted in running
+
+    app.start()
+    jobs = app.wait_for_drained_queue(timeout=30)
+    assert {j["status"] for j in jobs} == {"done"}, jobs
+    assert f"resuming {len(running)} job(s) a previous run left unfinished" in app.log_path.read_text()
+    for ref in refs:
+        state = published(fake_server, ref.repo, ref.number, ref.head_sha)
+        [run] = state["runs"][ref.head_sha]
+        assert (run["status"], run["conclusion"]) == ("completed", "failure")
+        assert len(state["reviews"]) == 1 and len(state["comments"]) == 1
