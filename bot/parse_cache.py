@@ -9,6 +9,10 @@ SHA (known from `git ls-tree` before any blob is read). Entries live under
 - Safe: an entry is written to a temporary file and renamed into place (atomic on POSIX), so a
   concurrent run sees the whole entry or none. A missing, truncated or corrupt entry is a miss,
   never a crash; a cache directory that cannot be written just stops caching.
+- Pruned: an entry unused for `UNUSED_DAYS` is removed. A hit refreshes the entry's mtime at most
+  once a day (a read stays a read), and the first write of a process scans the folder at most
+  once a day (a marker file's mtime says when it last did). Temporary files of writers in flight
+  start with a dot and are left alone.
 - Plain data only: each document's path, text, first line and body. `Document._nodes` (composed
   YAML nodes, built lazily when a finding needs a line number) are never stored, and unpickling
   refuses every class but the few a safe YAML loader can produce.
@@ -26,6 +30,7 @@ import itertools
 import os
 import pickle
 import shutil
+import time
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +44,13 @@ _FORMAT = 1
 
 _counter = itertools.count()
 """Makes temporary names unique within a process (the pid makes them unique across processes)."""
+
+UNUSED_DAYS = 30
+"""An entry no run has read or written for this long is pruned."""
+_DAY = 24 * 3600.0
+PRUNED_MARKER = ".pruned"
+"""In the cache root (the version folder holds entries only): its mtime is when the version
+folder was last scanned for unused entries."""
 
 _ALLOWED_CLASSES = {
     ("datetime", "date"),
@@ -103,9 +115,13 @@ class EntryFolder:
         try:
             with open(self.path(name), "rb") as handle:
                 data = handle.read()
-            return _PlainUnpickler(io.BytesIO(data)).load()
+                last_used = os.fstat(handle.fileno()).st_mtime
+            record = _PlainUnpickler(io.BytesIO(data)).load()
         except Exception:  # noqa: BLE001 - any damage to an entry makes it a miss
             return None
+        if time.time() - last_used > _DAY:
+            _touch(self.path(name))
+        return record
 
     def write(self, name: str, record: Any) -> None:
         if not self.writable:
@@ -121,6 +137,7 @@ class EntryFolder:
                 self._prune_old_versions()
                 os.makedirs(self._folder, exist_ok=True)
                 self._ready = True
+                self._prune_unused()
             handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 with os.fdopen(handle, "wb") as out:
@@ -148,6 +165,35 @@ class EntryFolder:
         for folder in self.root.iterdir():
             if folder.is_dir() and folder.name.startswith("v") and folder != self.folder:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+    def _prune_unused(self) -> None:
+        """Remove entries unused for `UNUSED_DAYS`; a no-op if this folder was scanned today.
+
+        The marker is touched before the scan, so concurrent runs do not scan twice. Dot files
+        (temporary files being written, the marker) are never removed; an entry that a run
+        refreshes while it is being judged is at worst lost, which is a miss on the next run.
+        """
+        marker = str(self.root / PRUNED_MARKER)
+        now = time.time()
+        try:
+            if now - os.stat(marker).st_mtime < _DAY:
+                return
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return
+        try:
+            with open(marker, "a"):
+                pass
+            os.utime(marker)
+            with os.scandir(self._folder) as entries:
+                unused = [e.path for e in entries if not e.name.startswith(".")
+                          and now - e.stat(follow_symlinks=False).st_mtime > UNUSED_DAYS * _DAY]
+        except OSError:
+            return
+        for path in unused:
+            _unlink(path)
 
 
 class ParseCache(MutableMapping[str, ParsedFile]):
@@ -272,6 +318,13 @@ def _rules_digest() -> str:
 
 def _is_hex(key: str) -> bool:
     return 8 <= len(key) <= 128 and all(c in "0123456789abcdef" for c in key)
+
+
+def _touch(path: str) -> None:
+    try:
+        os.utime(path)
+    except OSError:  # a read-only cache still serves hits
+        pass
 
 
 def _unlink(path: str) -> None:

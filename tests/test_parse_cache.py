@@ -191,3 +191,66 @@ def test_relative_xdg_cache_home_is_ignored(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert ParseCache().root == tmp_path / ".cache" / "footgun"
+
+
+DAY = 24 * 3600
+
+
+def age(path, days: float) -> None:
+    """Make `path` look last used `days` ago."""
+    when = os.stat(path).st_mtime - days * DAY
+    os.utime(path, (when, when))
+
+
+def write_entry(root, key: str) -> ParseCache:
+    """A fresh process writing one entry (the first write of a process is when pruning happens)."""
+    cache = ParseCache(root)
+    cache[key] = parse_file("a.yaml", FAULTY)
+    return cache
+
+
+def test_entries_unused_for_thirty_days_are_pruned_on_a_later_write(tmp_path):
+    stale, recent = "a" * 40, "b" * 40
+    cache = write_entry(tmp_path, stale)
+    write_entry(tmp_path, recent)
+    age(cache.folder / stale, 31)
+    age(cache.folder / recent, 29)
+    writing = cache.folder / f".{'c' * 40}.999.0.tmp"  # another process is writing this entry
+    writing.write_bytes(b"half an entry")
+    age(writing, 0.5)
+    age(cache.root / parse_cache.PRUNED_MARKER, 2)  # the last prune was two days ago
+
+    write_entry(tmp_path, "d" * 40)
+    assert sorted(p.name for p in cache.folder.iterdir()) == sorted(
+        [recent, "d" * 40, writing.name])
+    assert stale not in ParseCache(tmp_path) and recent in ParseCache(tmp_path)
+
+
+def test_pruning_scans_the_folder_at_most_once_a_day(tmp_path):
+    stale = "a" * 40
+    cache = write_entry(tmp_path, stale)
+    age(cache.folder / stale, 40)
+    write_entry(tmp_path, "b" * 40)  # pruned minutes ago: no second scan
+    assert (cache.folder / stale).is_file()
+    age(cache.root / parse_cache.PRUNED_MARKER, 1.5)
+    write_entry(tmp_path, "c" * 40)
+    assert not (cache.folder / stale).exists()
+
+
+def test_a_hit_keeps_an_entry_alive_touching_it_at_most_once_a_day(tmp_path):
+    old, fresh = "a" * 40, "b" * 40
+    cache = write_entry(tmp_path, old)
+    write_entry(tmp_path, fresh)
+    age(cache.folder / old, 29)
+    age(cache.folder / fresh, 0.5)
+    fresh_mtime = os.stat(cache.folder / fresh).st_mtime
+
+    reader = ParseCache(tmp_path)
+    assert old in reader and fresh in reader
+    assert os.stat(cache.folder / old).st_mtime > fresh_mtime  # touched: used just now
+    assert os.stat(cache.folder / fresh).st_mtime == fresh_mtime  # used within a day: left alone
+
+    age(cache.folder / old, 2)  # two more days pass: 31 days since the write, 2 since the hit
+    age(cache.root / parse_cache.PRUNED_MARKER, 2)
+    write_entry(tmp_path, "c" * 40)
+    assert old in ParseCache(tmp_path)
