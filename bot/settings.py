@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(5, ge=1, le=50)
     http_timeout: float = Field(30.0, gt=0, le=600)
     delivery_retention_days: int = Field(30, ge=1, le=3650)
+    sweep_interval: float = Field(300.0, gt=0, le=86400)
+    """Seconds between waiver sweeps in each serving process (reminders, passed deadlines)."""
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
     """JSON lines for log collectors; `auto` writes readable text when stderr is a terminal."""

@@ -8,8 +8,8 @@
   `footgun-cleanup`, assigned to the approver), else it records the waiver as cleaned up.
 - A pull request closed without merging: the waiver simply expires.
 
-It runs every few minutes inside `footgun serve` (every replica) and as `footgun sweep` from
-cron. Each transition is claimed with a conditional UPDATE (`bot.waivers.claim`), so replicas
+It runs every `FOOTGUN_SWEEP_INTERVAL` seconds inside `footgun serve` (every replica) and as
+`footgun sweep` from cron. Each transition is claimed with a conditional UPDATE (`bot.waivers.claim`), so replicas
 racing on one waiver do the work once; the `cleanup_issues.waiver_id` unique constraint is
 written before the issue is created, so even a replica that outlived its claim cannot open a
 second one. Deadlines are judged at `now` (a flag of `footgun sweep` can move it); claims use
@@ -32,12 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import changeset, jobs, waivers
 from bot.db import CleanupIssue, PullRequest, Waiver, utcnow
 from bot.github import GitHubError, Installation
+from bot.settings import Settings
 from bot.waivers import ACTIVE, CLEANED_UP, EXPIRED, OVERDUE
 from bot.worker import PERIODIC, Periodic, TaskContext
 from rules.engine import analyse
 
 log = logging.getLogger(__name__)
-INTERVAL_SECONDS = 300.0
 CLEANUP_LABEL = "footgun-cleanup"
 ISSUE_MARKER = "<!-- footgun:cleanup-waiver={} -->"
 RESERVATION_ABANDONED = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -304,4 +304,8 @@ async def _periodic(ctx: TaskContext) -> None:
         log.info("sweep: %s", outcome)
 
 
-PERIODIC["waiver-sweeper"] = Periodic(INTERVAL_SECONDS, _periodic)
+def _interval(settings: Settings) -> float:
+    return settings.sweep_interval
+
+
+PERIODIC["waiver-sweeper"] = Periodic(_interval, _periodic)

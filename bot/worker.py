@@ -199,8 +199,12 @@ class Periodic:
     with a dedupe key so that one worker does the work.
     """
 
-    interval: float
+    interval: float | Callable[[Settings], float]
+    """Seconds, or a function of the settings for a task whose interval is configurable."""
     run: Callable[[TaskContext], Awaitable[None]]
+
+    def seconds(self, settings: Settings) -> float:
+        return self.interval(settings) if callable(self.interval) else self.interval
 
     async def loop(self, ctx: TaskContext, name: str) -> None:
         while True:
@@ -208,7 +212,7 @@ class Periodic:
                 await self.run(ctx)
             except Exception as exc:
                 log.error("periodic task %s failed: %s", name, _describe(exc), exc_info=exc)
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(self.seconds(ctx.settings))
 
 
 PERIODIC: dict[str, Periodic] = {"delivery-retention": Periodic(retention.INTERVAL_SECONDS, retention.run)}

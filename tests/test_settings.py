@@ -23,6 +23,7 @@ def test_defaults_are_the_embedded_setup():
     assert settings.database_url == "sqlite+aiosqlite:///footgun.db"
     assert settings.github_api_url == "https://api.github.com"
     assert (settings.workers, settings.job_max_attempts, settings.log_level) == (2, 5, "INFO")
+    assert settings.sweep_interval == 300
     assert settings.has_app_credentials is False
     assert settings.missing_credentials == ["FOOTGUN_APP_ID", "FOOTGUN_PRIVATE_KEY", "FOOTGUN_WEBHOOK_SECRET"]
 
@@ -65,6 +66,8 @@ def test_github_enterprise_api_url_is_kept():
         ("FOOTGUN_DATABASE_URL", "footgun.db", "FOOTGUN_DATABASE_URL: must be a URL"),
         ("FOOTGUN_GITHUB_API_URL", "api.github.com", "FOOTGUN_GITHUB_API_URL: must be an http(s) URL"),
         ("FOOTGUN_HTTP_TIMEOUT", "0", "FOOTGUN_HTTP_TIMEOUT: Input should be greater than 0"),
+        ("FOOTGUN_SWEEP_INTERVAL", "5m", "FOOTGUN_SWEEP_INTERVAL: Input should be a valid number"),
+        ("FOOTGUN_SWEEP_INTERVAL", "0", "FOOTGUN_SWEEP_INTERVAL: Input should be greater than 0"),
         ("FOOTGUN_LOG_LEVEL", "loud", "FOOTGUN_LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR"),
         ("FOOTGUN_PRIVATE_KEY", "not-a-key-but-secret", "FOOTGUN_PRIVATE_KEY: is not a PEM private key"),
         ("FOOTGUN_PRIVATE_KEY_FILE", "/nonexistent/key.pem", "FOOTGUN_PRIVATE_KEY_FILE: cannot read /nonexistent/key.pem"),

@@ -198,10 +198,32 @@ async def test_footgun_serve_sweeps_periodically(world, database, make_settings,
     settings = make_settings(app_id=world.fake.app_id, private_key=world.fake.private_key,
                              github_api_url=world.fake.base_url, workers=0)
     async with serve(settings, github_factory=open_client, handlers=None):
-        assert PERIODIC["waiver-sweeper"].interval == sweeper.INTERVAL_SECONDS
+        assert PERIODIC["waiver-sweeper"].seconds(settings) == 300
         async with asyncio.timeout(10):
             while (await waivers(database))[0].status == "active":
                 await asyncio.sleep(0.05)
     assert (await waivers(database))[0].status == "expired"
     assert [r["head_sha"] for r in await queued_reviews(database)] == [pull.head_sha]
     assert "expired at the end of" in bot_replies(world, pull)[-1]
+
+
+async def test_footgun_serve_sweeps_every_sweep_interval(world, database, make_settings, serve):
+    """FOOTGUN_SWEEP_INTERVAL sets the pace: the first sweep sends a due reminder, a later one
+    settles the deadline that passed after it."""
+    from bot.github import open_client
+
+    pull, waiver = await waived_pull(world, database)
+    now = dt.datetime.now(dt.UTC)
+    async with database.sessions.begin() as session:
+        await session.execute(update(Waiver).values(remind_at=now - HOUR, expires_at=now + HOUR))
+    settings = make_settings(app_id=world.fake.app_id, private_key=world.fake.private_key,
+                             github_api_url=world.fake.base_url, workers=0, sweep_interval=0.1)
+    async with serve(settings, github_factory=open_client, handlers=None):
+        async with asyncio.timeout(10):
+            while (await waivers(database))[0].reminded_at is None:
+                await asyncio.sleep(0.05)
+            async with database.sessions.begin() as session:
+                await session.execute(update(Waiver).values(expires_at=dt.datetime.now(dt.UTC) - HOUR))
+            while (await waivers(database))[0].status == "active":
+                await asyncio.sleep(0.05)
+    assert [b.split(" ", 1)[0] for b in bot_replies(world, pull)][-2:] == ["Reminder:", "Waiver"]
