@@ -296,7 +296,8 @@ async def _help(thread: Thread) -> Answer:
     return Answer(True, (
         f"```\n{USAGE}\n```\n\nHere a waiver needs `{settings.permission}` permission, a reason and a deadline at "
         f"most {settings.max_days} days away (the end of that day, UTC); waiving in your own pull request is "
-        f"{self_waive}. A reminder comes {settings.remind_days_before} days before the deadline."))
+        f"{self_waive}. A reminder comes {settings.remind_days_before} days before the deadline; a waiver granted "
+        "closer to its deadline than that gets none."))
 
 
 async def _recheck(ctx: jobs.JobContext, thread: Thread, reason: str) -> None:

@@ -107,6 +107,8 @@ async def grant(session: AsyncSession, *, installation_id: int, repository: str,
         return existing, False
     now = utcnow()
     end = expires_at(deadline)
+    # One reminder when the time left first drops under `remind_days_before`; none for a waiver
+    # granted inside that window (its grant reply has just said when it ends).
     remind = end - dt.timedelta(days=remind_days_before) if remind_days_before > 0 else None
     waiver = Waiver(
         installation_id=installation_id, repository=repository, pull_number=pull_number, rule=rule, target=target,

@@ -67,6 +67,19 @@ async def test_a_reminder_comes_remind_days_before_the_deadline_once(world, data
     assert f"at the end of {waiver.deadline} UTC" in reminders[0]
 
 
+async def test_a_waiver_granted_inside_the_reminder_window_gets_no_reminder(world, database):
+    """Reminding at once would only repeat the grant's reply; the deadline is days away at most."""
+    pull, waiver = await waived_pull(world, database, days=1)  # ends within 2 days; reminders come 3 before
+    assert waiver.remind_at is None
+    for at in (waiver.created_at + HOUR, waiver.expires_at - HOUR, waiver.expires_at - dt.timedelta(seconds=1)):
+        assert await sweeper.sweep(database.sessions, world.app, at) == []
+        assert await sweeper.preview(database.sessions, at) == []
+    [outcome] = await sweeper.sweep(database.sessions, world.app, waiver.expires_at)
+    assert outcome.action == "recheck"
+    assert not [b for b in bot_replies(world, pull) if b.startswith("Reminder")]
+    assert [e[0] for e in await events(database)] == ["created", "expired"]
+
+
 async def test_a_merged_waiver_whose_finding_remains_opens_one_cleanup_issue(world, database):
     pull, waiver = await waived_pull(world, database, reason="game day on Friday")
     world.fake.merge(pull)
