@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import rules as registry
+from rules import engine
 from rules.config import Config, ConfigError, parse_config
 from rules.loader import MAX_FILE_BYTES, ParsedFile, SourceFile, load, parse_file
 
@@ -414,3 +415,13 @@ async def fetch_revision(gh: Installation, repository: str, sha: str, cache: Blo
     sizes = {blob: size for blob, size in tree.values()}
     await _BlobReader(gh, repo, cache, parsed).read(_by_sha(wanted), sizes, Archive(sha, wanted))
     return Revision(sha, config, _sources(wanted), parsed, notes)
+
+
+async def analyse(head: list[SourceFile], base: list[SourceFile] | None, config: Config,
+                  parsed: dict[str, ParsedFile], **options: Any) -> engine.Report:
+    """`rules.engine.analyse` on the files fetched here, in a thread.
+
+    The analysis is pure CPU, seconds of it on a large repository: run on the event loop, it
+    would stall the webhook intake (GitHub gives up after 10 s) and the health probes.
+    """
+    return await asyncio.to_thread(engine.analyse, head, base, config, cache=parsed, **options)

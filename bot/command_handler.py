@@ -28,7 +28,6 @@ from bot.db import SlashCommand, Waiver, utcnow
 from bot.github import GitHubError, Installation
 from bot.waiver_policy import ROLE_ORDER, decide_waiver, role_allows
 from rules.config import Config, ConfigError, parse_config
-from rules.engine import analyse
 
 log = logging.getLogger(__name__)
 REPLY_MARKER = "<!-- footgun:reply-to={} -->"
@@ -176,7 +175,7 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
                                               "bot's inline comments: `/footgun waive <rule> <Kind>/<namespace>/"
                                               "<name> until YYYY-MM-DD because <reason>`.")
     change = await changeset.fetch(thread.gh, changeset.PullRequest.from_json(pull))
-    report = analyse(change.head, change.base, change.config, cache=change.parsed, today=today)
+    report = await changeset.analyse(change.head, change.base, change.config, change.parsed, today=today)
     matched = waivers.resolve(report.findings, command.rule, command.target, fingerprint)
     if not matched:
         return await _refuse(ctx, thread, _nothing_matched(command, fingerprint, report.findings,

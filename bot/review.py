@@ -12,8 +12,6 @@ import datetime as dt
 import sys
 from typing import Any
 
-from rules.engine import analyse
-
 from bot import changeset, jobs, metrics, publish, waiver_notes
 from bot import waivers as stored_waivers
 from bot.render import Links
@@ -55,8 +53,8 @@ async def run(ctx: Any) -> None:
     deleted = frozenset(f.path for f in change.files if f.status == "removed")
     links = Links(links.repo_url, head_sha, pull.base_sha, deleted)
     granted = await stored_waivers.for_review(ctx.sessions, repo, number)
-    report = analyse(change.head, change.base, change.config, cache=change.parsed,
-                     waivers=granted, today=dt.datetime.now(dt.UTC).date())
+    report = await changeset.analyse(change.head, change.base, change.config, change.parsed,
+                                     waivers=granted, today=dt.datetime.now(dt.UTC).date())
     for finding in report.findings:
         finding.in_diff = finding.line in change.diff_lines.get(finding.path, ())
     conclusion = await publish.conclude_check(gh, repo, check, report.findings, change,

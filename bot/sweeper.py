@@ -35,7 +35,6 @@ from bot.github import GitHubError, Installation
 from bot.settings import Settings
 from bot.waivers import ACTIVE, CLEANED_UP, EXPIRED, OVERDUE
 from bot.worker import PERIODIC, Periodic, TaskContext
-from rules.engine import analyse
 
 log = logging.getLogger(__name__)
 CLEANUP_LABEL = "footgun-cleanup"
@@ -181,7 +180,7 @@ async def _cleanup(sessions: async_sessionmaker[AsyncSession], gh: Installation,
     branch = repo["default_branch"]
     head = (await gh.get(f"repos/{waiver.repository}/branches/{branch}"))["commit"]["sha"]
     revision = await changeset.fetch_revision(gh, waiver.repository, head)
-    report = analyse(revision.files, None, revision.config, cache=revision.parsed, today=now.date())
+    report = await changeset.analyse(revision.files, None, revision.config, revision.parsed, today=now.date())
     remaining = [f for f in report.findings if f.fingerprint in set(waiver.fingerprints)]
     if not remaining:
         async with sessions.begin() as session:

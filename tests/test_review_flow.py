@@ -228,3 +228,30 @@ def test_deleting_a_strict_policy_is_reported_in_the_review_body(world):
     [posted] = world.fake.reviews_on(world.repo, pull.number)
     assert "`mtls-weakened`" in posted["body"]
     assert f"[security/strict.yaml line 8](https://github.com/acme/mesh/blob/{pull.base_sha}/security/strict.yaml#L8)" in posted["body"]
+
+
+def test_the_analysis_runs_off_the_event_loop(world, monkeypatch):
+    """Analysing a large repository takes seconds of CPU: meanwhile the process's event loop must
+    keep answering webhooks (GitHub gives up after 10 s) and health probes."""
+    import threading
+
+    from rules import engine
+
+    loop_threads, analysed_on = [], []
+    real = engine.analyse
+
+    def spy(*args, **kwargs):
+        analysed_on.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "analyse", spy)
+    pull = world.pull({"mesh/vs.yaml": vs("reviews")}, {"mesh/vs.yaml": vs("reviews", fault=True)})
+
+    async def job():
+        loop_threads.append(threading.get_ident())
+        await review.run(job_context(world, pull))
+
+    world.run(job())
+    assert analysed_on and loop_threads[0] not in analysed_on
+    [check] = world.fake.runs_for(world.repo, pull.head_sha)
+    assert check["conclusion"] == "failure"
