@@ -311,7 +311,13 @@ class _BlobReader:
         missing = sum(not self._at_hand(sha) for sha, _ in todo)
         if archive is not None and missing > tarball.TARBALL_THRESHOLD:
             await self._unpack(archive)
-        await asyncio.gather(*(self._read_one(sha, path) for sha, path in todo))
+        texts = await asyncio.gather(*(self._text(sha) for sha, _ in todo))
+        # Parsing is CPU work (a first review of a large repository parses thousands of files):
+        # in a thread, so that the event loop keeps serving webhooks meanwhile.
+        parsed = await asyncio.to_thread(lambda: [parse_file(path, data) for (_, path), data in zip(todo, texts)])
+        for (sha, _), result in zip(todo, parsed):
+            self.cache.parsed[sha] = result
+            self.pinned[sha] = result
 
     def _todo(self, shas: dict[str, str], sizes: dict[str, int | None]) -> list[tuple[str, str]]:
         """The blobs still to parse; cached parses are pinned, files over 1 MiB refused."""
@@ -346,7 +352,8 @@ class _BlobReader:
         if unpacked.problem:
             self.broken_archives.add(archive.ref)
 
-    async def _read_one(self, sha: str, path: str) -> None:
+    async def _text(self, sha: str) -> bytes:
+        """The content of blob `sha`: unpacked, cached, rebuilt from its patch, or fetched."""
         data = self.unpacked.get(sha)
         if data is None:
             data = self.cache.texts.get(sha)
@@ -358,9 +365,7 @@ class _BlobReader:
             data = response.content
         if len(data) <= MAX_FILE_BYTES:
             self.cache.texts[sha] = data
-        parsed = parse_file(path, data)
-        self.cache.parsed[sha] = parsed
-        self.pinned[sha] = parsed
+        return data
 
     def _rebuilt(self, sha: str) -> bytes | None:
         """The head content of a changed file from its cached base text and its patch.

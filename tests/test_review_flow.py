@@ -230,22 +230,25 @@ def test_deleting_a_strict_policy_is_reported_in_the_review_body(world):
     assert f"[security/strict.yaml line 8](https://github.com/acme/mesh/blob/{pull.base_sha}/security/strict.yaml#L8)" in posted["body"]
 
 
-def test_the_analysis_runs_off_the_event_loop(world, monkeypatch):
-    """Analysing a large repository takes seconds of CPU: meanwhile the process's event loop must
-    keep answering webhooks (GitHub gives up after 10 s) and health probes."""
+def test_parsing_and_analysis_run_off_the_event_loop(world, monkeypatch):
+    """Parsing and analysing a large repository takes seconds of CPU: meanwhile the process's event
+    loop must keep answering webhooks (GitHub gives up after 10 s) and health probes."""
     import threading
 
+    from bot import changeset
     from rules import engine
 
-    loop_threads, analysed_on = [], []
-    real = engine.analyse
+    loop_threads, analysed_on, parsed_on = [], [], []
 
-    def spy(*args, **kwargs):
-        analysed_on.append(threading.get_ident())
-        return real(*args, **kwargs)
+    def spy(real, threads):
+        def call(*args, **kwargs):
+            threads.append(threading.get_ident())
+            return real(*args, **kwargs)
+        return call
 
-    monkeypatch.setattr(engine, "analyse", spy)
-    pull = world.pull({"mesh/vs.yaml": vs("reviews")}, {"mesh/vs.yaml": vs("reviews", fault=True)})
+    monkeypatch.setattr(engine, "analyse", spy(engine.analyse, analysed_on))
+    monkeypatch.setattr(changeset, "parse_file", spy(changeset.parse_file, parsed_on))
+    pull = world.pull({"mesh/vs.yaml": vs("parsed-off-loop")}, {"mesh/vs.yaml": vs("parsed-off-loop", fault=True)})
 
     async def job():
         loop_threads.append(threading.get_ident())
@@ -253,5 +256,6 @@ def test_the_analysis_runs_off_the_event_loop(world, monkeypatch):
 
     world.run(job())
     assert analysed_on and loop_threads[0] not in analysed_on
+    assert parsed_on and loop_threads[0] not in parsed_on
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
     assert check["conclusion"] == "failure"
