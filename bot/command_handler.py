@@ -208,8 +208,7 @@ async def _thread_fingerprint(thread: Thread) -> str | None:
         if exc.status == 404:
             return None
         raise
-    user = parent.get("user") or {}
-    if user.get("type") != "Bot" or not str(user.get("login", "")).endswith("[bot]"):
+    if not render.posted_by_an_app(parent):
         return None
     marks = sorted(render.fingerprints_in(parent.get("body")))
     return marks[0] if len(marks) == 1 else None

@@ -44,7 +44,7 @@ def route(event: str) -> Callable[[EventHandler], EventHandler]:
     return register
 
 
-def _installation_id(payload: dict[str, Any]) -> int | None:
+def installation_id_of(payload: dict[str, Any]) -> int | None:
     installation = payload.get("installation") or {}
     return installation.get("id")
 
@@ -140,7 +140,7 @@ def _review(
     reason: str,
     head_sha: str | None = None,
 ) -> Outcome:
-    installation_id = _installation_id(payload)
+    installation_id = installation_id_of(payload)
     if installation_id is None:
         return Outcome("ignored", "no installation in the payload")
     added: list[int] = []
@@ -194,7 +194,7 @@ def remember_pull_request(session: Session, payload: dict[str, Any]) -> Row[Any]
     """
     pr = payload["pull_request"]
     values = {
-        "installation_id": _installation_id(payload),
+        "installation_id": installation_id_of(payload),
         "repository": repository_name(payload) or pr["base"]["repo"]["full_name"],
         "number": pr["number"],
         "head_sha": pr["head"]["sha"],
@@ -286,7 +286,7 @@ def _command(
     user = comment.get("user") or payload.get("sender") or {}
     if user.get("type") == "Bot":
         return Outcome("ignored", "comment by a bot")
-    installation_id = _installation_id(payload)
+    installation_id = installation_id_of(payload)
     if installation_id is None:
         return Outcome("ignored", "no installation in the payload")
     job_id, _ = jobs.add(

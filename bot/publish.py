@@ -131,8 +131,9 @@ async def publish_review(gh: Installation, repo: str, number: int, findings: lis
                          skipped: list[Skipped] = ()) -> ReviewResult:
     """Comment on what is new in this push; mark comments whose finding went away as fixed."""
     result = ReviewResult()
-    comments = [c for c in await gh.paginate(f"repos/{repo}/pulls/{number}/comments") if _ours(c)]
-    reviews = [r for r in await gh.paginate(f"repos/{repo}/pulls/{number}/reviews") if _ours(r)]
+    ours = render.posted_by_an_app
+    comments = [c for c in await gh.paginate(f"repos/{repo}/pulls/{number}/comments") if ours(c)]
+    reviews = [r for r in await gh.paginate(f"repos/{repo}/pulls/{number}/reviews") if ours(r)]
     posted = set()
     for item in [*comments, *reviews]:
         posted |= render.fingerprints_in(item.get("body"))
@@ -215,7 +216,3 @@ async def _mark_fixed(gh: Installation, repo: str, comments: list[dict[str, Any]
         await gh.json("PATCH", f"repos/{repo}/pulls/comments/{c['id']}", json={"body": body})
         result.fixed.append(c["id"])
 
-
-def _ours(item: dict[str, Any]) -> bool:
-    user = item.get("user") or {}
-    return user.get("type") == "Bot" and str(user.get("login", "")).endswith("[bot]")

@@ -45,6 +45,13 @@ def fingerprints_in(text: str | None) -> set[str]:
     return set(MARKER_RE.findall(text or ""))
 
 
+def posted_by_an_app(item: dict) -> bool:
+    """Whether a comment was posted by a GitHub App (a `Bot` user named `...[bot]`): a person
+    cannot forge that, so a fingerprint marker in such a comment is the bot's own."""
+    user = item.get("user") or {}
+    return user.get("type") == "Bot" and str(user.get("login", "")).endswith("[bot]")
+
+
 def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 

@@ -27,7 +27,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 import yaml
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from bot import logs

@@ -11,12 +11,11 @@ from typing import Any
 
 from rules.model import Finding
 
-from bot import waivers
+from bot import render, waivers
 from bot.github import Installation
 
 NOTE_START, NOTE_END = "<!-- footgun:waived -->", "<!-- /footgun:waived -->"
 _NOTE = re.compile(re.escape(NOTE_START) + r".*?" + re.escape(NOTE_END) + r"\n*", re.S)
-MARKER_RE = re.compile(r"<!-- footgun:fingerprint=([0-9a-f]+) -->")
 
 
 def note(finding: Finding) -> str:
@@ -48,10 +47,10 @@ async def sync(gh: Installation, repo: str, number: int, findings: list[Finding]
     present = {f.fingerprint for f in findings}
     edited = []
     for comment in await gh.paginate(f"repos/{repo}/pulls/{number}/comments"):
-        if not _ours(comment) or comment.get("in_reply_to_id"):
+        if not render.posted_by_an_app(comment) or comment.get("in_reply_to_id"):
             continue
         body = comment.get("body") or ""
-        marks = set(MARKER_RE.findall(body))
+        marks = render.fingerprints_in(body)
         if not marks or not marks & present:
             continue  # a finding that is gone is the publisher's business (marked fixed)
         finding = next((waived[m] for m in sorted(marks) if m in waived), None)
@@ -61,7 +60,3 @@ async def sync(gh: Installation, repo: str, number: int, findings: list[Finding]
             edited.append(comment["id"])
     return edited
 
-
-def _ours(item: dict[str, Any]) -> bool:
-    user = item.get("user") or {}
-    return user.get("type") == "Bot" and str(user.get("login", "")).endswith("[bot]")

@@ -178,12 +178,11 @@ async def _reject(runtime: Any, delivery: str | None, event: str | None, reason:
 
 def _delivery_values(delivery: str, event: str, payload: dict[str, Any], outcome: str,
                      note: str | None) -> dict[str, Any]:
-    installation = payload.get("installation") or {}
     return {
         "delivery_id": delivery,
         "event": event,
         "action": str(payload.get("action") or "")[:HEADER_MAX_CHARS] or None,
-        "installation_id": installation.get("id"),
+        "installation_id": events.installation_id_of(payload),
         "repository": events.repository_name(payload),
         "received_at": utcnow(),
         "outcome": outcome,
