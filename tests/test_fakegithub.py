@@ -6,8 +6,6 @@ The description is a fixture: these tests skip cleanly where it is absent.
 import asyncio
 import json
 import re
-import socket
-import threading
 import time
 
 import httpx
@@ -188,32 +186,17 @@ def test_pages_carry_link_headers():
     assert [f["filename"] for f in answer.json()] == ["f2", "f3"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.e2e
 def test_the_fake_serves_the_review_over_http_on_loopback():
-    import uvicorn
-
     from bot import review
     from bot.github import GitHubApp
     from tests.fakegithub.world import World
+    from tests.loopback import FakeServer
 
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}/api/v3"
-    fake = FakeGitHub(base_url)
-    installation = fake.install("acme", "acme/mesh")
-    server = uvicorn.Server(uvicorn.Config(fake.asgi(), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.01)
-        world = World(fake, GitHubApp(fake.app_id, fake.private_key, base_url, timeout=5), installation)
+    with FakeServer() as server:
+        fake = server.fake
+        installation = fake.install("acme", "acme/mesh")
+        world = World(fake, GitHubApp(fake.app_id, fake.private_key, server.url, timeout=5), installation)
         pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)})
 
         async def review_and_close():
@@ -225,9 +208,6 @@ def test_the_fake_serves_the_review_over_http_on_loopback():
         assert check["conclusion"] == "failure"
         assert len(fake.comments_on("acme/mesh", pull.number)) == 1
         assert fake.log[0].path == "/app/installations/%d/access_tokens" % installation
-    finally:
-        server.should_exit = True
-        thread.join(5)
 
 
 def test_conversation_routes_for_slash_commands():

@@ -10,7 +10,8 @@ import subprocess
 import httpx
 import pytest
 
-from tests.test_serve import FOOTGUN, app_environment, free_port, wait_healthy
+from tests.loopback import FOOTGUN, free_port
+from tests.test_serve import app_environment, wait_healthy
 from tests.webhooks import payload, request
 
 pytestmark = pytest.mark.e2e

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.loopback import FOOTGUN, free_port
 from tests.webhooks import PRIVATE_KEY, SECRET, payload, request
 
 pytestmark = pytest.mark.e2e
-FOOTGUN = str(Path(sys.executable).with_name("footgun"))
 
 
 def app_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -28,12 +26,6 @@ def app_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     })
     env.update(extra)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_healthy(base: str, process: subprocess.Popen) -> None:

@@ -11,10 +11,7 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,41 +20,20 @@ import httpx
 import pytest
 
 from tests.fakegithub import FakeGitHub
+from tests.loopback import FOOTGUN, FakeServer, free_port
 from tests.fakegithub.world import virtual_service as vs
 from tests.webhooks import payload, request
 
 pytestmark = pytest.mark.e2e
-FOOTGUN = str(Path(sys.executable).with_name("footgun"))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def github():
-    import uvicorn
-
-    port = free_port()
-    fake = FakeGitHub(f"http://127.0.0.1:{port}/api/v3")
-    server = uvicorn.Server(uvicorn.Config(fake.asgi(), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started
-    try:
-        yield fake
-    finally:
-        server.should_exit = True
-        thread.join(5)
+    with FakeServer() as server:
+        yield server.fake
 
 
 @dataclass

@@ -389,32 +389,17 @@ def test_extraction_reads_a_plain_tar_too_and_ignores_the_pax_global_header():
 def test_over_http_the_redirect_to_the_other_loopback_host_drops_the_token(monkeypatch):
     """httpx itself (no respx) follows GitHub's 302 and leaves Authorization behind."""
     import asyncio
-    import socket
-    import threading
-    import time
-
-    import uvicorn
 
     from bot.github import GitHubApp
-    from tests.fakegithub import FakeGitHub
     from tests.fakegithub.world import World
+    from tests.loopback import FakeServer
 
     monkeypatch.setattr(changeset, "CACHE", BlobCache())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    base_url = f"http://127.0.0.1:{port}/api/v3"
-    fake = FakeGitHub(base_url)
-    assert fake.codeload.url == f"http://localhost:{port}"
-    installation = fake.install("acme", "acme/mesh")
-    server = uvicorn.Server(uvicorn.Config(fake.asgi(), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.01)
-        world = World(fake, GitHubApp(fake.app_id, fake.private_key, base_url, timeout=5), installation)
+    with FakeServer() as server:
+        fake = server.fake
+        assert fake.codeload.url == f"http://localhost:{server.port}"
+        installation = fake.install("acme", "acme/mesh")
+        world = World(fake, GitHubApp(fake.app_id, fake.private_key, server.url, timeout=5), installation)
         files = manifests(120)
         pull = world.pull(files, faulty([0]))
 
@@ -432,6 +417,3 @@ def test_over_http_the_redirect_to_the_other_loopback_host_drops_the_token(monke
         assert [r.status for r in fake.requests("GET", "/tarball/")] == [302]
         assert len(fake.requests("GET", "/git/blobs/")) == 1
         assert_head_texts_are_exact(change, changeset.CACHE, {**files, **faulty([0])})
-    finally:
-        server.should_exit = True
-        thread.join(5)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.harness import FakeServer, Footgun
+from tests.e2e.harness import Footgun
+from tests.loopback import FakeServer
 from tests.webhooks import WEBHOOKS
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tests.e2e.harness import FakeServer
+from tests.loopback import FakeServer
 from tests.webhooks import payload
 
 NAMESPACE = """\

@@ -12,7 +12,7 @@ import copy
 
 import pytest
 
-from tests.e2e.harness import wait_until
+from tests.loopback import wait_until
 from tests.e2e.scenario import (
     FAULT_LINES,
     FAULT_PATH,

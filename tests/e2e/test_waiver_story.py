@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.e2e.harness import wait_until
+from tests.loopback import wait_until
 from tests.e2e.scenario import FAULT_LINES, FAULT_PATH, issue_comment_event, pull_request_event, seed
 
 pytestmark = pytest.mark.e2e
