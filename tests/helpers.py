@@ -9,6 +9,7 @@ import rules as registry
 from rules.config import Config, parse_config
 from rules.engine import Report, analyse
 from rules.loader import SourceFile
+from rules.model import Finding
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -36,9 +37,14 @@ def run(
     return analyse(files(head), files(base) if base is not None else None, conf)
 
 
+def findings_of(rule: str, head, base=None, cfg: str | Config = "") -> list[Finding]:
+    """The findings of `rule` alone, in report order (the other rules may flag the same files)."""
+    return [f for f in run(head, base, cfg).findings if f.rule == rule]
+
+
 def found(rule: str, head, base=None, cfg: str | Config = "") -> list[tuple[str, int, int]]:
     """(path, line, column) of each finding of `rule`, in report order."""
-    return [(f.path, f.line, f.column) for f in run(head, base, cfg).findings if f.rule == rule]
+    return [(f.path, f.line, f.column) for f in findings_of(rule, head, base, cfg)]
 
 
 def assert_findings(rule: str, head, *positions: tuple[int, int], base=None, cfg="") -> None:

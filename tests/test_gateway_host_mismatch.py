@@ -1,7 +1,7 @@
 import pytest
 
 from rules import gateway_host_mismatch
-from tests.helpers import assert_findings, run
+from tests.helpers import assert_findings, findings_of, run
 
 GATEWAY = """\
 apiVersion: networking.istio.io/v1
@@ -31,19 +31,15 @@ def vs(*hosts, gateways="istio-system/public", namespace="shop"):
     return VS.format(namespace=namespace, gateways=gateways, hosts="".join(f'  - "{h}"\n' for h in hosts))
 
 
-def findings(source):
-    return [f for f in run(source).findings if f.rule == "gateway-host-mismatch"]
-
-
 def test_fail_example_is_flagged_and_pass_example_is_not():
-    assert findings(gateway_host_mismatch.FAIL)
-    assert not findings(gateway_host_mismatch.PASS)
+    assert findings_of("gateway-host-mismatch", gateway_host_mismatch.FAIL)
+    assert not findings_of("gateway-host-mismatch", gateway_host_mismatch.PASS)
 
 
 def test_each_unserved_host_is_an_error_even_when_another_host_matches():
     source = gw("shop.example.com") + vs("shop.example.com", "api.example.com", "admin.example.com")
     assert_findings("gateway-host-mismatch", source, (16, 5), (17, 5))
-    first = findings(source)[0]
+    first = findings_of("gateway-host-mismatch", source)[0]
     assert first.severity == "error"
     assert first.message == (
         "VirtualService shop/shop host 'api.example.com' is not served by Gateway "
@@ -79,7 +75,7 @@ def test_dot_slash_admits_the_gateway_namespace():
 
 
 def test_namespace_filter_is_explained():
-    [finding] = findings(gw("other/shop.example.com", "./shop.example.com") + vs("shop.example.com"))
+    [finding] = findings_of("gateway-host-mismatch", gw("other/shop.example.com", "./shop.example.com") + vs("shop.example.com"))
     assert ("which admits it only for VirtualServices in other namespaces "
             "(./shop.example.com, other/shop.example.com), not shop") in finding.message
 
@@ -96,7 +92,7 @@ def test_a_host_no_bound_gateway_serves_is_one_finding_naming_each_gateway():
     source = (gw("shop.example.com") + gw("*.api.example.com", name="api")
               + vs("shop.example.com", "admin.example.com", gateways="istio-system/public, istio-system/api"))
     assert_findings("gateway-host-mismatch", source, (21, 35), (24, 5))
-    binding, host = findings(source)
+    binding, host = findings_of("gateway-host-mismatch", source)
     assert host.message == (
         "VirtualService shop/shop host 'admin.example.com' is not served by Gateway "
         "istio-system/public, which serves shop.example.com; nor by Gateway istio-system/api, "
@@ -124,7 +120,7 @@ def test_bound_gateways_outside_the_repository_are_left_to_gateway_not_found():
     source = gw("shop.example.com") + vs("api.example.com", gateways="istio-system/public, istio-system/edge")
     assert [(f.rule, f.line) for f in run(source).findings if f.rule.startswith("gateway-")] == [
         ("gateway-not-found", 13), ("gateway-host-mismatch", 15)]
-    assert "Gateway istio-system/edge" not in findings(source)[0].message
+    assert "Gateway istio-system/edge" not in findings_of("gateway-host-mismatch", source)[0].message
 
 
 def test_in_cluster_hosts_are_for_the_mesh_when_mesh_is_bound():
@@ -150,7 +146,7 @@ spec:
 ---
 """ + vs("*")
     assert_findings("gateway-host-mismatch", source, (13, 5))
-    assert "which lists no server hosts" in findings(source)[0].message
+    assert "which lists no server hosts" in findings_of("gateway-host-mismatch", source)[0].message
 
 
 def test_short_gateway_reference_and_kind_list():

@@ -1,5 +1,5 @@
 from rules import gateway_not_found
-from tests.helpers import assert_findings, run
+from tests.helpers import assert_findings, findings_of
 
 GATEWAY = """\
 apiVersion: networking.istio.io/v1
@@ -29,19 +29,15 @@ def gw(name="public", namespace="istio-system"):
     return GATEWAY.format(name=name, namespace=namespace)
 
 
-def findings(source):
-    return [f for f in run(source).findings if f.rule == "gateway-not-found"]
-
-
 def test_fail_example_is_flagged_and_pass_example_is_not():
-    assert findings(gateway_not_found.FAIL)
-    assert not findings(gateway_not_found.PASS)
+    assert findings_of("gateway-not-found", gateway_not_found.FAIL)
+    assert not findings_of("gateway-not-found", gateway_not_found.PASS)
 
 
 def test_missing_gateway_is_flagged_on_its_entry():
     source = gw() + vs("mesh", "istio-system/public", "istio-system/privat")
     assert_findings("gateway-not-found", source, (17, 5))
-    [finding] = findings(source)
+    [finding] = findings_of("gateway-not-found", source)
     assert finding.severity == "warning"
     assert "bound to Gateway istio-system/privat, which is not in this repository" in finding.message
     assert "judged on the Gateways the repository contains" in finding.message
@@ -51,7 +47,7 @@ def test_missing_gateway_is_flagged_on_its_entry():
 def test_short_name_resolves_in_the_virtual_service_namespace():
     source = gw() + vs("public")
     assert_findings("gateway-not-found", source, (15, 5))
-    [finding] = findings(source)
+    [finding] = findings_of("gateway-not-found", source)
     assert "Gateway shop/public" in finding.message
     assert "a Gateway 'public' exists in namespace istio-system: write istio-system/public" in finding.message
     assert finding.edit.replacement == "  - istio-system/public"

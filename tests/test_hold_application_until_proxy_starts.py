@@ -1,5 +1,5 @@
 from rules import hold_application_until_proxy_starts
-from tests.helpers import assert_findings, run
+from tests.helpers import assert_findings, findings_of, run
 
 RULE = "hold-application-until-proxy-starts"
 
@@ -17,17 +17,13 @@ def operator(spec: str) -> str:
     return OPERATOR.format(spec=spec)
 
 
-def findings(source):
-    return [f for f in run(source).findings if f.rule == RULE]
-
-
 def test_fail_example_is_flagged_and_pass_example_is_not():
     assert_findings(RULE, hold_application_until_proxy_starts.FAIL, (10, 7))
     assert_findings(RULE, hold_application_until_proxy_starts.PASS)
 
 
 def test_false_in_an_istio_operator_is_flagged_with_a_fix():
-    [finding] = findings(hold_application_until_proxy_starts.FAIL)
+    [finding] = findings_of(RULE, hold_application_until_proxy_starts.FAIL)
     assert "spec.meshConfig.defaultConfig.holdApplicationUntilProxyStarts is false" in finding.message
     assert (finding.edit.start_line, finding.edit.end_line) == (10, 10)
     assert finding.edit.replacement == "      holdApplicationUntilProxyStarts: true"
@@ -37,7 +33,7 @@ def test_missing_setting_points_at_the_deepest_present_key():
     assert_findings(RULE, operator("  profile: default\n"), (6, 1))
     assert_findings(RULE, operator("  meshConfig:\n    accessLogFile: /dev/stdout\n"), (7, 3))
     assert_findings(RULE, operator("  meshConfig:\n    defaultConfig:\n      concurrency: 2\n"), (8, 5))
-    [finding] = findings(operator("  profile: default\n"))
+    [finding] = findings_of(RULE, operator("  profile: default\n"))
     assert "is not set" in finding.message and finding.edit is None
 
 
@@ -72,7 +68,7 @@ def test_istio_configmap_mesh_is_read_from_its_yaml_string():
     assert_findings(RULE, configmap("    defaultConfig:\n      holdApplicationUntilProxyStarts: false\n",
                                     name="istio-1-24"), (7, 3))
     assert_findings(RULE, configmap("    defaultConfig:\n      holdApplicationUntilProxyStarts: true\n"))
-    [finding] = findings(configmap("    defaultConfig:\n      holdApplicationUntilProxyStarts: false\n"))
+    [finding] = findings_of(RULE, configmap("    defaultConfig:\n      holdApplicationUntilProxyStarts: false\n"))
     assert finding.message.startswith(
         "ConfigMap istio-system/istio: defaultConfig.holdApplicationUntilProxyStarts in data.mesh is false")
     assert finding.edit is None
@@ -89,7 +85,7 @@ def test_other_configmaps_are_not_mesh_config():
 def test_helm_values_files():
     values = {"charts/istiod/values-prod.yaml": "meshConfig:\n  defaultConfig:\n    proxyMetadata: {}\n"}
     assert_findings(RULE, values, (2, 3))
-    [finding] = findings(values)
+    [finding] = findings_of(RULE, values)
     assert finding.message.startswith("Helm values file charts/istiod/values-prod.yaml: "
                                       "meshConfig.defaultConfig.holdApplicationUntilProxyStarts is not set")
     fixed = {"values.yaml": "meshConfig: {}\nglobal:\n  proxy:\n    holdApplicationUntilProxyStarts: true\n"}
@@ -115,7 +111,7 @@ def deployment(annotations: str) -> str:
 
 def test_pod_annotation_setting_false_is_flagged_with_a_fix():
     source = deployment("""        proxy.istio.io/config: '{"holdApplicationUntilProxyStarts": false}'\n""")
-    [finding] = findings(source)
+    [finding] = findings_of(RULE, source)
     assert (finding.line, finding.column) == (10, 9)
     assert "Deployment shop/web sets holdApplicationUntilProxyStarts: false" in finding.message
     assert finding.edit.replacement == (
@@ -125,7 +121,7 @@ def test_pod_annotation_setting_false_is_flagged_with_a_fix():
 def test_pod_annotation_in_block_yaml_is_flagged_without_a_fix():
     source = deployment("        proxy.istio.io/config: |\n          concurrency: 2\n"
                         "          holdApplicationUntilProxyStarts: false\n")
-    [finding] = findings(source)
+    [finding] = findings_of(RULE, source)
     assert (finding.line, finding.column, finding.edit) == (10, 9, None)
 
 
@@ -157,7 +153,7 @@ items:
             annotations: {proxy.istio.io/config: '{"holdApplicationUntilProxyStarts":false}'}
 """
     assert_findings(RULE, source, (9, 7), (18, 27))
-    [pod, _] = findings(source)
+    [pod, _] = findings_of(RULE, source)
     assert pod.edit.replacement == "      proxy.istio.io/config: 'holdApplicationUntilProxyStarts: true'"
 
 
@@ -173,7 +169,7 @@ def test_unnamed_operators_in_two_files_are_two_findings():
 
 def test_false_in_helm_values_gets_a_fix():
     values = {"values.yaml": "meshConfig:\n  defaultConfig:\n    holdApplicationUntilProxyStarts: false\n"}
-    [finding] = findings(values)
+    [finding] = findings_of(RULE, values)
     assert (finding.line, finding.column) == (3, 5)
     assert finding.edit.replacement == "    holdApplicationUntilProxyStarts: true"
 
@@ -185,13 +181,13 @@ def test_a_values_override_need_not_repeat_what_its_base_file_sets():
             "istio/prod/values.yaml": override}
     assert_findings(RULE, head)
     head["istio/values-dev.yaml"] = "meshConfig:\n  defaultConfig:\n    holdApplicationUntilProxyStarts: false\n"
-    assert [f.path for f in findings(head)] == ["istio/values-dev.yaml"]
+    assert [f.path for f in findings_of(RULE, head)] == ["istio/values-dev.yaml"]
 
 
 def test_values_files_of_separate_clusters_are_judged_separately():
     head = {"clusters/a/istiod.yaml": "meshConfig:\n  defaultConfig:\n    holdApplicationUntilProxyStarts: true\n",
             "clusters/b/istiod.yaml": "meshConfig:\n  accessLogFile: /dev/stdout\n"}
-    assert [(f.path, f.line, f.column) for f in findings(head)] == [("clusters/b/istiod.yaml", 1, 1)]
+    assert [(f.path, f.line, f.column) for f in findings_of(RULE, head)] == [("clusters/b/istiod.yaml", 1, 1)]
 
 
 def test_operator_overlays_of_one_name_are_layers():

@@ -1,5 +1,5 @@
 from rules import in_place_upgrade
-from tests.helpers import assert_findings, run
+from tests.helpers import assert_findings, findings_of, run
 
 RULE = "in-place-upgrade"
 
@@ -17,17 +17,13 @@ def operator(spec: str, name: str = "control-plane") -> str:
     return OPERATOR.format(name=name, spec=spec)
 
 
-def findings(head, base):
-    return [f for f in run(head, base).findings if f.rule == RULE]
-
-
 def test_fail_example_is_flagged_and_pass_example_is_not_against_the_base_example():
     assert_findings(RULE, in_place_upgrade.FAIL, (7, 3), base=in_place_upgrade.BASE)
     assert_findings(RULE, in_place_upgrade.PASS, base=in_place_upgrade.BASE)
 
 
 def test_tag_bump_without_revision_is_flagged():
-    [finding] = findings(operator("  tag: 1.25.0\n"), operator("  tag: 1.24.2\n"))
+    [finding] = findings_of(RULE, operator("  tag: 1.25.0\n"), operator("  tag: 1.24.2\n"))
     assert (finding.line, finding.column, finding.severity) == (7, 3, "error")
     assert "changes the Istio version in place (revision empty)" in finding.message
     assert "spec.tag 1.24.2 -> 1.25.0" in finding.message
@@ -42,17 +38,17 @@ def test_tag_bump_with_a_new_revision_is_a_canary():
 
 def test_tag_bump_with_the_same_revision_is_flagged():
     head = operator("  revision: canary\n  tag: 1.25.0\n")
-    [finding] = findings(head, operator("  revision: canary\n  tag: 1.24.2\n"))
+    [finding] = findings_of(RULE, head, operator("  revision: canary\n  tag: 1.24.2\n"))
     assert (finding.line, finding.column) == (8, 3)
     assert "revision unchanged: canary" in finding.message
 
 
 def test_revision_removed_is_flagged():
     base = operator("  revision: 1-24\n  tag: 1.24.2\n")
-    [finding] = findings(operator("  tag: 1.25.0\n"), base)
+    [finding] = findings_of(RULE, operator("  tag: 1.25.0\n"), base)
     assert (finding.line, finding.column) == (7, 3)
     assert "removes revision 1-24" in finding.message and "spec.tag 1.24.2 -> 1.25.0" in finding.message
-    [same_version] = findings(operator("  tag: 1.24.2\n"), base)
+    [same_version] = findings_of(RULE, operator("  tag: 1.24.2\n"), base)
     assert (same_version.line, same_version.column) == (6, 1)
     assert "removes revision 1-24" in same_version.message
 
@@ -68,7 +64,7 @@ def test_hub_changes_are_version_changes():
 
 
 def test_removing_a_pinned_tag_is_a_version_change():
-    [finding] = findings(operator("  profile: default\n"), operator("  profile: default\n  tag: 1.24.2\n"))
+    [finding] = findings_of(RULE, operator("  profile: default\n"), operator("  profile: default\n  tag: 1.24.2\n"))
     assert (finding.line, finding.column) == (6, 1)
     assert "spec.tag 1.24.2 -> (unset)" in finding.message
 
@@ -113,7 +109,6 @@ items:
     assert_findings(RULE, listed, (8, 5), base=operator("  tag: 1.24.2\n"))
 
 
-
 def test_unnamed_operators_in_several_files_are_told_apart_by_file():
     unnamed = "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  tag: {tag}\n"
     base = {"prod/iop.yaml": unnamed.format(tag="1.24.2"), "dev/iop.yaml": unnamed.format(tag="1.24.2")}
@@ -123,7 +118,7 @@ def test_unnamed_operators_in_several_files_are_told_apart_by_file():
 
 def test_an_unnamed_operator_is_named_by_its_file():
     unnamed = "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  tag: {tag}\n"
-    [finding] = findings({"istio/iop.yaml": unnamed.format(tag="1.25.0")},
+    [finding] = findings_of(RULE, {"istio/iop.yaml": unnamed.format(tag="1.25.0")},
                          {"istio/iop.yaml": unnamed.format(tag="1.24.2")})
     assert finding.message.startswith("IstioOperator in istio/iop.yaml changes the Istio version")
 

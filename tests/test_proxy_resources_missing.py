@@ -4,7 +4,7 @@ import pytest
 
 from rules import proxy_resources_missing
 from rules.quantities import parse_quantity
-from tests.helpers import assert_findings, run
+from tests.helpers import assert_findings, findings_of
 
 RULE = "proxy-resources-missing"
 
@@ -27,10 +27,6 @@ def operator(resources: str) -> str:
     return OPERATOR.format(resources=resources)
 
 
-def findings(source):
-    return [f for f in run(source).findings if f.rule == RULE]
-
-
 def test_fail_example_is_flagged_and_pass_example_is_not():
     assert_findings(RULE, proxy_resources_missing.FAIL, (11, 9))
     assert_findings(RULE, proxy_resources_missing.PASS)
@@ -38,7 +34,7 @@ def test_fail_example_is_flagged_and_pass_example_is_not():
 
 def test_missing_memory_limit_in_an_operator():
     source = operator("          limits: {cpu: 500m}\n")
-    [finding] = findings(source)
+    [finding] = findings_of(RULE, source)
     assert (finding.line, finding.column) == (12, 11)
     assert finding.message.startswith(
         "IstioOperator istio-system/control-plane: "
@@ -72,7 +68,7 @@ def test_limits_below_requests(limits, requests, expected):
 
 
 def test_limit_below_request_message_names_both_values():
-    [finding] = findings(operator("          limits: {memory: 64Mi}\n          requests: {memory: 128Mi}\n"))
+    [finding] = findings_of(RULE, operator("          limits: {memory: 64Mi}\n          requests: {memory: 128Mi}\n"))
     assert "limits.memory is 64Mi, below its request of 128Mi" in finding.message
 
 
@@ -80,7 +76,7 @@ def test_helm_values_file():
     values = {"istiod-values.yaml": "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n"
                                     "      requests: {memory: 128Mi}\n"}
     assert_findings(RULE, values, (4, 5))
-    [finding] = findings(values)
+    [finding] = findings_of(RULE, values)
     assert "Helm values file istiod-values.yaml: global.proxy.resources.limits.memory is not set" in (
         finding.message)
     fixed = {"istiod-values.yaml": "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n"
@@ -112,7 +108,7 @@ def deployment(*annotations: str) -> str:
 
 
 def test_request_annotations_without_a_memory_limit():
-    [finding] = findings(deployment("proxyCPU: 100m", "proxyMemory: 128Mi"))
+    [finding] = findings_of(RULE, deployment("proxyCPU: 100m", "proxyMemory: 128Mi"))
     assert (finding.line, finding.column) == (11, 9)
     assert finding.message == (
         "Deployment shop/web sets sidecar.istio.io/proxyMemory: 128Mi but no "
@@ -133,7 +129,7 @@ def test_limit_annotations_below_requests():
                         "proxyMemoryLimit: 512Mi")
     assert_findings(RULE, source, (11, 9), (13, 9))
     assert "annotation sidecar.istio.io/proxyMemoryLimit is 512Mi, below its request of 1Gi" in (
-        findings(source)[1].message)
+        findings_of(RULE, source)[1].message)
 
 
 def test_workloads_without_a_sidecar_are_not_judged():

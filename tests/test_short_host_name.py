@@ -1,5 +1,5 @@
 from rules import short_host_name
-from tests.helpers import assert_findings, run
+from tests.helpers import assert_findings, findings_of, run
 
 SERVICE = """\
 apiVersion: v1
@@ -37,19 +37,15 @@ def vs(namespace="bookinfo", host=FQDN, destination=FQDN, mirror=FQDN):
     return VS.format(namespace=namespace, host=host, destination=destination, mirror=mirror)
 
 
-def findings(source):
-    return [f for f in run(source).findings if f.rule == "short-host-name"]
-
-
 def test_fail_example_is_flagged_and_pass_example_is_not():
-    assert findings(short_host_name.FAIL)
-    assert not findings(short_host_name.PASS)
+    assert findings_of("short-host-name", short_host_name.FAIL)
+    assert not findings_of("short-host-name", short_host_name.PASS)
 
 
 def test_short_vs_host_destination_and_mirror_are_warnings():
     source = vs(host="reviews", destination="reviews", mirror="ratings")
     assert_findings("short-host-name", source, (8, 5), (12, 9), (14, 7))
-    [host, destination, mirror] = findings(source)
+    [host, destination, mirror] = findings_of("short-host-name", source)
     assert {host.severity, destination.severity, mirror.severity} == {"warning"}
     assert "'reviews' is a short name" in host.message
     assert "reviews.bookinfo.svc.cluster.local" in host.message
@@ -59,7 +55,7 @@ def test_short_vs_host_destination_and_mirror_are_warnings():
 def test_destination_rule_host_is_judged_in_its_own_namespace():
     source = DR.format(namespace="bookinfo", host="reviews")
     assert_findings("short-host-name", source, (5, 3))
-    [finding] = findings(source)
+    [finding] = findings_of("short-host-name", source)
     assert "DestinationRule bookinfo/reviews host 'reviews'" in finding.message
     assert finding.severity == "warning"
 
@@ -74,7 +70,7 @@ def test_service_only_in_another_namespace_is_an_error_with_the_right_fix():
     source = SERVICE.format(name="reviews", namespace="bookinfo") + vs(
         namespace="frontend", destination="reviews")
     assert_findings("short-host-name", source, (16, 9))
-    [finding] = findings(source)
+    [finding] = findings_of("short-host-name", source)
     assert finding.severity == "error"
     assert "defines Service 'reviews' only in namespace bookinfo" in finding.message
     assert "reviews.frontend.svc.cluster.local" in finding.message
@@ -85,7 +81,7 @@ def test_service_in_both_namespaces_is_a_warning():
     source = (SERVICE.format(name="reviews", namespace="bookinfo")
               + SERVICE.format(name="reviews", namespace="frontend")
               + vs(namespace="frontend", destination="reviews"))
-    [finding] = findings(source)
+    [finding] = findings_of("short-host-name", source)
     assert (finding.line, finding.column, finding.severity) == (20, 9, "warning")
     assert finding.edit.replacement == "        host: reviews.frontend.svc.cluster.local"
 
@@ -99,7 +95,7 @@ spec:
   hosts: [reviews.legacy.svc.cluster.local]
 ---
 """
-    [finding] = findings(entry + DR.format(namespace="bookinfo", host="reviews"))
+    [finding] = findings_of("short-host-name", entry + DR.format(namespace="bookinfo", host="reviews"))
     assert (finding.line, finding.severity) == (11, "error")
     assert "only in namespace legacy" in finding.message
 
@@ -107,7 +103,7 @@ spec:
 def test_several_other_namespaces_are_named_without_a_fix():
     source = (SERVICE.format(name="reviews", namespace="a") + SERVICE.format(name="reviews", namespace="b")
               + DR.format(namespace="c", host="reviews"))
-    [finding] = findings(source)
+    [finding] = findings_of("short-host-name", source)
     assert finding.severity == "error" and finding.edit is None
     assert "only in namespace a, b" in finding.message
 

@@ -1,5 +1,5 @@
 from rules import subset_not_defined
-from tests.helpers import assert_findings, run
+from tests.helpers import assert_findings, findings_of
 
 DR = """\
 apiVersion: networking.istio.io/v1
@@ -38,19 +38,15 @@ def vs(subset="v1", namespace="bookinfo", host=REVIEWS):
     return VS.format(namespace=namespace, host=host, subset=subset)
 
 
-def findings(head, base=None):
-    return [f for f in run(head, base).findings if f.rule == "subset-not-defined"]
-
-
 def test_fail_example_is_flagged_and_pass_example_is_not():
-    assert findings(subset_not_defined.FAIL)
-    assert not findings(subset_not_defined.PASS)
+    assert findings_of("subset-not-defined", subset_not_defined.FAIL)
+    assert not findings_of("subset-not-defined", subset_not_defined.PASS)
 
 
 def test_undefined_subset_is_an_error_on_the_subset_key():
     source = {"dr.yaml": dr("v1", "v2"), "vs.yaml": vs("v3")}
     assert_findings("subset-not-defined", source, (13, 9))
-    [finding] = findings(source)
+    [finding] = findings_of("subset-not-defined", source)
     assert (finding.path, finding.severity) == ("vs.yaml", "error")
     assert "subset 'v3' of reviews.bookinfo.svc.cluster.local" in finding.message
     assert "subsets defined: v1, v2; in bookinfo/reviews" in finding.message
@@ -63,7 +59,7 @@ def test_defined_subset_and_no_subset_are_fine():
 
 
 def test_no_destination_rule_for_the_host():
-    [finding] = findings(vs("v1"))
+    [finding] = findings_of("subset-not-defined", vs("v1"))
     assert "no DestinationRule in this repository has that host" in finding.message
 
 
@@ -81,7 +77,7 @@ def test_short_host_destination_rule_in_another_namespace_does_not_count():
     # A DR for `reviews` in namespace a is about reviews.a...; the VS in b means reviews.b...
     source = dr("v1", namespace="a", host="reviews") + "---\n" + vs("v1", namespace="b", host="reviews")
     assert_findings("subset-not-defined", source, (24, 9))
-    [finding] = findings(source)
+    [finding] = findings_of("subset-not-defined", source)
     assert "reviews.b.svc.cluster.local" in finding.message
     assert "no DestinationRule in this repository has that host" in finding.message
 
@@ -119,7 +115,7 @@ spec:
     - destination: {host: reviews, subset: tls}
 """
     assert_findings("subset-not-defined", source, (20, 29), (22, 36), (25, 36), (29, 36))
-    messages = [f.message for f in findings(source)]
+    messages = [f.message for f in findings_of("subset-not-defined", source)]
     assert [m.split("'")[1] for m in messages] == ["shadow", "dark", "tcp", "tls"]
 
 
@@ -144,7 +140,7 @@ items:
 def test_removing_a_subset_from_the_destination_rule_is_new_on_the_virtual_service():
     base = {"dr.yaml": dr("v1", "v2"), "vs.yaml": vs("v2")}
     head = {"dr.yaml": dr("v1"), "vs.yaml": vs("v2")}
-    [finding] = findings(head, base)
+    [finding] = findings_of("subset-not-defined", head, base)
     assert (finding.path, finding.line, finding.column) == ("vs.yaml", 13, 9)
     assert finding.resource.kind == "VirtualService"
     assert finding.new is True
@@ -154,7 +150,7 @@ def test_an_old_finding_stays_old_when_routes_are_inserted_above_it():
     route = "  - route:\n    - destination:\n        host: reviews\n        subset: v1\n"
     base = {"dr.yaml": dr("v1"), "vs.yaml": vs("v9")}
     head = {"dr.yaml": dr("v1"), "vs.yaml": vs("v9").replace("  http:\n", "  http:\n" + route)}
-    [finding] = findings(head, base)
+    [finding] = findings_of("subset-not-defined", head, base)
     assert (finding.line, finding.new) == (17, False)
 
 
@@ -164,7 +160,7 @@ def test_external_hosts_meet_their_destination_rules_and_are_named_as_written():
               + vs("v1", host="example.com").replace("name: reviews\n", "name: bare\n") + "---\n"
               + vs("v2", host="example.com").replace("name: reviews\n", "name: wrong\n"))
     assert_findings("subset-not-defined", source, (63, 9))
-    [finding] = findings(source)
+    [finding] = findings_of("subset-not-defined", source)
     assert "subset 'v2' of example.com, but" in finding.message
 
 
