@@ -266,20 +266,32 @@ async def _config(gh: Installation, repo: str, base_tree: Tree, cache: BlobCache
     if entry is None:
         return Config()
     sha = entry[0]
-    cached = cache.configs.get(sha)
-    if cached is None:
+    config = cached_config(cache, sha)
+    if config is None:
         response = await gh.request("GET", f"{repo}/git/blobs/{sha}", accept=RAW)
-        try:
-            cached = parse_config(response.content.decode("utf-8"), registry.option_defaults(),
-                                  CONFIG_PATH)
-        except UnicodeDecodeError:
-            cached = f"{CONFIG_PATH}: not UTF-8 text"
-        except ConfigError as exc:
-            cached = str(exc)
-        cache.configs[sha] = cached
+        config = remember_config(cache, sha, response.content)
+    return config
+
+
+def cached_config(cache: BlobCache, sha: str) -> Config | None:
+    """The config blob `sha` parsed before, or None; `ConfigInvalid` again if it was broken."""
+    cached = cache.configs.get(sha)
     if isinstance(cached, str):
         raise ConfigInvalid(cached)
     return cached
+
+
+def remember_config(cache: BlobCache, sha: str, data: bytes) -> Config:
+    """Parse the config blob `sha` and keep the outcome, a broken config's error included: every
+    push of every pull request against the same base reads the same blob."""
+    try:
+        cached: Config | str = parse_config(data.decode("utf-8"), registry.option_defaults(), CONFIG_PATH)
+    except UnicodeDecodeError:
+        cached = f"{CONFIG_PATH}: not UTF-8 text"
+    except ConfigError as exc:
+        cached = str(exc)
+    cache.configs[sha] = cached
+    return cached_config(cache, sha)
 
 
 @dataclass(frozen=True)

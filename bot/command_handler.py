@@ -27,7 +27,7 @@ from bot.commands import USAGE, Command, CommandError, Help, ListWaivers, Rechec
 from bot.db import SlashCommand, Waiver, utcnow
 from bot.github import GitHubError, Installation
 from bot.waiver_policy import ROLE_ORDER, decide_waiver, role_allows
-from rules.config import Config, ConfigError, parse_config
+from rules.config import Config
 
 log = logging.getLogger(__name__)
 REPLY_MARKER = "<!-- footgun:reply-to={} -->"
@@ -52,6 +52,16 @@ class Thread:
     parent_id: int | None
     pull: dict[str, Any]
     author: str
+
+    @classmethod
+    async def of(cls, ctx: jobs.JobContext) -> Thread:
+        """The thread of the job's comment, with the pull request as GitHub has it now."""
+        payload = ctx.job.payload
+        gh = ctx.github.installation(payload["installation_id"])
+        repo, number = payload["repository"], payload["pull_number"]
+        pull = await gh.get(f"repos/{repo}/pulls/{number}")
+        return cls(gh, repo, number, payload["comment_kind"], payload["comment_id"], payload.get("in_reply_to_id"),
+                   pull, payload.get("author") or "")
 
     @property
     def url(self) -> str:
@@ -97,23 +107,14 @@ async def run(ctx: jobs.JobContext) -> None:
     if not await _first_run(ctx, payload):
         ctx.log.info("comment %s already executed; not running it again", payload["comment_id"])
         return
-    gh = ctx.github.installation(payload["installation_id"])
-    repo, number = payload["repository"], payload["pull_number"]
-    pull = await gh.get(f"repos/{repo}/pulls/{number}")
-    thread = Thread(gh, repo, number, payload["comment_kind"], payload["comment_id"],
-                    payload.get("in_reply_to_id"), pull, author)
+    thread = await Thread.of(ctx)
     answers = [await execute(ctx, thread, command, index) for index, command in enumerate(commands)]
     await thread.react("+1" if all(a.ok for a in answers) else "confused")
     await thread.reply("\n\n---\n\n".join(a.text for a in answers))
 
 
 async def give_up(ctx: jobs.JobContext, error: str) -> None:
-    payload = ctx.job.payload
-    gh = ctx.github.installation(payload["installation_id"])
-    repo, number = payload["repository"], payload["pull_number"]
-    pull = await gh.get(f"repos/{repo}/pulls/{number}")
-    thread = Thread(gh, repo, number, payload["comment_kind"], payload["comment_id"],
-                    payload.get("in_reply_to_id"), pull, payload.get("author") or "")
+    thread = await Thread.of(ctx)
     await thread.reply(f"@{thread.author} the command could not run: {error}. Post it again to retry.")
 
 
@@ -333,19 +334,10 @@ async def base_config(gh: Installation, repo: str, base_sha: str) -> Config:
         if exc.status == 404:
             return Config()
         raise
-    cached = changeset.CACHE.configs.get(data["sha"])
-    if cached is None:
-        try:
-            text = base64.b64decode(data.get("content") or "").decode("utf-8")
-            cached = parse_config(text, registry.option_defaults(), changeset.CONFIG_PATH)
-        except UnicodeDecodeError:
-            cached = f"{changeset.CONFIG_PATH}: not UTF-8 text"
-        except ConfigError as exc:
-            cached = str(exc)
-        changeset.CACHE.configs[data["sha"]] = cached
-    if isinstance(cached, str):
-        raise changeset.ConfigInvalid(cached)
-    return cached
+    config = changeset.cached_config(changeset.CACHE, data["sha"])
+    if config is None:
+        config = changeset.remember_config(changeset.CACHE, data["sha"], base64.b64decode(data.get("content") or ""))
+    return config
 
 
 jobs.HANDLERS["command"] = sys.modules[__name__]
