@@ -16,7 +16,7 @@ from pathlib import Path
 from rules.loader import MAX_FILE_BYTES, SourceFile
 from rules.model import Skipped
 
-_SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".footgun-cache"}
+_SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__"}
 _YAML = (".yaml", ".yml")
 
 
@@ -82,13 +82,7 @@ def resolve(revision: str, cwd: str | None = None) -> str:
     """The commit SHA a revision names; a one-line SourceError when there is none."""
     if revision.startswith("-"):
         raise SourceError(f"unknown revision '{revision}'")
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
-            capture_output=True, cwd=cwd, check=False,
-        )
-    except FileNotFoundError:
-        raise SourceError("git is not installed") from None
+    out = _run_git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd)
     if out.returncode == 0:
         return out.stdout.decode().strip()
     stderr = out.stderr.decode(errors="replace").lower()
@@ -127,12 +121,7 @@ def read_blobs(
     if not todo:
         return
     request = "".join(f"{sha}\n" for sha in todo).encode()
-    try:
-        out = subprocess.run(
-            ["git", "cat-file", "--batch"], input=request, capture_output=True, cwd=cwd, check=False
-        )
-    except FileNotFoundError:
-        raise SourceError("git is not installed") from None
+    out = _run_git(["cat-file", "--batch"], cwd, request)
     if out.returncode != 0:
         raise SourceError(f"git cat-file failed: {out.stderr.decode(errors='replace').strip()}")
     data, offset = out.stdout, 0
@@ -150,11 +139,16 @@ def read_blobs(
 
 
 def _git(args: list[str], cwd: str | None) -> bytes:
-    try:
-        out = subprocess.run(["git", *args], capture_output=True, cwd=cwd, check=False)
-    except FileNotFoundError:
-        raise SourceError("git is not installed") from None
+    """The output of `git ARGS`; its last error line as a SourceError when it fails."""
+    out = _run_git(args, cwd)
     if out.returncode != 0:
         message = out.stderr.decode(errors="replace").strip().splitlines()
         raise SourceError(f"git {args[0]}: {message[-1] if message else 'failed'}")
     return out.stdout
+
+
+def _run_git(args: list[str], cwd: str | None, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(["git", *args], input=stdin, capture_output=True, cwd=cwd, check=False)
+    except FileNotFoundError:
+        raise SourceError("git is not installed") from None

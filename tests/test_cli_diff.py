@@ -127,6 +127,12 @@ def test_not_a_git_repository_is_exit_2(tmp_path, monkeypatch, capsys):
     assert (result.code, result.err) == (2, "footgun: not a git repository (run footgun diff inside one)\n")
 
 
+def test_without_git_installed_diff_is_one_line_and_exit_2(repo, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = run_cli(capsys, "diff", "HEAD")
+    assert (result.code, result.out, result.err) == (2, "", "footgun: git is not installed\n")
+
+
 def test_cached_blobs_are_not_read_again(repo, capsys, monkeypatch):
     base = repo.git("rev-parse", "HEAD").strip()
     repo.commit({"mesh/vs.yaml": FAULTY})
