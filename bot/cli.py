@@ -348,23 +348,8 @@ async def _work(runtime) -> None:
 
 
 def run_db_upgrade(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from bot import db
-
     settings = _app_settings(args)
-
-    async def upgrade() -> None:
-        database = db.open_database(settings.database_url)
-        try:
-            await db.migrate(database.engine)
-        finally:
-            await database.dispose()
-
-    try:
-        asyncio.run(upgrade())
-    except OSError as exc:
-        raise UsageError(f"cannot reach the database at {settings.database_url_for_logs}: {exc}") from None
+    _with_database(settings, None, migrate=True)
     print(f"footgun: database at {settings.database_url_for_logs} is up to date")
     return EXIT_OK
 
@@ -443,8 +428,9 @@ def run_waivers_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _with_database(settings, work):
-    """Run `work(database)` on the App's database (migrated first when it is the embedded SQLite)."""
+def _with_database(settings, work, migrate: bool | None = None):
+    """Run `work(database)` on the App's database, migrated first (by default, when it is the
+    embedded SQLite: nobody else runs `footgun db upgrade` for it); None when `work` is None."""
     import asyncio
 
     from bot import db
@@ -452,9 +438,9 @@ def _with_database(settings, work):
     async def main():
         database = db.open_database(settings.database_url)
         try:
-            if settings.is_sqlite:
+            if settings.is_sqlite if migrate is None else migrate:
                 await db.migrate(database.engine)
-            return await work(database)
+            return await work(database) if work is not None else None
         finally:
             await database.dispose()
 

@@ -42,3 +42,16 @@ def test_footgun_db_upgrade_applies_the_migrations(tmp_path, monkeypatch, capsys
     with sqlite3.connect(path) as connection:
         tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == TABLES
+
+
+def test_footgun_db_upgrade_without_a_database_server_is_one_line(monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("FOOTGUN_DATABASE_URL", f"postgresql://footgun:hunter2@127.0.0.1:{port}/footgun")
+    assert cli.main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"footgun: cannot reach the database at postgresql+asyncpg://footgun:***@127.0.0.1:{port}/")
+    assert err.count("\n") == 1 and "hunter2" not in err
