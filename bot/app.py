@@ -92,8 +92,8 @@ class Runtime:
         context = TaskContext(settings, self.github, self.database.sessions)
         for name, periodic in PERIODIC.items():
             self.periodic.append(asyncio.create_task(periodic.loop(context, name), name=f"periodic-{name}"))
-        log.info("started %d workers (%s) and %d periodic tasks on %s", settings.workers, ", ".join(sorted(handlers)) or "no handlers",
-                 len(PERIODIC), settings.database_url_for_logs)
+        log.info("started %d workers (%s) and %d periodic tasks on %s", settings.workers,
+                 ", ".join(sorted(handlers)) or "no handlers", len(PERIODIC), settings.database_url_for_logs)
 
     async def stop(self) -> None:
         """Let running jobs finish for a while; cancelled ones go back to the queue."""

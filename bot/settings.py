@@ -7,10 +7,9 @@ as `**********` in reprs and logs; the database URL may hold a password and is l
 
 from __future__ import annotations
 
-from typing import Literal
-
 import json
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -155,7 +154,6 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Secret values to scrub from every log line."""
         return [s.get_secret_value() for s in (self.webhook_secret, self.private_key) if s is not None]
-
 
     def with_credentials(self, stored: dict[str, object]) -> Settings:
         """These settings with an App registered while the server runs (see `read_credentials`)."""

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import PullRequest, Waiver, WaiverEvent, utcnow
+from bot.db import PullRequest, Waiver, WaiverEvent, dialect_insert, utcnow
 from bot.waiver_policy import expires_at
 from rules.model import Finding
 from rules.waivers import target_matches
@@ -179,11 +179,7 @@ async def settle(session: AsyncSession, waiver: Waiver, owner: str, status: str,
 
 def insert_ignoring_duplicates(session: AsyncSession, model: type, values: dict[str, Any]) -> Any:
     """`INSERT ... ON CONFLICT DO NOTHING` for SQLite and PostgreSQL (rowcount 0 on a duplicate)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model).values(**values).on_conflict_do_nothing()
+    return dialect_insert(session.get_bind().dialect.name)(model).values(**values).on_conflict_do_nothing()
 
 
 def describe(waiver: Waiver) -> str:
