@@ -37,7 +37,7 @@ from typing import Any
 from rules import authz
 from rules.context import Context
 from rules.loader import WORKLOAD_KINDS
-from rules.model import KeyPath, Problem, Resource
+from rules.model import KeyPath, Problem, Resource, describe
 
 ID = "authz-blocks-health-probes"
 SEVERITY = "error"
@@ -210,7 +210,7 @@ def _blocking_allow(policy: Resource, health_paths: tuple[str, ...], root: str) 
     return Problem(
         policy,
         path,
-        f"AuthorizationPolicy {policy.namespace}/{policy.name} (ALLOW) {lead} to "
+        f"{describe(policy)} (ALLOW) {lead} to "
         f"{_selected(policy, root)}, and no ALLOW policy for them admits "
         f"{', '.join(health_paths)} to callers without identity: the kubelet has none, so its "
         f"probes fail. Allow these paths in a rule without `from`; {HOW_TO_QUIET}",
@@ -230,7 +230,7 @@ def _blocking_deny(
         yield Problem(
             policy,
             ("spec", "rules", index),
-            f"AuthorizationPolicy {policy.namespace}/{policy.name} (DENY) rule {index + 1} "
+            f"{describe(policy)} (DENY) rule {index + 1} "
             f"denies {', '.join(blocked)} on {_selected(policy, root)} to callers without "
             f"identity: the kubelet has none, so its probes fail. Exclude the health paths "
             f"with `notPaths`; {HOW_TO_QUIET}",

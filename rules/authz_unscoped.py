@@ -18,7 +18,7 @@ from typing import Any
 
 from rules import authz
 from rules.context import Context
-from rules.model import Problem
+from rules.model import Problem, describe
 
 ID = "authz-unscoped"
 SEVERITY = "error"
@@ -89,7 +89,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             yield Problem(
                 policy,
                 ("spec", "rules", index),
-                f"AuthorizationPolicy {policy.namespace}/{policy.name} has no selector and its "
+                f"{describe(policy)} has no selector and its "
                 f"rule {index + 1} has no `from`: it opens {_what(rule)}{where} to any "
                 "caller, plaintext ones without identity included",
             )

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.model import Problem
+from rules.model import Problem, describe
 
 ID = "fault-injection"
 SEVERITY = "error"
@@ -77,7 +77,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             yield Problem(
                 vs,
                 ("spec", "http", index, "fault"),
-                f"VirtualService {vs.namespace}/{vs.name} {where} injects {' and '.join(kinds)}",
+                f"{describe(vs)} {where} injects {' and '.join(kinds)}",
                 fix=("delete",),
             )
 

@@ -17,8 +17,7 @@ from typing import Any
 from rules.context import Context
 from rules.hosts import MESH_GATEWAY, GatewayHost, in_cluster, matches, names_a_gateway
 from rules.mesh import MeshIndex
-from rules.model import Problem, Resource
-from rules.references import describe
+from rules.model import Problem, Resource, describe
 
 ID = "gateway-host-mismatch"
 SEVERITY = "error"

@@ -12,8 +12,7 @@ from typing import Any
 
 from rules.context import Context
 from rules.hosts import names_a_gateway
-from rules.model import Problem
-from rules.references import describe
+from rules.model import Problem, describe
 
 ID = "gateway-not-found"
 SEVERITY = "warning"

@@ -22,7 +22,7 @@ from rules.mesh_config import (
     parse_embedded_yaml,
     sidecar_mesh_configs,
 )
-from rules.model import Problem
+from rules.model import Problem, describe
 
 ID = "hold-application-until-proxy-starts"
 SEVERITY = "warning"
@@ -91,7 +91,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         yield Problem(
             resource,
             path,
-            f"{resource.kind} {resource.namespace}/{resource.name} sets {SETTING}: false in its "
+            f"{describe(resource)} sets {SETTING}: false in its "
             f"{PROXY_CONFIG} annotation: its containers may start before the sidecar is ready "
             "and fail their first outbound calls",
             fix=_annotation_fix(value),

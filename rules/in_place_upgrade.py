@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.mesh_config import INSTALL_GROUP, describe, enables_pilot, file_scope, mapping
-from rules.model import KeyPath, Problem, Resource
+from rules.mesh_config import INSTALL_GROUP, enables_pilot, file_scope, mapping
+from rules.model import KeyPath, Problem, Resource, describe
 
 ID = "in-place-upgrade"
 SEVERITY = "error"

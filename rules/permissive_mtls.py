@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.model import KeyPath, Problem, Resource
+from rules.model import KeyPath, Problem, Resource, describe
 
 ID = "permissive-mtls"
 SEVERITY = "error"
@@ -66,7 +66,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             yield Problem(
                 policy,
                 ("spec", "mtls", "mode"),
-                f"PeerAuthentication {policy.namespace}/{policy.name} sets mTLS {where} to {mode}: "
+                f"{describe(policy)} sets mTLS {where} to {mode}: "
                 f"{_consequence(mode)}",
                 fix=("set", "STRICT"),
             )
@@ -75,7 +75,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 yield Problem(
                     policy,
                     port_path(policy, port),
-                    f"PeerAuthentication {policy.namespace}/{policy.name} sets mTLS on port {port} "
+                    f"{describe(policy)} sets mTLS on port {port} "
                     f"{where} to {port_mode}: {_consequence(port_mode)}",
                     fix=("set", "STRICT"),
                 )

@@ -21,7 +21,7 @@ from rules.mesh_config import (
     mapping,
     sidecar_mesh_configs,
 )
-from rules.model import KeyPath, Problem, Resource
+from rules.model import KeyPath, Problem, Resource, describe
 from rules.quantities import parse_quantity
 
 ID = "proxy-resources-missing"
@@ -130,7 +130,7 @@ def _check_values(source: MeshConfigSource, layered_limit: bool) -> Iterator[Pro
 def _check_annotations(workload: Workload) -> Iterator[Problem]:
     annotations = workload.annotations
     resource = workload.resource
-    name = f"{resource.kind} {resource.namespace}/{resource.name}"
+    name = describe(resource)
     requested = [key for key in REQUEST_ANNOTATIONS.values() if key in annotations]
     if requested and _blank(annotations.get(LIMIT_ANNOTATIONS["memory"])):
         memory = REQUEST_ANNOTATIONS["memory"]

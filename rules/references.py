@@ -83,8 +83,3 @@ def _destination(destination: Any, path: KeyPath, role: str) -> Iterator[HostRef
     host = destination.get("host")
     if isinstance(host, str) and host:
         yield HostReference((*path, "host"), host, role, destination.get("subset"))
-
-
-def describe(resource: Resource) -> str:
-    """`VirtualService ns/name`, the way messages name a resource."""
-    return f"{resource.kind} {resource.namespace}/{resource.name}"

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.model import Problem
-from rules.references import describe, host_references
+from rules.model import Problem, describe
+from rules.references import host_references
 
 ID = "short-host-name"
 SEVERITY = "warning"

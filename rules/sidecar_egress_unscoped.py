@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.model import Problem
+from rules.model import Problem, describe
 
 ID = "sidecar-egress-unscoped"
 SEVERITY = "warning"
@@ -60,7 +60,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     for sidecar in ctx.of_kind("Sidecar"):
         if index.is_ambient(sidecar.namespace or ""):
             continue
-        name = f"Sidecar {sidecar.namespace}/{sidecar.name}"
+        name = describe(sidecar)
         egress = sidecar.spec.get("egress")
         if not egress:
             path = ("spec", "egress") if "egress" in sidecar.spec else ("spec",)

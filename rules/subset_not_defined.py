@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.model import Problem
-from rules.references import describe, destinations
+from rules.model import Problem, describe
+from rules.references import destinations
 
 ID = "subset-not-defined"
 SEVERITY = "error"
