@@ -36,7 +36,7 @@ from typing import Any
 
 from rules import authz
 from rules.context import Context
-from rules.loader import WORKLOAD_KINDS
+from rules.mesh import DATAPLANE_MODE
 from rules.model import KeyPath, Problem, Resource, describe
 
 ID = "authz-blocks-health-probes"
@@ -93,8 +93,6 @@ OPTIONS: dict[str, Any] = {}
 
 Labels = frozenset[tuple[str, str]] | None
 GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
-AMBIENT_LABEL = "istio.io/dataplane-mode"
-AMBIENT_REDIRECTION = "ambient.istio.io/redirection"
 HOW_TO_QUIET = (
     "if sidecar injection rewrites HTTP probes (Istio's rewriteAppHTTPProbers), set "
     "`probes_rewritten: true` in .github/footgun.yml"
@@ -160,30 +158,10 @@ def _ambient_namespaces(ctx: Context) -> set[str | None]:
     """Namespaces in ambient mode: labelled so, or holding a pod redirected to ztunnel."""
     found: set[str | None] = {
         ns.name for ns in ctx.of_kind("Namespace")
-        if ns.labels.get(AMBIENT_LABEL) == "ambient"
+        if ns.labels.get(DATAPLANE_MODE) == "ambient"
     }
-    for workload in ctx.of_kind(*WORKLOAD_KINDS):
-        for meta in _pod_metadata(workload):
-            labels, annotations = meta.get("labels"), meta.get("annotations")
-            if (isinstance(labels, dict) and labels.get(AMBIENT_LABEL) == "ambient") or (
-                isinstance(annotations, dict) and annotations.get(AMBIENT_REDIRECTION) == "enabled"
-            ):
-                found.add(workload.namespace)
+    found.update(w.resource.namespace for w in ctx.index.workloads() if w.in_ambient)
     return found
-
-
-def _pod_metadata(workload: Resource) -> Iterator[dict[str, Any]]:
-    if workload.kind == "Pod":
-        yield workload.metadata
-        return
-    node: Any = workload.spec
-    keys = ("jobTemplate", "spec", "template", "metadata") if workload.kind == "CronJob" else (
-        "template", "metadata"
-    )
-    for key in keys:
-        node = node.get(key) if isinstance(node, dict) else None
-    if isinstance(node, dict):
-        yield node
 
 
 def _admitted(policy: Resource, health_paths: tuple[str, ...]) -> set[str]:

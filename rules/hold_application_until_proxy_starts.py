@@ -16,6 +16,7 @@ from rules.loader import WORKLOAD_KINDS
 from rules.mesh_config import (
     MeshConfigSource,
     covered_by_layers,
+    dotted,
     file_scope,
     is_false,
     is_true,
@@ -107,10 +108,10 @@ def _mesh_config_problem(source: MeshConfigSource, setting: Any) -> Problem:
     state = "false" if is_false(setting) else "not set"
     if source.embedded:
         path = source.mesh_path
-        message = f"{source.label}: defaultConfig.{SETTING} in {_dotted(path)} is {state}"
+        message = f"{source.label}: defaultConfig.{SETTING} in {dotted(path)} is {state}"
     else:
         path = (*source.mesh_path, "defaultConfig", SETTING)
-        message = f"{source.label}: {_dotted(path)} is {state}"
+        message = f"{source.label}: {dotted(path)} is {state}"
     fix = ("set", "true") if setting is False and not source.embedded else None
     return Problem(
         source.resource,
@@ -120,10 +121,6 @@ def _mesh_config_problem(source: MeshConfigSource, setting: Any) -> Problem:
         identity=(*source.mesh_path, "defaultConfig", SETTING, *file_scope(source.resource)),
         fix=fix,
     )
-
-
-def _dotted(path: tuple[Any, ...]) -> str:
-    return ".".join(map(str, path))
 
 
 def _annotation_fix(value: Any) -> tuple[str, str] | None:

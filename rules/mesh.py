@@ -325,7 +325,12 @@ class Workload:
             return False
         if mapping(self.template.get("spec")).get("hostNetwork") is True:
             return False
-        return not (
+        return not self.in_ambient
+
+    @property
+    def in_ambient(self) -> bool:
+        """Captured by ztunnel (labelled or already annotated by the CNI): no sidecar."""
+        return (
             self.annotations.get("ambient.istio.io/redirection") == "enabled"
             or self.labels.get(DATAPLANE_MODE) == "ambient"
         )

@@ -154,6 +154,11 @@ def file_scope(resource: Resource) -> tuple[str, ...]:
     return ("@file", resource.path) if resource.name == UNNAMED else ()
 
 
+def dotted(path: KeyPath) -> str:
+    """A key path as people write it in a message: `spec.values.global.proxy.resources`."""
+    return ".".join(map(str, path))
+
+
 def mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 

@@ -17,6 +17,7 @@ from rules.mesh import Workload
 from rules.mesh_config import (
     MeshConfigSource,
     covered_by_layers,
+    dotted,
     file_scope,
     mapping,
     sidecar_mesh_configs,
@@ -113,7 +114,7 @@ def _check_values(source: MeshConfigSource, layered_limit: bool) -> Iterator[Pro
         yield Problem(
             source.resource,
             path,
-            f"{source.label}: {_dotted(path)} is not set, so sidecar proxies get no memory limit "
+            f"{source.label}: {dotted(path)} is not set, so sidecar proxies get no memory limit "
             "sized for this mesh (only whatever the chart or profile defaults to)",
             identity=(*map(str, path), *file_scope(source.resource)),
         )
@@ -121,7 +122,7 @@ def _check_values(source: MeshConfigSource, layered_limit: bool) -> Iterator[Pro
         yield from _below_request(
             source.resource,
             (*base, "limits", resource),
-            f"{source.label}: {_dotted((*base, 'limits', resource))}",
+            f"{source.label}: {dotted((*base, 'limits', resource))}",
             limits.get(resource),
             requests.get(resource),
         )
@@ -170,7 +171,3 @@ def _below_request(
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _dotted(path: KeyPath) -> str:
-    return ".".join(map(str, path))
