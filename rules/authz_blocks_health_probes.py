@@ -189,7 +189,7 @@ def _blocking_allow(policy: Resource, health_paths: tuple[str, ...], root: str) 
         policy,
         path,
         f"{describe(policy)} (ALLOW) {lead} to "
-        f"{_selected(policy, root)}, and no ALLOW policy for them admits "
+        f"{authz.describe_selection(policy, root)}, and no ALLOW policy for them admits "
         f"{', '.join(health_paths)} to callers without identity: the kubelet has none, so its "
         f"probes fail. Allow these paths in a rule without `from`; {HOW_TO_QUIET}",
         identity=("allow-policy",),
@@ -209,17 +209,7 @@ def _blocking_deny(
             policy,
             ("spec", "rules", index),
             f"{describe(policy)} (DENY) rule {index + 1} "
-            f"denies {', '.join(blocked)} on {_selected(policy, root)} to callers without "
+            f"denies {', '.join(blocked)} on {authz.describe_selection(policy, root)} to callers without "
             f"identity: the kubelet has none, so its probes fail. Exclude the health paths "
             f"with `notPaths`; {HOW_TO_QUIET}",
         )
-
-
-def _selected(policy: Resource, root: str) -> str:
-    labels = authz.selector_labels(policy)
-    if labels is None:
-        if policy.namespace == root:
-            return "every workload of the mesh"
-        return f"every workload of namespace {policy.namespace}"
-    where = "any namespace" if policy.namespace == root else policy.namespace
-    return f"workloads {authz.describe_labels(labels)} in {where}"

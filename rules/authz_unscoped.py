@@ -79,10 +79,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             continue
         if authz.selector_labels(policy) is not None:
             continue
-        where = (
-            "every workload of the mesh (root namespace)" if policy.namespace == root
-            else f"every workload of namespace {policy.namespace}"
-        )
+        where = authz.describe_selection(policy, root)
         for index, rule in authz.rules_of(policy):
             if not authz.any_caller(rule) or authz.only_health_paths(rule, health):
                 continue

@@ -189,7 +189,7 @@ def _now_weak(
         what += f"was STRICT{by}"
     return Problem(
         policy,
-        _mode_path(policy, slot[1]),
+        _mode_path(slot[1]),
         f"{what}: plaintext callers are accepted again"
         + (" and mTLS is off" if mode == "DISABLE" else ""),
         fix=("set", STRICT),
@@ -207,7 +207,7 @@ def _strict_removed(
     if now is None:
         return Problem(
             old,
-            _mode_path(old, slot[1]),
+            _mode_path(slot[1]),
             f"{name} (STRICT {where}) is deleted and nothing keeps that scope "
             f"STRICT: it falls back to {inherits}",
         )
@@ -220,7 +220,7 @@ def _strict_removed(
         )
     return Problem(
         now,
-        _mode_path(now, slot[1]),
+        _mode_path(slot[1]),
         f"{name} no longer sets mTLS {where} to STRICT: it now inherits "
         f"{inherits}",
         fix=("set", STRICT),
@@ -231,8 +231,8 @@ def _slot_mode(policy: Resource, port: str | None) -> str | None:
     return policy_mode(policy) if port is None else port_modes(policy).get(port)
 
 
-def _mode_path(policy: Resource, port: str | None) -> KeyPath:
-    return ("spec", "mtls", "mode") if port is None else port_path(policy, port)
+def _mode_path(port: str | None) -> KeyPath:
+    return ("spec", "mtls", "mode") if port is None else port_path(port)
 
 
 def _where(slot: Slot, root: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from rules.authz import describe_labels, selector_labels
 from rules.context import Context
 from rules.model import KeyPath, Problem, Resource, describe
 
@@ -74,7 +75,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             if port_mode in WEAK_MODES:
                 yield Problem(
                     policy,
-                    port_path(policy, port),
+                    port_path(port),
                     f"{describe(policy)} sets mTLS on port {port} "
                     f"{where} to {port_mode}: {_consequence(port_mode)}",
                     fix=("set", "STRICT"),
@@ -107,23 +108,18 @@ def port_modes(policy: Resource) -> dict[str, str | None]:
     }
 
 
-def port_path(policy: Resource, port: str) -> KeyPath:
+def port_path(port: str) -> KeyPath:
     return ("spec", "portLevelMtls", port, "mode")
 
 
 def scope_of(policy: Resource) -> Scope:
-    selector = policy.spec.get("selector")
-    labels = selector.get("matchLabels") if isinstance(selector, dict) else None
-    if not isinstance(labels, dict) or not labels:
-        return (policy.namespace, None)
-    return (policy.namespace, frozenset((str(k), str(v)) for k, v in labels.items()))
+    return (policy.namespace, selector_labels(policy))
 
 
 def describe_scope(scope: Scope, root: str) -> str:
     namespace, labels = scope
     if labels is not None:
-        text = ",".join(f"{k}={v}" for k, v in sorted(labels))
-        return f"for workloads {text} in {namespace}"
+        return f"for workloads {describe_labels(labels)} in {namespace}"
     if namespace == root:
         return "mesh-wide"
     return f"namespace-wide in {namespace}"
