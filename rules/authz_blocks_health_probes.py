@@ -52,7 +52,8 @@ WHY = (
 FIX = (
     "Allow the health paths by path, not by source: add a rule without `from` whose `to` lists "
     "them (`paths: [/health, /healthz, /ready, /readyz, /livez, /metrics]`), in the policy or "
-    "in a separate health-only ALLOW policy for the same workloads."
+    "in a separate health-only ALLOW policy for the same workloads. In a DENY policy, exclude "
+    "them with `notPaths`."
 )
 FAIL = """\
 apiVersion: security.istio.io/v1
@@ -191,7 +192,7 @@ def _blocking_allow(policy: Resource, health_paths: tuple[str, ...], root: str) 
         f"{describe(policy)} (ALLOW) {lead} to "
         f"{authz.describe_selection(policy, root)}, and no ALLOW policy for them admits "
         f"{', '.join(health_paths)} to callers without identity: the kubelet has none, so its "
-        f"probes fail. Allow these paths in a rule without `from`; {HOW_TO_QUIET}",
+        f"probes fail; {HOW_TO_QUIET}",
         identity=("allow-policy",),
     )
 
@@ -210,6 +211,5 @@ def _blocking_deny(
             ("spec", "rules", index),
             f"{describe(policy)} (DENY) rule {index + 1} "
             f"denies {', '.join(blocked)} on {authz.describe_selection(policy, root)} to callers without "
-            f"identity: the kubelet has none, so its probes fail. Exclude the health paths "
-            f"with `notPaths`; {HOW_TO_QUIET}",
+            f"identity: the kubelet has none, so its probes fail; {HOW_TO_QUIET}",
         )

@@ -118,6 +118,6 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 vs,
                 ("spec", "gateways", position),
                 f"{describe(vs)} is bound to Gateway {namespace}/{name}, which is not in this "
-                f"repository (judged on the Gateways the repository contains){hint}",
+                f"repository{hint}",
                 fix=("set", f"{elsewhere[0]}/{name}") if len(elsewhere) == 1 else None,
             )

@@ -114,6 +114,5 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 resource,
                 ref.path,
                 f"{describe(resource)} {ref.role} {shown} matches no Service or ServiceEntry "
-                f"in this repository, which defines other Services in namespace {service[1]}; "
-                "if it is defined elsewhere, waive this finding",
+                f"in this repository, which defines other Services in namespace {service[1]}",
             )

@@ -129,8 +129,7 @@ def _compare(old: Resource, new: Resource) -> Iterator[Problem]:
     yield Problem(
         new,
         path,
-        f"{name} {consequence}{' (' + described + ')' if described else ''}. Install the new "
-        "version under a new revision and move namespaces over with istio.io/rev",
+        f"{name} {consequence}{' (' + described + ')' if described else ''}",
         identity=("spec", "version", *file_scope(new)),
     )
 

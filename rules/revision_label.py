@@ -59,12 +59,11 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             message = (
                 f"{describe(namespace)} has both {INJECTION}: enabled and {REVISION}: "
                 f"{revision}: {INJECTION} wins, so revision {revision} is ignored and the "
-                "namespace follows the default control plane. Remove the istio-injection label"
+                "namespace follows the default control plane"
             )
         else:
             message = (
                 f"{describe(namespace)} is labelled {INJECTION}: enabled: it follows the "
-                f"default control plane and cannot move to a canary revision on its own. Use "
-                f"{REVISION}: <revision> instead"
+                "default control plane and cannot move to a canary revision on its own"
             )
         yield Problem(namespace, ("metadata", "labels", INJECTION), message)

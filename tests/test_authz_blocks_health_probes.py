@@ -43,8 +43,7 @@ def test_allow_nothing_policies_deny_the_probes():
     assert message == (
         "AuthorizationPolicy bookinfo/policy (ALLOW) allows nothing to every workload of namespace "
         f"bookinfo, and no ALLOW policy for them admits {ALL_HEALTH} to callers without identity: "
-        "the kubelet has none, so its probes fail. Allow these paths in a rule without `from`; if "
-        "sidecar injection rewrites HTTP probes (Istio's rewriteAppHTTPProbers), set "
+        "the kubelet has none, so its probes fail; if sidecar injection rewrites HTTP probes (Istio's rewriteAppHTTPProbers), set "
         "`probes_rewritten: true` in .github/footgun.yml"
     )
 
