@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.hosts import MESH_GATEWAY, GatewayHost, in_cluster, matches, names_a_gateway
+from rules.hosts import MESH_GATEWAY, GatewayHost, in_cluster, matches
 from rules.mesh import MeshIndex
 from rules.model import Problem, Resource, describe
+from rules.references import gateway_references
 
 ID = "gateway-host-mismatch"
 SEVERITY = "error"
@@ -159,13 +160,10 @@ def _bound_gateways(index: MeshIndex, vs: Resource) -> dict[tuple[str | None, st
 
     A Gateway absent from the repository is gateway-not-found's finding, not judged here.
     """
-    gateways = vs.spec.get("gateways")
     bound: dict[tuple[str | None, str], int] = {}
-    for position, reference in enumerate(gateways if isinstance(gateways, list) else ()):
-        if names_a_gateway(reference):
-            gateway = index.resolve_gateway(reference, vs.namespace)
-            if index.gateway(*gateway) is not None:
-                bound.setdefault(gateway, position)
+    for position, namespace, name in gateway_references(vs):
+        if index.gateway(namespace, name) is not None:
+            bound.setdefault((namespace, name), position)
     return bound
 
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.hosts import names_a_gateway
 from rules.model import Problem, describe
+from rules.references import gateway_references
 
 ID = "gateway-not-found"
 SEVERITY = "warning"
@@ -102,11 +102,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     if not index.gateways:
         return
     for vs in ctx.of_kind("VirtualService"):
-        gateways = vs.spec.get("gateways")
-        for position, reference in enumerate(gateways if isinstance(gateways, list) else ()):
-            if not names_a_gateway(reference):
-                continue
-            namespace, name = index.resolve_gateway(reference, vs.namespace)
+        for position, namespace, name in gateway_references(vs):
             if index.gateway(namespace, name) is not None:
                 continue
             elsewhere = sorted(ns or "" for ns in index.gateway_namespaces(name))

@@ -18,7 +18,6 @@ from rules.hosts import (
     exported_to,
     gateway_host,
     in_cluster,
-    resolve_gateway_name,
     string_items,
     wildcard_keys,
 )
@@ -105,11 +104,7 @@ class MeshIndex:
         `networking.istio.io/exportTo` annotation of a Service; everywhere when absent): a
         private `*` ServiceEntry in one namespace must not define every host of the mesh.
         """
-        fqdn = self.canonical_host(host, namespace)
-        found = list(self.service_hosts.get(fqdn, ()))
-        if not fqdn.startswith("*"):
-            for key in wildcard_keys(fqdn):
-                found.extend(self.service_hosts.get(key, ()))
+        found = _covering(self.service_hosts, self.canonical_host(host, namespace))
         if visible:
             found = [r for r in found if self.exported(r, namespace)]
         return found
@@ -129,12 +124,7 @@ class MeshIndex:
     def destination_rules_for(self, host: str, namespace: str | None) -> list[Resource]:
         """Every DestinationRule whose host covers `host` (named in `namespace`), wherever the
         DestinationRule lives (the root namespace included); `exportTo` is assumed to allow it."""
-        fqdn = self.canonical_host(host, namespace)
-        found = list(self.destination_rules.get(fqdn, ()))
-        if not fqdn.startswith("*"):
-            for key in wildcard_keys(fqdn):
-                found.extend(self.destination_rules.get(key, ()))
-        return found
+        return _covering(self.destination_rules, self.canonical_host(host, namespace))
 
     def subsets_for(self, host: str, namespace: str | None) -> set[str]:
         """The union of the subset names of every DestinationRule for `host`."""
@@ -146,10 +136,6 @@ class MeshIndex:
                 if isinstance(name, str | int) and not isinstance(name, bool):
                     names.add(str(name))  # `name: 1` in YAML is an int; Istio reads "1"
         return names
-
-    def resolve_gateway(self, reference: str, vs_namespace: str | None) -> tuple[str | None, str]:
-        """(namespace, name) of a VirtualService `gateways` entry other than `mesh`."""
-        return resolve_gateway_name(reference, vs_namespace)
 
     def gateway(self, namespace: str | None, name: str) -> Resource | None:
         """The networking.istio.io Gateway `namespace/name` (not the Kubernetes Gateway API)."""
@@ -276,6 +262,15 @@ class MeshIndex:
         if namespace != self.config.root_namespace and namespace in self._istio_config_namespaces:
             return Membership("it holds Istio configuration and no Namespace object", None)
         return None
+
+
+def _covering(table: dict[str, list[Resource]], fqdn: str) -> list[Resource]:
+    """What `table` holds for `fqdn` and for every wildcard host covering it (`*.ns.svc...`)."""
+    found = list(table.get(fqdn, ()))
+    if not fqdn.startswith("*"):
+        for key in wildcard_keys(fqdn):
+            found.extend(table.get(key, ()))
+    return found
 
 
 class Membership(NamedTuple):

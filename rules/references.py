@@ -1,8 +1,8 @@
-"""Where VirtualServices and DestinationRules name hosts and subsets, with their key paths.
+"""Where VirtualServices and DestinationRules name hosts, subsets and Gateways, with key paths.
 
 Several rules judge the same places (a VirtualService's `hosts`, every route and mirror
-destination, a DestinationRule's `host`); walking them in one place keeps the rules agreeing on
-what a destination is.
+destination, a DestinationRule's `host`, a VirtualService's `gateways`); walking them in one
+place keeps the rules agreeing on what a destination or a bound Gateway is.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rules.hosts import names_a_gateway, resolve_gateway_name
 from rules.model import KeyPath, Resource
 
 ROUTE_KINDS = ("http", "tcp", "tls")
@@ -75,6 +76,15 @@ def destinations(vs: Resource) -> Iterator[HostReference]:
                         mirror.get("destination"), ("spec", kind, r, "mirrors", m, "destination"),
                         "mirror host",
                     )
+
+
+def gateway_references(vs: Resource) -> Iterator[tuple[int, str | None, str]]:
+    """(position in `gateways`, namespace, name) of each entry naming a Gateway resource (not
+    `mesh`), resolved as pilot does: a short name lives in the VirtualService's namespace."""
+    gateways = vs.spec.get("gateways")
+    for position, reference in enumerate(gateways if isinstance(gateways, list) else ()):
+        if names_a_gateway(reference):
+            yield (position, *resolve_gateway_name(reference, vs.namespace))
 
 
 def _destination(destination: Any, path: KeyPath, role: str) -> Iterator[HostReference]:
