@@ -209,7 +209,7 @@ def _blocking_deny(
         yield Problem(
             policy,
             ("spec", "rules", index),
-            f"{describe(policy)} (DENY) rule {index + 1} "
-            f"denies {', '.join(blocked)} on {authz.describe_selection(policy, root)} to callers without "
-            f"identity: the kubelet has none, so its probes fail; {HOW_TO_QUIET}",
+            f"{describe(policy)} (DENY) rule {index + 1} denies {', '.join(blocked)} on "
+            f"{authz.describe_selection(policy, root)} to callers without identity: the kubelet "
+            f"has none, so its probes fail; {HOW_TO_QUIET}",
         )

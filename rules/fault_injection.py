@@ -88,10 +88,12 @@ def _describe(kind: str, fault: Any) -> str:
     if kind == "delay":
         delay = fault.get("fixedDelay") or fault.get("exponentialDelay")
         return f"{'a ' + str(delay) if delay else 'a'} delay into {share} of requests"
-    status = fault.get("httpStatus") or (fault.get("grpcStatus") and f"gRPC {fault['grpcStatus']}")
-    what = f"HTTP {status} aborts" if status and not str(status).startswith("gRPC") else (
-        f"{status} aborts" if status else "aborts"
-    )
+    if fault.get("httpStatus"):
+        what = f"HTTP {fault['httpStatus']} aborts"
+    elif fault.get("grpcStatus"):
+        what = f"gRPC {fault['grpcStatus']} aborts"
+    else:
+        what = "aborts"
     return f"{what} into {share} of requests"
 
 

@@ -7,7 +7,8 @@ soon as one host matches), and so is a bound Gateway that serves none of the hos
 does nothing). A VirtualService may split its hosts between gateways, an internal and a public
 one: a host served by one of them is fine. In-cluster hosts are for the mesh when `mesh` is
 bound too; a two-label host is in-cluster (`name.namespace`) only when the repository holds
-that namespace, else it is a domain such as `shop.io`, which the Gateway must serve. Bound Gateways absent from the repository are gateway-not-found's business.
+that namespace, else it is a domain such as `shop.io`, which the Gateway must serve. Bound
+Gateways absent from the repository are gateway-not-found's business.
 """
 
 from __future__ import annotations

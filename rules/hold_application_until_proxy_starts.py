@@ -101,7 +101,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
 
 def _holds(source: MeshConfigSource) -> bool:
     """The mesh config or the injector's Helm value turns the setting on."""
-    return is_true(source.default_config.get(SETTING)) or is_true(source.global_proxy().get(SETTING))
+    return any(is_true(c.get(SETTING)) for c in (source.default_config, source.global_proxy()))
 
 
 def _mesh_config_problem(source: MeshConfigSource, setting: Any) -> Problem:
