@@ -53,7 +53,9 @@ FIX = (
     "Allow the health paths by path, not by source: add a rule without `from` whose `to` lists "
     "them (`paths: [/health, /healthz, /ready, /readyz, /livez, /metrics]`), in the policy or "
     "in a separate health-only ALLOW policy for the same workloads. In a DENY policy, exclude "
-    "them with `notPaths`."
+    "them with `notPaths`. If sidecar injection rewrites HTTP probes to pilot-agent (Istio's "
+    "`rewriteAppHTTPProbers`), they never reach authorization: set `probes_rewritten: true` in "
+    ".github/footgun.yml."
 )
 FAIL = """\
 apiVersion: security.istio.io/v1
@@ -94,10 +96,7 @@ OPTIONS: dict[str, Any] = {}
 
 Labels = frozenset[tuple[str, str]] | None
 GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
-HOW_TO_QUIET = (
-    "if sidecar injection rewrites HTTP probes (Istio's rewriteAppHTTPProbers), set "
-    "`probes_rewritten: true` in .github/footgun.yml"
-)
+HOW_TO_QUIET = "if injection rewrites probes, set `probes_rewritten: true` in .github/footgun.yml"
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
@@ -191,8 +190,8 @@ def _blocking_allow(policy: Resource, health_paths: tuple[str, ...], root: str) 
         path,
         f"{describe(policy)} (ALLOW) {lead} to "
         f"{authz.describe_selection(policy, root)}, and no ALLOW policy for them admits "
-        f"{', '.join(health_paths)} to callers without identity: the kubelet has none, so its "
-        f"probes fail; {HOW_TO_QUIET}",
+        f"{', '.join(health_paths)} to callers without identity, so the kubelet's probes fail; "
+        f"{HOW_TO_QUIET}",
         identity=("allow-policy",),
     )
 
@@ -210,6 +209,6 @@ def _blocking_deny(
             policy,
             ("spec", "rules", index),
             f"{describe(policy)} (DENY) rule {index + 1} denies {', '.join(blocked)} on "
-            f"{authz.describe_selection(policy, root)} to callers without identity: the kubelet "
-            f"has none, so its probes fail; {HOW_TO_QUIET}",
+            f"{authz.describe_selection(policy, root)} to callers without identity, so the "
+            f"kubelet's probes fail; {HOW_TO_QUIET}",
         )
