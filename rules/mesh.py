@@ -116,7 +116,7 @@ class MeshIndex:
             targets = exported_to(resource)
         return targets is None or "*" in targets or (namespace or "") in targets
 
-    def defines_service_namespaces(self, name: str) -> set[str]:
+    def namespaces_defining_service(self, name: str) -> set[str]:
         """Namespaces where the repository defines an in-cluster host `name.<ns>.svc.<domain>`
         (a Service, or a ServiceEntry with that host)."""
         return self._service_name_namespaces.get(name, set())
@@ -184,6 +184,7 @@ class MeshIndex:
         return self._namespace_objects.get(namespace, [])
 
     def sidecars_in(self, namespace: str) -> list[Resource]:
+        """Every Sidecar of the namespace, workload-scoped ones included."""
         return self._sidecars.get(namespace, [])
 
     def namespace_sidecars(self, namespace: str) -> list[Resource]:

@@ -86,7 +86,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             if "." in host or host.startswith("*"):
                 continue
             expanded = index.canonical_host(host, resource.namespace)
-            defined = index.defines_service_namespaces(host)
+            defined = index.namespaces_defining_service(host)
             where = f"{describe(resource)} {ref.role} '{host}'"
             if defined and resource.namespace not in defined:
                 others = sorted(defined)
