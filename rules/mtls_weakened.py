@@ -28,7 +28,7 @@ from typing import Any
 
 from rules.context import Context
 from rules.model import KeyPath, Problem, Resource, describe
-from rules.permissive_mtls import (
+from rules.peer_authentication import (
     Scope,
     describe_scope,
     policy_mode,
