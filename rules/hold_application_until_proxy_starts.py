@@ -2,7 +2,8 @@
 
 iptables already sends an application's traffic to Envoy while Envoy has no routes yet, so calls
 made at start-up fail with "connection refused" and the pod looks flaky until it restarts. The
-mesh config can hold every application until its proxy is ready; a pod can opt out again.
+mesh config can hold every application until its proxy is ready; a pod can opt out again
+(judged only on pods that get a sidecar, as proxy-resources-missing does).
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             continue
         yield _mesh_config_problem(source, setting)
     for workload in ctx.index.workloads():
+        if not workload.has_proxy:
+            continue  # opted out, host network or ambient: no sidecar to wait for
         value = workload.annotations.get(PROXY_CONFIG)
         proxy_config = parse_embedded_yaml(value)
         if proxy_config is None or not is_false(proxy_config.get(SETTING)):
