@@ -103,7 +103,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             shown = ref.host if "." in ref.host else f"{ref.host} ({fqdn})"
             rules = index.destination_rules_for(ref.host, vs.namespace)
             if rules:
-                names = ", ".join(f"{r.namespace}/{r.name}" for r in rules[:3]) + (
+                names = ", ".join(describe(r) for r in rules[:3]) + (
                     f" and {len(rules) - 3} more" if len(rules) > 3 else ""
                 )
                 known = f"subsets defined: {', '.join(sorted(defined))}" if defined else (
