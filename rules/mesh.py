@@ -194,7 +194,7 @@ class MeshIndex:
         make a mesh-wide default in the root namespace, which Istio takes only from a Sidecar
         without any `workloadSelector`.
         """
-        return [s for s in self.sidecars_in(namespace) if not selector_labels(s)]
+        return [s for s in self.sidecars_in(namespace) if not _workload_selector_labels(s)]
 
     def root_default_sidecars(self) -> list[Resource]:
         """Sidecars without `workloadSelector` in the root namespace: the mesh-wide default."""
@@ -355,6 +355,6 @@ _TEMPLATE_PATHS: dict[str, KeyPath] = {
 }
 
 
-def selector_labels(sidecar: Resource) -> dict[str, Any]:
+def _workload_selector_labels(sidecar: Resource) -> dict[str, Any]:
     """The labels a Sidecar's `workloadSelector` requires; empty when it selects every workload."""
     return mapping(mapping(sidecar.spec.get("workloadSelector")).get("labels"))
