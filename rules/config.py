@@ -301,7 +301,8 @@ def _suggest(word: str, known: dict[str, Any]) -> str:
 def glob_matches(path: str, pattern: str) -> bool:
     """Gitignore-like globs: `**` crosses folders, a pattern without `/` matches any base name."""
     if "/" not in pattern.rstrip("/"):
-        return fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern) or glob_matches(path, "**/" + pattern)
+        base_name = path.rsplit("/", 1)[-1]
+        return fnmatch.fnmatchcase(base_name, pattern) or glob_matches(path, "**/" + pattern)
     regex = re.escape(pattern.rstrip("/")).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*")
     regex = regex.replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
     return re.fullmatch(regex + "(?:/.*)?", path) is not None
