@@ -41,7 +41,8 @@ def has_target_ref(policy: Resource) -> bool:
 
 
 def selector_labels(policy: Resource) -> frozenset[tuple[str, str]] | None:
-    """The workload selector's labels; None for a namespace-wide policy (no or empty selector)."""
+    """The `selector.matchLabels` of a security.istio.io policy (AuthorizationPolicy,
+    PeerAuthentication); None when it applies namespace-wide (no or empty selector)."""
     selector = policy.spec.get("selector")
     labels = selector.get("matchLabels") if isinstance(selector, dict) else None
     if not isinstance(labels, dict) or not labels:
@@ -51,6 +52,18 @@ def selector_labels(policy: Resource) -> frozenset[tuple[str, str]] | None:
 
 def describe_labels(labels: Iterable[tuple[str, str]]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels))
+
+
+def describe_selection(policy: Resource, root: str) -> str:
+    """The workloads a policy applies to, in words: a selector in the root namespace selects
+    in every namespace, no selector there means the whole mesh."""
+    labels = selector_labels(policy)
+    if labels is None:
+        if policy.namespace == root:
+            return "every workload of the mesh"
+        return f"every workload of namespace {policy.namespace}"
+    where = "any namespace" if policy.namespace == root else policy.namespace
+    return f"workloads {describe_labels(labels)} in {where}"
 
 
 def rules_of(policy: Resource) -> list[tuple[int, dict[str, Any]]]:
@@ -92,7 +105,7 @@ def values(field: dict[str, Any], key: str) -> list[str]:
 def any_caller(rule: dict[str, Any]) -> bool:
     """The rule lets every caller in, plaintext ones included: no source constraint at all."""
     found = sources(rule)
-    if found is not None and not any(not _constrained(source) for source in found):
+    if found is not None and all(_constrained(source) for source in found):
         return False
     return not _conditions_restrict_callers(rule, CALLER_IPS)
 
@@ -104,8 +117,8 @@ def may_admit_anonymous(rule: dict[str, Any]) -> bool:
     kubelet does not have; IP blocks and negated identities may still let it in.
     """
     found = sources(rule)
-    if found is not None and not any(
-        not any(values(source, key) for key in PEER_IDENTITY) for source in found
+    if found is not None and all(
+        any(values(source, key) for key in PEER_IDENTITY) for source in found
     ):
         return False
     return not _conditions_restrict_callers(rule)

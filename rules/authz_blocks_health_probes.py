@@ -36,8 +36,8 @@ from typing import Any
 
 from rules import authz
 from rules.context import Context
-from rules.loader import WORKLOAD_KINDS
-from rules.model import KeyPath, Problem, Resource
+from rules.mesh import DATAPLANE_MODE
+from rules.model import KeyPath, Problem, Resource, describe
 
 ID = "authz-blocks-health-probes"
 SEVERITY = "error"
@@ -52,7 +52,10 @@ WHY = (
 FIX = (
     "Allow the health paths by path, not by source: add a rule without `from` whose `to` lists "
     "them (`paths: [/health, /healthz, /ready, /readyz, /livez, /metrics]`), in the policy or "
-    "in a separate health-only ALLOW policy for the same workloads."
+    "in a separate health-only ALLOW policy for the same workloads. In a DENY policy, exclude "
+    "them with `notPaths`. If sidecar injection rewrites HTTP probes to pilot-agent (Istio's "
+    "`rewriteAppHTTPProbers`), they never reach authorization: set `probes_rewritten: true` in "
+    ".github/footgun.yml."
 )
 FAIL = """\
 apiVersion: security.istio.io/v1
@@ -93,12 +96,7 @@ OPTIONS: dict[str, Any] = {}
 
 Labels = frozenset[tuple[str, str]] | None
 GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
-AMBIENT_LABEL = "istio.io/dataplane-mode"
-AMBIENT_REDIRECTION = "ambient.istio.io/redirection"
-HOW_TO_QUIET = (
-    "if sidecar injection rewrites HTTP probes (Istio's rewriteAppHTTPProbers), set "
-    "`probes_rewritten: true` in .github/footgun.yml"
-)
+HOW_TO_QUIET = "if injection rewrites probes, set `probes_rewritten: true` in .github/footgun.yml"
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
@@ -160,30 +158,10 @@ def _ambient_namespaces(ctx: Context) -> set[str | None]:
     """Namespaces in ambient mode: labelled so, or holding a pod redirected to ztunnel."""
     found: set[str | None] = {
         ns.name for ns in ctx.of_kind("Namespace")
-        if ns.labels.get(AMBIENT_LABEL) == "ambient"
+        if ns.labels.get(DATAPLANE_MODE) == "ambient"
     }
-    for workload in ctx.of_kind(*WORKLOAD_KINDS):
-        for meta in _pod_metadata(workload):
-            labels, annotations = meta.get("labels"), meta.get("annotations")
-            if (isinstance(labels, dict) and labels.get(AMBIENT_LABEL) == "ambient") or (
-                isinstance(annotations, dict) and annotations.get(AMBIENT_REDIRECTION) == "enabled"
-            ):
-                found.add(workload.namespace)
+    found.update(w.resource.namespace for w in ctx.index.workloads() if w.in_ambient)
     return found
-
-
-def _pod_metadata(workload: Resource) -> Iterator[dict[str, Any]]:
-    if workload.kind == "Pod":
-        yield workload.metadata
-        return
-    node: Any = workload.spec
-    keys = ("jobTemplate", "spec", "template", "metadata") if workload.kind == "CronJob" else (
-        "template", "metadata"
-    )
-    for key in keys:
-        node = node.get(key) if isinstance(node, dict) else None
-    if isinstance(node, dict):
-        yield node
 
 
 def _admitted(policy: Resource, health_paths: tuple[str, ...]) -> set[str]:
@@ -210,10 +188,10 @@ def _blocking_allow(policy: Resource, health_paths: tuple[str, ...], root: str) 
     return Problem(
         policy,
         path,
-        f"AuthorizationPolicy {policy.namespace}/{policy.name} (ALLOW) {lead} to "
-        f"{_selected(policy, root)}, and no ALLOW policy for them admits "
-        f"{', '.join(health_paths)} to callers without identity: the kubelet has none, so its "
-        f"probes fail. Allow these paths in a rule without `from`; {HOW_TO_QUIET}",
+        f"{describe(policy)} (ALLOW) {lead} to "
+        f"{authz.describe_selection(policy, root)}, and no ALLOW policy for them admits "
+        f"{', '.join(health_paths)} to callers without identity, so the kubelet's probes fail; "
+        f"{HOW_TO_QUIET}",
         identity=("allow-policy",),
     )
 
@@ -230,18 +208,7 @@ def _blocking_deny(
         yield Problem(
             policy,
             ("spec", "rules", index),
-            f"AuthorizationPolicy {policy.namespace}/{policy.name} (DENY) rule {index + 1} "
-            f"denies {', '.join(blocked)} on {_selected(policy, root)} to callers without "
-            f"identity: the kubelet has none, so its probes fail. Exclude the health paths "
-            f"with `notPaths`; {HOW_TO_QUIET}",
+            f"{describe(policy)} (DENY) rule {index + 1} denies {', '.join(blocked)} on "
+            f"{authz.describe_selection(policy, root)} to callers without identity, so the "
+            f"kubelet's probes fail; {HOW_TO_QUIET}",
         )
-
-
-def _selected(policy: Resource, root: str) -> str:
-    labels = authz.selector_labels(policy)
-    if labels is None:
-        if policy.namespace == root:
-            return "every workload of the mesh"
-        return f"every workload of namespace {policy.namespace}"
-    where = "any namespace" if policy.namespace == root else policy.namespace
-    return f"workloads {authz.describe_labels(labels)} in {where}"

@@ -18,7 +18,7 @@ from typing import Any
 
 from rules import authz
 from rules.context import Context
-from rules.model import Problem
+from rules.model import Problem, describe
 
 ID = "authz-unscoped"
 SEVERITY = "error"
@@ -79,17 +79,14 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             continue
         if authz.selector_labels(policy) is not None:
             continue
-        where = (
-            "every workload of the mesh (root namespace)" if policy.namespace == root
-            else f"every workload of namespace {policy.namespace}"
-        )
+        where = authz.describe_selection(policy, root)
         for index, rule in authz.rules_of(policy):
             if not authz.any_caller(rule) or authz.only_health_paths(rule, health):
                 continue
             yield Problem(
                 policy,
                 ("spec", "rules", index),
-                f"AuthorizationPolicy {policy.namespace}/{policy.name} has no selector and its "
+                f"{describe(policy)} has no selector and its "
                 f"rule {index + 1} has no `from`: it opens {_what(rule)}{where} to any "
                 "caller, plaintext ones without identity included",
             )

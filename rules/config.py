@@ -91,9 +91,9 @@ class Config:
         """Whether a file takes part in the analysis: a YAML file, included and not excluded."""
         if not path.endswith((".yaml", ".yml")):
             return False
-        if self.include and not any(_glob(path, g) for g in self.include):
+        if self.include and not any(glob_matches(path, g) for g in self.include):
             return False
-        return not any(_glob(path, g) for g in self.exclude)
+        return not any(glob_matches(path, g) for g in self.exclude)
 
 
 _TOP_KEYS = {
@@ -298,10 +298,11 @@ def _suggest(word: str, known: dict[str, Any]) -> str:
     return f" (did you mean {' or '.join(close)}?)" if close else ""
 
 
-def _glob(path: str, pattern: str) -> bool:
+def glob_matches(path: str, pattern: str) -> bool:
     """Gitignore-like globs: `**` crosses folders, a pattern without `/` matches any base name."""
     if "/" not in pattern.rstrip("/"):
-        return fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern) or _glob(path, "**/" + pattern)
+        base_name = path.rsplit("/", 1)[-1]
+        return fnmatch.fnmatchcase(base_name, pattern) or glob_matches(path, "**/" + pattern)
     regex = re.escape(pattern.rstrip("/")).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*")
     regex = regex.replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
     return re.fullmatch(regex + "(?:/.*)?", path) is not None

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.model import Problem
+from rules.model import Problem, describe
 
 ID = "fault-injection"
 SEVERITY = "error"
@@ -77,7 +77,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             yield Problem(
                 vs,
                 ("spec", "http", index, "fault"),
-                f"VirtualService {vs.namespace}/{vs.name} {where} injects {' and '.join(kinds)}",
+                f"{describe(vs)} {where} injects {' and '.join(kinds)}",
                 fix=("delete",),
             )
 
@@ -88,10 +88,12 @@ def _describe(kind: str, fault: Any) -> str:
     if kind == "delay":
         delay = fault.get("fixedDelay") or fault.get("exponentialDelay")
         return f"{'a ' + str(delay) if delay else 'a'} delay into {share} of requests"
-    status = fault.get("httpStatus") or (fault.get("grpcStatus") and f"gRPC {fault['grpcStatus']}")
-    what = f"HTTP {status} aborts" if status and not str(status).startswith("gRPC") else (
-        f"{status} aborts" if status else "aborts"
-    )
+    if fault.get("httpStatus"):
+        what = f"HTTP {fault['httpStatus']} aborts"
+    elif fault.get("grpcStatus"):
+        what = f"gRPC {fault['grpcStatus']} aborts"
+    else:
+        what = "aborts"
     return f"{what} into {share} of requests"
 
 

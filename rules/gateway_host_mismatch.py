@@ -6,7 +6,9 @@ a host that no bound Gateway serves is a finding (unlike istioctl's IST0132, whi
 soon as one host matches), and so is a bound Gateway that serves none of the hosts (the binding
 does nothing). A VirtualService may split its hosts between gateways, an internal and a public
 one: a host served by one of them is fine. In-cluster hosts are for the mesh when `mesh` is
-bound too. Bound Gateways absent from the repository are gateway-not-found's business.
+bound too; a two-label host is in-cluster (`name.namespace`) only when the repository holds
+that namespace, else it is a domain such as `shop.io`, which the Gateway must serve. Bound
+Gateways absent from the repository are gateway-not-found's business.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.hosts import MESH_GATEWAY, GatewayHost, in_cluster, matches, names_a_gateway
+from rules.hosts import MESH_GATEWAY, GatewayHost, in_cluster, matches
 from rules.mesh import MeshIndex
-from rules.model import Problem, Resource
-from rules.references import describe
+from rules.model import Problem, Resource, describe
+from rules.references import gateway_references
 
 ID = "gateway-host-mismatch"
 SEVERITY = "error"
@@ -120,11 +122,12 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     index = ctx.index
     if not index.gateways:
         return
+    namespaces = {r.namespace for r in ctx.resources} | {n.name for n in ctx.of_kind("Namespace")}
     for vs in ctx.of_kind("VirtualService"):
         bound = _bound_gateways(index, vs)
         if not bound:
             continue
-        judged = _judged_hosts(index, vs, ctx.config.cluster_domain)
+        judged = _judged_hosts(index, vs, ctx.config.cluster_domain, namespaces)
         serves = {
             gateway: {position for position, host, expanded in judged
                       if _serves(index.gateway_hosts(*gateway), vs.namespace, host, expanded)}
@@ -160,17 +163,16 @@ def _bound_gateways(index: MeshIndex, vs: Resource) -> dict[tuple[str | None, st
 
     A Gateway absent from the repository is gateway-not-found's finding, not judged here.
     """
-    gateways = vs.spec.get("gateways")
     bound: dict[tuple[str | None, str], int] = {}
-    for position, reference in enumerate(gateways if isinstance(gateways, list) else ()):
-        if names_a_gateway(reference):
-            gateway = index.resolve_gateway(reference, vs.namespace)
-            if index.gateway(*gateway) is not None:
-                bound.setdefault(gateway, position)
+    for position, namespace, name in gateway_references(vs):
+        if index.gateway(namespace, name) is not None:
+            bound.setdefault((namespace, name), position)
     return bound
 
 
-def _judged_hosts(index: MeshIndex, vs: Resource, domain: str) -> list[tuple[int, str, str]]:
+def _judged_hosts(
+    index: MeshIndex, vs: Resource, domain: str, namespaces: set[str | None]
+) -> list[tuple[int, str, str]]:
     """(position, host as written, host expanded) of the hosts a gateway must serve: with
     `mesh` bound too, in-cluster hosts are for the sidecars and not judged."""
     hosts = vs.spec.get("hosts")
@@ -179,9 +181,16 @@ def _judged_hosts(index: MeshIndex, vs: Resource, domain: str) -> list[tuple[int
     for position, host in enumerate(hosts if isinstance(hosts, list) else ()):
         if isinstance(host, str) and host:
             expanded = index.canonical_host(host, vs.namespace)
-            if not (mesh_bound and in_cluster(expanded, domain)):
+            if not (mesh_bound and _in_cluster(host, expanded, domain, namespaces)):
                 judged.append((position, host, expanded))
     return judged
+
+
+def _in_cluster(host: str, expanded: str, domain: str, namespaces: set[str | None]) -> bool:
+    """`expand` reads `a.b` as Service a of namespace b; that holds only for a namespace the
+    repository knows, otherwise `shop.io` would pass for a Service and escape the check."""
+    service = in_cluster(expanded, domain)
+    return service is not None and (host.count(".") != 1 or service[1] in namespaces)
 
 
 def _serves(servers: list[GatewayHost], namespace: str | None, host: str, expanded: str) -> bool:

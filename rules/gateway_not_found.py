@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.hosts import names_a_gateway
-from rules.model import Problem
-from rules.references import describe
+from rules.model import Problem, describe
+from rules.references import gateway_references
 
 ID = "gateway-not-found"
 SEVERITY = "warning"
@@ -103,11 +102,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     if not index.gateways:
         return
     for vs in ctx.of_kind("VirtualService"):
-        gateways = vs.spec.get("gateways")
-        for position, reference in enumerate(gateways if isinstance(gateways, list) else ()):
-            if not names_a_gateway(reference):
-                continue
-            namespace, name = index.resolve_gateway(reference, vs.namespace)
+        for position, namespace, name in gateway_references(vs):
             if index.gateway(namespace, name) is not None:
                 continue
             elsewhere = sorted(ns or "" for ns in index.gateway_namespaces(name))
@@ -119,6 +114,6 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 vs,
                 ("spec", "gateways", position),
                 f"{describe(vs)} is bound to Gateway {namespace}/{name}, which is not in this "
-                f"repository (judged on the Gateways the repository contains){hint}",
+                f"repository{hint}",
                 fix=("set", f"{elsewhere[0]}/{name}") if len(elsewhere) == 1 else None,
             )

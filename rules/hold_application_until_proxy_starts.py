@@ -2,7 +2,8 @@
 
 iptables already sends an application's traffic to Envoy while Envoy has no routes yet, so calls
 made at start-up fail with "connection refused" and the pod looks flaky until it restarts. The
-mesh config can hold every application until its proxy is ready; a pod can opt out again.
+mesh config can hold every application until its proxy is ready; a pod can opt out again
+(judged only on pods that get a sidecar, as proxy-resources-missing does).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from rules.loader import WORKLOAD_KINDS
 from rules.mesh_config import (
     MeshConfigSource,
     covered_by_layers,
+    dotted,
     file_scope,
     is_false,
     is_true,
     parse_embedded_yaml,
     sidecar_mesh_configs,
 )
-from rules.model import Problem
+from rules.model import Problem, describe
 
 ID = "hold-application-until-proxy-starts"
 SEVERITY = "warning"
@@ -82,6 +84,8 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             continue
         yield _mesh_config_problem(source, setting)
     for workload in ctx.index.workloads():
+        if not workload.has_proxy:
+            continue  # opted out, host network or ambient: no sidecar to wait for
         value = workload.annotations.get(PROXY_CONFIG)
         proxy_config = parse_embedded_yaml(value)
         if proxy_config is None or not is_false(proxy_config.get(SETTING)):
@@ -91,7 +95,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         yield Problem(
             resource,
             path,
-            f"{resource.kind} {resource.namespace}/{resource.name} sets {SETTING}: false in its "
+            f"{describe(resource)} sets {SETTING}: false in its "
             f"{PROXY_CONFIG} annotation: its containers may start before the sidecar is ready "
             "and fail their first outbound calls",
             fix=_annotation_fix(value),
@@ -100,17 +104,17 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
 
 def _holds(source: MeshConfigSource) -> bool:
     """The mesh config or the injector's Helm value turns the setting on."""
-    return is_true(source.default_config.get(SETTING)) or is_true(source.global_proxy().get(SETTING))
+    return any(is_true(c.get(SETTING)) for c in (source.default_config, source.global_proxy()))
 
 
 def _mesh_config_problem(source: MeshConfigSource, setting: Any) -> Problem:
     state = "false" if is_false(setting) else "not set"
     if source.embedded:
         path = source.mesh_path
-        message = f"{source.label}: defaultConfig.{SETTING} in {_dotted(path)} is {state}"
+        message = f"{source.label}: defaultConfig.{SETTING} in {dotted(path)} is {state}"
     else:
         path = (*source.mesh_path, "defaultConfig", SETTING)
-        message = f"{source.label}: {_dotted(path)} is {state}"
+        message = f"{source.label}: {dotted(path)} is {state}"
     fix = ("set", "true") if setting is False and not source.embedded else None
     return Problem(
         source.resource,
@@ -120,10 +124,6 @@ def _mesh_config_problem(source: MeshConfigSource, setting: Any) -> Problem:
         identity=(*source.mesh_path, "defaultConfig", SETTING, *file_scope(source.resource)),
         fix=fix,
     )
-
-
-def _dotted(path: tuple[Any, ...]) -> str:
-    return ".".join(map(str, path))
 
 
 def _annotation_fix(value: Any) -> tuple[str, str] | None:

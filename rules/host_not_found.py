@@ -12,8 +12,8 @@ from typing import Any
 
 from rules.context import Context
 from rules.hosts import in_cluster
-from rules.model import Problem
-from rules.references import describe, host_references
+from rules.model import Problem, describe
+from rules.references import host_references
 
 ID = "host-not-found"
 SEVERITY = "warning"
@@ -101,7 +101,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 if not index.exported(r, resource.namespace)
             ]
             if hidden:
-                names = ", ".join(f"{r.kind} {r.namespace}/{r.name}" for r in hidden)
+                names = ", ".join(describe(r) for r in hidden)
                 which = "which is not" if len(hidden) == 1 else "none of which is"
                 yield Problem(
                     resource,
@@ -114,6 +114,5 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 resource,
                 ref.path,
                 f"{describe(resource)} {ref.role} {shown} matches no Service or ServiceEntry "
-                f"in this repository, which defines other Services in namespace {service[1]}; "
-                "if it is defined elsewhere, waive this finding",
+                f"in this repository, which defines other Services in namespace {service[1]}",
             )

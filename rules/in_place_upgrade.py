@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.mesh_config import INSTALL_GROUP, describe, enables_pilot, file_scope, mapping
-from rules.model import KeyPath, Problem, Resource
+from rules.mesh_config import INSTALL_GROUP, dotted, enables_pilot, file_scope, mapping
+from rules.model import KeyPath, Problem, Resource, describe
 
 ID = "in-place-upgrade"
 SEVERITY = "error"
@@ -120,7 +120,7 @@ def _compare(old: Resource, new: Resource) -> Iterator[Problem]:
     else:
         return
     described = "; ".join(
-        f"{_dotted(path)} {_shown(old_value)} -> {_shown(new_value)}"
+        f"{dotted(path)} {_shown(old_value)} -> {_shown(new_value)}"
         for path, old_value, new_value in changes
     )
     path = next((p for p, _, new_value in changes if new_value is not None), None)
@@ -129,8 +129,7 @@ def _compare(old: Resource, new: Resource) -> Iterator[Problem]:
     yield Problem(
         new,
         path,
-        f"{name} {consequence}{' (' + described + ')' if described else ''}. Install the new "
-        "version under a new revision and move namespaces over with istio.io/rev",
+        f"{name} {consequence}{' (' + described + ')' if described else ''}",
         identity=("spec", "version", *file_scope(new)),
     )
 
@@ -161,7 +160,3 @@ def _text(value: Any) -> str | None:
 
 def _shown(value: Any) -> str:
     return "(unset)" if value is None else str(value)
-
-
-def _dotted(path: KeyPath) -> str:
-    return ".".join(map(str, path))

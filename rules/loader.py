@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from rules.model import KeyPath, Resource, Skipped
+from rules.model import UNNAMED, KeyPath, Resource, Skipped
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_EXPANDED_NODES = 200_000
@@ -391,7 +391,7 @@ def _resource(
     ):
         return None
     metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-    name = metadata.get("name") or metadata.get("generateName") or "<unnamed>"
+    name = metadata.get("name") or metadata.get("generateName") or UNNAMED
     namespace = None
     if kind not in CLUSTER_SCOPED_KINDS:
         namespace = str(metadata.get("namespace") or default_namespace)

@@ -18,7 +18,6 @@ from rules.hosts import (
     exported_to,
     gateway_host,
     in_cluster,
-    resolve_gateway_name,
     string_items,
     wildcard_keys,
 )
@@ -105,11 +104,7 @@ class MeshIndex:
         `networking.istio.io/exportTo` annotation of a Service; everywhere when absent): a
         private `*` ServiceEntry in one namespace must not define every host of the mesh.
         """
-        fqdn = self.canonical_host(host, namespace)
-        found = list(self.service_hosts.get(fqdn, ()))
-        if not fqdn.startswith("*"):
-            for key in wildcard_keys(fqdn):
-                found.extend(self.service_hosts.get(key, ()))
+        found = _covering(self.service_hosts, self.canonical_host(host, namespace))
         if visible:
             found = [r for r in found if self.exported(r, namespace)]
         return found
@@ -121,7 +116,7 @@ class MeshIndex:
             targets = exported_to(resource)
         return targets is None or "*" in targets or (namespace or "") in targets
 
-    def defines_service_namespaces(self, name: str) -> set[str]:
+    def namespaces_defining_service(self, name: str) -> set[str]:
         """Namespaces where the repository defines an in-cluster host `name.<ns>.svc.<domain>`
         (a Service, or a ServiceEntry with that host)."""
         return self._service_name_namespaces.get(name, set())
@@ -129,12 +124,7 @@ class MeshIndex:
     def destination_rules_for(self, host: str, namespace: str | None) -> list[Resource]:
         """Every DestinationRule whose host covers `host` (named in `namespace`), wherever the
         DestinationRule lives (the root namespace included); `exportTo` is assumed to allow it."""
-        fqdn = self.canonical_host(host, namespace)
-        found = list(self.destination_rules.get(fqdn, ()))
-        if not fqdn.startswith("*"):
-            for key in wildcard_keys(fqdn):
-                found.extend(self.destination_rules.get(key, ()))
-        return found
+        return _covering(self.destination_rules, self.canonical_host(host, namespace))
 
     def subsets_for(self, host: str, namespace: str | None) -> set[str]:
         """The union of the subset names of every DestinationRule for `host`."""
@@ -146,10 +136,6 @@ class MeshIndex:
                 if isinstance(name, str | int) and not isinstance(name, bool):
                     names.add(str(name))  # `name: 1` in YAML is an int; Istio reads "1"
         return names
-
-    def resolve_gateway(self, reference: str, vs_namespace: str | None) -> tuple[str | None, str]:
-        """(namespace, name) of a VirtualService `gateways` entry other than `mesh`."""
-        return resolve_gateway_name(reference, vs_namespace)
 
     def gateway(self, namespace: str | None, name: str) -> Resource | None:
         """The networking.istio.io Gateway `namespace/name` (not the Kubernetes Gateway API)."""
@@ -198,6 +184,7 @@ class MeshIndex:
         return self._namespace_objects.get(namespace, [])
 
     def sidecars_in(self, namespace: str) -> list[Resource]:
+        """Every Sidecar of the namespace, workload-scoped ones included."""
         return self._sidecars.get(namespace, [])
 
     def namespace_sidecars(self, namespace: str) -> list[Resource]:
@@ -207,7 +194,7 @@ class MeshIndex:
         make a mesh-wide default in the root namespace, which Istio takes only from a Sidecar
         without any `workloadSelector`.
         """
-        return [s for s in self.sidecars_in(namespace) if not selector_labels(s)]
+        return [s for s in self.sidecars_in(namespace) if not _workload_selector_labels(s)]
 
     def root_default_sidecars(self) -> list[Resource]:
         """Sidecars without `workloadSelector` in the root namespace: the mesh-wide default."""
@@ -278,6 +265,15 @@ class MeshIndex:
         return None
 
 
+def _covering(table: dict[str, list[Resource]], fqdn: str) -> list[Resource]:
+    """What `table` holds for `fqdn` and for every wildcard host covering it (`*.ns.svc...`)."""
+    found = list(table.get(fqdn, ()))
+    if not fqdn.startswith("*"):
+        for key in wildcard_keys(fqdn):
+            found.extend(table.get(key, ()))
+    return found
+
+
 class Membership(NamedTuple):
     """Why a namespace is in the mesh, and the Namespace object that says so (if any)."""
 
@@ -325,7 +321,12 @@ class Workload:
             return False
         if mapping(self.template.get("spec")).get("hostNetwork") is True:
             return False
-        return not (
+        return not self.in_ambient
+
+    @property
+    def in_ambient(self) -> bool:
+        """Captured by ztunnel (labelled or already annotated by the CNI): no sidecar."""
+        return (
             self.annotations.get("ambient.istio.io/redirection") == "enabled"
             or self.labels.get(DATAPLANE_MODE) == "ambient"
         )
@@ -354,6 +355,6 @@ _TEMPLATE_PATHS: dict[str, KeyPath] = {
 }
 
 
-def selector_labels(sidecar: Resource) -> dict[str, Any]:
+def _workload_selector_labels(sidecar: Resource) -> dict[str, Any]:
     """The labels a Sidecar's `workloadSelector` requires; empty when it selects every workload."""
     return mapping(mapping(sidecar.spec.get("workloadSelector")).get("labels"))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from rules.loader import HELM_VALUES_KIND
-from rules.model import KeyPath, Resource
+from rules.model import UNNAMED, KeyPath, Resource, describe
 
 if TYPE_CHECKING:
     from rules.mesh import MeshIndex
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 INSTALL_GROUP = "install.istio.io"
 _NO_PILOT_PROFILES = frozenset({"empty"})
 _MAX_EMBEDDED_CHARS = 256 * 1024
-UNNAMED = "<unnamed>"
-"""The name the loader gives a resource without `metadata.name` (istioctl needs none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,17 +148,15 @@ def parse_embedded_yaml(text: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def describe(resource: Resource) -> str:
-    """`IstioOperator istio-system/control-plane`; a resource without a name by its file."""
-    if resource.name == UNNAMED:
-        return f"{resource.kind} in {resource.path}"
-    return f"{resource.kind} {resource.namespace}/{resource.name}"
-
-
 def file_scope(resource: Resource) -> tuple[str, ...]:
     """Extra fingerprint identity for a resource without a name: its file, the only thing that
     tells two unnamed IstioOperators (one per cluster, say) apart."""
     return ("@file", resource.path) if resource.name == UNNAMED else ()
+
+
+def dotted(path: KeyPath) -> str:
+    """A key path as people write it in a message: `spec.values.global.proxy.resources`."""
+    return ".".join(map(str, path))
 
 
 def mapping(value: Any) -> dict[str, Any]:

@@ -20,6 +20,8 @@ Severity = Literal["error", "warning"]
 KeyPath = tuple[str | int, ...]
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning")
+UNNAMED = "<unnamed>"
+"""The name the loader gives a resource without `metadata.name` (istioctl needs none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,16 @@ class Resource:
 
     def __repr__(self) -> str:
         return f"<Resource {self.ref} {self.path}>"
+
+
+def describe(resource: Resource) -> str:
+    """How every message names a resource, so a reviewer can search for it: `Kind ns/name`,
+    `Kind name` when cluster-scoped, `Kind in <file>` when unnamed (the file tells it apart)."""
+    if resource.name == UNNAMED:
+        return f"{resource.kind} in {resource.path}"
+    if resource.namespace is None:
+        return f"{resource.kind} {resource.name}"
+    return f"{resource.kind} {resource.namespace}/{resource.name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.model import KeyPath, Problem, Resource
-from rules.permissive_mtls import (
+from rules.model import KeyPath, Problem, Resource, describe
+from rules.peer_authentication import (
     Scope,
     describe_scope,
     policy_mode,
@@ -180,7 +180,7 @@ def _now_weak(
 ) -> Problem:
     where = _where(slot, base.root)
     old = base.by_name.get((policy.namespace, policy.name))
-    name = f"PeerAuthentication {policy.namespace}/{policy.name}"
+    name = describe(policy)
     if old is not None and scope_of(old) == slot[0] and _slot_mode(old, slot[1]) == STRICT:
         what = f"{name} weakens mTLS {where} from STRICT to {mode}"
     else:
@@ -189,7 +189,7 @@ def _now_weak(
         what += f"was STRICT{by}"
     return Problem(
         policy,
-        _mode_path(policy, slot[1]),
+        _mode_path(slot[1]),
         f"{what}: plaintext callers are accepted again"
         + (" and mTLS is off" if mode == "DISABLE" else ""),
         fix=("set", STRICT),
@@ -203,25 +203,25 @@ def _strict_removed(
     inherits = f"{mode} from {_describe_source(source, head.root)}" if source else (
         f"{mode}, Istio's default"
     )
-    name = f"{old.namespace}/{old.name}"
+    name = describe(old)
     if now is None:
         return Problem(
             old,
-            _mode_path(old, slot[1]),
-            f"PeerAuthentication {name} (STRICT {where}) is deleted and nothing keeps that scope "
+            _mode_path(slot[1]),
+            f"{name} (STRICT {where}) is deleted and nothing keeps that scope "
             f"STRICT: it falls back to {inherits}",
         )
     if scope_of(now) != slot[0]:
         return Problem(
             now,
             ("spec", "selector"),
-            f"PeerAuthentication {name} no longer applies {where}, which it kept STRICT: "
+            f"{name} no longer applies {where}, which it kept STRICT: "
             f"those workloads now inherit {inherits}",
         )
     return Problem(
         now,
-        _mode_path(now, slot[1]),
-        f"PeerAuthentication {name} no longer sets mTLS {where} to STRICT: it now inherits "
+        _mode_path(slot[1]),
+        f"{name} no longer sets mTLS {where} to STRICT: it now inherits "
         f"{inherits}",
         fix=("set", STRICT),
     )
@@ -231,8 +231,8 @@ def _slot_mode(policy: Resource, port: str | None) -> str | None:
     return policy_mode(policy) if port is None else port_modes(policy).get(port)
 
 
-def _mode_path(policy: Resource, port: str | None) -> KeyPath:
-    return ("spec", "mtls", "mode") if port is None else port_path(policy, port)
+def _mode_path(port: str | None) -> KeyPath:
+    return ("spec", "mtls", "mode") if port is None else port_path(port)
 
 
 def _where(slot: Slot, root: str) -> str:
@@ -281,7 +281,7 @@ def _destination_rules(ctx: Context) -> Iterator[Problem]:
             yield Problem(
                 rule,
                 path,
-                f"DestinationRule {rule.namespace}/{rule.name} newly sets tls.mode DISABLE for "
+                f"{describe(rule)} newly sets tls.mode DISABLE for "
                 f"{rule.spec.get('host')}{what}: its clients send plaintext, which STRICT servers "
                 "reject and PERMISSIVE ones accept unencrypted",
             )

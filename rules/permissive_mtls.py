@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.model import KeyPath, Problem, Resource
+from rules.model import Problem, describe
+from rules.peer_authentication import describe_scope, policy_mode, port_modes, port_path, scope_of
 
 ID = "permissive-mtls"
 SEVERITY = "error"
@@ -53,8 +54,6 @@ spec:
 OPTIONS: dict[str, Any] = {}
 
 WEAK_MODES = ("PERMISSIVE", "DISABLE")
-Scope = tuple[str | None, frozenset[tuple[str, str]] | None]
-"""(namespace, selector labels or None): the workloads a PeerAuthentication applies to."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
@@ -66,17 +65,16 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             yield Problem(
                 policy,
                 ("spec", "mtls", "mode"),
-                f"PeerAuthentication {policy.namespace}/{policy.name} sets mTLS {where} to {mode}: "
-                f"{_consequence(mode)}",
+                f"{describe(policy)} sets mTLS {where} to {mode}: {_consequence(mode)}",
                 fix=("set", "STRICT"),
             )
         for port, port_mode in port_modes(policy).items():
             if port_mode in WEAK_MODES:
                 yield Problem(
                     policy,
-                    port_path(policy, port),
-                    f"PeerAuthentication {policy.namespace}/{policy.name} sets mTLS on port {port} "
-                    f"{where} to {port_mode}: {_consequence(port_mode)}",
+                    port_path(port),
+                    f"{describe(policy)} sets mTLS on port {port} {where} to {port_mode}: "
+                    f"{_consequence(port_mode)}",
                     fix=("set", "STRICT"),
                 )
 
@@ -85,51 +83,3 @@ def _consequence(mode: str) -> str:
     if mode == "DISABLE":
         return "traffic is plaintext, unencrypted and unauthenticated"
     return "plaintext callers are accepted, unencrypted and unauthenticated"
-
-
-# --- Shared with mtls-weakened ----------------------------------------------------------------
-
-
-def policy_mode(policy: Resource) -> str | None:
-    """`spec.mtls.mode` upper-cased; None when absent or UNSET (the policy inherits)."""
-    mtls = policy.spec.get("mtls")
-    return _mode(mtls.get("mode") if isinstance(mtls, dict) else None)
-
-
-def port_modes(policy: Resource) -> dict[str, str | None]:
-    """Port (as text) -> mode for `portLevelMtls`; empty without a selector (Istio ignores it)."""
-    ports = policy.spec.get("portLevelMtls")
-    if not isinstance(ports, dict) or scope_of(policy)[1] is None:
-        return {}
-    return {
-        str(port): _mode(value.get("mode") if isinstance(value, dict) else None)
-        for port, value in ports.items()
-    }
-
-
-def port_path(policy: Resource, port: str) -> KeyPath:
-    return ("spec", "portLevelMtls", port, "mode")
-
-
-def scope_of(policy: Resource) -> Scope:
-    selector = policy.spec.get("selector")
-    labels = selector.get("matchLabels") if isinstance(selector, dict) else None
-    if not isinstance(labels, dict) or not labels:
-        return (policy.namespace, None)
-    return (policy.namespace, frozenset((str(k), str(v)) for k, v in labels.items()))
-
-
-def describe_scope(scope: Scope, root: str) -> str:
-    namespace, labels = scope
-    if labels is not None:
-        text = ",".join(f"{k}={v}" for k, v in sorted(labels))
-        return f"for workloads {text} in {namespace}"
-    if namespace == root:
-        return "mesh-wide"
-    return f"namespace-wide in {namespace}"
-
-
-def _mode(value: Any) -> str | None:
-    if not isinstance(value, str) or value.upper() in ("", "UNSET"):
-        return None
-    return value.upper()

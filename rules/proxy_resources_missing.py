@@ -17,11 +17,12 @@ from rules.mesh import Workload
 from rules.mesh_config import (
     MeshConfigSource,
     covered_by_layers,
+    dotted,
     file_scope,
     mapping,
     sidecar_mesh_configs,
 )
-from rules.model import KeyPath, Problem, Resource
+from rules.model import KeyPath, Problem, Resource, describe
 from rules.quantities import parse_quantity
 
 ID = "proxy-resources-missing"
@@ -113,7 +114,7 @@ def _check_values(source: MeshConfigSource, layered_limit: bool) -> Iterator[Pro
         yield Problem(
             source.resource,
             path,
-            f"{source.label}: {_dotted(path)} is not set, so sidecar proxies get no memory limit "
+            f"{source.label}: {dotted(path)} is not set, so sidecar proxies get no memory limit "
             "sized for this mesh (only whatever the chart or profile defaults to)",
             identity=(*map(str, path), *file_scope(source.resource)),
         )
@@ -121,7 +122,7 @@ def _check_values(source: MeshConfigSource, layered_limit: bool) -> Iterator[Pro
         yield from _below_request(
             source.resource,
             (*base, "limits", resource),
-            f"{source.label}: {_dotted((*base, 'limits', resource))}",
+            f"{source.label}: {dotted((*base, 'limits', resource))}",
             limits.get(resource),
             requests.get(resource),
         )
@@ -130,7 +131,7 @@ def _check_values(source: MeshConfigSource, layered_limit: bool) -> Iterator[Pro
 def _check_annotations(workload: Workload) -> Iterator[Problem]:
     annotations = workload.annotations
     resource = workload.resource
-    name = f"{resource.kind} {resource.namespace}/{resource.name}"
+    name = describe(resource)
     requested = [key for key in REQUEST_ANNOTATIONS.values() if key in annotations]
     if requested and _blank(annotations.get(LIMIT_ANNOTATIONS["memory"])):
         memory = REQUEST_ANNOTATIONS["memory"]
@@ -170,7 +171,3 @@ def _below_request(
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _dotted(path: KeyPath) -> str:
-    return ".".join(map(str, path))

@@ -1,8 +1,8 @@
-"""Where VirtualServices and DestinationRules name hosts and subsets, with their key paths.
+"""Where VirtualServices and DestinationRules name hosts, subsets and Gateways, with key paths.
 
 Several rules judge the same places (a VirtualService's `hosts`, every route and mirror
-destination, a DestinationRule's `host`); walking them in one place keeps the rules agreeing on
-what a destination is.
+destination, a DestinationRule's `host`, a VirtualService's `gateways`); walking them in one
+place keeps the rules agreeing on what a destination or a bound Gateway is.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rules.hosts import names_a_gateway, resolve_gateway_name
 from rules.model import KeyPath, Resource
 
 ROUTE_KINDS = ("http", "tcp", "tls")
@@ -77,14 +78,18 @@ def destinations(vs: Resource) -> Iterator[HostReference]:
                     )
 
 
+def gateway_references(vs: Resource) -> Iterator[tuple[int, str | None, str]]:
+    """(position in `gateways`, namespace, name) of each entry naming a Gateway resource (not
+    `mesh`), resolved as pilot does: a short name lives in the VirtualService's namespace."""
+    gateways = vs.spec.get("gateways")
+    for position, reference in enumerate(gateways if isinstance(gateways, list) else ()):
+        if names_a_gateway(reference):
+            yield (position, *resolve_gateway_name(reference, vs.namespace))
+
+
 def _destination(destination: Any, path: KeyPath, role: str) -> Iterator[HostReference]:
     if not isinstance(destination, dict):
         return
     host = destination.get("host")
     if isinstance(host, str) and host:
         yield HostReference((*path, "host"), host, role, destination.get("subset"))
-
-
-def describe(resource: Resource) -> str:
-    """`VirtualService ns/name`, the way messages name a resource."""
-    return f"{resource.kind} {resource.namespace}/{resource.name}"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.model import Problem
+from rules.model import Problem, describe
 
 ID = "revision-label"
 SEVERITY = "warning"
@@ -57,14 +57,13 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         revision = labels.get(REVISION)
         if revision not in (None, ""):
             message = (
-                f"Namespace {namespace.name} has both {INJECTION}: enabled and {REVISION}: "
+                f"{describe(namespace)} has both {INJECTION}: enabled and {REVISION}: "
                 f"{revision}: {INJECTION} wins, so revision {revision} is ignored and the "
-                "namespace follows the default control plane. Remove the istio-injection label"
+                "namespace follows the default control plane"
             )
         else:
             message = (
-                f"Namespace {namespace.name} is labelled {INJECTION}: enabled: it follows the "
-                f"default control plane and cannot move to a canary revision on its own. Use "
-                f"{REVISION}: <revision> instead"
+                f"{describe(namespace)} is labelled {INJECTION}: enabled: it follows the "
+                "default control plane and cannot move to a canary revision on its own"
             )
         yield Problem(namespace, ("metadata", "labels", INJECTION), message)

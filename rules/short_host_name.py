@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.model import Problem
-from rules.references import describe, host_references
+from rules.model import Problem, describe
+from rules.references import host_references
 
 ID = "short-host-name"
 SEVERITY = "warning"
@@ -86,7 +86,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             if "." in host or host.startswith("*"):
                 continue
             expanded = index.canonical_host(host, resource.namespace)
-            defined = index.defines_service_namespaces(host)
+            defined = index.namespaces_defining_service(host)
             where = f"{describe(resource)} {ref.role} '{host}'"
             if defined and resource.namespace not in defined:
                 others = sorted(defined)

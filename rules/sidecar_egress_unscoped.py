@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.model import Problem
+from rules.model import KeyPath, Problem, Resource, describe
 
 ID = "sidecar-egress-unscoped"
 SEVERITY = "warning"
@@ -60,37 +60,39 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     for sidecar in ctx.of_kind("Sidecar"):
         if index.is_ambient(sidecar.namespace or ""):
             continue
-        name = f"Sidecar {sidecar.namespace}/{sidecar.name}"
         egress = sidecar.spec.get("egress")
         if not egress:
-            path = ("spec", "egress") if "egress" in sidecar.spec else ("spec",)
-            if "spec" not in sidecar.body:
-                path = ("metadata", "name")
-            yield Problem(
-                sidecar,
-                path,
-                f"{name} has no egress: Istio then gives its proxies every host of the mesh "
-                f"({EVERYTHING})",
-                identity=("spec", "egress"),
-            )
-            continue
-        if not isinstance(egress, list):
-            continue
-        for listener_index, listener in enumerate(egress):
-            hosts = listener.get("hosts") if isinstance(listener, dict) else None
-            if not isinstance(hosts, list):
-                continue
-            for host_index, host in enumerate(hosts):
-                if isinstance(host, str) and host.strip() == EVERYTHING:
-                    yield Problem(
-                        sidecar,
-                        ("spec", "egress", listener_index, "hosts", host_index),
-                        f"{name} egress host '{EVERYTHING}' admits every host of every namespace: "
-                        "its proxies receive configuration for the whole mesh",
-                        identity=(
-                            "spec", "egress", _listener_identity(listener), "hosts", EVERYTHING
-                        ),
-                    )
+            yield _no_egress(sidecar)
+        elif isinstance(egress, list):
+            yield from _everything_hosts(sidecar, egress)
+
+
+def _no_egress(sidecar: Resource) -> Problem:
+    """Pointed at `egress`, else `spec`, else the name: the deepest key the reviewer can see."""
+    path: KeyPath = ("spec", "egress") if "egress" in sidecar.spec else ("spec",)
+    if "spec" not in sidecar.body:
+        path = ("metadata", "name")
+    return Problem(
+        sidecar,
+        path,
+        f"{describe(sidecar)} has no egress: Istio then gives its proxies every host of the mesh "
+        f"({EVERYTHING})",
+        identity=("spec", "egress"),
+    )
+
+
+def _everything_hosts(sidecar: Resource, egress: list[Any]) -> Iterator[Problem]:
+    for listener_index, listener in enumerate(egress):
+        hosts = listener.get("hosts") if isinstance(listener, dict) else None
+        for host_index, host in enumerate(hosts if isinstance(hosts, list) else ()):
+            if isinstance(host, str) and host.strip() == EVERYTHING:
+                yield Problem(
+                    sidecar,
+                    ("spec", "egress", listener_index, "hosts", host_index),
+                    f"{describe(sidecar)} egress host '{EVERYTHING}' admits every host of every "
+                    "namespace: its proxies receive configuration for the whole mesh",
+                    identity=("spec", "egress", _listener_identity(listener), "hosts", EVERYTHING),
+                )
 
 
 def _listener_identity(listener: dict[str, Any]) -> str:

@@ -26,7 +26,8 @@ WHY = (
 FIX = (
     "Add a Sidecar without `workloadSelector` to the namespace whose `egress.hosts` list only "
     "what the namespace calls (`./*`, `istio-system/*`, the namespaces it depends on), or a "
-    "default Sidecar in the root namespace that scopes every namespace."
+    "default Sidecar in the root namespace that scopes every namespace. The check is based on "
+    "what the repository contains; if the Sidecar is managed elsewhere, waive the finding."
 )
 FAIL = """\
 apiVersion: v1
@@ -117,8 +118,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             f"Namespace {namespace} is in the mesh ({membership.reason}) and this repository holds "
             f"{_holdings(len(with_sidecars), len(services))} in it, but no Sidecar without "
             f"workloadSelector in {namespace} and no default Sidecar in {root}: its proxies "
-            "receive configuration for every service in the mesh. Judged from what this "
-            "repository contains; waive it if the Sidecar is managed elsewhere",
+            "receive configuration for every service in the mesh",
             identity=("namespace", namespace),
         )
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.context import Context
-from rules.model import Problem
-from rules.references import describe, destinations
+from rules.model import Problem, describe
+from rules.references import destinations
 
 ID = "subset-not-defined"
 SEVERITY = "error"
@@ -93,20 +93,22 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     index = ctx.index
     for vs in ctx.of_kind("VirtualService"):
         for ref in destinations(vs):
-            if not isinstance(ref.subset, str | int) or isinstance(ref.subset, bool) or ref.subset == "":
+            if not _is_subset_name(ref.subset):
                 continue
             subset = str(ref.subset)
-            if subset in index.subsets_for(ref.host, vs.namespace):
+            defined = index.subsets_for(ref.host, vs.namespace)
+            if subset in defined:
                 continue
             fqdn = index.canonical_host(ref.host, vs.namespace)
             shown = ref.host if "." in ref.host else f"{ref.host} ({fqdn})"
             rules = index.destination_rules_for(ref.host, vs.namespace)
             if rules:
-                defined = sorted(index.subsets_for(ref.host, vs.namespace))
-                names = ", ".join(f"{r.namespace}/{r.name}" for r in rules[:3]) + (
+                names = ", ".join(describe(r) for r in rules[:3]) + (
                     f" and {len(rules) - 3} more" if len(rules) > 3 else ""
                 )
-                known = "subsets defined: " + ", ".join(defined) if defined else "no subsets defined"
+                known = f"subsets defined: {', '.join(sorted(defined))}" if defined else (
+                    "no subsets defined"
+                )
                 why = f"no DestinationRule for that host defines it ({known}; in {names})"
             else:
                 why = "no DestinationRule in this repository has that host"
@@ -115,3 +117,8 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 ref.subset_path,
                 f"{describe(vs)} sends traffic to subset '{subset}' of {shown}, but {why}",
             )
+
+
+def _is_subset_name(value: object) -> bool:
+    """A subset written as a name: `v1`, or `1` (YAML reads an int; Istio reads "1")."""
+    return isinstance(value, str | int) and not isinstance(value, bool) and value != ""

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
-from rules.config import ConfigWaiver, _glob
+from rules.config import ConfigWaiver, glob_matches
 from rules.model import Finding
 
 
@@ -22,7 +22,7 @@ def target_matches(target: str | None, finding: Finding) -> bool:
         return True
     if target == str(finding.resource):
         return True
-    return target == finding.path or ("*" in target and _glob(finding.path, target))
+    return target == finding.path or ("*" in target and glob_matches(finding.path, target))
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ def test_root_namespace_opens_the_whole_mesh():
     source = ap("  rules:\n  - {}\n", name="allow-all", namespace="istio-system")
     assert_findings(RULE, source, (8, 5))
     [message] = messages(source)
-    assert "it opens every workload of the mesh (root namespace) to any caller" in message
+    assert "it opens every workload of the mesh to any caller" in message
     custom = ap("  rules:\n  - {}\n", namespace="mesh-root")
     assert "of the mesh" in messages(custom, cfg="root_namespace: mesh-root\n")[0]
 

@@ -130,6 +130,17 @@ def test_in_cluster_hosts_are_for_the_mesh_when_mesh_is_bound():
     assert_findings("gateway-host-mismatch", gw("shop.example.com") + vs(*hosts), (16, 5), (17, 5), (18, 5))
 
 
+def test_a_two_label_domain_is_in_cluster_only_when_its_second_label_is_a_known_namespace():
+    # `frontend.shop` is Service frontend of namespace shop (the repository holds that
+    # namespace); `shop.io` is an external domain the gateway must serve, mesh bound or not.
+    hosts = ("shop.example.com", "frontend.shop", "shop.io")
+    source = gw("shop.example.com") + vs(*hosts, gateways="mesh, istio-system/public")
+    assert_findings("gateway-host-mismatch", source, (17, 5))
+    assert findings(source)[0].message == (
+        "VirtualService shop/shop host 'shop.io' is not served by Gateway istio-system/public, "
+        "which serves shop.example.com")
+
+
 def test_missing_gateways_and_mesh_only_are_not_judged():
     assert_findings("gateway-host-mismatch", gw("x.example.com") + vs("shop.example.com", gateways="istio-system/gone"))
     assert_findings("gateway-host-mismatch", gw("x.example.com") + vs("shop.example.com", gateways="mesh"))

@@ -125,6 +125,12 @@ def test_pod_annotation_in_block_yaml_is_flagged_without_a_fix():
     assert (finding.line, finding.column, finding.edit) == (10, 9, None)
 
 
+def test_pods_without_a_sidecar_are_quiet_as_there_is_no_proxy_to_wait_for():
+    setting = """        proxy.istio.io/config: '{"holdApplicationUntilProxyStarts": false}'\n"""
+    assert_findings(RULE, deployment(setting + '        sidecar.istio.io/inject: "false"\n'))
+    assert_findings(RULE, deployment(setting + "        ambient.istio.io/redirection: enabled\n"))
+
+
 def test_pod_annotations_that_do_not_set_false_are_quiet():
     for value in ("'{\"holdApplicationUntilProxyStarts\": true}'", "'{}'", "'not: [valid'",
                   "'concurrency: 2'"):

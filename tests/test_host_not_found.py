@@ -52,8 +52,11 @@ def test_unknown_host_in_hosts_routes_mirror_and_tcp_is_flagged():
     assert_findings("host-not-found", source, (18, 5), (22, 9), (24, 7), (28, 9))
     finding = [f for f in run(source).findings if f.rule == "host-not-found"][0]
     assert finding.severity == "warning"
-    assert "VirtualService bookinfo/front host 'reviwes.bookinfo.svc.cluster.local'" in finding.message
-    assert "in this repository" in finding.message
+    assert finding.message == (
+        "VirtualService bookinfo/front host 'reviwes.bookinfo.svc.cluster.local' matches no "
+        "Service or ServiceEntry in this repository, which defines other Services in namespace "
+        "bookinfo"
+    )
 
 
 def test_short_and_namespace_forms_expand_before_the_lookup():

@@ -25,8 +25,11 @@ def test_fail_example_is_flagged_and_pass_example_is_not_against_the_base_exampl
 def test_tag_bump_without_revision_is_flagged():
     [finding] = findings_of(RULE, operator("  tag: 1.25.0\n"), operator("  tag: 1.24.2\n"))
     assert (finding.line, finding.column, finding.severity) == (7, 3, "error")
-    assert "changes the Istio version in place (revision empty)" in finding.message
-    assert "spec.tag 1.24.2 -> 1.25.0" in finding.message
+    assert finding.message == (
+        "IstioOperator istio-system/control-plane changes the Istio version in place (revision "
+        "empty): the running istiod is replaced under live sidecars and cannot be rolled back "
+        "(spec.tag 1.24.2 -> 1.25.0)"
+    )
     assert finding.new is True
 
 

@@ -147,14 +147,14 @@ def test_service_entry_hosts_exact_wildcard_and_short():
     assert [s.name for s in mesh.services_for("a.b.wild.example.org", "x")] == ["external"]
     assert mesh.services_for("wild.example.org", "x") == []
     assert [s.name for s in mesh.services_for("legacy.bookinfo", "x")] == ["external"]
-    assert mesh.defines_service_namespaces("legacy") == {"bookinfo"}
+    assert mesh.namespaces_defining_service("legacy") == {"bookinfo"}
 
 
 def test_namespaces_with_services():
     mesh = index()
     assert mesh.service_namespaces == {"bookinfo", "default"}
-    assert mesh.defines_service_namespaces("reviews") == {"bookinfo"}
-    assert mesh.defines_service_namespaces("nothing") == set()
+    assert mesh.namespaces_defining_service("reviews") == {"bookinfo"}
+    assert mesh.namespaces_defining_service("nothing") == set()
 
 
 def test_subsets_are_the_union_over_namespaces_and_wildcards():

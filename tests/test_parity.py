@@ -6,9 +6,9 @@ The comparison itself lives in `tests/parity.py`, which also renders docs/parity
 import pytest
 
 from rules.config import Config
-from rules.hosts import names_a_gateway
 from rules.loader import load
 from rules.mesh import MeshIndex
+from rules.references import gateway_references
 from tests import parity
 from tests.helpers import files, run
 
@@ -58,10 +58,7 @@ def _istioctl_ist0132(case):
     index = MeshIndex(resources, Config())
     flagged = set()
     for vs in (r for r in resources if r.kind == "VirtualService"):
-        for reference in vs.spec.get("gateways") or []:
-            if not names_a_gateway(reference):
-                continue
-            namespace, name = index.resolve_gateway(reference, vs.namespace)
+        for _, namespace, name in gateway_references(vs):
             written = [h.written for h in index.gateway_hosts(namespace, name)]
             if not parity.istioctl_vs_host_in_gateway(written, namespace, vs.spec.get("hosts") or [], vs.namespace):
                 flagged.add(f"VirtualService {vs.namespace}/{vs.name}")

@@ -17,7 +17,10 @@ def test_istio_injection_enabled_is_flagged_on_the_label():
     [finding] = run(namespace("    team: books\n    istio-injection: enabled\n")).findings
     assert (finding.line, finding.column) == (7, 5)
     assert finding.resource.namespace is None and finding.resource.name == "bookinfo"
-    assert "istio.io/rev" in finding.message
+    assert finding.message == (
+        "Namespace bookinfo is labelled istio-injection: enabled: it follows the default control "
+        "plane and cannot move to a canary revision on its own"
+    )
 
 
 def test_both_labels_are_flagged_and_the_message_says_the_revision_is_ignored():

@@ -33,3 +33,15 @@ def test_fail_example_fires_and_pass_example_is_clean(rule):
 def test_unknown_rule_is_refused_by_name():
     with pytest.raises(KeyError, match="unknown rule 'no-such-rule'"):
         registry.get("no-such-rule")
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda m: m.ID)
+def test_messages_name_the_resource_as_kind_namespace_name(rule):
+    base = getattr(rule, "BASE", None)
+    report = run({"example.yaml": rule.FAIL}, base=base and {"example.yaml": base})
+    for finding in (f for f in report.findings if f.rule == rule.ID):
+        ref = finding.resource
+        named = f"{ref.kind} {ref.name}" if ref.namespace is None else (
+            f"{ref.kind} {ref.namespace}/{ref.name}"
+        )
+        assert named in finding.message, finding.message

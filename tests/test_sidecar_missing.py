@@ -59,9 +59,11 @@ def test_labelled_namespace_without_sidecar_is_flagged_on_the_namespace():
     [finding] = [f for f in report.findings if f.rule == RULE]
     assert (finding.line, finding.column) == (4, 3)
     assert finding.resource.kind == "Namespace" and finding.resource.namespace is None
-    assert "labelled istio-injection: enabled" in finding.message
-    assert "1 workload in it" in finding.message
-    assert "Judged from what this repository contains" in finding.message
+    assert finding.message == (
+        "Namespace shop is in the mesh (labelled istio-injection: enabled) and this repository "
+        "holds 1 workload in it, but no Sidecar without workloadSelector in shop and no default "
+        "Sidecar in istio-system: its proxies receive configuration for every service in the mesh"
+    )
 
 
 def test_without_a_namespace_object_the_finding_sits_on_the_first_workload():

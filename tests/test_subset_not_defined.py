@@ -48,8 +48,11 @@ def test_undefined_subset_is_an_error_on_the_subset_key():
     assert_findings("subset-not-defined", source, (13, 9))
     [finding] = findings_of("subset-not-defined", source)
     assert (finding.path, finding.severity) == ("vs.yaml", "error")
-    assert "subset 'v3' of reviews.bookinfo.svc.cluster.local" in finding.message
-    assert "subsets defined: v1, v2; in bookinfo/reviews" in finding.message
+    assert finding.message == (
+        "VirtualService bookinfo/reviews sends traffic to subset 'v3' of "
+        "reviews.bookinfo.svc.cluster.local, but no DestinationRule for that host defines it "
+        "(subsets defined: v1, v2; in DestinationRule bookinfo/reviews)"
+    )
 
 
 def test_defined_subset_and_no_subset_are_fine():
