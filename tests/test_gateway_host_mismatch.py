@@ -136,7 +136,7 @@ def test_a_two_label_domain_is_in_cluster_only_when_its_second_label_is_a_known_
     hosts = ("shop.example.com", "frontend.shop", "shop.io")
     source = gw("shop.example.com") + vs(*hosts, gateways="mesh, istio-system/public")
     assert_findings("gateway-host-mismatch", source, (17, 5))
-    assert findings(source)[0].message == (
+    assert findings_of("gateway-host-mismatch", source)[0].message == (
         "VirtualService shop/shop host 'shop.io' is not served by Gateway istio-system/public, "
         "which serves shop.example.com")
 
