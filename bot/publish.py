@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from rules.engine import Report
 from rules.model import Finding, Skipped
 
 from bot import render
@@ -70,8 +71,7 @@ async def start_check(gh: Installation, repo: str, head_sha: str, app_id: Any = 
 async def conclude_check(gh: Installation, repo: str, run: CheckRun, findings: list[Finding],
                          change: ChangeSet, skipped: list[Skipped], links: Links) -> str:
     """Complete the check: `failure` when a new unwaived error exists, else `success`."""
-    failing = any(f.severity == "error" and f.new and not f.waived for f in findings)
-    conclusion = "failure" if failing else "success"
+    conclusion = "failure" if Report(findings).failing(new_only=True) else "success"
     output = {
         "title": render.title(findings),
         "summary": render.summary(findings, skipped, links, change.notes),
