@@ -384,7 +384,7 @@ def _timestamp(text: str):
     try:
         value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date or time such as 2026-12-31 or 2026-12-31T12:00")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date or time such as 2026-12-31 or 2026-12-31T12:00") from None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 

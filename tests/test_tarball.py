@@ -230,7 +230,7 @@ def test_links_devices_and_paths_outside_the_top_folder_are_skipped(world):
         member(f"{TOP}/apps/team3/vs3.yaml", tarfile.CHRTYPE, devmajor=1, devminor=3)
         for name, path in ((f"/{TOP}/apps/team4/vs4.yaml", "apps/team4/vs4.yaml"),
                            (f"{TOP}/../{TOP}/apps/team5/vs5.yaml", "apps/team5/vs5.yaml"),
-                           (f"other-top/apps/team5/vs5.yaml", "apps/team5/vs5.yaml")):
+                           ("other-top/apps/team5/vs5.yaml", "apps/team5/vs5.yaml")):
             data = files[path].encode()  # the right content, at the wrong place
             info = tarfile.TarInfo(name)
             info.size = len(data)
