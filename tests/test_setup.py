@@ -264,13 +264,9 @@ def test_a_created_apps_key_signs_jwts_the_fake_accepts():
 def test_the_fakes_conversion_answer_matches_githubs_description():
     import jsonschema
 
-    from tests.helpers import FIXTURES
-    from tests.test_fakegithub import deref
+    from tests.openapi import deref, load
 
-    description = FIXTURES / "github-openapi" / "api.github.com.json"
-    if not description.exists():
-        pytest.skip("GitHub's OpenAPI description is not available")
-    doc = json.loads(description.read_text())
+    doc = load()
     operation = doc["paths"]["/app-manifests/{code}/conversions"]["post"]
     schema = deref(doc, operation["responses"]["201"]["content"]["application/json"]["schema"])
     fake = FakeGitHub()

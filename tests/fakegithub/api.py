@@ -575,11 +575,19 @@ def create_review_comment(call: Call) -> Any:
     return _comment_json(comment)
 
 
+def _review_comment(call: Call) -> dict[str, Any]:
+    """The review comment named in the path, if it belongs to this repository; else 404."""
+    comment = call.fake.review_comments.get(int(call.params["comment_id"]))
+    if comment is None or comment["_repo"] != call.repo.full_name:
+        raise ApiError(404, "Not Found")
+    return comment
+
+
 @route("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies")
 def reply_to_review_comment(call: Call) -> Any:
     pull = call.pull
-    parent = call.fake.review_comments.get(int(call.params["comment_id"]))
-    if parent is None or parent["_pull"] != pull.number:
+    parent = _review_comment(call)
+    if parent["_pull"] != pull.number:
         raise ApiError(404, "Not Found")
     item = {"path": parent["path"], "body": call.body.get("body"), "line": parent["line"],
             "subject_type": parent["subject_type"], "in_reply_to": parent["id"]}
@@ -592,17 +600,13 @@ def reply_to_review_comment(call: Call) -> Any:
 
 @route("GET", "/repos/{owner}/{repo}/pulls/comments/{comment_id}")
 def get_review_comment(call: Call) -> Any:
-    comment = call.fake.review_comments.get(int(call.params["comment_id"]))
-    if comment is None or comment["_repo"] != call.repo.full_name:
-        raise ApiError(404, "Not Found")
+    comment = _review_comment(call)
     return _comment_json(comment)
 
 
 @route("PATCH", "/repos/{owner}/{repo}/pulls/comments/{comment_id}")
 def update_review_comment(call: Call) -> Any:
-    comment = call.fake.review_comments.get(int(call.params["comment_id"]))
-    if comment is None or comment["_repo"] != call.repo.full_name:
-        raise ApiError(404, "Not Found")
+    comment = _review_comment(call)
     if "body" not in call.body:
         raise ApiError(422, "Unprocessable Entity", ["\"body\" wasn't supplied."])
     comment["body"] = call.body["body"]
