@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def footgun() -> list[str]:
     script = Path(sys.executable).with_name("footgun")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli.main"]
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:

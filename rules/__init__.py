@@ -1,5 +1,9 @@
 """The rules, listed explicitly: adding a rule means importing it here (no magic discovery).
 
+Each rule lives at `rules/<rule_id>.py` (dashes become underscores); the machinery they share
+lives in `rules/core/` (model, loader, config, engine) and `rules/mesh/` (the mesh index and
+its readers). Nothing under `rules` imports `bot`: the analysis is pure.
+
 Each rule is a module with `ID`, `SEVERITY`, `KINDS`, `SUMMARY`, `WHY`, `FIX`, `FAIL`, `PASS`,
 `OPTIONS` (option defaults) and a generator `check(ctx, options)` yielding `Problem`s. A rule that
 compares against the base revision also has `BASE`, the base its FAIL and PASS examples assume.

@@ -34,10 +34,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from rules import authz
-from rules.context import Context
-from rules.mesh import DATAPLANE_MODE
-from rules.model import KeyPath, Problem, Resource, describe
+from rules.mesh import authz
+from rules.core.context import Context
+from rules.mesh.index import DATAPLANE_MODE
+from rules.core.model import KeyPath, Problem, Resource, describe
 
 ID = "authz-blocks-health-probes"
 SEVERITY = "error"

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rules.context import Context
-from rules.hosts import MESH_GATEWAY, GatewayHost, in_cluster, matches
-from rules.mesh import MeshIndex
-from rules.model import Problem, Resource, describe
-from rules.references import gateway_references
+from rules.core.context import Context
+from rules.mesh.hosts import MESH_GATEWAY, GatewayHost, in_cluster, matches
+from rules.mesh.index import MeshIndex
+from rules.core.model import Problem, Resource, describe
+from rules.mesh.references import gateway_references
 
 ID = "gateway-host-mismatch"
 SEVERITY = "error"

@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from rules.context import Context
-from rules.loader import WORKLOAD_KINDS
-from rules.mesh_config import (
+from rules.core.context import Context
+from rules.core.loader import WORKLOAD_KINDS
+from rules.mesh.mesh_config import (
     MeshConfigSource,
     covered_by_layers,
     dotted,
@@ -22,9 +22,8 @@ from rules.mesh_config import (
     is_false,
     is_true,
     parse_embedded_yaml,
-    sidecar_mesh_configs,
 )
-from rules.model import Problem, describe
+from rules.core.model import Problem, describe
 
 ID = "hold-application-until-proxy-starts"
 SEVERITY = "warning"
@@ -77,7 +76,7 @@ _FALSE_SETTING = re.compile(rf"""(["']?{SETTING}["']?\s*:\s*)false\b""")
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
-    sources = sidecar_mesh_configs(ctx.index)
+    sources = ctx.index.sidecar_mesh_configs()
     for source in sources:
         setting = source.default_config.get(SETTING)
         if _holds(source) or (not is_false(setting) and covered_by_layers(source, sources, _holds)):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rules.context import Context
-from rules.hosts import in_cluster
-from rules.model import Problem, describe
-from rules.references import host_references
+from rules.core.context import Context
+from rules.mesh.hosts import in_cluster
+from rules.core.model import Problem, describe
+from rules.mesh.references import host_references
 
 ID = "host-not-found"
 SEVERITY = "warning"

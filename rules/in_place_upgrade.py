@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from rules.context import Context
-from rules.mesh_config import INSTALL_GROUP, dotted, enables_pilot, file_scope, mapping
-from rules.model import KeyPath, Problem, Resource, describe
+from rules.core.context import Context
+from rules.mesh.mesh_config import INSTALL_GROUP, dotted, enables_pilot, file_scope, mapping
+from rules.core.model import KeyPath, Problem, Resource, describe
 
 ID = "in-place-upgrade"
 SEVERITY = "error"

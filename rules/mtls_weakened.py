@@ -26,9 +26,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from rules.context import Context
-from rules.model import KeyPath, Problem, Resource, describe
-from rules.peer_authentication import (
+from rules.core.context import Context
+from rules.core.model import KeyPath, Problem, Resource, describe
+from rules.mesh.peer_authentication import (
     Scope,
     describe_scope,
     policy_mode,

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rules.context import Context
-from rules.model import Problem, describe
-from rules.peer_authentication import describe_scope, policy_mode, port_modes, port_path, scope_of
+from rules.core.context import Context
+from rules.core.model import Problem, describe
+from rules.mesh.peer_authentication import describe_scope, policy_mode, port_modes, port_path, scope_of
 
 ID = "permissive-mtls"
 SEVERITY = "error"

@@ -11,19 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rules.context import Context
-from rules.loader import WORKLOAD_KINDS
-from rules.mesh import Workload
-from rules.mesh_config import (
+from rules.core.context import Context
+from rules.core.loader import WORKLOAD_KINDS
+from rules.mesh.index import Workload
+from rules.mesh.mesh_config import (
     MeshConfigSource,
     covered_by_layers,
     dotted,
     file_scope,
     mapping,
-    sidecar_mesh_configs,
 )
-from rules.model import KeyPath, Problem, Resource, describe
-from rules.quantities import parse_quantity
+from rules.core.model import KeyPath, Problem, Resource, describe
+from rules.mesh.quantities import parse_quantity
 
 ID = "proxy-resources-missing"
 SEVERITY = "warning"
@@ -87,7 +86,7 @@ LIMIT_ANNOTATIONS = {"cpu": ANNOTATION + "proxyCPULimit", "memory": ANNOTATION +
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
-    sources = [s for s in sidecar_mesh_configs(ctx.index) if s.values_path is not None]
+    sources = [s for s in ctx.index.sidecar_mesh_configs() if s.values_path is not None]
     for source in sources:
         yield from _check_values(source, covered_by_layers(source, sources, _limits_memory))
     for workload in ctx.index.workloads():

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rules.context import Context
-from rules.model import Problem, describe
+from rules.core.context import Context
+from rules.core.model import Problem, describe
 
 ID = "revision-label"
 SEVERITY = "warning"

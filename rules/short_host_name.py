@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rules.context import Context
-from rules.model import Problem, describe
-from rules.references import host_references
+from rules.core.context import Context
+from rules.core.model import Problem, describe
+from rules.mesh.references import host_references
 
 ID = "short-host-name"
 SEVERITY = "warning"

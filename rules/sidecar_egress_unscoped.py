@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rules.context import Context
-from rules.model import KeyPath, Problem, Resource, describe
+from rules.core.context import Context
+from rules.core.model import KeyPath, Problem, Resource, describe
 
 ID = "sidecar-egress-unscoped"
 SEVERITY = "warning"

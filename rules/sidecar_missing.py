@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rules.context import Context
-from rules.loader import WORKLOAD_KINDS
-from rules.model import Problem
+from rules.core.context import Context
+from rules.core.loader import WORKLOAD_KINDS
+from rules.core.model import Problem
 
 ID = "sidecar-missing"
 SEVERITY = "warning"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rules.context import Context
-from rules.model import Problem, describe
-from rules.references import destinations
+from rules.core.context import Context
+from rules.core.model import Problem, describe
+from rules.mesh.references import destinations
 
 ID = "subset-not-defined"
 SEVERITY = "error"

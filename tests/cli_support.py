@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 import rules as registry
-from bot import cli
+from bot.cli import main as cli
 from rules import fault_injection
-
 FAULTY = fault_injection.FAIL
 """A VirtualService whose route 1 injects aborts: `fault` at line 10, column 5."""
 CLEAN = fault_injection.PASS
@@ -50,7 +49,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
 def run_subprocess(*argv: str, cwd: Path, timeout: float = 120, env: dict | None = None) -> Result:
     """`footgun ARGV` as a separate process (a hang or crash cannot take the test run with it)."""
     out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", *argv],
+        [sys.executable, "-m", "bot.cli.main", *argv],
         cwd=cwd, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {}), "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
     )

@@ -48,7 +48,6 @@ async def database_url(request, tmp_path):
 async def database(database_url):
     """The migrated database (Alembic, as in production)."""
     from bot import db
-
     database = db.open_database(database_url)
     await db.migrate(database.engine)
     try:
@@ -79,7 +78,7 @@ def serve():
 
     import httpx
 
-    from bot.app import create_app
+    from bot.web.app import create_app
 
     @contextlib.asynccontextmanager
     async def serving(settings, **options):

@@ -6,10 +6,10 @@ import textwrap
 from pathlib import Path
 
 import rules as registry
-from rules.config import Config, parse_config
-from rules.engine import Report, analyse
-from rules.loader import SourceFile
-from rules.model import Finding
+from rules.core.config import Config, parse_config
+from rules.core.engine import Report, analyse
+from rules.core.loader import SourceFile
+from rules.core.model import Finding
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures"

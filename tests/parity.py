@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rules.config import Config
-from rules.engine import analyse
-from rules.hosts import GatewayHost, gateway_host, matches
-from rules.loader import SourceFile
+from rules.core.config import Config
+from rules.core.engine import analyse
+from rules.mesh.hosts import GatewayHost, gateway_host, matches
+from rules.core.loader import SourceFile
 from tests.helpers import FIXTURES
 
 ANALYZERS = FIXTURES / "istio-analyzers"

@@ -8,9 +8,9 @@ import contextlib
 import pytest
 from sqlalchemy import inspect, select
 
-from bot import worker as worker_module
+from bot.queue import worker as worker_module
 from bot import db
-from bot.app import create_app
+from bot.web.app import create_app
 from bot.db import Job
 from bot.settings import load_settings
 from tests.test_jobs import FakeHandler

@@ -3,8 +3,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from bot.changeset import BlobCache, ConfigInvalid, PullRequest, fetch
-from bot.diffs import apply_patch, right_side_lines
+from bot.github.changeset import BlobCache, ConfigInvalid, PullRequest, fetch
+from bot.github.diffs import apply_patch, right_side_lines
 from tests.fakegithub.world import virtual_service as vs
 
 
@@ -127,8 +127,7 @@ def test_a_patch_that_does_not_fit_the_base_is_refused():
 
 
 def test_a_changed_file_is_fetched_when_its_rebuilt_text_does_not_hash_right(world, monkeypatch):
-    from bot import changeset
-
+    from bot.github import changeset
     base = {f"mesh/{i}.yaml": vs(f"svc{i}") for i in range(5)}
     cache = BlobCache()
     change_set(world, world.pull(base, {"mesh/9.yaml": vs("svc9")}), cache)

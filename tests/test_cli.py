@@ -175,12 +175,12 @@ def test_parse_cache_is_written_and_reused_unless_disabled(workdir, capsys, monk
     entries = list((workdir / "cache" / "footgun").glob("v*/*"))
     assert len(entries) == 1
 
-    import rules.loader
+    import rules.core.loader
 
     def no_parsing(*args, **kwargs):
         raise AssertionError("a cached file was parsed again")
 
-    monkeypatch.setattr(rules.loader, "parse_file", no_parsing)
+    monkeypatch.setattr(rules.core.loader, "parse_file", no_parsing)
     second = run_cli(capsys, "check", "--format", "json", "mesh")
     assert second.json == first.json
 
@@ -196,7 +196,7 @@ def test_real_process_exit_codes_and_one_line_error(workdir):
 
 
 def test_colour_only_when_asked(workdir):
-    from bot.formats import render_report
+    from bot.cli.formats import render_report
     from tests.helpers import run
 
     report = run(FAULTY, cfg=only("fault-injection"))
@@ -214,7 +214,7 @@ def test_check_does_not_import_the_app_stack(workdir):
     (workdir / "mesh" / "vs.yaml").write_text(FAULTY)
     probe = (
         "import sys\n"
-        "from bot.cli import main\n"
+        "from bot.cli.main import main\n"
         "main(['check', '--no-cache', '--format', 'sarif', 'mesh'])\n"
         "heavy = {'starlette', 'sqlalchemy', 'githubkit', 'httpx', 'uvicorn', 'alembic', 'pydantic',\n"
         "         'pydantic_settings', 'prometheus_client', 'ruamel', 'asyncpg', 'aiosqlite'}\n"
@@ -236,8 +236,7 @@ def many_files(workdir, count: int = 40) -> None:
 
 
 def test_cold_cache_is_parsed_on_two_cores_with_the_same_result(workdir, capsys, monkeypatch):
-    from bot import two_cores
-
+    from bot.cli import two_cores
     many_files(workdir)
     expected = run_cli(capsys, "check", "--format", "json", "--no-cache", "mesh").json
     monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
@@ -248,12 +247,11 @@ def test_cold_cache_is_parsed_on_two_cores_with_the_same_result(workdir, capsys,
 
 
 def test_a_failing_parse_child_changes_nothing(workdir, capsys, monkeypatch):
-    import rules.loader
-    from bot import two_cores
-
+    import rules.core.loader
+    from bot.cli import two_cores
     many_files(workdir)
     expected = run_cli(capsys, "check", "--format", "json", "--no-cache", "mesh").json
-    parent, parse_file = os.getpid(), rules.loader.parse_file
+    parent, parse_file = os.getpid(), rules.core.loader.parse_file
 
     def fails_in_the_child(*args, **kwargs):
         if os.getpid() != parent:
@@ -261,7 +259,7 @@ def test_a_failing_parse_child_changes_nothing(workdir, capsys, monkeypatch):
         return parse_file(*args, **kwargs)
 
     monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
-    monkeypatch.setattr(rules.loader, "parse_file", fails_in_the_child)
+    monkeypatch.setattr(rules.core.loader, "parse_file", fails_in_the_child)
     assert run_cli(capsys, "check", "--format", "json", "mesh").json == expected
 
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bot import sources
+from bot.cli import sources
 from tests.cli_support import CLEAN, FAULT_AT, FAULTY, GitRepo, only, run_cli, run_subprocess
 
 CONFIG = ".github/footgun.yml"
@@ -175,8 +175,7 @@ def test_diff_as_a_process_in_a_subfolder(repo, tmp_path):
 def test_base_analysed_in_a_child_process_agrees_with_one_process(repo, capsys, monkeypatch):
     base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
     repo.commit({"mesh/vs.yaml": FAULTY, "mesh/old.yaml": None, "mesh/moved.yaml": FAULTY.replace("ratings", "old")})
-    from bot import two_cores
-
+    from bot.cli import two_cores
     monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
     parallel = run_cli(capsys, "diff", base, "--format", "json", "--no-cache")
     monkeypatch.setattr(two_cores, "_usable_cores", lambda: 1)
@@ -187,21 +186,20 @@ def test_base_analysed_in_a_child_process_agrees_with_one_process(repo, capsys, 
 
 
 def test_a_failing_child_falls_back_to_one_process(repo, capsys, monkeypatch):
-    import rules.engine
+    import rules.core.engine
 
     base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
     repo.commit({"mesh/vs.yaml": FAULTY})
-    parent, run_rules = os.getpid(), rules.engine.run_rules
+    parent, run_rules = os.getpid(), rules.core.engine.run_rules
 
     def fails_in_the_child(context, locate=True):
         if os.getpid() != parent:
             raise RuntimeError("child failure")
         return run_rules(context, locate)
 
-    from bot import two_cores
-
+    from bot.cli import two_cores
     monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
-    monkeypatch.setattr(rules.engine, "run_rules", fails_in_the_child)
+    monkeypatch.setattr(rules.core.engine, "run_rules", fails_in_the_child)
     result = run_cli(capsys, "diff", base, "--format", "json")
     assert result.code == 1
     assert [(f["path"], f["new"]) for f in result.json["findings"]] == [
@@ -209,8 +207,7 @@ def test_a_failing_child_falls_back_to_one_process(repo, capsys, monkeypatch):
 
 
 def test_base_findings_are_cached_for_the_next_diff_against_the_same_base(repo, capsys, monkeypatch):
-    from bot import two_cores
-
+    from bot.cli import two_cores
     base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
     repo.commit({"mesh/vs.yaml": FAULTY})
     first = run_cli(capsys, "diff", base, "--format", "json")

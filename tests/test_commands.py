@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands import (
+from bot.waivers.grammar import (
     CommandError, Help, ListWaivers, Recheck, Unwaive, Waive, find_commands, format_command, parse,
 )
 

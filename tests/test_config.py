@@ -1,6 +1,6 @@
 import pytest
 
-from rules.config import DEFAULT_HEALTH_PATHS, Config, ConfigError
+from rules.core.config import DEFAULT_HEALTH_PATHS, Config, ConfigError
 from tests.helpers import config
 
 

@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import cli, events
-from bot.app import create_app
+from bot.cli import main as cli
+
+from bot.web import events
+from bot.web.app import create_app
 from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,7 +159,6 @@ def test_every_dockerfile_copy_source_exists():
 def test_the_image_puts_migrations_where_the_code_looks_and_ships_the_manifest():
     """bot/db.py runs Alembic from `migrations/` beside the `bot` package, with no alembic.ini."""
     from bot import db
-
     assert db.MIGRATIONS == Path(db.__file__).resolve().parents[1] / "migrations"
     assert "alembic.ini" not in (ROOT / "Dockerfile").read_text().replace("alembic.ini is for", "")
     build = " ".join(args for word, args in stages()[0] if word == "RUN")

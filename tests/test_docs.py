@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from bot.output.rules_doc import REGENERATE, table, to_markdown
+from bot.cli.output.rules_doc import REGENERATE, table, to_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,5 +21,5 @@ def test_readme_rule_table_is_up_to_date():
     expected = "\n".join(table("docs/rules.md"))
     assert match.group(1) == expected, (
         "README.md's rule table is stale: replace it with the output of\n"
-        "python -c \"from bot.output.rules_doc import table; print(*table('docs/rules.md'), sep='\\n')\""
+        "python -c \"from bot.cli.output.rules_doc import table; print(*table('docs/rules.md'), sep='\\n')\""
     )

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import rules as registry
-from bot.cli import main
+from bot.cli.main import main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 BASE_RULES = {rule_id for rule_id, module in registry.RULES.items() if hasattr(module, "BASE")}

@@ -29,8 +29,7 @@ def test_every_route_of_the_fake_exists_in_githubs_description(openapi):
 def test_what_the_bot_sends_validates_against_the_request_schemas(world, openapi):
 
     pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)})
-    from bot import review
-
+    from bot.review import job as review
     world.run(review.run(job_context(world, pull)))
     world.fake.push(pull, {"mesh/a.yaml": vs("a").replace("hosts: [", "hosts: [b.mesh.svc.cluster.local, ")})
     world.run(review.run(job_context(world, pull)))
@@ -40,8 +39,7 @@ def test_what_the_bot_sends_validates_against_the_request_schemas(world, openapi
 
 def test_what_the_fake_answers_uses_only_fields_github_declares(world, openapi):
     pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)})
-    from bot import review
-
+    from bot.review import job as review
     world.run(review.run(job_context(world, pull)))
     compared = sum(check_response(openapi, logged) for logged in world.fake.log)
     assert compared >= 6
@@ -133,8 +131,8 @@ def test_pages_carry_link_headers():
 
 @pytest.mark.e2e
 def test_the_fake_serves_the_review_over_http_on_loopback():
-    from bot import review
-    from bot.github import GitHubApp
+    from bot.review import job as review
+    from bot.github.client import GitHubApp
     from tests.fakegithub.world import World
     from tests.loopback import FakeServer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules.loader import SourceFile, load
+from rules.core.loader import SourceFile, load
 from tests.helpers import FIXTURES
 
 FOLDERS = ("istio-samples", "istio-analyzers")

@@ -5,8 +5,8 @@ import asyncio
 import pytest
 
 from bot import metrics
-from bot.github import GitHubApp, GitHubError, InvalidAppKey
-from bot.jobs import RetryableError
+from bot.github.client import GitHubApp, GitHubError, InvalidAppKey
+from bot.queue.jobs import RetryableError
 from tests.fakegithub import FakeGitHub, key_pair
 
 
@@ -166,7 +166,7 @@ def test_open_client_builds_the_app_from_settings_and_closes_it(fake):
 
     from pydantic import SecretStr
 
-    from bot.github import open_client
+    from bot.github.client import open_client
 
     settings = SimpleNamespace(app_id=fake.app_id, private_key=SecretStr(fake.private_key),
                                github_api_url=fake.base_url, http_timeout=5.0)

@@ -127,7 +127,7 @@ def test_a_hostile_file_does_not_hide_findings_in_other_files(tmp_path):
 
 @pytest.mark.parametrize("value", ["!!int abc", "!!float abc", "!!timestamp soon", "!!int ²"])
 def test_a_value_that_does_not_fit_its_tag_is_skipped_not_a_crash(value):
-    from rules.loader import parse_file
+    from rules.core.loader import parse_file
 
     parsed = parse_file("x.yaml", HEAD + f"spec:\n  hosts: {value}\n")
     assert parsed.skipped == ("invalid YAML: a value in the document at line 1 does not match its "
@@ -149,7 +149,7 @@ def test_fast_construction_matches_pyyaml(text, body):
     """The loader builds common values itself; what it builds must equal PyYAML's result."""
     import yaml
 
-    from rules.loader import _StrictLoader, parse_file
+    from rules.core.loader import _StrictLoader, parse_file
 
     class PyYAMLConstruction(_StrictLoader):
         construct_document = yaml.constructor.BaseConstructor.construct_document
@@ -167,7 +167,7 @@ def test_fast_construction_matches_pyyaml(text, body):
 
 
 def test_fast_construction_keeps_aliases_shared_and_flags_merged_duplicates():
-    from rules.loader import parse_file
+    from rules.core.loader import parse_file
 
     [document] = parse_file("x.yaml", HEAD + "spec:\n  a: &x {k: [1]}\n  b: *x\n").documents
     assert document.body["spec"]["a"] is document.body["spec"]["b"]

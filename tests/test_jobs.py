@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot import jobs
+from bot.queue import jobs
 from bot.db import Job, PullRequest, open_database, utcnow
-from bot.jobs import RetryableError
-from bot.worker import Worker
+from bot.queue.jobs import RetryableError
+from bot.queue.worker import Worker
 
 pytestmark = pytest.mark.anyio
 OLD, NEW = "a" * 40, "b" * 40
@@ -278,7 +278,7 @@ class CallsGitHub(FakeHandler):
 
 
 async def test_an_unusable_app_key_fails_the_job_at_once_instead_of_retrying(database, make_settings, respx_mock):
-    from bot.github import GitHubApp
+    from bot.github.client import GitHubApp
 
     broken = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n"
     github = GitHubApp(1, broken, "http://github.test")

@@ -6,7 +6,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.loader import _StrictLoader
+from rules.core.loader import _StrictLoader
 
 
 class PyYAMLConstruction(_StrictLoader):

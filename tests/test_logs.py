@@ -82,7 +82,6 @@ def test_a_terminal_gets_readable_lines_with_context_and_no_secrets():
     import logging
 
     from bot import logs
-
     class Terminal(io.StringIO):
         def isatty(self):
             return True
@@ -104,7 +103,6 @@ def test_a_pipe_gets_json_lines():
     import logging
 
     from bot import logs
-
     stream = io.StringIO()
     logs.configure("INFO", stream=stream, log_format="auto")
     logging.getLogger("bot.test").info("hello")

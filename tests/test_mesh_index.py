@@ -2,10 +2,10 @@
 
 import pytest
 
-from rules import hosts
-from rules.config import Config
-from rules.loader import load
-from rules.mesh import MeshIndex
+from rules.mesh import hosts
+from rules.core.config import Config
+from rules.core.loader import load
+from rules.mesh.index import MeshIndex
 from tests.helpers import config, files
 
 MANIFESTS = """\
@@ -249,7 +249,7 @@ def test_gateway_namespaces_by_name():
 
 
 def test_index_is_built_once_per_context():
-    from rules.context import Context
+    from rules.core.context import Context
 
     resources, _ = load(files({"mesh.yaml": MANIFESTS}))
     context = Context(resources)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from rules.context import Context
-from rules.loader import load
-from rules.mesh import MeshIndex
+from rules.core.context import Context
+from rules.core.loader import load
+from rules.mesh.index import MeshIndex
 from tests.helpers import config, files
 
 

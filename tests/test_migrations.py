@@ -7,8 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from bot import cli, db
+from bot import db
 
+from bot.cli import main as cli
 pytestmark = pytest.mark.anyio
 TABLES = {"alembic_version", "deliveries", "jobs", "installations", "installation_repositories", "pull_requests",
           "waivers", "waiver_events", "slash_commands", "cleanup_issues"}

@@ -9,11 +9,11 @@ import jsonschema
 import pytest
 
 import rules as registry
-from bot.formats import render_report, render_rules
-from bot.output.github import escape_data, escape_property
-from bot.output.sarif import FINGERPRINT_KEY, sarif_log
-from rules.engine import Report
-from rules.model import Finding, ResourceRef, Skipped
+from bot.cli.formats import render_report, render_rules
+from bot.cli.output.github import escape_data, escape_property
+from bot.cli.output.sarif import FINGERPRINT_KEY, sarif_log
+from rules.core.engine import Report
+from rules.core.model import Finding, ResourceRef, Skipped
 from tests.cli_support import CLEAN, FAULTY, only
 from tests.helpers import run
 

@@ -5,10 +5,10 @@ The comparison itself lives in `tests/parity.py`, which also renders docs/parity
 
 import pytest
 
-from rules.config import Config
-from rules.loader import load
-from rules.mesh import MeshIndex
-from rules.references import gateway_references
+from rules.core.config import Config
+from rules.core.loader import load
+from rules.mesh.index import MeshIndex
+from rules.mesh.references import gateway_references
 from tests import parity
 from tests.helpers import files, run
 

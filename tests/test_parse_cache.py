@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from bot import parse_cache
-from bot.parse_cache import ParseCache
-from rules.loader import SourceFile, load, parse_file
+from bot.cli import parse_cache
+from bot.cli.parse_cache import ParseCache
+from rules.core.loader import SourceFile, load, parse_file
 from tests.cli_support import FAULTY
 
 KEY = "0123456789abcdef0123456789abcdef01234567"
@@ -97,8 +97,7 @@ def test_a_new_loader_version_invalidates_entries_and_removes_old_ones(tmp_path,
 
 
 def test_version_follows_the_loader_source(monkeypatch, tmp_path):
-    from rules import loader
-
+    from rules.core import loader
     changed = tmp_path / "loader.py"
     changed.write_text(open(loader.__file__).read() + "\n# changed\n")
     before = parse_cache.cache_version()
@@ -156,8 +155,8 @@ def test_mapping_interface(tmp_path):
 
 
 def test_findings_cache_round_trip_and_damage(tmp_path):
-    from bot.parse_cache import FindingsCache
-    from rules.model import Finding, ResourceRef
+    from bot.cli.parse_cache import FindingsCache
+    from rules.core.model import Finding, ResourceRef
 
     finding = Finding("fault-injection", "error", "m", "a.yaml", 0, 0,
                       ResourceRef("Namespace", None, "n"), "fp1")
@@ -173,8 +172,8 @@ def test_findings_cache_round_trip_and_damage(tmp_path):
 
 
 def test_analysis_key_follows_files_paths_config_and_rule_sources(monkeypatch):
-    from bot import parse_cache
-    from bot.parse_cache import analysis_key
+    from bot.cli import parse_cache
+    from bot.cli.parse_cache import analysis_key
     from tests.helpers import config
 
     files = [SourceFile("a.yaml", b"", "1" * 40), SourceFile("b.yaml", b"", "2" * 40)]

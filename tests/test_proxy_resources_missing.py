@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from rules import proxy_resources_missing
-from rules.quantities import parse_quantity
+from rules.mesh.quantities import parse_quantity
 from tests.helpers import assert_findings, findings_of
 
 RULE = "proxy-resources-missing"

@@ -2,17 +2,15 @@
 
 import re
 
-from bot import render
-from bot.changeset import ChangeSet, PullRequest
-from bot.publish import MAX_INLINE_COMMENTS, publish_review
-from bot.render import Links
-from rules.config import Config
-from rules.model import Edit, Finding, ResourceRef
+from bot.review import comments as render
+from bot.github.changeset import ChangeSet, PullRequest
+from bot.review.publish import MAX_INLINE_COMMENTS, publish_review
+from bot.review.comments import Links
+from rules.core.config import Config
+from rules.core.model import Edit, Finding, ResourceRef
 from tests.fakegithub.world import job_context, virtual_service as vs
 
-from bot import review
-
-
+from bot.review import job as review
 def faulty_routes(count: int, name: str = "big") -> str:
     routes = "".join(
         f"  - fault: {{abort: {{httpStatus: 503}}}}\n    route:\n    - destination: {{host: h{i}.mesh.svc.cluster.local}}\n"
@@ -137,9 +135,9 @@ def test_a_suggestion_needs_every_edited_line_in_the_diff(world):
 
 
 def test_summary_lists_waived_and_skipped_and_counts_pre_existing():
-    from rules.config import ConfigWaiver
-    from rules.model import Skipped
-    from rules.waivers import ConfigFileWaiver
+    from rules.core.config import ConfigWaiver
+    from rules.core.model import Skipped
+    from rules.core.waivers import ConfigFileWaiver
     import datetime as dt
 
     old = finding("mesh/a.yaml", 3, "1" * 20)
@@ -160,7 +158,7 @@ def test_summary_lists_waived_and_skipped_and_counts_pre_existing():
 def test_a_retry_after_a_partial_upload_does_not_repeat_annotations(world):
     import pytest
 
-    from bot.jobs import RetryableError
+    from bot.queue.jobs import RetryableError
 
     pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/big.yaml": faulty_routes(61)})
     world.fake.fail("PATCH", r"/repos/acme/mesh/check-runs/\d+", 503, times=3, after=1)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from rules.loader import load
-from rules.references import host_references
+from rules.core.loader import load
+from rules.mesh.references import host_references
 from tests.helpers import files, run
 
 VS = """\

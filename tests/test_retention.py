@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from bot import retention
+from bot.queue import retention
 from bot.db import Delivery, Job, utcnow
 from bot.settings import SettingsError, load_settings
-from bot.worker import PERIODIC, TaskContext
+from bot.queue.worker import PERIODIC, TaskContext
 
 pytestmark = pytest.mark.anyio
 NOW = utcnow()

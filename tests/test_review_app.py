@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db import Job
-from bot.github import open_client
+from bot.github.client import open_client
 from tests.fakegithub.world import make_world, virtual_service as vs
 from tests.webhooks import deliver, payload
 

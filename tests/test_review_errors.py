@@ -2,8 +2,8 @@
 
 import pytest
 
-from bot import review
-from bot.jobs import RetryableError
+from bot.review import job as review
+from bot.queue.jobs import RetryableError
 from tests.fakegithub.world import job_context, virtual_service as vs
 
 BASE = {"mesh/reviews.yaml": vs("reviews")}

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from bot import review
+from bot.review import job as review
 from tests.fakegithub.world import job_context, virtual_service as vs
 
 BASE = {"mesh/reviews.yaml": vs("reviews"), "mesh/ratings.yaml": vs("ratings")}
@@ -147,8 +147,7 @@ def test_running_the_same_job_twice_updates_the_one_check_run(world):
 
 
 def test_the_handler_is_registered_for_review_jobs():
-    from bot import jobs
-
+    from bot.queue import jobs
     assert jobs.HANDLERS["review"].run is review.run
     assert jobs.HANDLERS["review"].give_up is review.give_up
 
@@ -235,9 +234,8 @@ def test_parsing_and_analysis_run_off_the_event_loop(world, monkeypatch):
     loop must keep answering webhooks (GitHub gives up after 10 s) and health probes."""
     import threading
 
-    from bot import changeset
-    from rules import engine
-
+    from bot.github import changeset
+    from rules.core import engine
     loop_threads, analysed_on, parsed_on = [], [], []
 
     def spy(real, threads):

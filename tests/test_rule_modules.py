@@ -3,7 +3,7 @@
 import pytest
 
 import rules as registry
-from rules.model import SEVERITIES
+from rules.core.model import SEVERITIES
 from tests.helpers import run
 
 RULES = sorted(registry.RULES.values(), key=lambda m: m.ID)

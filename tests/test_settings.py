@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import cli
+from bot.cli import main as cli
 from bot.settings import SettingsError, load_settings
 from tests.webhooks import PRIVATE_KEY
 

@@ -306,7 +306,7 @@ def test_the_environment_wins_over_the_stored_app(tmp_path, monkeypatch):
     ("0.0.0.0", "https://footgun.acme.io", "https://footgun.acme.io/setup"),
 ])
 def test_serve_logs_where_to_open_setup(host, public, expected):
-    from bot.cli import setup_url
+    from bot.cli.main import setup_url
     from bot.settings import load_settings
 
     assert setup_url(load_settings(public_url=public), host, 8080) == expected

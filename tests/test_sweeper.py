@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from bot import sweeper
+from bot.waivers import sweeper
 from bot.db import CleanupIssue, Waiver
 from tests.fakegithub.world import virtual_service as vs
 from tests.waiver_helpers import (
@@ -202,8 +202,8 @@ async def test_preview_says_what_a_future_date_would_do_and_changes_nothing(worl
 async def test_footgun_serve_sweeps_periodically(world, database, make_settings, serve):
     """The sweeper is one of the server's periodic tasks: a waiver already past its deadline at start-up
     is settled without anyone running `footgun sweep`."""
-    from bot.github import open_client
-    from bot.worker import PERIODIC
+    from bot.github.client import open_client
+    from bot.queue.worker import PERIODIC
 
     pull, waiver = await waived_pull(world, database)
     async with database.sessions.begin() as session:
@@ -223,7 +223,7 @@ async def test_footgun_serve_sweeps_periodically(world, database, make_settings,
 async def test_footgun_serve_sweeps_every_sweep_interval(world, database, make_settings, serve):
     """FOOTGUN_SWEEP_INTERVAL sets the pace: the first sweep sends a due reminder, a later one
     settles the deadline that passed after it."""
-    from bot.github import open_client
+    from bot.github.client import open_client
 
     pull, waiver = await waived_pull(world, database)
     now = dt.datetime.now(dt.UTC)

@@ -11,9 +11,13 @@ import tarfile
 import pytest
 import respx
 
-from bot import changeset, review, tarball
-from bot.changeset import BlobCache, PullRequest, fetch, fetch_revision
-from bot.jobs import RetryableError
+from bot.github import changeset
+
+from bot.review import job as review
+
+from bot.github import tarball
+from bot.github.changeset import BlobCache, PullRequest, fetch, fetch_revision
+from bot.queue.jobs import RetryableError
 from tests.fakegithub.archive import make_tarball
 from tests.fakegithub.git import blob_sha
 from tests.fakegithub.world import job_context, make_world, virtual_service as vs
@@ -390,7 +394,7 @@ def test_over_http_the_redirect_to_the_other_loopback_host_drops_the_token(monke
     """httpx itself (no respx) follows GitHub's 302 and leaves Authorization behind."""
     import asyncio
 
-    from bot.github import GitHubApp
+    from bot.github.client import GitHubApp
     from tests.fakegithub.world import World
     from tests.loopback import FakeServer
 

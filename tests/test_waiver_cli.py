@@ -10,7 +10,9 @@ import json
 
 import pytest
 
-from bot import cli, db
+from bot import db
+
+from bot.cli import main as cli
 from tests.waiver_helpers import faulty_pull, people, say, waivers
 
 

@@ -233,7 +233,7 @@ async def test_a_comment_runs_once_even_when_delivered_again(world, database):
     people(world)
     pull = faulty_pull(world)
     comment = await say(world, database, pull, "maria", waive(), job_id=1)
-    from bot import command_handler
+    from bot.waivers import handler as command_handler
     from tests.waiver_helpers import context, payload
 
     again = payload(world, pull, comment, "issue", None)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from bot import sweeper
+from bot.waivers import sweeper
 from tests.openapi import check_request, check_response, load, operation
 from tests.waiver_helpers import faulty_pull, people, run_review, say, today, waivers
 

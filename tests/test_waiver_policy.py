@@ -2,9 +2,9 @@ import datetime as dt
 
 import pytest
 
-from bot.commands import Waive
-from bot.waiver_policy import decide_waiver, expires_at
-from rules.config import WaiverSettings
+from bot.waivers.grammar import Waive
+from bot.waivers.policy import decide_waiver, expires_at
+from rules.core.config import WaiverSettings
 
 TODAY = dt.date(2026, 11, 25)
 

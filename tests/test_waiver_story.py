@@ -11,10 +11,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot import jobs, sweeper
+from bot.queue import jobs
+
+from bot.waivers import sweeper
 from bot.db import Job, PullRequest, Waiver
-from bot.github import open_client
-from bot.worker import Worker
+from bot.github.client import open_client
+from bot.queue.worker import Worker
 from tests.fakegithub.world import make_world
 from tests.waiver_helpers import faulty_pull, people, reactions
 from tests.webhooks import deliver, payload

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.db import Delivery, Installation, InstallationRepository, Job, PullRequest
-from bot.webhooks import MAX_BODY_BYTES
+from bot.web.webhooks import MAX_BODY_BYTES
 from tests.webhooks import SECRET, deliver, payload, request
 
 pytestmark = pytest.mark.anyio

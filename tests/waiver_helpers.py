@@ -9,7 +9,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot import command_handler, jobs, review
+from bot.waivers import handler as command_handler
+
+from bot.queue import jobs
+
+from bot.review import job as review
 from bot.db import Job, Waiver, WaiverEvent
 from tests.fakegithub.world import virtual_service as vs
 
@@ -65,7 +69,7 @@ async def say(world: Any, database: Any, pull: Any, user: str, body: str, *, rep
 
 
 def payload(world: Any, pull: Any, comment: dict[str, Any], kind: str, parent: int | None) -> dict[str, Any]:
-    """What the webhook intake queues for a comment (see `bot.events._command`)."""
+    """What the webhook intake queues for a comment (see `bot.web.events._command`)."""
     return {"installation_id": world.installation_id, "repository": world.repo, "pull_number": pull.number,
             "comment_kind": kind, "comment_id": comment["id"], "in_reply_to_id": parent, "body": comment["body"],
             "author": comment["user"]["login"], "author_association": "MEMBER"}

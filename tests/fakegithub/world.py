@@ -15,7 +15,7 @@ REPO = "acme/mesh"
 @dataclass
 class World:
     fake: FakeGitHub
-    app: Any  # bot.github.GitHubApp
+    app: Any  # bot.github.client.GitHubApp
     installation_id: int
     repo: str = REPO
 
@@ -39,7 +39,7 @@ class World:
 
 
 def make_world(respx_mock: Any, base_url: str = "https://api.github.com") -> World:
-    from bot.github import GitHubApp
+    from bot.github.client import GitHubApp
 
     fake = FakeGitHub(base_url)
     installation_id = fake.install("acme", REPO)

@@ -1,1 +1,0 @@
-"""One module per output format; `bot.formats` picks one by name."""

@@ -1,0 +1,438 @@
+"""Turn manifest files into `Resource`s, or say clearly why a file cannot be read.
+
+Parsing dominates the cost of a run, so the loader parses only what can matter: a file is cut
+into documents at `---` lines (the YAML spec forbids a document marker inside a scalar, so the
+cut is exact), and a document is parsed only when one of its `kind:` values names a kind some
+rule reads, or it looks like istiod Helm values. Parsing uses libyaml through PyYAML's C loader
+(see benchmarks/README.md for the figures that chose it). Positions are not computed while
+loading: a document is composed again, with marks, only when a finding needs a line number.
+
+Everything the loader refuses becomes a `Skipped` with a reason a user can act on. It never
+raises for bad input and never runs unbounded: size, nesting and alias expansion are capped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from rules.core.document import Document
+from rules.core.model import UNNAMED, KeyPath, Resource, Skipped
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_EXPANDED_NODES = 200_000
+MAX_NESTING = 200
+"""Deeper documents are refused: no Kubernetes object needs it, and recursive code downstream
+(JSON encoding, fingerprints) must stay far from Python's recursion limit."""
+
+ISTIO_GROUPS = frozenset(
+    {
+        "networking.istio.io",
+        "security.istio.io",
+        "install.istio.io",
+        "telemetry.istio.io",
+        "extensions.istio.io",
+    }
+)
+WORKLOAD_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job",
+     "CronJob", "Pod"}
+)
+KUBERNETES_KINDS = frozenset({"Namespace", "Service", "ConfigMap"}) | WORKLOAD_KINDS
+KUBERNETES_GROUPS = frozenset({"", "apps", "batch"})
+ISTIO_KINDS = frozenset(
+    {
+        "VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "Sidecar",
+        "WorkloadEntry", "WorkloadGroup", "EnvoyFilter", "ProxyConfig", "PeerAuthentication",
+        "AuthorizationPolicy", "RequestAuthentication", "IstioOperator", "Telemetry",
+        "WasmPlugin",
+    }
+)
+CLUSTER_SCOPED_KINDS = frozenset({"Namespace"})
+HELM_VALUES_KIND = "HelmValues"
+"""Pseudo-kind for an istiod Helm values file: a plain mapping with a top-level `meshConfig`."""
+
+_DOC_START = re.compile(r"^---(?=[ \t]|$)", re.M)
+_KIND_VALUE = re.compile(r"""^[ \t-]*["']?kind["']?[ \t]*:[ \t]*["']?([A-Za-z]+)""", re.M)
+_HELM_VALUES = re.compile(r"^meshConfig[ \t]*:", re.M)
+_GO_TEMPLATE = re.compile(
+    r"\{\{-?\s*(?:\.|\$|-|if\b|else\b|end\b|range\b|with\b|include\b|template\b|define\b"
+    r"|toYaml\b|tpl\b|printf\b|required\b|default\b|quote\b)"
+)
+HELM_TEMPLATE = "Helm template: render it first (helm template ...) and check the output"
+_WANTED_KINDS = ISTIO_KINDS | KUBERNETES_KINDS | {"List"}
+
+
+class _DuplicateKeyError(yaml.MarkedYAMLError):
+    pass
+
+
+_STR, _INT, _NULL, _BOOL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "null", "bool"))
+_MAP, _SEQ, _MERGE = (f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "merge"))
+_Built = Any  # a finished value, or (container, node, iterator over its children) to fill in
+
+
+class _StrictLoader(yaml.CSafeLoader):
+    """libyaml's C parser with one strictness PyYAML lacks: duplicate keys are an error.
+
+    Kubernetes rejects them too; silently keeping the last one would analyse a manifest that
+    differs from what the user thinks they wrote.
+
+    It is also about twice as fast as PyYAML's own construction, which dominates a cold run:
+    plain maps, lists, strings, whole numbers, booleans and nulls are built by one loop with an
+    explicit stack (no recursion, whatever the nesting); anything else (merge keys, floats,
+    explicit tags) goes through PyYAML's constructors. Scalar tags are memoised, since manifests
+    repeat the same keys and values, and path resolvers (which we do not use) are skipped.
+    """
+
+    _tags: dict[tuple[str, Any], str] = {}
+    _bools = yaml.constructor.SafeConstructor.bool_values
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key_node.value in seen:
+                raise _duplicate(key_node)
+            seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and len(value) < 64:
+            key = (value, implicit)
+            tag = self._tags.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._tags) < 50_000:
+                    self._tags[key] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        memo: dict[int, Any] = {}
+        first = self._enter(node, memo)
+        if type(first) is not tuple:
+            return first
+        stack = [first]
+        while stack:
+            container, parent, children = stack[-1]
+            for child in children:
+                if type(container) is list:
+                    value_node = child
+                else:
+                    key_node, value_node = child
+                    key = self._scalar(key_node) if key_node.__class__ is yaml.ScalarNode else (
+                        self.construct_object(key_node, deep=True)
+                    )
+                    try:
+                        duplicate = key in container
+                    except TypeError:
+                        raise yaml.constructor.ConstructorError(
+                            "while constructing a mapping", parent.start_mark,
+                            "found unhashable key", key_node.start_mark,
+                        ) from None
+                    if duplicate:
+                        raise _duplicate(key_node)
+                if value_node.__class__ is yaml.ScalarNode:
+                    value = self._scalar(value_node)
+                else:
+                    value = memo.get(id(value_node), memo)
+                    if value is memo:
+                        value = self._enter(value_node, memo)
+                if type(value) is tuple:
+                    inner = value
+                    value = inner[0]
+                else:
+                    inner = None
+                if type(container) is list:
+                    container.append(value)
+                else:
+                    container[key] = value
+                if inner is not None:
+                    stack.append(inner)
+                    break
+            else:
+                stack.pop()
+        return first[0]
+
+    def _enter(self, node: yaml.Node, memo: dict[int, Any]) -> _Built:
+        """A scalar's value, or a new empty container to fill (registered first, for aliases)."""
+        cls = node.__class__
+        if cls is yaml.ScalarNode:
+            return self._scalar(node)
+        if cls is yaml.SequenceNode and node.tag == _SEQ:
+            container: Any = []
+        elif cls is yaml.MappingNode and node.tag == _MAP and not any(
+            key.tag == _MERGE for key, _ in node.value
+        ):
+            container = {}
+        else:
+            value = self.construct_object(node, deep=True)
+            memo[id(node)] = value
+            return value
+        memo[id(node)] = container
+        return (container, node, iter(node.value))
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag == _INT:
+            value = node.value
+            if value.isascii() and value.isdigit() and (value[0] != "0" or len(value) == 1):
+                return int(value)
+        elif tag == _NULL:
+            return None
+        elif tag == _BOOL:
+            return self._bools[node.value.lower()]
+        return self.construct_object(node, deep=True)
+
+
+def _duplicate(key_node: yaml.Node) -> _DuplicateKeyError:
+    return _DuplicateKeyError(None, None, f"duplicate key '{key_node.value}'", key_node.start_mark)
+
+
+# Timestamps stay strings: rules compare text, and JSON output must not meet datetime objects.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(slots=True)
+class SourceFile:
+    """A file to analyse. `key` identifies its content (a git blob SHA) for the parse cache."""
+
+    path: str
+    data: bytes | str
+    key: str | None = None
+    size: int | None = None
+    """The full size in bytes, when `data` was cut short at MAX_FILE_BYTES + 1 to save reading it."""
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    """What the loader keeps per file content: documents, or the reason the file was skipped."""
+
+    documents: list[Document]
+    skipped: str | None = None
+
+
+ParseCache = MutableMapping[str, ParsedFile]
+
+
+def parse_file(path: str, data: bytes | str, size: int | None = None) -> ParsedFile:
+    """Cut a file into documents and parse the ones that can matter."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_FILE_BYTES:
+            size = max(size or 0, len(data))
+            return _skip(f"larger than 1 MiB ({size:,} bytes); split it into smaller files")
+        if b"\x00" in data[:8192]:
+            return _skip("binary file (contains NUL bytes), not YAML")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            return _skip(
+                f"not UTF-8 (byte 0x{data[exc.start]:02x} at line {line}, column {column}); "
+                "save it as UTF-8"
+            )
+    else:
+        text = data
+        if len(text) > MAX_FILE_BYTES:
+            return _skip(f"larger than 1 MiB ({len(text):,} characters); split it into smaller files")
+        if "\x00" in text:
+            return _skip("binary file (contains NUL bytes), not YAML")
+    templated = _GO_TEMPLATE.search(text) is not None
+    if templated and _in_templates(path):
+        return _skip(HELM_TEMPLATE)
+
+    documents = []
+    for start_line, doc_text in _split_documents(text):
+        if not _may_matter(doc_text):
+            continue
+        try:
+            body = yaml.load(doc_text, Loader=_StrictLoader)  # noqa: S506 - a safe loader
+        except yaml.MarkedYAMLError as exc:
+            return _skip(HELM_TEMPLATE if templated else _describe_yaml_error(exc, doc_text, start_line))
+        except yaml.YAMLError as exc:
+            return _skip(f"invalid YAML: {str(exc).splitlines()[0]}")
+        except RecursionError:
+            return _skip(f"nesting too deep near line {start_line + 1}")
+        except (ValueError, TypeError, AttributeError, OverflowError):
+            # PyYAML's constructors fail this way on an explicit tag with a value it cannot
+            # hold, such as `!!int abc` or `!!timestamp soon`.
+            return _skip(
+                f"invalid YAML: a value in the document at line {start_line + 1} does not match "
+                "its explicit tag (such as !!int or !!timestamp)"
+            )
+        if not isinstance(body, dict):
+            continue
+        if templated and _GO_TEMPLATE.search(str(body.get("metadata"))):
+            return _skip(HELM_TEMPLATE)
+        problem = _shape_problem(body, doc_text)
+        if problem:
+            return _skip(f"{problem} in the document at line {start_line + 1}")
+        documents.append(Document(path, doc_text, start_line, body))
+    return ParsedFile(documents)
+
+
+def load(
+    files: Iterable[SourceFile],
+    default_namespace: str = "default",
+    cache: ParseCache | None = None,
+) -> tuple[list[Resource], list[Skipped]]:
+    """Load every file; resources in file order, and the files that were skipped."""
+    resources: list[Resource] = []
+    skipped: list[Skipped] = []
+    for source in files:
+        key = cache_key(source) if cache is not None else None
+        parsed = cache.get(key) if cache is not None and key else None
+        if parsed is None:
+            parsed = parse_file(source.path, source.data, source.size)
+            if cache is not None and key:
+                cache[key] = parsed
+        if parsed.skipped:
+            skipped.append(Skipped(source.path, parsed.skipped))
+            continue
+        for document in parsed.documents:
+            resources.extend(_resources(source.path, document, default_namespace))
+    return resources, skipped
+
+
+def cache_key(source: SourceFile) -> str | None:
+    """The parse cache key of a file: its content key, marked for files in a `templates/` folder
+    (where Go templates make a file a Helm template, so the same content parses differently)."""
+    if not source.key:
+        return None
+    return source.key + ":templates" if _in_templates(source.path) else source.key
+
+
+def _in_templates(path: str) -> bool:
+    return "/templates/" in f"/{path}"
+
+
+def _resources(path: str, document: Document, default_namespace: str) -> Iterator[Resource]:
+    body = document.body
+    if "kind" not in body and "meshConfig" in body:
+        yield Resource("", HELM_VALUES_KIND, path, None, body, path, document)
+        return
+    kind = body.get("kind")
+    items = body.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                resource = _resource(path, document, item, ("items", index), default_namespace)
+                if resource is not None:
+                    yield resource
+        return
+    resource = _resource(path, document, body, (), default_namespace)
+    if resource is not None:
+        yield resource
+
+
+def _resource(
+    path: str, document: Document, body: dict[str, Any], prefix: KeyPath, default_namespace: str
+) -> Resource | None:
+    kind, api_version = body.get("kind"), body.get("apiVersion")
+    if not isinstance(kind, str) or not isinstance(api_version, str):
+        return None
+    group = api_version.rpartition("/")[0] if "/" in api_version else ""
+    if not (
+        (group in ISTIO_GROUPS and kind in ISTIO_KINDS)
+        or (group in KUBERNETES_GROUPS and kind in KUBERNETES_KINDS)
+    ):
+        return None
+    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    name = metadata.get("name") or metadata.get("generateName") or UNNAMED
+    namespace = None
+    if kind not in CLUSTER_SCOPED_KINDS:
+        namespace = str(metadata.get("namespace") or default_namespace)
+    return Resource(api_version, kind, str(name), namespace, body, path, document, prefix)
+
+
+def _split_documents(text: str) -> Iterator[tuple[int, str]]:
+    """Yield (0-based start line, text) for each document, cutting at `---` lines."""
+    starts = [m.start() for m in _DOC_START.finditer(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    line = 0
+    for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        chunk = text[begin:end]
+        yield line, chunk
+        line += chunk.count("\n")
+
+
+def _may_matter(doc_text: str) -> bool:
+    if any(kind in _WANTED_KINDS for kind in _KIND_VALUE.findall(doc_text)):
+        return True
+    if _HELM_VALUES.search(doc_text):
+        return True
+    stripped = doc_text.lstrip("- \t\r\n")
+    return stripped.startswith("{")
+
+
+def _shape_problem(body: Any, doc_text: str) -> str | None:
+    """Why a parsed document is too big or too deep to analyse safely, or None.
+
+    Aliases can make a small text expand to a huge tree (an alias bomb), and deep nesting makes
+    recursive code (json, fingerprints) fail further down. Without aliases the text bounds the
+    depth (each block level is indented further, each flow level opens a bracket), so most
+    documents are judged without walking their tree.
+    """
+    has_aliases = "*" in doc_text and "&" in doc_text
+    if not has_aliases:
+        bound = max(map(len, doc_text.split("\n"))) + doc_text.count("[") + doc_text.count("{")
+        if bound < MAX_NESTING:
+            return None
+    budget = MAX_EXPANDED_NODES
+    stack = [(body, 0)]
+    while stack:
+        node, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            return (f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?)"
+                    if has_aliases else f"more than {MAX_EXPANDED_NODES:,} nodes")
+        if depth > MAX_NESTING:
+            return (f"aliases nest deeper than {MAX_NESTING} levels (a recursive alias?)"
+                    if has_aliases else f"nesting deeper than {MAX_NESTING} levels")
+        if isinstance(node, dict):
+            stack.extend((value, depth + 1) for value in node.values())
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+    return None
+
+
+def _describe_yaml_error(exc: yaml.MarkedYAMLError, doc_text: str, start_line: int) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    if "\t" in problem or "'\\t'" in problem or (mark is not None and _char_at(doc_text, mark) == "\t"):
+        problem = "a tab character where YAML needs spaces"
+    if "maximum nesting depth" in problem:
+        problem = "nesting deeper than YAML parsers accept (1,000 levels)"
+    if mark is None:
+        return f"invalid YAML: {problem}"
+    return f"invalid YAML at line {start_line + mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def _char_at(text: str, mark: Any) -> str:
+    lines = text.split("\n", mark.line + 1)
+    if mark.line < len(lines) and mark.column < len(lines[mark.line]):
+        return lines[mark.line][mark.column]
+    return ""
+
+
+def _skip(reason: str) -> ParsedFile:
+    return ParsedFile([], reason)
