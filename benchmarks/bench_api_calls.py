@@ -23,8 +23,8 @@ import respx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import changeset, review, tarball  # noqa: E402
-from tests.fakegithub.world import job_context, make_world, virtual_service  # noqa: E402
+from bot import changeset, review, tarball
+from tests.fakegithub.world import job_context, make_world, virtual_service
 
 REPO_SIZES = (100, 500, 2000)
 PR_SIZES = (1, 10, 100)
@@ -35,10 +35,14 @@ def measure(repo_size: int, pr_size: int) -> list[tuple[str, int, int, float, st
     rows = []
     with respx.mock(assert_all_called=False) as mock:
         world = make_world(mock)
-        base = {f"apps/team{i % 40}/vs{i}.yaml": virtual_service(f"svc{i}") for i in range(repo_size)}
+        base = {
+            f"apps/team{i % 40}/vs{i}.yaml": virtual_service(f"svc{i}") for i in range(repo_size)
+        }
         for label, offset in (("cold", 0), ("warm", pr_size)):
-            head = {f"apps/team{i % 40}/vs{i}.yaml": virtual_service(f"svc{i}", fault=True)
-                    for i in range(offset, offset + pr_size)}
+            head = {
+                f"apps/team{i % 40}/vs{i}.yaml": virtual_service(f"svc{i}", fault=True)
+                for i in range(offset, offset + pr_size)
+            }
             pull = world.pull(base, head)
             world.fake.log.clear()
             world.fake.codeload.requests.clear()
@@ -47,15 +51,24 @@ def measure(repo_size: int, pr_size: int) -> list[tuple[str, int, int, float, st
             elapsed = time.perf_counter() - started
             kinds = Counter(_kind(r.method, r.path) for r in world.fake.log)
             detail = ", ".join(f"{k} {n}" for k, n in kinds.most_common())
-            rows.append((label, len(world.fake.log), len(world.fake.codeload.requests), elapsed,
-                         detail))
+            rows.append(
+                (label, len(world.fake.log), len(world.fake.codeload.requests), elapsed, detail)
+            )
     return rows
 
 
 def _kind(method: str, path: str) -> str:
     if "access_tokens" in path:
         return "POST installation token"
-    for marker in ("git/blobs", "git/trees", "tarball", "check-runs", "reviews", "comments", "files"):
+    for marker in (
+        "git/blobs",
+        "git/trees",
+        "tarball",
+        "check-runs",
+        "reviews",
+        "comments",
+        "files",
+    ):
         if marker in path:
             return f"{method} {marker}"
     return f"{method} {path.rsplit('/', 2)[-2]}"
@@ -66,15 +79,19 @@ def main() -> None:
     parser.add_argument("--blobs-only", action="store_true", help="never read a tarball")
     if parser.parse_args().blobs_only:
         tarball.TARBALL_THRESHOLD = 10**9
-    print(f"{'repository':>10} {'PR files':>8} {'cache':>5} {'calls':>6} {'downloads':>9} "
-          f"{'seconds':>8}  by kind")
+    print(
+        f"{'repository':>10} {'PR files':>8} {'cache':>5} {'calls':>6} {'downloads':>9} "
+        f"{'seconds':>8}  by kind"
+    )
     for repo_size in REPO_SIZES:
         for pr_size in PR_SIZES:
             if pr_size * 2 > repo_size:
                 continue
             for label, calls, downloads, seconds, detail in measure(repo_size, pr_size):
-                print(f"{repo_size:>10} {pr_size:>8} {label:>5} {calls:>6} {downloads:>9} "
-                      f"{seconds:>8.2f}  {detail}")
+                print(
+                    f"{repo_size:>10} {pr_size:>8} {label:>5} {calls:>6} {downloads:>9} "
+                    f"{seconds:>8.2f}  {detail}"
+                )
 
 
 if __name__ == "__main__":

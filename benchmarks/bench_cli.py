@@ -45,7 +45,9 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
     """Wall time and CPU time (user + system, children included) of one run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    out = subprocess.run(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode not in (0, 1):
@@ -54,7 +56,9 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
     return elapsed, cpu
 
 
-def median_of(runs: int, before, command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+def median_of(
+    runs: int, before, command: list[str], cwd: Path, env: dict[str, str]
+) -> tuple[float, float]:
     walls, cpus = [], []
     for _ in range(runs):
         before()
@@ -99,31 +103,53 @@ def main() -> None:
     size = sum(p.stat().st_size for p in files)
     # Compiled bytecode is kept, as on any normal install (a session that sets
     # PYTHONDONTWRITEBYTECODE would otherwise compile every module on every run).
-    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(ROOT),
-           "PYTHONPYCACHEPREFIX": str(work / "pycache")}
+    env = {
+        **os.environ,
+        "XDG_CACHE_HOME": str(cache),
+        "PYTHONPATH": str(ROOT),
+        "PYTHONPYCACHEPREFIX": str(work / "pycache"),
+    }
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     command = footgun()
     timed([*command, "rules"], repo, env)
 
     import rules as registry
 
-    print(f"repository: {len(files)} files, {size / 1e6:.2f} MB, 2,000 resources; "
-          f"{len(registry.RULES)} rules registered; {os.cpu_count()} cores; median of {args.runs} runs")
+    print(
+        f"repository: {len(files)} files, {size / 1e6:.2f} MB, 2,000 resources; "
+        f"{len(registry.RULES)} rules registered; {os.cpu_count()} cores; median of {args.runs} runs"
+    )
 
     def empty_cache() -> None:
         shutil.rmtree(cache, ignore_errors=True)
 
     figures: list[tuple[str, tuple[float, float | None]]] = []
-    figures.append(("python -c pass (interpreter startup)",
-                    median_of(args.runs, lambda: None, [sys.executable, "-c", "pass"], repo, env)))
-    figures.append(("footgun rules (startup and imports)",
-                    median_of(args.runs, lambda: None, [*command, "rules"], repo, env)))
+    figures.append(
+        (
+            "python -c pass (interpreter startup)",
+            median_of(args.runs, lambda: None, [sys.executable, "-c", "pass"], repo, env),
+        )
+    )
+    figures.append(
+        (
+            "footgun rules (startup and imports)",
+            median_of(args.runs, lambda: None, [*command, "rules"], repo, env),
+        )
+    )
     check = [*command, "check", "--format", "json", "."]
-    figures.append(("footgun check, cold cache", median_of(args.runs, empty_cache, check, repo, env)))
+    figures.append(
+        ("footgun check, cold cache", median_of(args.runs, empty_cache, check, repo, env))
+    )
     timed(check, repo, env)
-    figures.append(("footgun check, warm cache", median_of(args.runs, lambda: None, check, repo, env)))
-    figures.append(("footgun check --no-cache",
-                    median_of(args.runs, lambda: None, [*check, "--no-cache"], repo, env)))
+    figures.append(
+        ("footgun check, warm cache", median_of(args.runs, lambda: None, check, repo, env))
+    )
+    figures.append(
+        (
+            "footgun check --no-cache",
+            median_of(args.runs, lambda: None, [*check, "--no-cache"], repo, env),
+        )
+    )
 
     # The diff: cache warmed on the base revision only, restored before each run.
     change_files(repo, app_files[::80][:5], count=5)
@@ -142,18 +168,33 @@ def main() -> None:
         def before() -> None:
             shutil.rmtree(cache, ignore_errors=True)
             shutil.copytree(folder, cache)
+
         return before
 
-    figures.append(("footgun diff, 5 changed files, warm parse cache",
-                    median_of(args.runs, restore(parse_only), diff, repo, env)))
-    figures.append(("footgun diff, 5 changed files, warm cache + base findings",
-                    median_of(args.runs, restore(saved), diff, repo, env)))
+    figures.append(
+        (
+            "footgun diff, 5 changed files, warm parse cache",
+            median_of(args.runs, restore(parse_only), diff, repo, env),
+        )
+    )
+    figures.append(
+        (
+            "footgun diff, 5 changed files, warm cache + base findings",
+            median_of(args.runs, restore(saved), diff, repo, env),
+        )
+    )
     timed(diff, repo, env)
-    figures.append(("footgun diff, nothing to parse (all cached)",
-                    median_of(args.runs, lambda: None, diff, repo, env)))
+    figures.append(
+        (
+            "footgun diff, nothing to parse (all cached)",
+            median_of(args.runs, lambda: None, diff, repo, env),
+        )
+    )
 
     figures.append(("PyYAML CSafeLoader, full load, in-process", (pyyaml_full_load(files), None)))
-    figures.append(("naive: ruamel.yaml round-trip load, in-process", (naive_baseline(files), None)))
+    figures.append(
+        ("naive: ruamel.yaml round-trip load, in-process", (naive_baseline(files), None))
+    )
 
     width = max(len(name) for name, _ in figures)
     print(f"  {'':<{width}}  {'wall':>7}    {'cpu':>7}")

@@ -47,11 +47,18 @@ def example_payload() -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     repo = {"id": 1, "full_name": "octo/mesh", "name": "mesh"}
     return {
-        "action": "synchronize", "number": 1, "installation": {"id": 1}, "repository": repo,
-        "pull_request": {"number": 1, "state": "open", "updated_at": "2026-01-01T00:00:00Z",
-                         "head": {"sha": "0" * 40, "ref": "feature", "repo": repo},
-                         "base": {"sha": "1" * 40, "ref": "main", "repo": repo},
-                         "body": "x" * 4000},
+        "action": "synchronize",
+        "number": 1,
+        "installation": {"id": 1},
+        "repository": repo,
+        "pull_request": {
+            "number": 1,
+            "state": "open",
+            "updated_at": "2026-01-01T00:00:00Z",
+            "head": {"sha": "0" * 40, "ref": "feature", "repo": repo},
+            "base": {"sha": "1" * 40, "ref": "main", "repo": repo},
+            "body": "x" * 4000,
+        },
     }
 
 
@@ -126,12 +133,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def measure(port: int, server: subprocess.Popen, count: int, concurrency: int) -> tuple[list[float], dict]:
-    pending = list(reversed(deliveries(count)))  # before connecting: uvicorn drops idle ones after 5 s
+async def measure(
+    port: int, server: subprocess.Popen, count: int, concurrency: int
+) -> tuple[list[float], dict]:
+    pending = list(
+        reversed(deliveries(count))
+    )  # before connecting: uvicorn drops idle ones after 5 s
     await wait_until_up(port, server)
     connections = [await Connection.open(port) for _ in range(concurrency)]
-    for connection, (headers, raw) in zip(connections, deliveries(concurrency), strict=True):  # warm-up
-        await connection.post({**headers, "X-GitHub-Delivery": "warm-" + headers["X-GitHub-Delivery"]}, raw)
+    for connection, (headers, raw) in zip(
+        connections, deliveries(concurrency), strict=True
+    ):  # warm-up
+        await connection.post(
+            {**headers, "X-GitHub-Delivery": "warm-" + headers["X-GitHub-Delivery"]}, raw
+        )
     latencies: list[float] = []
 
     async def run(connection: Connection) -> None:
@@ -170,7 +185,9 @@ def main() -> int:
     parser.add_argument("--deliveries", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--repeat", type=int, default=1, help="runs, each on a fresh server; medians printed last")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs, each on a fresh server; medians printed last"
+    )
     args = parser.parse_args()
     runs = [run_once(args) for _ in range(args.repeat)]
     if args.repeat > 1:
@@ -180,8 +197,10 @@ def main() -> int:
 
 
 def format_run(run: dict) -> str:
-    return (f"{run['rate']:.0f} acks/s  server CPU {run['cpu_ms']:.2f} ms/delivery  p50 {run['p50']:.1f}  "
-            f"p90 {run['p90']:.1f}  p99 {run['p99']:.1f}  max {run['max']:.1f} ms")
+    return (
+        f"{run['rate']:.0f} acks/s  server CPU {run['cpu_ms']:.2f} ms/delivery  p50 {run['p50']:.1f}  "
+        f"p90 {run['p90']:.1f}  p99 {run['p99']:.1f}  max {run['max']:.1f} ms"
+    )
 
 
 def run_once(args: argparse.Namespace) -> dict:
@@ -197,7 +216,16 @@ def run_once(args: argparse.Namespace) -> dict:
             "FOOTGUN_LOG_LEVEL": "WARNING",
         }
         footgun = Path(sys.executable).with_name("footgun")
-        command = [str(footgun), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
+        command = [
+            str(footgun),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ]
         server = subprocess.Popen(command, env=env, cwd=tmp)
         try:
             latencies, run = run_client(measure(port, server, args.deliveries, args.concurrency))
@@ -205,8 +233,14 @@ def run_once(args: argparse.Namespace) -> dict:
             server.terminate()
             server.wait(timeout=30)
     ms = [value * 1000 for value in latencies]
-    run.update(p50=percentile(ms, 0.50), p90=percentile(ms, 0.90), p99=percentile(ms, 0.99), max=max(ms))
-    print(f"{args.deliveries} deliveries at concurrency {args.concurrency}:", format_run(run), flush=True)
+    run.update(
+        p50=percentile(ms, 0.50), p90=percentile(ms, 0.90), p99=percentile(ms, 0.99), max=max(ms)
+    )
+    print(
+        f"{args.deliveries} deliveries at concurrency {args.concurrency}:",
+        format_run(run),
+        flush=True,
+    )
     return run
 
 

@@ -20,9 +20,32 @@ NAMESPACES = 20
 APPS_PER_NAMESPACE = 20
 POLICIES_PER_NAMESPACE = 8
 ENTRIES_PER_NAMESPACE = 8
-WORDS = ("cart", "checkout", "payments", "ledger", "search", "catalog", "reviews", "ratings",
-         "profile", "auth", "orders", "shipping", "billing", "pricing", "inventory", "emails",
-         "notify", "reports", "ads", "recommend", "media", "upload", "gateway", "session")
+WORDS = (
+    "cart",
+    "checkout",
+    "payments",
+    "ledger",
+    "search",
+    "catalog",
+    "reviews",
+    "ratings",
+    "profile",
+    "auth",
+    "orders",
+    "shipping",
+    "billing",
+    "pricing",
+    "inventory",
+    "emails",
+    "notify",
+    "reports",
+    "ads",
+    "recommend",
+    "media",
+    "upload",
+    "gateway",
+    "session",
+)
 
 
 def deployment(app: str, ns: str, rng: random.Random) -> str:
@@ -97,7 +120,9 @@ def virtual_service(app: str, ns: str, rng: random.Random, footgun: str | None) 
     host = f"{app}.{ns}.svc.cluster.local"
     fault = ""
     if footgun == "fault":
-        fault = "  - fault:\n      delay:\n        fixedDelay: 5s\n        percentage: {value: 10}\n"
+        fault = (
+            "  - fault:\n      delay:\n        fixedDelay: 5s\n        percentage: {value: 10}\n"
+        )
         fault += f"    route:\n    - destination: {{host: {host}, subset: v1}}\n"
     short = app if footgun == "short-host" else host
     return f"""\
@@ -152,14 +177,16 @@ spec:
 
 
 def namespace_file(ns: str, apps: list[str], rng: random.Random, permissive: bool) -> str:
-    docs = [f"""\
+    docs = [
+        f"""\
 apiVersion: v1
 kind: Namespace
 metadata:
   name: {ns}
   labels:
     istio.io/rev: stable
-""", f"""\
+""",
+        f"""\
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata:
@@ -168,7 +195,8 @@ metadata:
 spec:
   mtls:
     mode: {"PERMISSIVE" if permissive else "STRICT"}
-""", f"""\
+""",
+        f"""\
 apiVersion: networking.istio.io/v1
 kind: Sidecar
 metadata:
@@ -179,7 +207,8 @@ spec:
   - hosts:
     - ./*
     - istio-system/*
-""", f"""\
+""",
+        f"""\
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata:
@@ -193,7 +222,8 @@ spec:
     tls: {{mode: SIMPLE, credentialName: {ns}-cert}}
     hosts:
     - "*.{ns}.example.com"
-"""]
+""",
+    ]
     for index in range(POLICIES_PER_NAMESPACE):
         app = apps[index % len(apps)]
         caller = rng.choice(apps)
@@ -243,16 +273,23 @@ def generate(root: Path, seed: int = 7) -> list[Path]:
     app_files = []
     for n in range(NAMESPACES):
         ns = f"team-{n:02d}"
-        apps = [f"{WORDS[i % len(WORDS)]}{'' if i < len(WORDS) else i}" for i in range(APPS_PER_NAMESPACE)]
+        apps = [
+            f"{WORDS[i % len(WORDS)]}{'' if i < len(WORDS) else i}"
+            for i in range(APPS_PER_NAMESPACE)
+        ]
         folder = root / "mesh" / ns
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "namespace.yaml").write_text(namespace_file(ns, apps, rng, permissive=n == 3))
         for i, app in enumerate(apps):
             footgun = {(5, 2): "fault", (11, 7): "fault", (8, 4): "short-host"}.get((n, i))
-            text = "---\n".join([
-                deployment(app, ns, rng), service(app, ns),
-                virtual_service(app, ns, rng, footgun), destination_rule(app, ns),
-            ])
+            text = "---\n".join(
+                [
+                    deployment(app, ns, rng),
+                    service(app, ns),
+                    virtual_service(app, ns, rng, footgun),
+                    destination_rule(app, ns),
+                ]
+            )
             path = folder / f"{app}.yaml"
             path.write_text(text)
             app_files.append(path)
@@ -280,9 +317,12 @@ def change_files(root: Path, files: list[Path], count: int = 5) -> None:
     for index, path in enumerate(files[:count]):
         text = path.read_text().replace("timeout: ", "timeout: 1", 1)
         if index == 0:
-            text = text.replace("  - name: canary\n",
-                                "  - name: chaos\n    fault: {abort: {httpStatus: 503}}\n"
-                                "    route:\n    - destination: {host: chaos}\n  - name: canary\n", 1)
+            text = text.replace(
+                "  - name: canary\n",
+                "  - name: chaos\n    fault: {abort: {httpStatus: 503}}\n"
+                "    route:\n    - destination: {host: chaos}\n  - name: canary\n",
+                1,
+            )
         path.write_text(text)
     git(root, "commit", "-q", "-am", f"change {count} files")
 

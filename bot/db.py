@@ -7,6 +7,7 @@ models here and the migrations are checked against each other on every test run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -18,21 +19,26 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Connection,
     Date,
     DateTime,
+    Engine,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     TypeDecorator,
-    Connection,
-    Engine,
     UniqueConstraint,
     create_engine,
     event,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -142,7 +148,10 @@ class PullRequest(Base):
     """Head SHA -> pull request: check events of fork PRs arrive with an empty `pull_requests`."""
 
     __tablename__ = "pull_requests"
-    __table_args__ = (UniqueConstraint("repository", "number"), Index("ix_pull_requests_head", "head_sha"))
+    __table_args__ = (
+        UniqueConstraint("repository", "number"),
+        Index("ix_pull_requests_head", "head_sha"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     installation_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -270,7 +279,9 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    async def run(self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def run(
+        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         """`fn(session, ...)` in a transaction, committed when it returns, rolled back if it raises.
 
         `fn` must not commit or roll back itself. When this returns, what `fn` wrote is committed.
@@ -326,7 +337,9 @@ class GroupWriter:
         self._thread = threading.Thread(target=self._work, name="sqlite-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> asyncio.Future[T]:
+    def submit(
+        self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> asyncio.Future[T]:
         if not self._thread.is_alive():
             raise RuntimeError("the SQLite writer is closed")
         loop = asyncio.get_running_loop()
@@ -374,10 +387,9 @@ class GroupWriter:
 
     def _commit(self, batch: list[_Call]) -> None:
         try:
-            with self.engine.connect() as connection:
-                with connection.begin():
-                    for call in batch:
-                        _run_in_savepoint(connection, call)
+            with self.engine.connect() as connection, connection.begin():
+                for call in batch:
+                    _run_in_savepoint(connection, call)
             self.batches += 1
         except Exception as exc:  # BEGIN or COMMIT failed: nothing of this batch was kept
             for call in batch:
@@ -386,7 +398,9 @@ class GroupWriter:
 
 
 def _run_in_savepoint(connection: Connection, call: _Call) -> None:
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     try:
         with session.begin():
             call.result = call.fn(session, *call.args, **call.kwargs)
@@ -402,10 +416,8 @@ def _answer(batch: list[_Call]) -> None:
     for call in batch:
         by_loop.setdefault(call.loop, []).append(call)
     for loop, calls in by_loop.items():
-        try:
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
             loop.call_soon_threadsafe(_settle, calls)
-        except RuntimeError:  # that loop is closed: nobody is waiting any more
-            pass
 
 
 def _settle(calls: list[_Call]) -> None:
@@ -481,7 +493,9 @@ async def pending_migrations(engine: AsyncEngine) -> str | None:
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as connection:
-        current = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+        current = await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
     if current == head:
         return None
     return f"the database schema is at revision {current or 'none'}, this version needs {head}: run `footgun db upgrade`"

@@ -19,7 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 CONTEXT_FIELDS = ("delivery", "repository", "pr", "job")
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("footgun_log_context", default={})  # noqa: B039
+_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
+    "footgun_log_context",
+    default={},  # noqa: B039 (never mutated: bind() sets a new dict)
+)
 _secrets: set[str] = set()
 
 REDACTED = "[redacted]"
@@ -62,7 +65,11 @@ def context() -> dict[str, Any]:
 
 
 class JSONFormatter(logging.Formatter):
-    _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "color_message"}
+    _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+        "message",
+        "asctime",
+        "color_message",
+    }
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -73,7 +80,9 @@ class JSONFormatter(logging.Formatter):
         }
         current = _context.get()
         line.update({name: current.get(name) for name in CONTEXT_FIELDS})
-        line.update({k: v for k, v in vars(record).items() if k not in self._STANDARD and k not in line})
+        line.update(
+            {k: v for k, v in vars(record).items() if k not in self._STANDARD and k not in line}
+        )
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         elif record.exc_text:

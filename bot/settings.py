@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http(s) URL such as https://api.github.com or https://HOST/api/v3")
+            raise ValueError(
+                "must be an http(s) URL such as https://api.github.com or https://HOST/api/v3"
+            )
         return value.strip().rstrip("/")
 
     @field_validator("public_url", "github_web_url")
@@ -73,7 +75,12 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.query
+            or parts.fragment
+        ):
             raise ValueError("must be an http(s) URL such as https://footgun.example.com")
         return value.strip().rstrip("/")
 
@@ -115,8 +122,14 @@ class Settings(BaseSettings):
         if self.github_web_url is None:
             object.__setattr__(self, "github_web_url", web_url_for(self.github_api_url))
         if self.credentials_file is None:
-            object.__setattr__(self, "credentials_file", default_credentials_file(self.database_url))
-        if self.app_id is not None or self.private_key is not None or self.webhook_secret is not None:
+            object.__setattr__(
+                self, "credentials_file", default_credentials_file(self.database_url)
+            )
+        if (
+            self.app_id is not None
+            or self.private_key is not None
+            or self.webhook_secret is not None
+        ):
             return self
         stored = read_credentials(self.credentials_file)
         if stored is not None:
@@ -153,7 +166,9 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Secret values to scrub from every log line."""
-        return [s.get_secret_value() for s in (self.webhook_secret, self.private_key) if s is not None]
+        return [
+            s.get_secret_value() for s in (self.webhook_secret, self.private_key) if s is not None
+        ]
 
     def with_credentials(self, stored: dict[str, object]) -> Settings:
         """These settings with an App registered while the server runs (see `read_credentials`)."""
@@ -174,16 +189,25 @@ def read_credentials(path: Path | None) -> dict[str, object] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"CREDENTIALS_FILE: cannot read {path}: {exc.__class__.__name__}") from None
-    if not isinstance(data, dict) or any(not isinstance(data.get(k), t) for k, t in CREDENTIAL_FIELDS.items()):
-        raise ValueError(f"CREDENTIALS_FILE: {path} must be a JSON object with app_id, private_key and webhook_secret")
+        raise ValueError(
+            f"CREDENTIALS_FILE: cannot read {path}: {exc.__class__.__name__}"
+        ) from None
+    if not isinstance(data, dict) or any(
+        not isinstance(data.get(k), t) for k, t in CREDENTIAL_FIELDS.items()
+    ):
+        raise ValueError(
+            f"CREDENTIALS_FILE: {path} must be a JSON object with app_id, private_key and webhook_secret"
+        )
     key = SecretStr(data["private_key"].strip() + "\n")
     try:
         _check_pem(key)
     except ValueError as exc:
         raise ValueError(f"CREDENTIALS_FILE: {path}: private_key {exc}") from None
-    stored: dict[str, object] = {"app_id": data["app_id"], "private_key": key,
-                                 "webhook_secret": SecretStr(data["webhook_secret"])}
+    stored: dict[str, object] = {
+        "app_id": data["app_id"],
+        "private_key": key,
+        "webhook_secret": SecretStr(data["webhook_secret"]),
+    }
     if isinstance(data.get("html_url"), str):
         stored["app_html_url"] = data["html_url"]
     return stored
@@ -196,7 +220,9 @@ def web_url_for(api_url: str) -> str:
     if path.endswith("/api/v3"):
         return urlunsplit(parts._replace(path=path.removesuffix("/api/v3"))).rstrip("/")
     if parts.hostname and parts.hostname.startswith("api."):
-        return urlunsplit(parts._replace(netloc=parts.netloc.removeprefix("api."), path=path)).rstrip("/")
+        return urlunsplit(
+            parts._replace(netloc=parts.netloc.removeprefix("api."), path=path)
+        ).rstrip("/")
     return api_url.rstrip("/")
 
 
@@ -214,7 +240,9 @@ def default_credentials_file(database_url: str) -> Path:
 def _check_pem(key: SecretStr) -> None:
     text = key.get_secret_value()
     if "-----BEGIN" not in text or "PRIVATE KEY-----" not in text:
-        raise ValueError("is not a PEM private key (expected a '-----BEGIN ... PRIVATE KEY-----' block)")
+        raise ValueError(
+            "is not a PEM private key (expected a '-----BEGIN ... PRIVATE KEY-----' block)"
+        )
 
 
 def normalise_database_url(url: str) -> str:
@@ -228,13 +256,18 @@ def normalise_database_url(url: str) -> str:
         return _asyncpg_query(f"postgresql+asyncpg://{rest}")
     if scheme in ("sqlite", "sqlite+aiosqlite"):
         return f"sqlite+aiosqlite://{rest}"
-    raise ValueError(f"unsupported scheme {scheme!r}: use sqlite:///FILE or postgresql://USER@HOST/DB")
+    raise ValueError(
+        f"unsupported scheme {scheme!r}: use sqlite:///FILE or postgresql://USER@HOST/DB"
+    )
 
 
 def _asyncpg_query(url: str) -> str:
     """asyncpg names libpq's `sslmode` `ssl`; hosted PostgreSQL URLs usually carry `sslmode`."""
     parts = urlsplit(url)
-    query = [("ssl" if k == "sslmode" else k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [
+        ("ssl" if k == "sslmode" else k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -262,4 +295,3 @@ def registration_hint(settings: Settings) -> str:
         " by hand (GitHub: Settings > Developer settings > GitHub Apps) and set FOOTGUN_APP_ID,"
         " FOOTGUN_PRIVATE_KEY or FOOTGUN_PRIVATE_KEY_FILE, and FOOTGUN_WEBHOOK_SECRET"
     )
-

@@ -34,10 +34,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from rules.mesh import authz
 from rules.core.context import Context
-from rules.mesh.index import DATAPLANE_MODE
 from rules.core.model import KeyPath, Problem, Resource, describe
+from rules.mesh import authz
+from rules.mesh.index import DATAPLANE_MODE
 
 ID = "authz-blocks-health-probes"
 SEVERITY = "error"
@@ -106,8 +106,10 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     ambient = _ambient_namespaces(ctx)
     gateways = _gateway_selectors(ctx)
     policies = [
-        p for p in ctx.of_kind("AuthorizationPolicy")
-        if not authz.has_target_ref(p) and p.namespace not in ambient
+        p
+        for p in ctx.of_kind("AuthorizationPolicy")
+        if not authz.has_target_ref(p)
+        and p.namespace not in ambient
         and not _selects_gateway(authz.selector_labels(p), gateways)
     ]
     allows = [p for p in policies if authz.action(p) == "ALLOW"]
@@ -157,8 +159,7 @@ def _selects_gateway(
 def _ambient_namespaces(ctx: Context) -> set[str | None]:
     """Namespaces in ambient mode: labelled so, or holding a pod redirected to ztunnel."""
     found: set[str | None] = {
-        ns.name for ns in ctx.of_kind("Namespace")
-        if ns.labels.get(DATAPLANE_MODE) == "ambient"
+        ns.name for ns in ctx.of_kind("Namespace") if ns.labels.get(DATAPLANE_MODE) == "ambient"
     }
     found.update(w.resource.namespace for w in ctx.index.workloads() if w.in_ambient)
     return found
@@ -181,8 +182,10 @@ def _covers(theirs: Labels, mine: Labels) -> bool:
 
 def _blocking_allow(policy: Resource, health_paths: tuple[str, ...], root: str) -> Problem:
     spec = policy.spec
-    path: KeyPath = ("spec", "rules") if "rules" in spec else (
-        ("spec", "action") if "action" in spec else ("spec",)
+    path: KeyPath = (
+        ("spec", "rules")
+        if "rules" in spec
+        else (("spec", "action") if "action" in spec else ("spec",))
     )
     lead = "allows nothing" if not authz.rules_of(policy) else "denies everything it does not allow"
     return Problem(
@@ -196,9 +199,7 @@ def _blocking_allow(policy: Resource, health_paths: tuple[str, ...], root: str) 
     )
 
 
-def _blocking_deny(
-    policy: Resource, health_paths: tuple[str, ...], root: str
-) -> Iterator[Problem]:
+def _blocking_deny(policy: Resource, health_paths: tuple[str, ...], root: str) -> Iterator[Problem]:
     for index, rule in authz.rules_of(policy):
         if not authz.surely_matches_anonymous(rule):
             continue

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rules.mesh import authz
 from rules.core.context import Context
 from rules.core.model import Problem, describe
+from rules.mesh import authz
 
 ID = "authz-unscoped"
 SEVERITY = "error"

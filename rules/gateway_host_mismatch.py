@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
+from rules.core.model import Problem, Resource, describe
 from rules.mesh.hosts import MESH_GATEWAY, GatewayHost, in_cluster, matches
 from rules.mesh.index import MeshIndex
-from rules.core.model import Problem, Resource, describe
 from rules.mesh.references import gateway_references
 
 ID = "gateway-host-mismatch"
@@ -129,8 +129,11 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             continue
         judged = _judged_hosts(index, vs, ctx.config.cluster_domain, namespaces)
         serves = {
-            gateway: {position for position, host, expanded in judged
-                      if _serves(index.gateway_hosts(*gateway), vs.namespace, host, expanded)}
+            gateway: {
+                position
+                for position, host, expanded in judged
+                if _serves(index.gateway_hosts(*gateway), vs.namespace, host, expanded)
+            }
             for gateway in bound
         }
         served = set().union(*serves.values())
@@ -142,7 +145,8 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                     for ns, name in bound
                 )
                 yield Problem(
-                    vs, ("spec", "hosts", position),
+                    vs,
+                    ("spec", "hosts", position),
                     f"{describe(vs)} host '{host}' is not served by {reasons}",
                 )
         if not served:
@@ -151,7 +155,8 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             if not serves[(namespace, name)]:
                 hosts = ", ".join(host for _, host, _ in judged)
                 yield Problem(
-                    vs, ("spec", "gateways", position),
+                    vs,
+                    ("spec", "gateways", position),
                     f"{describe(vs)} is bound to Gateway {namespace}/{name}, which serves none of "
                     f"its hosts ({hosts}): the binding has no effect "
                     f"({_listing(index.gateway_hosts(namespace, name))})",

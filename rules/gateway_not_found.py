@@ -108,7 +108,9 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             elsewhere = sorted(ns or "" for ns in index.gateway_namespaces(name))
             hint = (
                 f"; a Gateway '{name}' exists in namespace {', '.join(elsewhere)}: write "
-                f"{elsewhere[0]}/{name}" if elsewhere else ""
+                f"{elsewhere[0]}/{name}"
+                if elsewhere
+                else ""
             )
             yield Problem(
                 vs,

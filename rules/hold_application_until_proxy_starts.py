@@ -14,6 +14,7 @@ from typing import Any
 
 from rules.core.context import Context
 from rules.core.loader import WORKLOAD_KINDS
+from rules.core.model import Problem, describe
 from rules.mesh.mesh_config import (
     MeshConfigSource,
     covered_by_layers,
@@ -23,7 +24,6 @@ from rules.mesh.mesh_config import (
     is_true,
     parse_embedded_yaml,
 )
-from rules.core.model import Problem, describe
 
 ID = "hold-application-until-proxy-starts"
 SEVERITY = "warning"

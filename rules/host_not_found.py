@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
-from rules.mesh.hosts import in_cluster
 from rules.core.model import Problem, describe
+from rules.mesh.hosts import in_cluster
 from rules.mesh.references import host_references
 
 ID = "host-not-found"
@@ -97,7 +97,8 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 continue
             shown = f"'{ref.host}'" + ("" if ref.host == fqdn else f" ({fqdn})")
             hidden = [
-                r for r in index.service_hosts.get(fqdn, ())
+                r
+                for r in index.service_hosts.get(fqdn, ())
                 if not index.exported(r, resource.namespace)
             ]
             if hidden:

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
-from rules.mesh.mesh_config import INSTALL_GROUP, dotted, enables_pilot, file_scope, mapping
 from rules.core.model import KeyPath, Problem, Resource, describe
+from rules.mesh.mesh_config import INSTALL_GROUP, dotted, enables_pilot, file_scope, mapping
 
 ID = "in-place-upgrade"
 SEVERITY = "error"

@@ -200,8 +200,10 @@ def _strict_removed(
     old: Resource, now: Resource | None, slot: Slot, mode: str, source: Slot | None, head: _Revision
 ) -> Problem:
     where = _where(slot, head.root)
-    inherits = f"{mode} from {_describe_source(source, head.root)}" if source else (
-        f"{mode}, Istio's default"
+    inherits = (
+        f"{mode} from {_describe_source(source, head.root)}"
+        if source
+        else (f"{mode}, Istio's default")
     )
     name = describe(old)
     if now is None:
@@ -221,8 +223,7 @@ def _strict_removed(
     return Problem(
         now,
         _mode_path(slot[1]),
-        f"{name} no longer sets mTLS {where} to STRICT: it now inherits "
-        f"{inherits}",
+        f"{name} no longer sets mTLS {where} to STRICT: it now inherits {inherits}",
         fix=("set", STRICT),
     )
 

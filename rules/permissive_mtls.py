@@ -15,7 +15,13 @@ from typing import Any
 
 from rules.core.context import Context
 from rules.core.model import Problem, describe
-from rules.mesh.peer_authentication import describe_scope, policy_mode, port_modes, port_path, scope_of
+from rules.mesh.peer_authentication import (
+    describe_scope,
+    policy_mode,
+    port_modes,
+    port_path,
+    scope_of,
+)
 
 ID = "permissive-mtls"
 SEVERITY = "error"

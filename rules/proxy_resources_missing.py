@@ -13,6 +13,7 @@ from typing import Any
 
 from rules.core.context import Context
 from rules.core.loader import WORKLOAD_KINDS
+from rules.core.model import KeyPath, Problem, Resource, describe
 from rules.mesh.index import Workload
 from rules.mesh.mesh_config import (
     MeshConfigSource,
@@ -21,7 +22,6 @@ from rules.mesh.mesh_config import (
     file_scope,
     mapping,
 )
-from rules.core.model import KeyPath, Problem, Resource, describe
 from rules.mesh.quantities import parse_quantity
 
 ID = "proxy-resources-missing"

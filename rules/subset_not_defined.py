@@ -106,8 +106,10 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 names = ", ".join(describe(r) for r in rules[:3]) + (
                     f" and {len(rules) - 3} more" if len(rules) > 3 else ""
                 )
-                known = f"subsets defined: {', '.join(sorted(defined))}" if defined else (
-                    "no subsets defined"
+                known = (
+                    f"subsets defined: {', '.join(sorted(defined))}"
+                    if defined
+                    else ("no subsets defined")
                 )
                 why = f"no DestinationRule for that host defines it ({known}; in {names})"
             else:

@@ -14,6 +14,7 @@ import pytest
 import rules as registry
 from bot.cli import main as cli
 from rules import fault_injection
+
 FAULTY = fault_injection.FAIL
 """A VirtualService whose route 1 injects aborts: `fault` at line 10, column 5."""
 CLEAN = fault_injection.PASS
@@ -50,7 +51,10 @@ def run_subprocess(*argv: str, cwd: Path, timeout: float = 120, env: dict | None
     """`footgun ARGV` as a separate process (a hang or crash cannot take the test run with it)."""
     out = subprocess.run(
         [sys.executable, "-m", "bot.cli.main", *argv],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {}), "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
     )
     return Result(out.returncode, out.stdout, out.stderr)
@@ -67,7 +71,9 @@ class GitRepo:
         self.git("config", "commit.gpgsign", "false")
 
     def git(self, *args: str) -> str:
-        out = subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            ["git", *args], cwd=self.root, capture_output=True, text=True, check=True
+        )
         return out.stdout
 
     def write(self, files: dict[str, str | None]) -> None:

@@ -48,6 +48,7 @@ async def database_url(request, tmp_path):
 async def database(database_url):
     """The migrated database (Alembic, as in production)."""
     from bot import db
+
     database = db.open_database(database_url)
     await db.migrate(database.engine)
     try:
@@ -63,8 +64,13 @@ def make_settings(database_url):
     from tests.webhooks import PRIVATE_KEY, SECRET
 
     def make(**overrides):
-        values = {"app_id": 1, "private_key": PRIVATE_KEY, "webhook_secret": SECRET,
-                  "database_url": database_url, "workers": 0}
+        values = {
+            "app_id": 1,
+            "private_key": PRIVATE_KEY,
+            "webhook_secret": SECRET,
+            "database_url": database_url,
+            "workers": 0,
+        }
         values.update(overrides)
         return load_settings(**values)
 
@@ -88,7 +94,9 @@ def serve():
         app = create_app(settings, **options)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://footgun.test") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://footgun.test"
+            ) as client:
                 yield app, client
 
     return serving

@@ -34,8 +34,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], T], what: str, timeout: float = 20.0,
-               interval: float = 0.05, details: Callable[[], str] | None = None) -> T:
+def wait_until(
+    predicate: Callable[[], T],
+    what: str,
+    timeout: float = 20.0,
+    interval: float = 0.05,
+    details: Callable[[], str] | None = None,
+) -> T:
     """Poll `predicate` until it returns something truthy; fail naming `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -43,8 +48,10 @@ def wait_until(predicate: Callable[[], T], what: str, timeout: float = 20.0,
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}"
-                                 + (f"\n{details()}" if details else ""))
+            raise AssertionError(
+                f"timed out after {timeout:.0f}s waiting for {what}"
+                + (f"\n{details()}" if details else "")
+            )
         time.sleep(interval)
 
 
@@ -72,7 +79,9 @@ class FakeServer:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
-        config = uvicorn.Config(self.fake.asgi(), log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            self.fake.asgi(), log_level="warning", lifespan="off", access_log=False
+        )
         server = uvicorn.Server(config)
         loop = asyncio.new_event_loop()
 

@@ -57,7 +57,9 @@ def check_request(doc: dict[str, Any], logged: Any) -> bool:
     assert op is not None, f"{logged.method} {logged.path} is not in the description"
     if logged.body is None:
         return False
-    jsonschema.validate(logged.body, deref(doc, op["requestBody"]["content"]["application/json"]["schema"]))
+    jsonschema.validate(
+        logged.body, deref(doc, op["requestBody"]["content"]["application/json"]["schema"])
+    )
     return True
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from rules.core.config import Config
 from rules.core.engine import analyse
-from rules.mesh.hosts import GatewayHost, gateway_host, matches
 from rules.core.loader import SourceFile
+from rules.mesh.hosts import GatewayHost, gateway_host, matches
 from tests.helpers import FIXTURES
 
 ANALYZERS = FIXTURES / "istio-analyzers"
@@ -37,31 +37,49 @@ COMPARED: dict[tuple[str, str], str] = {
 """(istioctl analyzer, message code) -> the rule of ours that covers it."""
 
 NOT_COMPARED: dict[tuple[str, str], str] = {
-    ("sidecar.SelectorAnalyzer", "IST0101"):
-        "a Sidecar `workloadSelector` matching no pod: workload selection, not a host, subset or "
-        "gateway reference",
-    ("gateway.IngressGatewayPortAnalyzer", "IST0101"):
-        "a Gateway `selector` matching no ingress pod: needs the pods of the cluster",
-    ("auth.AuthorizationPoliciesAnalyzer", "IST0101"):
-        "an AuthorizationPolicy naming a namespace absent from the cluster",
+    (
+        "sidecar.SelectorAnalyzer",
+        "IST0101",
+    ): "a Sidecar `workloadSelector` matching no pod: workload selection, not a host, subset or "
+    "gateway reference",
+    (
+        "gateway.IngressGatewayPortAnalyzer",
+        "IST0101",
+    ): "a Gateway `selector` matching no ingress pod: needs the pods of the cluster",
+    (
+        "auth.AuthorizationPoliciesAnalyzer",
+        "IST0101",
+    ): "an AuthorizationPolicy naming a namespace absent from the cluster",
 }
 """IST0101 messages about other kinds of reference, outside these rules."""
 
 ISTIOCTL_ONLY, OURS_ONLY = "istioctl only", "ours only"
 
 DIFFERENCES: dict[tuple[str, str, str], tuple[str, str]] = {
-    ("virtualservice_destinationhosts.yaml", "IST0101", "VirtualService default/reviews-bogusport"): (
+    (
+        "virtualservice_destinationhosts.yaml",
+        "IST0101",
+        "VirtualService default/reviews-bogusport",
+    ): (
         ISTIOCTL_ONLY,
         "the host exists; istioctl flags the destination port 999, which the Service does not "
         "expose. Ports are not part of host-not-found.",
     ),
-    ("virtualservice_destinationhosts.yaml", "IST0101", "VirtualService default/reviews-bookinfo-other"): (
+    (
+        "virtualservice_destinationhosts.yaml",
+        "IST0101",
+        "VirtualService default/reviews-bookinfo-other",
+    ): (
         ISTIOCTL_ONLY,
         "other.bookinfo.com is an external domain, defined by a ServiceEntry exported only to its "
         "own namespace. host-not-found judges in-cluster hosts (name.ns.svc.<domain>) only: "
         "external domains are routinely defined outside the repository (egress config, DNS).",
     ),
-    ("virtualservice_destinationhosts.yaml", "IST0101", "VirtualService hello/hello-export-to-bogus"): (
+    (
+        "virtualservice_destinationhosts.yaml",
+        "IST0101",
+        "VirtualService hello/hello-export-to-bogus",
+    ): (
         ISTIOCTL_ONLY,
         "the destination is visible in the VirtualService's namespace; istioctl judges it from "
         "the namespaces in the VirtualService's own exportTo (`bogus`). We judge a host from the "
@@ -72,7 +90,11 @@ DIFFERENCES: dict[tuple[str, str, str], tuple[str, str]] = {
         "the Gateway does not exist: istioctl reports both IST0101 and IST0132. We report "
         "gateway-not-found only; a host mismatch needs the Gateway's hosts.",
     ),
-    ("virtualservice_kubernetes_gateways.yaml", "IST0132", "VirtualService default/my-vs-host-mismatch"): (
+    (
+        "virtualservice_kubernetes_gateways.yaml",
+        "IST0132",
+        "VirtualService default/my-vs-host-mismatch",
+    ): (
         ISTIOCTL_ONLY,
         "the VirtualService is bound to a Kubernetes Gateway API Gateway (gateway.networking.k8s.io); "
         "our gateway rules read networking.istio.io Gateways only.",
@@ -209,8 +231,13 @@ def render(comparison: Comparison) -> str:
         lines.append(
             f"| {r.file} | {r.code} | `{r.rule}` | {len(r.istioctl)} | {len(r.ours)} | {len(r.agreed)} |"
         )
-    lines += ["", "## Differences, case by case", "", "| case | resource | flagged by | why |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Differences, case by case",
+        "",
+        "| case | resource | flagged by | why |",
+        "|---|---|---|---|",
+    ]
     for (file, code, resource), direction in comparison.differences():
         reason = DIFFERENCES.get((file, code, resource), ("", "**unexplained**"))[1]
         lines.append(f"| {file} ({code}) | {resource} | {direction} | {reason} |")

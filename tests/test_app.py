@@ -8,11 +8,11 @@ import contextlib
 import pytest
 from sqlalchemy import inspect, select
 
-from bot.queue import worker as worker_module
 from bot import db
-from bot.web.app import create_app
 from bot.db import Job
+from bot.queue import worker as worker_module
 from bot.settings import load_settings
+from bot.web.app import create_app
 from tests.test_jobs import FakeHandler
 from tests.webhooks import deliver, payload
 
@@ -25,7 +25,9 @@ async def wait_for(condition, timeout=10.0):
             await asyncio.sleep(0.02)
 
 
-async def test_a_delivery_is_reviewed_by_an_in_process_worker_with_the_github_client(make_settings, serve):
+async def test_a_delivery_is_reviewed_by_an_in_process_worker_with_the_github_client(
+    make_settings, serve
+):
     entered, exited = [], []
 
     @contextlib.asynccontextmanager
@@ -36,7 +38,10 @@ async def test_a_delivery_is_reviewed_by_an_in_process_worker_with_the_github_cl
 
     review = FakeHandler()
     settings = make_settings(workers=2)
-    async with serve(settings, github_factory=github_factory, handlers={"review": review}) as (app, client):
+    async with serve(settings, github_factory=github_factory, handlers={"review": review}) as (
+        app,
+        client,
+    ):
         response = await deliver(client, "pull_request", payload("pull_request.opened"))
         assert response.status_code == 202
 
@@ -47,7 +52,10 @@ async def test_a_delivery_is_reviewed_by_an_in_process_worker_with_the_github_cl
         await wait_for(reviewed)
         [ctx] = review.runs
         assert ctx.github == "github-client"
-        assert (ctx.job.payload["pull_number"], ctx.job.payload["reason"]) == (2, "pull_request.opened")
+        assert (ctx.job.payload["pull_number"], ctx.job.payload["reason"]) == (
+            2,
+            "pull_request.opened",
+        )
         assert len(app.state.runtime.workers) == 2
     assert entered == [1] and exited == [True]
 
@@ -75,10 +83,23 @@ async def test_metrics_count_deliveries_and_queue_depth(app_client):
     text = (await client.get("/metrics")).text
     assert text.startswith("# HELP")
     assert 'footgun_jobs_queued{kind="review"} 1.0' in text
-    assert _value(text, 'footgun_webhook_deliveries_total{event="pull_request",outcome="queued"}') == \
-        _value(before.text, 'footgun_webhook_deliveries_total{event="pull_request",outcome="queued"}') + 1
-    assert _value(text, 'footgun_webhook_deliveries_total{event="unknown",outcome="bad_signature"}') >= 1
-    for name in ("footgun_github_requests", "footgun_findings", "footgun_job_latency_seconds", "footgun_webhook_ack_seconds"):
+    assert (
+        _value(text, 'footgun_webhook_deliveries_total{event="pull_request",outcome="queued"}')
+        == _value(
+            before.text, 'footgun_webhook_deliveries_total{event="pull_request",outcome="queued"}'
+        )
+        + 1
+    )
+    assert (
+        _value(text, 'footgun_webhook_deliveries_total{event="unknown",outcome="bad_signature"}')
+        >= 1
+    )
+    for name in (
+        "footgun_github_requests",
+        "footgun_findings",
+        "footgun_job_latency_seconds",
+        "footgun_webhook_ack_seconds",
+    ):
         assert f"# HELP {name}" in text
 
 
@@ -105,10 +126,18 @@ async def test_periodic_tasks_run_in_the_lifespan(make_settings, serve, monkeypa
 async def test_serve_migrates_the_embedded_sqlite_database_on_start(tmp_path):
     settings = load_settings(database_url=f"sqlite:///{tmp_path / 'fresh.db'}")
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with app.state.runtime.database.engine.connect() as connection:
-            tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
-    assert {"deliveries", "jobs", "installations", "installation_repositories", "pull_requests"} <= set(tables)
+    async with (
+        app.router.lifespan_context(app),
+        app.state.runtime.database.engine.connect() as connection,
+    ):
+        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    assert {
+        "deliveries",
+        "jobs",
+        "installations",
+        "installation_repositories",
+        "pull_requests",
+    } <= set(tables)
 
 
 async def test_readyz_says_to_upgrade_when_the_schema_is_behind(database_url, serve):
@@ -117,6 +146,7 @@ async def test_readyz_says_to_upgrade_when_the_schema_is_behind(database_url, se
         ready = await client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["database"] == (
-            "the database schema is at revision none, this version needs 0002: run `footgun db upgrade`")
+            "the database schema is at revision none, this version needs 0002: run `footgun db upgrade`"
+        )
         await db.migrate(app.state.runtime.database.engine)
         assert (await client.get("/readyz")).status_code == 200

@@ -50,8 +50,10 @@ def test_allow_nothing_policies_deny_the_probes():
 
 def test_workload_scoped_policy_with_identity_only_rules():
     assert_findings(RULE, ap(REVIEWS + FROM_PRODUCTPAGE), (9, 3))
-    assert "denies everything it does not allow to workloads app=reviews in bookinfo" in messages(
-        ap(REVIEWS + FROM_PRODUCTPAGE))[0]
+    assert (
+        "denies everything it does not allow to workloads app=reviews in bookinfo"
+        in messages(ap(REVIEWS + FROM_PRODUCTPAGE))[0]
+    )
 
 
 @pytest.mark.parametrize(
@@ -71,8 +73,20 @@ def test_workload_scoped_policy_with_identity_only_rules():
         "  - to:\n    - operation: {paths: [/api]}\n    - operation: {paths: [/livez]}\n",
         "  - when:\n    - key: request.headers[user-agent]\n      values: ['kube-probe/*']\n",
     ],
-    ids=["open", "exact", "ipblocks", "remote-ipblocks", "negated", "prefix", "suffix",
-         "presence", "template", "not-paths-elsewhere", "second-operation", "header-condition"],
+    ids=[
+        "open",
+        "exact",
+        "ipblocks",
+        "remote-ipblocks",
+        "negated",
+        "prefix",
+        "suffix",
+        "presence",
+        "template",
+        "not-paths-elsewhere",
+        "second-operation",
+        "header-condition",
+    ],
 )
 def test_a_rule_admitting_the_kubelet_on_a_health_path(rule):
     assert_findings(RULE, ap(REVIEWS + FROM_PRODUCTPAGE + rule))
@@ -92,8 +106,17 @@ def test_a_rule_admitting_the_kubelet_on_a_health_path(rule):
         "  - when:\n    - key: request.auth.claims[iss]\n      values: [https://issuer]\n",
         "  - when:\n    - key: source.namespace\n      values: [bookinfo]\n",
     ],
-    ids=["namespaces", "jwt", "post-only", "no-path", "other-paths", "excluded", "not-get",
-         "jwt-condition", "namespace-condition"],
+    ids=[
+        "namespaces",
+        "jwt",
+        "post-only",
+        "no-path",
+        "other-paths",
+        "excluded",
+        "not-get",
+        "jwt-condition",
+        "namespace-condition",
+    ],
 )
 def test_a_rule_that_does_not_admit_the_kubelet(rule):
     assert_findings(RULE, ap(REVIEWS + FROM_PRODUCTPAGE + rule), (9, 3))
@@ -153,8 +176,10 @@ def test_deny_with_not_principals_blocks_health_paths():
 
 @pytest.mark.parametrize("source", ["notNamespaces: [bookinfo]", "notRequestPrincipals: ['*']"])
 def test_deny_with_negated_identities_on_some_health_paths(source):
-    spec = (f"  action: DENY\n  rules:\n  - from:\n    - source: {{{source}}}\n"
-            "    to:\n    - operation: {paths: [/metrics, '/ready*']}\n")
+    spec = (
+        f"  action: DENY\n  rules:\n  - from:\n    - source: {{{source}}}\n"
+        "    to:\n    - operation: {paths: [/metrics, '/ready*']}\n"
+    )
     assert_findings(RULE, ap(spec), (9, 5))
     assert "rule 1 denies /ready, /readyz, /metrics on" in messages(ap(spec))[0]
 
@@ -203,11 +228,15 @@ def test_configured_health_paths():
 
 
 def test_ambient_namespaces_are_left_alone():
-    namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bookinfo\n  labels:\n" \
-                "    istio.io/dataplane-mode: ambient\n"
+    namespace = (
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bookinfo\n  labels:\n"
+        "    istio.io/dataplane-mode: ambient\n"
+    )
     assert_findings(RULE, docs(namespace, ap("  {}\n")))
-    pod = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: bookinfo\n"
-           "  annotations:\n    ambient.istio.io/redirection: enabled\nspec: {}\n")
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: bookinfo\n"
+        "  annotations:\n    ambient.istio.io/redirection: enabled\nspec: {}\n"
+    )
     assert_findings(RULE, docs(pod, ap("  {}\n")))
     deployment = (
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  namespace: bookinfo\n"
@@ -239,18 +268,26 @@ def test_fixture_kiali_policies_admit_probes_through_negated_sources():
 
 def test_fixture_istio_analyzers_policies():
     source = fixture("istio-analyzers", "authorizationpolicies.yaml")
-    assert_findings(RULE, source, (74, 3), (96, 1), (104, 1), (115, 3), (138, 3), (165, 3),
-                    (208, 3), (241, 3))
+    assert_findings(
+        RULE, source, (74, 3), (96, 1), (104, 1), (115, 3), (138, 3), (165, 3), (208, 3), (241, 3)
+    )
 
 
 @pytest.mark.parametrize(
     "labels",
-    ["gateway.networking.k8s.io/gateway-name: bookinfo-gateway", "istio: ingressgateway",
-     "app: istio-egressgateway", "team: edge", "app: api-gateway"],
+    [
+        "gateway.networking.k8s.io/gateway-name: bookinfo-gateway",
+        "istio: ingressgateway",
+        "app: istio-egressgateway",
+        "team: edge",
+        "app: api-gateway",
+    ],
 )
 def test_policies_on_gateway_pods_are_left_alone(labels):
-    gateway = ("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: edge\n"
-               "spec:\n  selector:\n    team: edge\n  servers: []\n")
+    gateway = (
+        "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: edge\n"
+        "spec:\n  selector:\n    team: edge\n  servers: []\n"
+    )
     policy = ap(f"  selector:\n    matchLabels:\n      {labels}\n")
     gateway_pods = labels != "app: api-gateway"  # a user's app named like a gateway has a sidecar
     known_without_the_gateway = labels != "team: edge"
@@ -284,8 +321,12 @@ MALFORMED_SPECS = [
 
 @pytest.mark.parametrize("spec", MALFORMED_SPECS)
 @pytest.mark.parametrize(
-    "kind", ["security.istio.io/v1 AuthorizationPolicy", "security.istio.io/v1 PeerAuthentication",
-             "networking.istio.io/v1 DestinationRule"],
+    "kind",
+    [
+        "security.istio.io/v1 AuthorizationPolicy",
+        "security.istio.io/v1 PeerAuthentication",
+        "networking.istio.io/v1 DestinationRule",
+    ],
 )
 def test_malformed_specs_never_crash_the_mesh_security_rules(kind, spec):
     """Bad input: the rules report what they can and never raise, at head and against a base."""

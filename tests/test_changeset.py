@@ -1,7 +1,8 @@
 """Fetching a pull request's change set: diff lines, base config, fork PRs, cache and call counts."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.github.changeset import BlobCache, ConfigInvalid, PullRequest, fetch
 from bot.github.diffs import apply_patch, right_side_lines
@@ -9,9 +10,19 @@ from tests.fakegithub.world import virtual_service as vs
 
 
 def change_set(world, pull, cache=None):
-    return world.run(fetch(world.client, PullRequest.from_json({
-        "number": pull.number, "head": {"sha": pull.head_sha, "repo": pull.head_repo.json()},
-        "base": {"sha": pull.base_sha, "repo": pull.repo.json()}}), cache or BlobCache()))
+    return world.run(
+        fetch(
+            world.client,
+            PullRequest.from_json(
+                {
+                    "number": pull.number,
+                    "head": {"sha": pull.head_sha, "repo": pull.head_repo.json()},
+                    "base": {"sha": pull.base_sha, "repo": pull.repo.json()},
+                }
+            ),
+            cache or BlobCache(),
+        )
+    )
 
 
 def test_diff_lines_are_the_head_side_lines_of_the_hunks(world):
@@ -39,8 +50,13 @@ def test_too_large_diff_falls_back_to_the_files_list_patches(world):
 
 def test_config_is_read_from_the_base_commit(world):
     base = {"mesh/a.yaml": vs("a"), ".github/footgun.yml": "exclude: [legacy/**]\n"}
-    pull = world.pull(base, {".github/footgun.yml": "rules: {fault-injection: off}\n",
-                             "mesh/a.yaml": vs("a", fault=True)})
+    pull = world.pull(
+        base,
+        {
+            ".github/footgun.yml": "rules: {fault-injection: off}\n",
+            "mesh/a.yaml": vs("a", fault=True),
+        },
+    )
     change = change_set(world, pull)
     assert change.config.exclude == ("legacy/**",)
     assert change.config.rule("fault-injection").enabled
@@ -55,18 +71,23 @@ def test_a_bad_base_config_is_one_line(world):
 
 
 def test_fork_pull_requests_are_read_through_the_base_repository(world):
-    pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)},
-                      fork="contributor/mesh")
+    pull = world.pull(
+        {"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)}, fork="contributor/mesh"
+    )
     assert "contributor/mesh" not in world.fake.installations[world.installation_id].repos
     change = change_set(world, pull)
     assert change.pull.is_fork
     assert change.relevant and change.diff_lines["mesh/a.yaml"]
-    assert all(r.path.startswith("/repos/acme/mesh/") for r in world.fake.requests("GET", "^/repos"))
+    assert all(
+        r.path.startswith("/repos/acme/mesh/") for r in world.fake.requests("GET", "^/repos")
+    )
 
 
 def test_a_pull_request_without_manifests_reads_no_tree_of_the_head(world):
-    pull = world.pull({"mesh/a.yaml": vs("a"), ".github/workflows/ci.yml": "on: push\n"},
-                      {"README.md": "docs\n", ".github/workflows/ci.yml": "on: [push]\n"})
+    pull = world.pull(
+        {"mesh/a.yaml": vs("a"), ".github/workflows/ci.yml": "on: push\n"},
+        {"README.md": "docs\n", ".github/workflows/ci.yml": "on: [push]\n"},
+    )
     change = change_set(world, pull)
     assert not change.relevant
     assert not world.fake.requests("GET", f"/git/trees/{pull.head_sha}")
@@ -83,7 +104,9 @@ def test_truncated_trees_are_walked_folder_by_folder(world):
 
 def test_warm_cache_needs_a_handful_of_calls_in_a_large_repository(world):
     base = {f"apps/team{i % 20}/vs{i}.yaml": vs(f"svc{i}") for i in range(2000)}
-    first = world.pull(base, {f"apps/team{i}/vs{i}.yaml": vs(f"svc{i}", fault=True) for i in range(10)})
+    first = world.pull(
+        base, {f"apps/team{i}/vs{i}.yaml": vs(f"svc{i}", fault=True) for i in range(10)}
+    )
     cache = BlobCache()
     cold = change_set(world, first, cache)
     assert len(cold.head) == 2000
@@ -92,7 +115,9 @@ def test_warm_cache_needs_a_handful_of_calls_in_a_large_repository(world):
     # A second pull request on the same repository: its 10 changed files are rebuilt from the
     # cached base text and their patches; nothing is fetched per file.
     world.fake.log.clear()
-    second = world.pull(base, {f"apps/team{i}/vs{i}.yaml": vs(f"svc{i}", fault=True) for i in range(10, 20)})
+    second = world.pull(
+        base, {f"apps/team{i}/vs{i}.yaml": vs(f"svc{i}", fault=True) for i in range(10, 20)}
+    )
     warm = change_set(world, second, cache)
     calls = [(r.method, r.path) for r in world.fake.log]
     assert len(calls) == 4, calls  # files, diff, base tree, head tree
@@ -101,10 +126,11 @@ def test_warm_cache_needs_a_handful_of_calls_in_a_large_repository(world):
 
 
 def test_unidiff_parser_maps_added_and_context_lines():
-    diff = ("diff --git a/x.yaml b/x.yaml\nindex 1..2 100644\n--- a/x.yaml\n+++ b/x.yaml\n"
-            "@@ -1,3 +1,4 @@\n a\n-b\n+B\n+C\n c\n@@ -10,2 +11,2 @@\n j\n-k\n+K\n")
+    diff = (
+        "diff --git a/x.yaml b/x.yaml\nindex 1..2 100644\n--- a/x.yaml\n+++ b/x.yaml\n"
+        "@@ -1,3 +1,4 @@\n a\n-b\n+B\n+C\n c\n@@ -10,2 +11,2 @@\n j\n-k\n+K\n"
+    )
     assert right_side_lines(diff) == {"x.yaml": {1, 2, 3, 4, 11, 12}}
-
 
 
 _lines = st.lists(st.sampled_from(["a", "b", "c", "kind: X", "  - route:", ""]), max_size=25)
@@ -116,8 +142,9 @@ def test_a_patch_rebuilds_the_head_text_from_the_base_text(old, new):
 
     before = "".join(f"{line}\n" for line in old)
     after = "".join(f"{line}\n" for line in new)
-    patch = "\n".join(list(difflib.unified_diff(before.splitlines(), after.splitlines(), n=3,
-                                                lineterm=""))[2:])
+    patch = "\n".join(
+        list(difflib.unified_diff(before.splitlines(), after.splitlines(), n=3, lineterm=""))[2:]
+    )
     assert apply_patch(before, patch) == (after if patch else before)
 
 
@@ -128,6 +155,7 @@ def test_a_patch_that_does_not_fit_the_base_is_refused():
 
 def test_a_changed_file_is_fetched_when_its_rebuilt_text_does_not_hash_right(world, monkeypatch):
     from bot.github import changeset
+
     base = {f"mesh/{i}.yaml": vs(f"svc{i}") for i in range(5)}
     cache = BlobCache()
     change_set(world, world.pull(base, {"mesh/9.yaml": vs("svc9")}), cache)
@@ -136,6 +164,7 @@ def test_a_changed_file_is_fetched_when_its_rebuilt_text_does_not_hash_right(wor
     world.fake.log.clear()
     change = change_set(world, pull, cache)
     assert [r.path for r in world.fake.requests("GET", "/git/blobs/")] == [
-        f"/repos/acme/mesh/git/blobs/{change.files[0].sha}"]
+        f"/repos/acme/mesh/git/blobs/{change.files[0].sha}"
+    ]
     [resource_file] = [f for f in change.head if f.path == "mesh/1.yaml"]
     assert "fault" in change.parsed[resource_file.key].documents[0].text

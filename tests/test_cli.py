@@ -34,15 +34,25 @@ def test_clean_manifests_exit_0(workdir, capsys):
 
 
 def test_unwaived_error_exits_1_and_text_groups_by_file(workdir, capsys):
-    write(workdir, {"mesh/a.yaml": FAULTY, "mesh/b.yaml": CLEAN, "mesh/c.yaml": FAULTY.replace("ratings", "reviews"),
-                    ".github/footgun.yml": only("fault-injection")})
+    write(
+        workdir,
+        {
+            "mesh/a.yaml": FAULTY,
+            "mesh/b.yaml": CLEAN,
+            "mesh/c.yaml": FAULTY.replace("ratings", "reviews"),
+            ".github/footgun.yml": only("fault-injection"),
+        },
+    )
     result = run_cli(capsys, "check", "mesh")
     assert result.code == 1
     lines = result.out.splitlines()
     assert lines[0] == "mesh/a.yaml"
     assert lines[1].split()[:2] == ["10:5", "error"]
     assert lines[1].endswith("[fault-injection]")
-    assert "VirtualService bookinfo/ratings route 1 injects HTTP 503 aborts into 10% of requests" in lines[1]
+    assert (
+        "VirtualService bookinfo/ratings route 1 injects HTTP 503 aborts into 10% of requests"
+        in lines[1]
+    )
     assert lines[3] == "mesh/c.yaml"
     assert lines[-1] == "2 errors, 0 warnings"
     assert "\033[" not in result.out  # not a terminal: no colour
@@ -56,12 +66,30 @@ def test_json_report_follows_the_documented_schema(workdir, capsys):
     assert set(document) == {"version", "findings", "skipped", "counts"}
     assert document["version"] == 1
     [finding] = document["findings"]
-    assert set(finding) == {"rule", "severity", "message", "path", "line", "column", "resource",
-                            "fingerprint", "new", "waived"}
+    assert set(finding) == {
+        "rule",
+        "severity",
+        "message",
+        "path",
+        "line",
+        "column",
+        "resource",
+        "fingerprint",
+        "new",
+        "waived",
+    }
     assert (finding["path"], finding["line"], finding["column"]) == ("mesh/vs.yaml", *FAULT_AT)
-    assert finding["resource"] == {"kind": "VirtualService", "namespace": "bookinfo", "name": "ratings"}
+    assert finding["resource"] == {
+        "kind": "VirtualService",
+        "namespace": "bookinfo",
+        "name": "ratings",
+    }
     assert (finding["rule"], finding["severity"], finding["new"], finding["waived"]) == (
-        "fault-injection", "error", True, False)
+        "fault-injection",
+        "error",
+        True,
+        False,
+    )
     assert document["counts"] == {"error": 1, "warning": 0, "new": 1}
     assert document["skipped"] == []
 
@@ -92,26 +120,38 @@ def test_warnings_alone_exit_0(workdir, capsys):
 
 
 def test_default_config_file_is_read_and_can_switch_a_rule_off(workdir, capsys):
-    write(workdir, {"mesh/vs.yaml": FAULTY, ".github/footgun.yml": "rules:\n  fault-injection: off\n"})
+    write(
+        workdir, {"mesh/vs.yaml": FAULTY, ".github/footgun.yml": "rules:\n  fault-injection: off\n"}
+    )
     result = run_cli(capsys, "check", "--format", "json", "mesh")
     assert [f["rule"] for f in result.json["findings"]].count("fault-injection") == 0
 
 
 def test_config_option_overrides_the_default_file(workdir, capsys):
-    write(workdir, {"mesh/vs.yaml": FAULTY, ".github/footgun.yml": "rules:\n  fault-injection: off\n",
-                    "strict.yml": only("fault-injection")})
+    write(
+        workdir,
+        {
+            "mesh/vs.yaml": FAULTY,
+            ".github/footgun.yml": "rules:\n  fault-injection: off\n",
+            "strict.yml": only("fault-injection"),
+        },
+    )
     assert run_cli(capsys, "check", "--config", "strict.yml", "mesh").code == 1
 
 
 def test_config_waiver_marks_the_finding_and_exits_0(workdir, capsys):
-    waive = ("waive:\n- rule: fault-injection\n  target: VirtualService/bookinfo/ratings\n"
-             "  until: 2999-12-31\n  reason: chaos test\n")
+    waive = (
+        "waive:\n- rule: fault-injection\n  target: VirtualService/bookinfo/ratings\n"
+        "  until: 2999-12-31\n  reason: chaos test\n"
+    )
     write(workdir, {"mesh/vs.yaml": FAULTY, ".github/footgun.yml": only("fault-injection", waive)})
     result = run_cli(capsys, "check", "mesh")
     assert result.code == 0
     assert "(waived until 2999-12-31)" in result.out.splitlines()[1]
     assert result.out.splitlines()[-1] == "0 errors, 0 warnings, 1 waived"
-    assert run_cli(capsys, "check", "--format", "json", "mesh").json["findings"][0]["waived"] is True
+    assert (
+        run_cli(capsys, "check", "--format", "json", "mesh").json["findings"][0]["waived"] is True
+    )
 
 
 def test_unknown_config_key_is_a_one_line_error_naming_it(workdir, capsys):
@@ -138,7 +178,11 @@ def test_missing_config_file_is_exit_2(workdir, capsys):
 def test_missing_path_is_exit_2_with_nothing_on_stdout(workdir, capsys):
     write(workdir, {"mesh/vs.yaml": FAULTY})
     result = run_cli(capsys, "check", "mesh", "missing")
-    assert (result.code, result.out, result.err) == (2, "", "footgun: missing: no such file or folder\n")
+    assert (result.code, result.out, result.err) == (
+        2,
+        "",
+        "footgun: missing: no such file or folder\n",
+    )
 
 
 def test_usage_errors_are_one_line_exit_2(workdir, capsys):
@@ -150,8 +194,14 @@ def test_usage_errors_are_one_line_exit_2(workdir, capsys):
 
 
 def test_skipped_files_are_listed_with_reasons_and_do_not_fail(workdir, capsys):
-    write(workdir, {"mesh/vs.yaml": CLEAN, "mesh/broken.yaml": "kind: VirtualService\nspec: [unclosed\n",
-                    ".github/footgun.yml": only("fault-injection")})
+    write(
+        workdir,
+        {
+            "mesh/vs.yaml": CLEAN,
+            "mesh/broken.yaml": "kind: VirtualService\nspec: [unclosed\n",
+            ".github/footgun.yml": only("fault-injection"),
+        },
+    )
     result = run_cli(capsys, "check", "mesh")
     assert result.code == 0
     assert "Skipped files" in result.out
@@ -192,7 +242,10 @@ def test_real_process_exit_codes_and_one_line_error(workdir):
     (workdir / "bad.yml").write_text("default_namespace: Not_A_Namespace\n")
     result = run_subprocess("check", "--config", "bad.yml", "mesh", cwd=workdir)
     assert result.code == 2
-    assert result.err == "footgun: bad.yml: default_namespace must be a namespace name, got 'Not_A_Namespace'\n"
+    assert (
+        result.err
+        == "footgun: bad.yml: default_namespace must be a namespace name, got 'Not_A_Namespace'\n"
+    )
 
 
 def test_colour_only_when_asked(workdir):
@@ -220,9 +273,18 @@ def test_check_does_not_import_the_app_stack(workdir):
         "         'pydantic_settings', 'prometheus_client', 'ruamel', 'asyncpg', 'aiosqlite'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], cwd=workdir, capture_output=True, text=True,
-                         env={"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin",
-                              "XDG_CACHE_HOME": str(workdir / "cache")}, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env={
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            "PATH": "/usr/bin:/bin",
+            "XDG_CACHE_HOME": str(workdir / "cache"),
+        },
+        timeout=120,
+    )
     assert out.stdout.splitlines()[-1] == "[]", out.stderr
 
 
@@ -230,25 +292,29 @@ def many_files(workdir, count: int = 40) -> None:
     for index in range(count):
         name = f"vs{index:02d}"
         text = FAULTY if index % 7 == 0 else CLEAN
-        (workdir / "mesh" / f"{name}.yaml").write_text(text.replace("name: ratings", f"name: {name}"))
+        (workdir / "mesh" / f"{name}.yaml").write_text(
+            text.replace("name: ratings", f"name: {name}")
+        )
     (workdir / ".github").mkdir(exist_ok=True)
     (workdir / ".github" / "footgun.yml").write_text(only("fault-injection"))
 
 
 def test_cold_cache_is_parsed_on_two_cores_with_the_same_result(workdir, capsys, monkeypatch):
     from bot.cli import two_cores
+
     many_files(workdir)
     expected = run_cli(capsys, "check", "--format", "json", "--no-cache", "mesh").json
     monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
     assert run_cli(capsys, "check", "--format", "json", "mesh").json == expected
     entries = list((workdir / "cache" / "footgun").glob("v*/[0-9a-f]*"))
     assert len(entries) == 40
-    assert len([f for f in expected["findings"]]) == 6
+    assert len(list(expected["findings"])) == 6
 
 
 def test_a_failing_parse_child_changes_nothing(workdir, capsys, monkeypatch):
     import rules.core.loader
     from bot.cli import two_cores
+
     many_files(workdir)
     expected = run_cli(capsys, "check", "--format", "json", "--no-cache", "mesh").json
     parent, parse_file = os.getpid(), rules.core.loader.parse_file
@@ -268,6 +334,7 @@ def test_an_unreadable_file_in_a_folder_is_skipped_with_the_reason(workdir, caps
     os.symlink(workdir / "gone.yaml", workdir / "mesh" / "dangling.yaml")
     result = run_cli(capsys, "check", "--format", "json", "mesh")
     assert result.json["skipped"] == [
-        {"path": "mesh/dangling.yaml", "reason": "cannot read it: No such file or directory"}]
+        {"path": "mesh/dangling.yaml", "reason": "cannot read it: No such file or directory"}
+    ]
     assert [f["path"] for f in result.json["findings"]] == ["mesh/vs.yaml"]
     assert result.code == 1

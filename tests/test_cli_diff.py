@@ -33,7 +33,11 @@ def test_finding_that_existed_at_base_is_not_new(repo, capsys):
     result = run_cli(capsys, "diff", base, "--format", "json")
     assert result.code == 0
     [finding] = result.json["findings"]
-    assert (finding["path"], finding["line"], finding["new"]) == ("mesh/vs.yaml", FAULT_AT[0], False)
+    assert (finding["path"], finding["line"], finding["new"]) == (
+        "mesh/vs.yaml",
+        FAULT_AT[0],
+        False,
+    )
     assert result.json["counts"] == {"error": 1, "warning": 0, "new": 0}
 
 
@@ -61,21 +65,29 @@ def test_renamed_file_with_unchanged_fault_creates_nothing_new(repo, capsys):
     repo.git("commit", "-q", "-m", "rename")
     result = run_cli(capsys, "diff", base, "--format", "json")
     assert result.code == 0
-    assert [(f["path"], f["new"]) for f in result.json["findings"]] == [("mesh/ratings-vs.yaml", False)]
+    assert [(f["path"], f["new"]) for f in result.json["findings"]] == [
+        ("mesh/ratings-vs.yaml", False)
+    ]
 
 
 def test_working_tree_is_neither_read_nor_touched(repo, capsys):
     base = repo.git("rev-parse", "HEAD").strip()
     repo.commit({"mesh/vs.yaml": CLEAN.replace("ratings", "details")})
     repo.write({"mesh/dirty.yaml": FAULTY, "mesh/vs.yaml": FAULTY})  # uncommitted, with faults
-    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in repo.root.rglob("*") if p.is_file()
-              and ".git" not in p.parts}
+    before = {
+        p: (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in repo.root.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    }
     status = repo.git("status", "--porcelain")
     head = repo.git("rev-parse", "HEAD")
     result = run_cli(capsys, "diff", base, "--format", "json")
     assert (result.code, result.json["findings"]) == (0, [])
-    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in repo.root.rglob("*") if p.is_file()
-             and ".git" not in p.parts}
+    after = {
+        p: (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in repo.root.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    }
     assert after == before
     assert repo.git("status", "--porcelain") == status
     assert repo.git("rev-parse", "HEAD") == head
@@ -114,7 +126,11 @@ def test_bad_config_at_base_is_exit_2_naming_the_revision(repo, capsys):
 
 def test_unknown_revision_is_exit_2(repo, capsys):
     result = run_cli(capsys, "diff", "no-such-branch")
-    assert (result.code, result.out, result.err) == (2, "", "footgun: unknown revision 'no-such-branch'\n")
+    assert (result.code, result.out, result.err) == (
+        2,
+        "",
+        "footgun: unknown revision 'no-such-branch'\n",
+    )
     assert run_cli(capsys, "diff", "HEAD", "--bogus-option-like").code == 2
 
 
@@ -124,7 +140,10 @@ def test_not_a_git_repository_is_exit_2(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(folder)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     result = run_cli(capsys, "diff", "main")
-    assert (result.code, result.err) == (2, "footgun: not a git repository (run footgun diff inside one)\n")
+    assert (result.code, result.err) == (
+        2,
+        "footgun: not a git repository (run footgun diff inside one)\n",
+    )
 
 
 def test_without_git_installed_diff_is_one_line_and_exit_2(repo, capsys, monkeypatch):
@@ -165,8 +184,14 @@ def test_no_cache_reads_every_blob(repo, capsys, monkeypatch, tmp_path):
 def test_diff_as_a_process_in_a_subfolder(repo, tmp_path):
     base = repo.git("rev-parse", "HEAD").strip()
     repo.commit({"mesh/vs.yaml": FAULTY})
-    result = run_subprocess("diff", base, "--format", "github", cwd=repo.root / "mesh",
-                            env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    result = run_subprocess(
+        "diff",
+        base,
+        "--format",
+        "github",
+        cwd=repo.root / "mesh",
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
     assert result.code == 1
     assert result.out.startswith("::error file=mesh/vs.yaml,line=10,col=5,title=fault-injection::")
     assert sorted(os.listdir(repo.root / "mesh")) == ["clean.yaml", "vs.yaml"]
@@ -174,15 +199,24 @@ def test_diff_as_a_process_in_a_subfolder(repo, tmp_path):
 
 def test_base_analysed_in_a_child_process_agrees_with_one_process(repo, capsys, monkeypatch):
     base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
-    repo.commit({"mesh/vs.yaml": FAULTY, "mesh/old.yaml": None, "mesh/moved.yaml": FAULTY.replace("ratings", "old")})
+    repo.commit(
+        {
+            "mesh/vs.yaml": FAULTY,
+            "mesh/old.yaml": None,
+            "mesh/moved.yaml": FAULTY.replace("ratings", "old"),
+        }
+    )
     from bot.cli import two_cores
+
     monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
     parallel = run_cli(capsys, "diff", base, "--format", "json", "--no-cache")
     monkeypatch.setattr(two_cores, "_usable_cores", lambda: 1)
     serial = run_cli(capsys, "diff", base, "--format", "json", "--no-cache")
     assert parallel.json == serial.json
     assert [(f["path"], f["new"]) for f in serial.json["findings"]] == [
-        ("mesh/moved.yaml", False), ("mesh/vs.yaml", True)]
+        ("mesh/moved.yaml", False),
+        ("mesh/vs.yaml", True),
+    ]
 
 
 def test_a_failing_child_falls_back_to_one_process(repo, capsys, monkeypatch):
@@ -198,16 +232,22 @@ def test_a_failing_child_falls_back_to_one_process(repo, capsys, monkeypatch):
         return run_rules(context, locate)
 
     from bot.cli import two_cores
+
     monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
     monkeypatch.setattr(rules.core.engine, "run_rules", fails_in_the_child)
     result = run_cli(capsys, "diff", base, "--format", "json")
     assert result.code == 1
     assert [(f["path"], f["new"]) for f in result.json["findings"]] == [
-        ("mesh/old.yaml", False), ("mesh/vs.yaml", True)]
+        ("mesh/old.yaml", False),
+        ("mesh/vs.yaml", True),
+    ]
 
 
-def test_base_findings_are_cached_for_the_next_diff_against_the_same_base(repo, capsys, monkeypatch):
+def test_base_findings_are_cached_for_the_next_diff_against_the_same_base(
+    repo, capsys, monkeypatch
+):
     from bot.cli import two_cores
+
     base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
     repo.commit({"mesh/vs.yaml": FAULTY})
     first = run_cli(capsys, "diff", base, "--format", "json")
@@ -219,10 +259,14 @@ def test_base_findings_are_cached_for_the_next_diff_against_the_same_base(repo, 
     second = run_cli(capsys, "diff", base, "--format", "json")
     assert second.json == first.json
     assert [(f["path"], f["new"]) for f in second.json["findings"]] == [
-        ("mesh/old.yaml", False), ("mesh/vs.yaml", True)]
+        ("mesh/old.yaml", False),
+        ("mesh/vs.yaml", True),
+    ]
     # Another push on the same base still reuses them; a new base does not.
     repo.commit({"mesh/more.yaml": CLEAN.replace("ratings", "more")})
-    assert run_cli(capsys, "diff", base, "--format", "json").json["findings"] == first.json["findings"]
+    assert (
+        run_cli(capsys, "diff", base, "--format", "json").json["findings"] == first.json["findings"]
+    )
     with pytest.raises(AssertionError, match="analysed again"):
         run_cli(capsys, "diff", "HEAD~1", "--format", "json")
 
@@ -237,7 +281,10 @@ def test_a_config_change_at_base_is_not_served_stale_findings(repo, capsys):
     repo.commit({"mesh/vs.yaml": FAULTY})
     result = run_cli(capsys, "diff", relaxed, "--format", "json")
     assert result.code == 0
-    assert [(f["severity"], f["new"]) for f in result.json["findings"]] == [("warning", False), ("warning", True)]
+    assert [(f["severity"], f["new"]) for f in result.json["findings"]] == [
+        ("warning", False),
+        ("warning", True),
+    ]
 
 
 def test_large_blob_is_skipped_with_its_real_size_and_odd_names_are_kept(repo, capsys):
@@ -246,8 +293,11 @@ def test_large_blob_is_skipped_with_its_real_size_and_odd_names_are_kept(repo, c
     repo.commit({"mesh/big.yaml": big, "mesh/ratings ünï.yaml": FAULTY})
     result = run_cli(capsys, "diff", base, "--format", "json")
     assert result.json["skipped"] == [
-        {"path": "mesh/big.yaml",
-         "reason": f"larger than 1 MiB ({len(big):,} bytes); split it into smaller files"}]
+        {
+            "path": "mesh/big.yaml",
+            "reason": f"larger than 1 MiB ({len(big):,} bytes); split it into smaller files",
+        }
+    ]
     assert [f["path"] for f in result.json["findings"]] == ["mesh/ratings ünï.yaml"]
     assert result.code == 1
 
@@ -256,6 +306,8 @@ def test_github_annotations_in_a_diff_blame_only_new_findings(repo, capsys):
     base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
     repo.commit({"mesh/vs.yaml": FAULTY})
     lines = run_cli(capsys, "diff", base, "--format", "github").out.splitlines()
-    assert lines[0].startswith("::notice file=mesh/old.yaml,line=10,col=5,title=fault-injection (already at base)::")
+    assert lines[0].startswith(
+        "::notice file=mesh/old.yaml,line=10,col=5,title=fault-injection (already at base)::"
+    )
     assert lines[1].startswith("::error file=mesh/vs.yaml,line=10,col=5,title=fault-injection::")
     assert lines[2] == "footgun: 2 errors, 0 warnings, 1 new"

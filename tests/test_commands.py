@@ -5,7 +5,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.waivers.grammar import (
-    CommandError, Help, ListWaivers, Recheck, Unwaive, Waive, find_commands, format_command, parse,
+    CommandError,
+    Help,
+    ListWaivers,
+    Recheck,
+    Unwaive,
+    Waive,
+    find_commands,
+    format_command,
+    parse,
 )
 
 RULES = frozenset({"fault-injection", "permissive-mtls", "short-host-name", "sidecar-missing"})
@@ -19,14 +27,28 @@ def one(body: str):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("/footgun waive fault-injection VirtualService/bookinfo/ratings until 2026-12-31 because chaos test",
-         Waive("fault-injection", "VirtualService/bookinfo/ratings", dt.date(2026, 12, 31), None, "chaos test")),
-        ("/footgun waive permissive-mtls mesh/legacy.yaml for 14d because migrating the batch jobs",
-         Waive("permissive-mtls", "mesh/legacy.yaml", None, 14, "migrating the batch jobs")),
-        ("/footgun waive sidecar-missing for 7d because new team, Sidecar next sprint",
-         Waive("sidecar-missing", None, None, 7, "new team, Sidecar next sprint")),
-        ("/footgun waive until 2027-01-15 because load test in staging",
-         Waive(None, None, dt.date(2027, 1, 15), None, "load test in staging")),
+        (
+            "/footgun waive fault-injection VirtualService/bookinfo/ratings until 2026-12-31 because chaos test",
+            Waive(
+                "fault-injection",
+                "VirtualService/bookinfo/ratings",
+                dt.date(2026, 12, 31),
+                None,
+                "chaos test",
+            ),
+        ),
+        (
+            "/footgun waive permissive-mtls mesh/legacy.yaml for 14d because migrating the batch jobs",
+            Waive("permissive-mtls", "mesh/legacy.yaml", None, 14, "migrating the batch jobs"),
+        ),
+        (
+            "/footgun waive sidecar-missing for 7d because new team, Sidecar next sprint",
+            Waive("sidecar-missing", None, None, 7, "new team, Sidecar next sprint"),
+        ),
+        (
+            "/footgun waive until 2027-01-15 because load test in staging",
+            Waive(None, None, dt.date(2027, 1, 15), None, "load test in staging"),
+        ),
         ("/footgun unwaive 12", Unwaive(12)),
         ("/footgun unwaive #7", Unwaive(7)),
         ("/footgun waivers", ListWaivers()),
@@ -72,12 +94,15 @@ def test_words_that_merely_start_with_the_prefix_are_not_commands():
     assert list(find_commands("/footgunrecheck\nsee /footgun help", RULES)) == []
 
 
-@pytest.mark.parametrize("body", [
-    "```\n~~~\n/footgun recheck\n```",          # a ~~~ line inside a ``` block does not close it
-    "````\n```\n/footgun recheck\n````",        # nor does a shorter run of the same character
-    "```yaml\n/footgun recheck\n",              # an unclosed block runs to the end of the comment
-    "~~~\n/footgun recheck\n```  \n~~~x\n/footgun help",  # `~~~x` is text inside, not a closer
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "```\n~~~\n/footgun recheck\n```",  # a ~~~ line inside a ``` block does not close it
+        "````\n```\n/footgun recheck\n````",  # nor does a shorter run of the same character
+        "```yaml\n/footgun recheck\n",  # an unclosed block runs to the end of the comment
+        "~~~\n/footgun recheck\n```  \n~~~x\n/footgun help",  # `~~~x` is text inside, not a closer
+    ],
+)
 def test_commands_inside_any_fenced_block_do_not_run(body):
     assert list(find_commands(body, RULES)) == []
 
@@ -88,7 +113,10 @@ def test_a_block_closed_by_a_longer_run_of_its_character_ends_there():
 
 def test_windows_line_endings_tabs_and_no_break_spaces_separate_words():
     body = "ok\r\n/footgun\twaive fault-injection\u00a0for 3d because x\r\n/footgun help\r\n"
-    assert list(find_commands(body, RULES)) == [Waive("fault-injection", None, None, 3, "x"), Help()]
+    assert list(find_commands(body, RULES)) == [
+        Waive("fault-injection", None, None, 3, "x"),
+        Help(),
+    ]
 
 
 @pytest.mark.parametrize("word", ["²", "١٢", "#", "##1", "1" * 13, "-1", "+1"])
@@ -104,16 +132,27 @@ def test_dates_take_only_ascii_digits():
 
 def test_the_reason_is_everything_after_the_first_because():
     assert one("/footgun waive fault-injection for 3d because because until for 2d") == Waive(
-        "fault-injection", None, None, 3, "because until for 2d")
+        "fault-injection", None, None, 3, "because until for 2d"
+    )
 
 
 def test_several_commands_in_one_comment():
-    assert list(find_commands("/footgun recheck\n/footgun waivers", RULES)) == [Recheck(), ListWaivers()]
+    assert list(find_commands("/footgun recheck\n/footgun waivers", RULES)) == [
+        Recheck(),
+        ListWaivers(),
+    ]
 
 
-words = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF, blacklist_characters="`",
-                              blacklist_categories=("Zs", "Zl", "Zp", "Cc", "Cs")),
-                min_size=1, max_size=12)
+words = st.text(
+    st.characters(
+        min_codepoint=33,
+        max_codepoint=0x2FFF,
+        blacklist_characters="`",
+        blacklist_categories=("Zs", "Zl", "Zp", "Cc", "Cs"),
+    ),
+    min_size=1,
+    max_size=12,
+)
 targets = st.one_of(
     st.none(),
     st.from_regex(r"[A-Z][a-z]{2,12}/[a-z][a-z0-9-]{0,10}/[a-z][a-z0-9-]{0,10}", fullmatch=True),
@@ -135,8 +174,11 @@ def waives(draw):
 
 
 commands = st.one_of(
-    waives(), st.builds(Unwaive, st.integers(0, 10**9)), st.just(ListWaivers()),
-    st.just(Recheck()), st.just(Help()),
+    waives(),
+    st.builds(Unwaive, st.integers(0, 10**9)),
+    st.just(ListWaivers()),
+    st.just(Recheck()),
+    st.just(Help()),
 )
 
 
@@ -153,9 +195,27 @@ def test_no_input_crashes_the_parser(text):
 
 
 @settings(max_examples=300)
-@given(st.lists(st.sampled_from(["/footgun", "waive", "unwaive", "until", "for", "because",
-                                 "3d", "2026-12-31", "fault-injection", "x/y.yaml", "12", "help"]),
-                max_size=10))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "/footgun",
+                "waive",
+                "unwaive",
+                "until",
+                "for",
+                "because",
+                "3d",
+                "2026-12-31",
+                "fault-injection",
+                "x/y.yaml",
+                "12",
+                "help",
+            ]
+        ),
+        max_size=10,
+    )
+)
 def test_no_arrangement_of_keywords_crashes_the_parser(tokens):
     result = parse(" ".join(["/footgun", *tokens]), RULES)
     assert isinstance(result, CommandError | Waive | Unwaive | ListWaivers | Recheck | Help)

@@ -44,13 +44,17 @@ def test_health_settings_are_not_rule_options():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("rules:\n  fault-injection: off\n  fault-injektion: off\n",
-         "config:3: unknown rule 'fault-injektion' (did you mean fault-injection?)"),
+        (
+            "rules:\n  fault-injection: off\n  fault-injektion: off\n",
+            "config:3: unknown rule 'fault-injektion' (did you mean fault-injection?)",
+        ),
         ("waivers:\n  max_days: 30\n  max_day: 3\n", "config:3: unknown key 'waivers.max_day'"),
         ("rules:\n  short-host-name: loud\n", "config:2: rules.short-host-name: expected off, on"),
-        ("waive:\n  - rule: fault-injection\n    until: soon\n    reason: x\n",
-         "config:2: waive[0]: until must be a date"),
-        ("rules: {}\nrules: {}\n", "config:2: invalid YAML: found duplicate key \"rules\""),
+        (
+            "waive:\n  - rule: fault-injection\n    until: soon\n    reason: x\n",
+            "config:2: waive[0]: until must be a date",
+        ),
+        ("rules: {}\nrules: {}\n", 'config:2: invalid YAML: found duplicate key "rules"'),
         ("rules: [\n", "config:2: invalid YAML"),
     ],
 )

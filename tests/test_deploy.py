@@ -18,10 +18,9 @@ import pytest
 import yaml
 
 from bot.cli import main as cli
-
+from bot.settings import load_settings
 from bot.web import events
 from bot.web.app import create_app
-from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 FOOTGUN = str(Path(sys.executable).with_name("footgun"))
@@ -36,8 +35,13 @@ EVENT_PERMISSION = {
     "check_suite": "checks",
 }
 """The permission GitHub requires before an App may subscribe to each event."""
-PERMISSIONS = {"checks": "write", "pull_requests": "write", "issues": "write", "contents": "read",
-               "metadata": "read"}
+PERMISSIONS = {
+    "checks": "write",
+    "pull_requests": "write",
+    "issues": "write",
+    "contents": "read",
+    "metadata": "read",
+}
 """What the bot calls: check runs, reviews and comments, replies and cleanup issues, file content."""
 
 
@@ -56,6 +60,7 @@ def parse_cli(argv: list[str]):
 
 
 # -- app.yml ------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:
@@ -85,6 +90,7 @@ def test_manifest_webhook_and_setup_urls_point_at_served_paths(manifest, served_
 
 
 # -- Dockerfile -----------------------------------------------------------------------------------
+
 
 def dockerfile() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
@@ -159,19 +165,25 @@ def test_every_dockerfile_copy_source_exists():
 def test_the_image_puts_migrations_where_the_code_looks_and_ships_the_manifest():
     """bot/db.py runs Alembic from `migrations/` beside the `bot` package, with no alembic.ini."""
     from bot import db
-    assert db.MIGRATIONS == Path(db.__file__).resolve().parents[1] / "migrations"
+
+    assert Path(db.__file__).resolve().parents[1] / "migrations" == db.MIGRATIONS
     assert "alembic.ini" not in (ROOT / "Dockerfile").read_text().replace("alembic.ini is for", "")
     build = " ".join(args for word, args in stages()[0] if word == "RUN")
-    assert re.search(r'cp -r migrations "\$\(/opt/footgun/bin/python .*purelib.*\)/migrations"', build)
+    assert re.search(
+        r'cp -r migrations "\$\(/opt/footgun/bin/python .*purelib.*\)/migrations"', build
+    )
     final = stages()[-1]
     env = " ".join(args for word, args in final if word == "ENV")
     manifest_path = re.search(r"FOOTGUN_APP_MANIFEST=(\S+)", env)[1]
-    assert any(word == "COPY" and exec_form(args) == ["app.yml", manifest_path] for word, args in final)
+    assert any(
+        word == "COPY" and exec_form(args) == ["app.yml", manifest_path] for word, args in final
+    )
     assert re.search(r"FOOTGUN_DATABASE_URL=sqlite\+aiosqlite:////data/", env)
     assert any(word == "VOLUME" and "/data" in args for word, args in final)
 
 
 # -- fly.toml -----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def fly() -> dict:
@@ -182,7 +194,8 @@ def test_fly_serves_the_dockerfile_port_and_checks_a_served_path(fly, served_pat
     service = fly["http_service"]
     assert service["internal_port"] == exposed_port()
     assert [check["path"] for check in service["checks"]] and all(
-        check["path"] in served_paths for check in service["checks"])
+        check["path"] in served_paths for check in service["checks"]
+    )
     assert service["auto_stop_machines"] in ("off", False), "in-process workers must keep running"
     assert fly["build"]["dockerfile"] == "Dockerfile"
 
@@ -200,6 +213,7 @@ def test_fly_keeps_the_sqlite_database_on_its_volume(fly):
 
 
 # -- Kubernetes ---------------------------------------------------------------------------------
+
 
 def kubernetes() -> list[dict]:
     documents = []
@@ -241,15 +255,24 @@ def test_kubernetes_service_targets_the_named_port_and_the_mesh_lets_github_in(s
     [bot] = containers()
     assert {p["targetPort"] for p in service["spec"]["ports"]} <= {p["name"] for p in bot["ports"]}
     [policy] = [d for d in docs if d["kind"] == "AuthorizationPolicy"]
-    allowed = {path for rule in policy["spec"]["rules"] for to in rule["to"]
-               for path in to["operation"]["paths"]}
+    allowed = {
+        path
+        for rule in policy["spec"]["rules"]
+        for to in rule["to"]
+        for path in to["operation"]["paths"]
+    }
     assert {"/webhooks", "/setup", "/healthz", "/readyz"} <= allowed
     assert "/setup/complete" in served_paths
 
 
 def test_footgun_check_finds_nothing_in_the_bots_own_deployment():
-    result = subprocess.run([FOOTGUN, "check", "deploy/", "--format", "json"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [FOOTGUN, "check", "deploy/", "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert (report["findings"], report["skipped"]) == ([], [])
@@ -262,7 +285,9 @@ def test_public_urls_are_the_hosts_github_reaches(fly):
     host = env["FOOTGUN_PUBLIC_URL"].removeprefix("https://")
     [gateway] = [d for d in kubernetes() if d["kind"] == "Gateway"]
     assert all(host in server["hosts"] for server in gateway["spec"]["servers"])
-    load_settings(public_url=env["FOOTGUN_PUBLIC_URL"], credentials_file=env["FOOTGUN_CREDENTIALS_FILE"])
+    load_settings(
+        public_url=env["FOOTGUN_PUBLIC_URL"], credentials_file=env["FOOTGUN_CREDENTIALS_FILE"]
+    )
 
 
 def test_pre_commit_hook_runs_a_cli_command():
@@ -320,9 +345,13 @@ def footgun_invocations(path: Path) -> list[list[str]]:
             if words[:1] == ["footgun"]:
                 found.append(words[1:])
             elif words[:2] == ["docker", "run"]:
-                at = [i for i, word in enumerate(words) if word == "footgun" and words[i - 1] != "--name"]
+                at = [
+                    i
+                    for i, word in enumerate(words)
+                    if word == "footgun" and words[i - 1] != "--name"
+                ]
                 if at:
-                    found.append(words[at[-1] + 1:])
+                    found.append(words[at[-1] + 1 :])
     return found
 
 
@@ -337,8 +366,11 @@ def test_every_footgun_command_in_the_docs_parses(doc):
 def test_the_docs_show_the_commands_platform_teams_need():
     handlers = {parse_cli(argv).handler for doc in DOCS for argv in footgun_invocations(doc)}
     assert {cli.run_serve, cli.run_db_upgrade, cli.run_check, cli.run_diff} <= handlers
-    formats = {parse_cli(argv).format for argv in footgun_invocations(ROOT / "docs" / "ci.md")
-               if hasattr(parse_cli(argv), "format")}
+    formats = {
+        parse_cli(argv).format
+        for argv in footgun_invocations(ROOT / "docs" / "ci.md")
+        if hasattr(parse_cli(argv), "format")
+    }
     assert {"sarif", "github"} <= formats
     ci = (ROOT / "docs" / "ci.md").read_text()
     assert "github/codeql-action/upload-sarif@" in ci and "security-events: write" in ci

@@ -16,7 +16,9 @@ def test_rules_reference_is_up_to_date():
 
 def test_readme_rule_table_is_up_to_date():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"<!-- rules-table:start[^>]*-->\n(.*?)\n<!-- rules-table:end -->", readme, re.S)
+    match = re.search(
+        r"<!-- rules-table:start[^>]*-->\n(.*?)\n<!-- rules-table:end -->", readme, re.S
+    )
     assert match, "README.md lost its rules-table markers"
     expected = "\n".join(table("docs/rules.md"))
     assert match.group(1) == expected, (

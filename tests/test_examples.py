@@ -34,7 +34,10 @@ def test_the_diff_demo_shows_the_rules_that_judge_a_change():
     footgun = Path(sys.executable).with_name("footgun")
     out = subprocess.run(
         [str(EXAMPLES / "demo-diff.sh"), "--format", "json"],
-        capture_output=True, text=True, env={**os.environ, "FOOTGUN": str(footgun)}, check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FOOTGUN": str(footgun)},
+        check=False,
     )
     assert out.returncode == 1, out.stderr
     new = {f["rule"] for f in json.loads(out.stdout)["findings"] if f["new"]}

@@ -26,8 +26,10 @@ def vs(*routes: str) -> str:
 
 
 def test_abort_is_flagged_with_percentage_and_status():
-    source = vs("  - fault:\n      abort:\n        percentage: {value: 10}\n        httpStatus: 503\n"
-                "    route:\n    - destination: {host: ratings}\n")
+    source = vs(
+        "  - fault:\n      abort:\n        percentage: {value: 10}\n        httpStatus: 503\n"
+        "    route:\n    - destination: {host: ratings}\n"
+    )
     report = run(source)
     [finding] = faults(report)
     assert (finding.line, finding.column) == (9, 5)
@@ -56,8 +58,12 @@ def test_empty_fault_and_no_fault_are_not_flagged():
 
 def test_one_finding_per_faulty_route():
     fault = "  - fault: {abort: {httpStatus: 500}}\n    route:\n    - destination: {host: a}\n"
-    assert_findings("fault-injection", vs(fault, ROUTE.format(subset="v1"), fault.replace("a}", "b}")),
-                    (9, 5), (14, 5))
+    assert_findings(
+        "fault-injection",
+        vs(fault, ROUTE.format(subset="v1"), fault.replace("a}", "b}")),
+        (9, 5),
+        (14, 5),
+    )
 
 
 def test_inserting_a_route_above_an_old_fault_does_not_make_it_new():
@@ -75,14 +81,22 @@ def test_added_fault_is_new_in_a_diff():
 
 
 def test_suggested_edit_removes_the_fault_block():
-    source = vs("  - fault:\n      abort:\n        httpStatus: 503\n    route:\n    - destination: {host: a}\n")
+    source = vs(
+        "  - fault:\n      abort:\n        httpStatus: 503\n    route:\n    - destination: {host: a}\n"
+    )
     [finding] = faults(run(source))
     assert (finding.edit.start_line, finding.edit.end_line) == (9, 12)
     assert finding.edit.replacement == "  - route:"
 
 
 def test_suggested_edit_for_a_fault_after_other_keys():
-    source = vs("  - name: chaos\n    fault:\n      abort:\n        httpStatus: 503\n    route:\n    - destination: {host: a}\n")
+    source = vs(
+        "  - name: chaos\n    fault:\n      abort:\n        httpStatus: 503\n    route:\n    - destination: {host: a}\n"
+    )
     [finding] = faults(run(source))
-    assert (finding.edit.start_line, finding.edit.end_line, finding.edit.replacement) == (10, 12, "")
+    assert (finding.edit.start_line, finding.edit.end_line, finding.edit.replacement) == (
+        10,
+        12,
+        "",
+    )
     assert "route 'chaos'" in finding.message

@@ -39,7 +39,15 @@ def test_fixture_loads_or_is_skipped_with_a_reason(path):
 def test_fixtures_yield_the_istio_resources_they_hold():
     resources, skipped = load(SourceFile(str(p), p.read_bytes()) for p in FILES)
     kinds = {r.kind for r in resources}
-    assert {"VirtualService", "DestinationRule", "Gateway", "AuthorizationPolicy",
-            "PeerAuthentication", "Sidecar", "ServiceEntry", "Service"} <= kinds
+    assert {
+        "VirtualService",
+        "DestinationRule",
+        "Gateway",
+        "AuthorizationPolicy",
+        "PeerAuthentication",
+        "Sidecar",
+        "ServiceEntry",
+        "Service",
+    } <= kinds
     # The analyzers' testdata holds only parseable YAML: nothing there is skipped.
     assert [s for s in skipped if "istio-analyzers" in s.path] == []

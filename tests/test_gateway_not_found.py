@@ -51,12 +51,17 @@ def test_short_name_resolves_in_the_virtual_service_namespace():
     assert_findings("gateway-not-found", source, (15, 5))
     [finding] = findings_of("gateway-not-found", source)
     assert "Gateway shop/public" in finding.message
-    assert "a Gateway 'public' exists in namespace istio-system: write istio-system/public" in finding.message
+    assert (
+        "a Gateway 'public' exists in namespace istio-system: write istio-system/public"
+        in finding.message
+    )
     assert finding.edit.replacement == "  - istio-system/public"
 
 
 def test_short_name_in_the_same_namespace_is_found():
-    assert_findings("gateway-not-found", gw(namespace="shop") + vs("public", "./public", "shop/public"))
+    assert_findings(
+        "gateway-not-found", gw(namespace="shop") + vs("public", "./public", "shop/public")
+    )
 
 
 def test_legacy_fqdn_gateway_reference():

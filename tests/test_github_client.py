@@ -19,7 +19,9 @@ def fake(respx_mock):
 
 
 def app(fake, **kwargs):
-    return GitHubApp(fake.app_id, fake.private_key, fake.base_url, timeout=5, retry_delay=0, **kwargs)
+    return GitHubApp(
+        fake.app_id, fake.private_key, fake.base_url, timeout=5, retry_delay=0, **kwargs
+    )
 
 
 def installation(fake):
@@ -45,7 +47,8 @@ def test_one_token_is_exchanged_and_reused(fake):
     asyncio.run(twice())
     assert [r.path for r in fake.log] == [
         "/app/installations/%d/access_tokens" % next(iter(fake.installations)),
-        "/repos/acme/mesh/pulls/1", "/repos/acme/mesh/pulls/1",
+        "/repos/acme/mesh/pulls/1",
+        "/repos/acme/mesh/pulls/1",
     ]
     assert all(r.status in (200, 201) for r in fake.log)
 
@@ -119,9 +122,13 @@ def test_primary_rate_limit_waits_until_the_reset(fake, monkeypatch):
 
     seed_pull(fake)
     reset = int(time.time()) + 120
-    fake.fail("GET", "/repos/acme/mesh/pulls/1", 403, headers={
-        "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
-        message="API rate limit exceeded for installation ID 1.")
+    fake.fail(
+        "GET",
+        "/repos/acme/mesh/pulls/1",
+        403,
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+        message="API rate limit exceeded for installation ID 1.",
+    )
     with pytest.raises(RetryableError) as info:
         asyncio.run(installation(fake).get("repos/acme/mesh/pulls/1"))
     assert 100 < info.value.retry_after <= 120
@@ -168,14 +175,20 @@ def test_open_client_builds_the_app_from_settings_and_closes_it(fake):
 
     from bot.github.client import open_client
 
-    settings = SimpleNamespace(app_id=fake.app_id, private_key=SecretStr(fake.private_key),
-                               github_api_url=fake.base_url, http_timeout=5.0)
+    settings = SimpleNamespace(
+        app_id=fake.app_id,
+        private_key=SecretStr(fake.private_key),
+        github_api_url=fake.base_url,
+        http_timeout=5.0,
+    )
     pull = seed_pull(fake)
 
     async def use():
         async with open_client(settings) as app:
             [installation_id] = fake.installations
-            return await app.installation(installation_id).get(f"repos/acme/mesh/pulls/{pull.number}")
+            return await app.installation(installation_id).get(
+                f"repos/acme/mesh/pulls/{pull.number}"
+            )
 
     assert asyncio.run(use())["number"] == pull.number
 
@@ -190,7 +203,9 @@ def test_an_unusable_private_key_fails_for_good_naming_the_setting_not_the_key(f
     key_body = "MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu"
     broken = f"-----BEGIN RSA PRIVATE KEY-----\n{key_body}\n-----END RSA PRIVATE KEY-----\n"
     [installation_id] = fake.installations
-    client = GitHubApp(fake.app_id, broken, fake.base_url, timeout=5, retry_delay=0).installation(installation_id)
+    client = GitHubApp(fake.app_id, broken, fake.base_url, timeout=5, retry_delay=0).installation(
+        installation_id
+    )
     with pytest.raises(InvalidAppKey) as raised:
         asyncio.run(client.get("repos/acme/mesh"))
     assert not isinstance(raised.value, RetryableError)

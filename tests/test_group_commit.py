@@ -62,8 +62,14 @@ class HeldWriter:
 
 
 def synchronize(number: int) -> dict:
-    return payload("pull_request.synchronize", **{"number": number, "pull_request.number": number,
-                                                  "pull_request.head.sha": f"{number:040x}"})
+    return payload(
+        "pull_request.synchronize",
+        **{
+            "number": number,
+            "pull_request.number": number,
+            "pull_request.head.sha": f"{number:040x}",
+        },
+    )
 
 
 async def count(database, model, *where) -> int:
@@ -73,17 +79,23 @@ async def count(database, model, *where) -> int:
 
 def sqlite_only(database) -> None:
     if database.writer is None:
-        pytest.skip("group commit is SQLite's writer thread; PostgreSQL commits each intake on its own")
+        pytest.skip(
+            "group commit is SQLite's writer thread; PostgreSQL commits each intake on its own"
+        )
 
 
 async def test_concurrent_deliveries_are_all_committed_and_acknowledged(app_client):
     app, client = app_client
     database = app.state.runtime.database
-    responses = await asyncio.gather(*(deliver(client, "pull_request", synchronize(100 + n), delivery=f"c-{n}")
-                                       for n in range(40)))
+    responses = await asyncio.gather(
+        *(
+            deliver(client, "pull_request", synchronize(100 + n), delivery=f"c-{n}")
+            for n in range(40)
+        )
+    )
     assert [r.status_code for r in responses] == [202] * 40
     job_ids = [r.json()["jobs"] for r in responses]
-    assert sorted(j for [j] in job_ids) == sorted(set(j for [j] in job_ids))
+    assert sorted(j for [j] in job_ids) == sorted({j for [j] in job_ids})
     assert await count(database, Delivery, Delivery.outcome == "queued") == 40
     assert await count(database, Job, Job.kind == "review") == 40
     assert await count(database, PullRequest) == 40
@@ -92,8 +104,9 @@ async def test_concurrent_deliveries_are_all_committed_and_acknowledged(app_clie
 async def test_copies_of_one_delivery_arriving_together_are_processed_once(app_client):
     app, client = app_client
     database = app.state.runtime.database
-    responses = await asyncio.gather(*(deliver(client, "pull_request", synchronize(150), delivery="twin")
-                                       for _ in range(4)))
+    responses = await asyncio.gather(
+        *(deliver(client, "pull_request", synchronize(150), delivery="twin") for _ in range(4))
+    )
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 202]
     assert await count(database, Delivery) == 1 and await count(database, Job) == 1
 
@@ -103,8 +116,12 @@ async def test_queued_deliveries_are_committed_in_one_transaction_and_each_answe
     database = app.state.runtime.database
     sqlite_only(database)
     async with HeldWriter(database) as held:
-        sent = [asyncio.ensure_future(deliver(client, "pull_request", synchronize(200 + n), delivery=f"b-{n}"))
-                for n in range(20)]
+        sent = [
+            asyncio.ensure_future(
+                deliver(client, "pull_request", synchronize(200 + n), delivery=f"b-{n}")
+            )
+            for n in range(20)
+        ]
         await held.queued(20)
         before = await held.release()
         responses = await asyncio.gather(*sent)
@@ -119,9 +136,17 @@ async def test_a_redelivery_in_the_same_batch_is_answered_200_and_processed_once
     database = app.state.runtime.database
     sqlite_only(database)
     async with HeldWriter(database) as held:
-        sent = [asyncio.ensure_future(deliver(client, "pull_request", synchronize(300), delivery="same"))
-                for _ in range(2)]
-        sent.append(asyncio.ensure_future(deliver(client, "pull_request", synchronize(301), delivery="other")))
+        sent = [
+            asyncio.ensure_future(
+                deliver(client, "pull_request", synchronize(300), delivery="same")
+            )
+            for _ in range(2)
+        ]
+        sent.append(
+            asyncio.ensure_future(
+                deliver(client, "pull_request", synchronize(301), delivery="other")
+            )
+        )
         await held.queued(3)
         before = await held.release()
         first, second, other = await asyncio.gather(*sent)
@@ -139,16 +164,24 @@ async def test_one_bad_delivery_in_a_batch_fails_alone(app_client):
     broken = synchronize(400)
     del broken["pull_request"]["base"]
     async with HeldWriter(database) as held:
-        sent = [asyncio.ensure_future(deliver(client, "pull_request", synchronize(401), delivery="good-1")),
-                asyncio.ensure_future(deliver(client, "pull_request", broken, delivery="bad")),
-                asyncio.ensure_future(deliver(client, "pull_request", synchronize(402), delivery="good-2"))]
+        sent = [
+            asyncio.ensure_future(
+                deliver(client, "pull_request", synchronize(401), delivery="good-1")
+            ),
+            asyncio.ensure_future(deliver(client, "pull_request", broken, delivery="bad")),
+            asyncio.ensure_future(
+                deliver(client, "pull_request", synchronize(402), delivery="good-2")
+            ),
+        ]
         await held.queued(3)
         await held.release()
         good_1, bad, good_2 = await asyncio.gather(*sent)
     assert (good_1.status_code, bad.status_code, good_2.status_code) == (202, 400, 202)
     assert "KeyError" in bad.json()["note"]
     async with database.sessions() as session:
-        outcomes = dict((await session.execute(select(Delivery.delivery_id, Delivery.outcome))).all())
+        outcomes = dict(
+            (await session.execute(select(Delivery.delivery_id, Delivery.outcome))).all()
+        )
         numbers = set(await session.scalars(select(PullRequest.number)))
     assert outcomes == {"good-1": "queued", "bad": "rejected", "good-2": "queued"}
     assert numbers == {401, 402}
@@ -164,13 +197,17 @@ async def test_a_call_that_fails_after_writing_rolls_back_only_its_own_writes(da
         return delivery_id
 
     def duplicate_key(session):
-        session.execute(insert(Delivery).values(delivery_id="kept-1", outcome="queued"))  # IntegrityError
+        session.execute(
+            insert(Delivery).values(delivery_id="kept-1", outcome="queued")
+        )  # IntegrityError
 
     async with HeldWriter(database) as held:
-        sent = [asyncio.ensure_future(database.run(add_delivery, "kept-1")),
-                asyncio.ensure_future(database.run(add_delivery, "dropped", fail=True)),
-                asyncio.ensure_future(database.run(duplicate_key)),
-                asyncio.ensure_future(database.run(add_delivery, "kept-2"))]
+        sent = [
+            asyncio.ensure_future(database.run(add_delivery, "kept-1")),
+            asyncio.ensure_future(database.run(add_delivery, "dropped", fail=True)),
+            asyncio.ensure_future(database.run(duplicate_key)),
+            asyncio.ensure_future(database.run(add_delivery, "kept-2")),
+        ]
         await held.queued(4)
         before = await held.release()
         results = await asyncio.gather(*sent, return_exceptions=True)
@@ -183,21 +220,28 @@ async def test_a_call_that_fails_after_writing_rolls_back_only_its_own_writes(da
 
 
 async def test_a_batch_whose_commit_fails_acknowledges_none_of_it_and_loses_nothing_acknowledged(
-        make_settings, serve, database_url):
+    make_settings, serve, database_url
+):
     async with serve(make_settings()) as (app, _):
         database = app.state.runtime.database
         sqlite_only(database)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://footgun.test") as client:
-            acknowledged = await deliver(client, "pull_request", synchronize(500), delivery="before")
+            acknowledged = await deliver(
+                client, "pull_request", synchronize(500), delivery="before"
+            )
             assert acknowledged.status_code == 202
 
             def crash(connection):
                 raise OSError("disk I/O error: the process died before COMMIT")
 
             async with HeldWriter(database) as held:
-                sent = [asyncio.ensure_future(deliver(client, "pull_request", synchronize(510 + n),
-                                                      delivery=f"lost-{n}")) for n in range(5)]
+                sent = [
+                    asyncio.ensure_future(
+                        deliver(client, "pull_request", synchronize(510 + n), delivery=f"lost-{n}")
+                    )
+                    for n in range(5)
+                ]
                 await held.queued(5)
                 event.listen(database.writer.engine, "commit", crash)
                 try:
@@ -217,7 +261,6 @@ async def test_a_batch_whose_commit_fails_acknowledges_none_of_it_and_loses_noth
     finally:
         await reopened.dispose()
     assert kept == ["before", "lost-0"] and jobs == 2
-
 
 
 async def test_a_closed_writer_refuses_calls_instead_of_leaving_them_waiting(database):

@@ -37,8 +37,9 @@ REVIEWS = "reviews.bookinfo.svc.cluster.local"
 
 
 def vs(namespace="bookinfo", host=REVIEWS, destination=REVIEWS, mirror=REVIEWS, tcp=REVIEWS):
-    return SERVICES + VS.format(namespace=namespace, host=host, destination=destination,
-                                mirror=mirror, tcp=tcp)
+    return SERVICES + VS.format(
+        namespace=namespace, host=host, destination=destination, mirror=mirror, tcp=tcp
+    )
 
 
 def test_fail_example_is_flagged_and_pass_example_is_not():
@@ -50,7 +51,7 @@ def test_unknown_host_in_hosts_routes_mirror_and_tcp_is_flagged():
     typo = "reviwes.bookinfo.svc.cluster.local"
     source = vs(host=typo, destination=typo, mirror=typo, tcp=typo)
     assert_findings("host-not-found", source, (18, 5), (22, 9), (24, 7), (28, 9))
-    finding = [f for f in run(source).findings if f.rule == "host-not-found"][0]
+    finding = next(f for f in run(source).findings if f.rule == "host-not-found")
     assert finding.severity == "warning"
     assert finding.message == (
         "VirtualService bookinfo/front host 'reviwes.bookinfo.svc.cluster.local' matches no "
@@ -71,8 +72,16 @@ def test_short_host_resolves_in_the_resource_namespace_not_the_service_namespace
     # `reviews` in a VirtualService of namespace shop is reviews.shop...; shop has no Service
     # but the repository defines a ServiceEntry host there, which does not make it a Service
     # namespace: only Kubernetes Services do.
-    assert_findings("host-not-found", vs(namespace="shop", host="payments.example.com",
-                                         destination="reviews", mirror=REVIEWS, tcp=REVIEWS))
+    assert_findings(
+        "host-not-found",
+        vs(
+            namespace="shop",
+            host="payments.example.com",
+            destination="reviews",
+            mirror=REVIEWS,
+            tcp=REVIEWS,
+        ),
+    )
 
 
 def test_only_namespaces_with_services_in_the_repo_are_judged():
@@ -80,30 +89,46 @@ def test_only_namespaces_with_services_in_the_repo_are_judged():
 
 
 def test_service_entries_define_exact_and_wildcard_hosts():
-    assert_findings("host-not-found", vs(host="payments.example.com", destination="a.b.apis.example.org",
-                                         mirror="ledger.shop.svc.cluster.local"))
+    assert_findings(
+        "host-not-found",
+        vs(
+            host="payments.example.com",
+            destination="a.b.apis.example.org",
+            mirror="ledger.shop.svc.cluster.local",
+        ),
+    )
 
 
 def test_wildcards_and_external_domains_are_left_alone():
-    assert_findings("host-not-found", vs(host='"*.bookinfo.svc.cluster.local"',
-                                         destination="unknown.example.com", mirror='"*"'))
+    assert_findings(
+        "host-not-found",
+        vs(host='"*.bookinfo.svc.cluster.local"', destination="unknown.example.com", mirror='"*"'),
+    )
 
 
 def test_destination_rule_host_is_checked():
-    source = SERVICES + """\
+    source = (
+        SERVICES
+        + """\
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: r, namespace: bookinfo}
 spec:
   host: reveiws
 """
+    )
     assert_findings("host-not-found", source, (15, 3))
     [finding] = [f for f in run(source).findings if f.rule == "host-not-found"]
-    assert "DestinationRule bookinfo/r host 'reveiws' (reveiws.bookinfo.svc.cluster.local)" in finding.message
+    assert (
+        "DestinationRule bookinfo/r host 'reveiws' (reveiws.bookinfo.svc.cluster.local)"
+        in finding.message
+    )
 
 
 def test_no_services_in_the_repo_means_no_findings():
-    source = VS.format(namespace="a", host="x.a.svc.cluster.local", destination="y", mirror="z", tcp="w")
+    source = VS.format(
+        namespace="a", host="x.a.svc.cluster.local", destination="y", mirror="z", tcp="w"
+    )
     assert_findings("host-not-found", source)
 
 
@@ -113,8 +138,12 @@ def test_custom_cluster_domain():
     # Under corp.local the .cluster.local hosts are external domains, and the Service is
     # reviews.bookinfo.svc.corp.local.
     assert_findings("host-not-found", source, cfg=cfg)
-    assert_findings("host-not-found", vs(host=REVIEWS.replace("cluster", "corp"),
-                                         destination="ratings.bookinfo.svc.corp.local"), (22, 9), cfg=cfg)
+    assert_findings(
+        "host-not-found",
+        vs(host=REVIEWS.replace("cluster", "corp"), destination="ratings.bookinfo.svc.corp.local"),
+        (22, 9),
+        cfg=cfg,
+    )
 
 
 def test_kind_list_service_counts():
@@ -126,8 +155,9 @@ items:
   kind: Service
   metadata: {name: ratings, namespace: bookinfo}
 ---
-""" + VS.format(namespace="bookinfo", host="ratings", destination="ratings", mirror="ratings",
-                tcp="reviews")
+""" + VS.format(
+        namespace="bookinfo", host="ratings", destination="ratings", mirror="ratings", tcp="reviews"
+    )
     assert_findings("host-not-found", source, (25, 9))
 
 
@@ -147,13 +177,19 @@ spec:
   exportTo: ["."]
   hosts: ["*"]
 ---
-""" + VS.format(namespace="istio-system", host="details.bookinfo.svc.cluster.local",
-                destination="details.bookinfo.svc.cluster.local", mirror="ghost.bookinfo.svc.cluster.local",
-                tcp="details.bookinfo.svc.cluster.local")
+""" + VS.format(
+        namespace="istio-system",
+        host="details.bookinfo.svc.cluster.local",
+        destination="details.bookinfo.svc.cluster.local",
+        mirror="ghost.bookinfo.svc.cluster.local",
+        tcp="details.bookinfo.svc.cluster.local",
+    )
     assert_findings("host-not-found", source, (22, 5), (26, 9), (28, 7), (32, 9))
     messages = [f.message for f in run(source).findings if f.rule == "host-not-found"]
-    assert ("is defined in this repository by Service bookinfo/details, which is not exported to "
-            "namespace istio-system") in messages[0]
+    assert (
+        "is defined in this repository by Service bookinfo/details, which is not exported to "
+        "namespace istio-system"
+    ) in messages[0]
     assert "'ghost.bookinfo.svc.cluster.local' matches no Service or ServiceEntry" in messages[2]
     for namespace in ("banana", "bookinfo"):
         visible = source.replace("namespace: istio-system", f"namespace: {namespace}")

@@ -47,34 +47,76 @@ JSON_MANIFEST = """{
 """
 
 SKIPPED = {
-    "alias bomb": ("bomb.yaml", alias_bomb(), "aliases expand to more than 200,000 nodes (an alias bomb?) in the document at line 1"),
-    "flow nesting": ("flow.yaml", (HEAD + "spec: " + "[" * NESTING + "]" * NESTING + "\n").encode(),
-                     "invalid YAML at line 4, column 1006: nesting deeper than YAML parsers accept (1,000 levels)"),
-    "block nesting": ("block.yaml", (HEAD + "spec:\n  http:\n  " + "- " * NESTING + "x\n").encode(),
-                      "invalid YAML at line 6, column 1999: nesting deeper than YAML parsers accept (1,000 levels)"),
+    "alias bomb": (
+        "bomb.yaml",
+        alias_bomb(),
+        "aliases expand to more than 200,000 nodes (an alias bomb?) in the document at line 1",
+    ),
+    "flow nesting": (
+        "flow.yaml",
+        (HEAD + "spec: " + "[" * NESTING + "]" * NESTING + "\n").encode(),
+        "invalid YAML at line 4, column 1006: nesting deeper than YAML parsers accept (1,000 levels)",
+    ),
+    "block nesting": (
+        "block.yaml",
+        (HEAD + "spec:\n  http:\n  " + "- " * NESTING + "x\n").encode(),
+        "invalid YAML at line 6, column 1999: nesting deeper than YAML parsers accept (1,000 levels)",
+    ),
     "nesting within libyaml's limit": (
         "deep.yaml",
-        (HEAD + "spec:\n  http:\n  - fault: {abort: {httpStatus: 500}}\n    match: " + "[" * 990 + "]" * 990
-         + "\n    route: [{destination: {host: a}}]\n").encode(),
+        (
+            HEAD
+            + "spec:\n  http:\n  - fault: {abort: {httpStatus: 500}}\n    match: "
+            + "[" * 990
+            + "]" * 990
+            + "\n    route: [{destination: {host: a}}]\n"
+        ).encode(),
         "nesting deeper than 200 levels in the document at line 1",
     ),
-    "self-referencing alias": ("loop.yaml", (HEAD + "spec: &loop\n  http: [*loop]\n").encode(),
-                               "aliases nest deeper than 200 levels (a recursive alias?) in the document at line 1"),
-    "5 MB file": ("big.yaml", five_megabytes(), f"larger than 1 MiB ({len(five_megabytes()):,} bytes)"),
-    "binary file": ("binary.yaml", b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(range(256)) * 8,
-                    "binary file (contains NUL bytes), not YAML"),
-    "invalid UTF-8": ("latin1.yaml", HEAD.encode() + b"spec: {hosts: [caf\xe9]}\n",
-                      "not UTF-8 (byte 0xe9 at line 4, column 19); save it as UTF-8"),
-    "tabs": ("tabs.yaml", (HEAD + "spec:\n\thosts: [a]\n").encode(),
-             "invalid YAML at line 5, column 1: a tab character where YAML needs spaces"),
-    "duplicate keys": ("dup.yaml", (HEAD + "spec: {hosts: [a]}\nspec: {hosts: [b]}\n").encode(),
-                       "invalid YAML at line 5, column 1: duplicate key 'spec'"),
-    "Helm template": ("charts/app/templates/vs.yaml", HELM.encode(), "Helm template: render it first"),
+    "self-referencing alias": (
+        "loop.yaml",
+        (HEAD + "spec: &loop\n  http: [*loop]\n").encode(),
+        "aliases nest deeper than 200 levels (a recursive alias?) in the document at line 1",
+    ),
+    "5 MB file": (
+        "big.yaml",
+        five_megabytes(),
+        f"larger than 1 MiB ({len(five_megabytes()):,} bytes)",
+    ),
+    "binary file": (
+        "binary.yaml",
+        b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(range(256)) * 8,
+        "binary file (contains NUL bytes), not YAML",
+    ),
+    "invalid UTF-8": (
+        "latin1.yaml",
+        HEAD.encode() + b"spec: {hosts: [caf\xe9]}\n",
+        "not UTF-8 (byte 0xe9 at line 4, column 19); save it as UTF-8",
+    ),
+    "tabs": (
+        "tabs.yaml",
+        (HEAD + "spec:\n\thosts: [a]\n").encode(),
+        "invalid YAML at line 5, column 1: a tab character where YAML needs spaces",
+    ),
+    "duplicate keys": (
+        "dup.yaml",
+        (HEAD + "spec: {hosts: [a]}\nspec: {hosts: [b]}\n").encode(),
+        "invalid YAML at line 5, column 1: duplicate key 'spec'",
+    ),
+    "Helm template": (
+        "charts/app/templates/vs.yaml",
+        HELM.encode(),
+        "Helm template: render it first",
+    ),
 }
 
 LOADED = {
     "empty file": ("empty.yaml", b"", 0),
-    "only comments": ("comments.yaml", b"# nothing here yet\n# kind: VirtualService\n---\n# still nothing\n", 0),
+    "only comments": (
+        "comments.yaml",
+        b"# nothing here yet\n# kind: VirtualService\n---\n# still nothing\n",
+        0,
+    ),
     "JSON manifest": ("vs.yaml", JSON_MANIFEST.encode(), 1),
     "byte order mark": ("bom.yaml", b"\xef\xbb\xbf" + FAULTY.encode(), 1),
     "CRLF line ends": ("crlf.yaml", FAULTY.replace("\n", "\r\n").encode(), 1),
@@ -86,8 +128,17 @@ def check(tmp_path: Path, name: str, data: bytes):
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     (tmp_path / "cfg.yml").write_text(only("fault-injection"))
-    return run_subprocess("check", "--format", "json", "--config", str(tmp_path / "cfg.yml"), "repo",
-                          cwd=tmp_path, timeout=180, env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    return run_subprocess(
+        "check",
+        "--format",
+        "json",
+        "--config",
+        str(tmp_path / "cfg.yml"),
+        "repo",
+        cwd=tmp_path,
+        timeout=180,
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
 
 
 @pytest.mark.parametrize("case", list(SKIPPED))
@@ -130,18 +181,28 @@ def test_a_value_that_does_not_fit_its_tag_is_skipped_not_a_crash(value):
     from rules.core.loader import parse_file
 
     parsed = parse_file("x.yaml", HEAD + f"spec:\n  hosts: {value}\n")
-    assert parsed.skipped == ("invalid YAML: a value in the document at line 1 does not match its "
-                              "explicit tag (such as !!int or !!timestamp)")
+    assert parsed.skipped == (
+        "invalid YAML: a value in the document at line 1 does not match its "
+        "explicit tag (such as !!int or !!timestamp)"
+    )
 
 
 @pytest.mark.parametrize(
     "text, body",
     [
         ("a: 012\nb: 0x1F\nc: 1_000\nd: -3\ne: 7", {"a": 10, "b": 31, "c": 1000, "d": -3, "e": 7}),
-        ("a: yes\nb: Off\nc: ~\nd: null\ne:", {"a": True, "b": False, "c": None, "d": None, "e": None}),
-        ("a: 1.5\nb: .inf\nc: 2001-12-14\nd: '7'", {"a": 1.5, "b": float("inf"), "c": "2001-12-14", "d": "7"}),
-        ("base: &b {x: 1}\nmerged: {<<: *b, y: 2}\nshared: [*b, *b]",
-         {"base": {"x": 1}, "merged": {"x": 1, "y": 2}, "shared": [{"x": 1}, {"x": 1}]}),
+        (
+            "a: yes\nb: Off\nc: ~\nd: null\ne:",
+            {"a": True, "b": False, "c": None, "d": None, "e": None},
+        ),
+        (
+            "a: 1.5\nb: .inf\nc: 2001-12-14\nd: '7'",
+            {"a": 1.5, "b": float("inf"), "c": "2001-12-14", "d": "7"},
+        ),
+        (
+            "base: &b {x: 1}\nmerged: {<<: *b, y: 2}\nshared: [*b, *b]",
+            {"base": {"x": 1}, "merged": {"x": 1, "y": 2}, "shared": [{"x": 1}, {"x": 1}]},
+        ),
         ("? [a, b]\n: pair\n1: one\n'1': text", {("a", "b"): "pair", 1: "one", "1": "text"}),
     ],
 )
@@ -159,7 +220,7 @@ def test_fast_construction_matches_pyyaml(text, body):
         assert "found unhashable key" in parse_file("x.yaml", source).skipped
         return
     [document] = parse_file("x.yaml", source).documents
-    expected = yaml.load(source, Loader=PyYAMLConstruction)  # noqa: S506 - a safe loader
+    expected = yaml.load(source, Loader=PyYAMLConstruction)
     expected.pop("kind"), expected.pop("apiVersion"), expected.pop("metadata")
     for key in ("kind", "apiVersion", "metadata"):
         document.body.pop(key)

@@ -50,7 +50,10 @@ def test_revision_removed_is_flagged():
     base = operator("  revision: 1-24\n  tag: 1.24.2\n")
     [finding] = findings_of(RULE, operator("  tag: 1.25.0\n"), base)
     assert (finding.line, finding.column) == (7, 3)
-    assert "removes revision 1-24" in finding.message and "spec.tag 1.24.2 -> 1.25.0" in finding.message
+    assert (
+        "removes revision 1-24" in finding.message
+        and "spec.tag 1.24.2 -> 1.25.0" in finding.message
+    )
     [same_version] = findings_of(RULE, operator("  tag: 1.24.2\n"), base)
     assert (same_version.line, same_version.column) == (6, 1)
     assert "removes revision 1-24" in same_version.message
@@ -58,16 +61,28 @@ def test_revision_removed_is_flagged():
 
 def test_hub_changes_are_version_changes():
     base = operator("  hub: docker.io/istio\n  tag: 1.24.2\n")
-    assert_findings(RULE, operator("  hub: registry.example.com/istio\n  tag: 1.24.2\n"), (7, 3), base=base)
+    assert_findings(
+        RULE, operator("  hub: registry.example.com/istio\n  tag: 1.24.2\n"), (7, 3), base=base
+    )
     values = "  values:\n    global:\n      hub: {hub}\n      tag: {tag}\n"
-    assert_findings(RULE, operator(values.format(hub="mirror/istio", tag="1.24.2")), (9, 7),
-                    base=operator(values.format(hub="docker.io/istio", tag="1.24.2")))
-    assert_findings(RULE, operator(values.format(hub="docker.io/istio", tag="1.25.0")), (10, 7),
-                    base=operator(values.format(hub="docker.io/istio", tag="1.24.2")))
+    assert_findings(
+        RULE,
+        operator(values.format(hub="mirror/istio", tag="1.24.2")),
+        (9, 7),
+        base=operator(values.format(hub="docker.io/istio", tag="1.24.2")),
+    )
+    assert_findings(
+        RULE,
+        operator(values.format(hub="docker.io/istio", tag="1.25.0")),
+        (10, 7),
+        base=operator(values.format(hub="docker.io/istio", tag="1.24.2")),
+    )
 
 
 def test_removing_a_pinned_tag_is_a_version_change():
-    [finding] = findings_of(RULE, operator("  profile: default\n"), operator("  profile: default\n  tag: 1.24.2\n"))
+    [finding] = findings_of(
+        RULE, operator("  profile: default\n"), operator("  profile: default\n  tag: 1.24.2\n")
+    )
     assert (finding.line, finding.column) == (6, 1)
     assert "spec.tag 1.24.2 -> (unset)" in finding.message
 
@@ -87,15 +102,21 @@ def test_operators_are_matched_by_namespace_and_name():
     assert_findings(RULE, operator("  tag: 1.25.0\n", name="control-plane-1-25"), base=base)
     moved = operator("  tag: 1.25.0\n").replace("namespace: istio-system", "namespace: mesh")
     assert_findings(RULE, moved, base=base)
-    head = {"b.yaml": operator("  tag: 1.25.0\n"), "a.yaml": operator("  tag: 1.24.2\n", name="other")}
+    head = {
+        "b.yaml": operator("  tag: 1.25.0\n"),
+        "a.yaml": operator("  tag: 1.24.2\n", name="other"),
+    }
     base_files = {"a.yaml": base, "b.yaml": operator("  tag: 1.24.2\n", name="other")}
-    assert [(f.path, f.resource.name) for f in run(head, base_files).findings if f.rule == RULE] == [
-        ("b.yaml", "control-plane")]
+    assert [
+        (f.path, f.resource.name) for f in run(head, base_files).findings if f.rule == RULE
+    ] == [("b.yaml", "control-plane")]
 
 
 def test_gateway_only_operators_may_be_upgraded_in_place():
     gateways = "  profile: empty\n  components:\n    ingressGateways: [{name: gw, enabled: true}]\n"
-    assert_findings(RULE, operator(gateways + "  tag: 1.25.0\n"), base=operator(gateways + "  tag: 1.24.2\n"))
+    assert_findings(
+        RULE, operator(gateways + "  tag: 1.25.0\n"), base=operator(gateways + "  tag: 1.24.2\n")
+    )
 
 
 def test_operators_inside_a_list():
@@ -114,15 +135,26 @@ items:
 
 def test_unnamed_operators_in_several_files_are_told_apart_by_file():
     unnamed = "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  tag: {tag}\n"
-    base = {"prod/iop.yaml": unnamed.format(tag="1.24.2"), "dev/iop.yaml": unnamed.format(tag="1.24.2")}
-    head = {"prod/iop.yaml": unnamed.format(tag="1.24.2"), "dev/iop.yaml": unnamed.format(tag="1.25.0")}
-    assert [(f.path, f.line) for f in run(head, base).findings if f.rule == RULE] == [("dev/iop.yaml", 4)]
+    base = {
+        "prod/iop.yaml": unnamed.format(tag="1.24.2"),
+        "dev/iop.yaml": unnamed.format(tag="1.24.2"),
+    }
+    head = {
+        "prod/iop.yaml": unnamed.format(tag="1.24.2"),
+        "dev/iop.yaml": unnamed.format(tag="1.25.0"),
+    }
+    assert [(f.path, f.line) for f in run(head, base).findings if f.rule == RULE] == [
+        ("dev/iop.yaml", 4)
+    ]
 
 
 def test_an_unnamed_operator_is_named_by_its_file():
     unnamed = "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  tag: {tag}\n"
-    [finding] = findings_of(RULE, {"istio/iop.yaml": unnamed.format(tag="1.25.0")},
-                         {"istio/iop.yaml": unnamed.format(tag="1.24.2")})
+    [finding] = findings_of(
+        RULE,
+        {"istio/iop.yaml": unnamed.format(tag="1.25.0")},
+        {"istio/iop.yaml": unnamed.format(tag="1.24.2")},
+    )
     assert finding.message.startswith("IstioOperator in istio/iop.yaml changes the Istio version")
 
 

@@ -19,13 +19,22 @@ DELIVERIES, CONCURRENCY, KILL_AFTER = 300, 20, 40
 
 
 def synchronize(number: int) -> dict:
-    return payload("pull_request.synchronize", **{"number": number, "pull_request.number": number,
-                                                  "pull_request.head.sha": f"{number:040x}"})
+    return payload(
+        "pull_request.synchronize",
+        **{
+            "number": number,
+            "pull_request.number": number,
+            "pull_request.head.sha": f"{number:040x}",
+        },
+    )
 
 
 async def send_until_killed(base: str, process: subprocess.Popen) -> list[str]:
     """Post deliveries from CONCURRENCY clients; SIGKILL the server after KILL_AFTER 202s."""
-    prepared = [request("pull_request", synchronize(1000 + n), delivery=f"crash-{n}") for n in range(DELIVERIES)]
+    prepared = [
+        request("pull_request", synchronize(1000 + n), delivery=f"crash-{n}")
+        for n in range(DELIVERIES)
+    ]
     pending = list(reversed(prepared))
     acknowledged: list[str] = []
 
@@ -50,9 +59,12 @@ def test_a_killed_server_loses_no_acknowledged_delivery(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with open(tmp_path / "serve.log", "wb") as log:
-        process = subprocess.Popen([FOOTGUN, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "0"],
-                                   env=app_environment(tmp_path, FOOTGUN_LOG_LEVEL="WARNING"), cwd=tmp_path,
-                                   stderr=log)
+        process = subprocess.Popen(
+            [FOOTGUN, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "0"],
+            env=app_environment(tmp_path, FOOTGUN_LOG_LEVEL="WARNING"),
+            cwd=tmp_path,
+            stderr=log,
+        )
         try:
             wait_healthy(base, process)
             acknowledged = asyncio.run(send_until_killed(base, process))
@@ -64,6 +76,8 @@ def test_a_killed_server_loses_no_acknowledged_delivery(tmp_path):
 
     with sqlite3.connect(tmp_path / "footgun.db") as database:  # opening it recovers the WAL
         stored = {row[0] for row in database.execute("SELECT delivery_id FROM deliveries")}
-        queued = {row[0] for row in database.execute("SELECT delivery_id FROM jobs WHERE kind = 'review'")}
+        queued = {
+            row[0] for row in database.execute("SELECT delivery_id FROM jobs WHERE kind = 'review'")
+        }
     assert set(acknowledged) <= stored
     assert set(acknowledged) <= queued

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.queue import jobs
 from bot.db import Job, PullRequest, open_database, utcnow
+from bot.queue import jobs
 from bot.queue.jobs import RetryableError
 from bot.queue.worker import Worker
 
@@ -52,7 +52,9 @@ async def job(database, job_id) -> Job:
 
 async def make_due(database, job_id) -> None:
     async with database.sessions.begin() as session:
-        await session.execute(update(Job).where(Job.id == job_id).values(run_after=utcnow() - timedelta(seconds=1)))
+        await session.execute(
+            update(Job).where(Job.id == job_id).values(run_after=utcnow() - timedelta(seconds=1))
+        )
 
 
 def worker(database, settings, handler, **options) -> Worker:
@@ -65,11 +67,21 @@ async def test_a_job_runs_once_with_its_context_and_is_done(database, make_setti
     job_id = await add(database, payload={"repository": "o/r", "pull_number": 3})
     assert await worker(database, settings, handler).run_once() is True
     [ctx] = handler.runs
-    assert (ctx.job.id, ctx.job.kind, ctx.job.payload, ctx.job.attempts) == (job_id, "fake", {"repository": "o/r", "pull_number": 3}, 1)
+    assert (ctx.job.id, ctx.job.kind, ctx.job.payload, ctx.job.attempts) == (
+        job_id,
+        "fake",
+        {"repository": "o/r", "pull_number": 3},
+        1,
+    )
     assert (ctx.settings, ctx.github, ctx.sessions) == (settings, "the-client", database.sessions)
     assert isinstance(ctx.log, logging.Logger)
     done = await job(database, job_id)
-    assert (done.status, done.locked_by, done.locked_until, done.attempts) == ("done", None, None, 1)
+    assert (done.status, done.locked_by, done.locked_until, done.attempts) == (
+        "done",
+        None,
+        None,
+        1,
+    )
     assert done.finished_at is not None
     assert await worker(database, settings, handler).run_once() is False
 
@@ -81,7 +93,11 @@ async def test_retryable_error_honours_retry_after(database, make_settings):
     w = worker(database, make_settings(), handler)
     await w.run_once()
     waiting = await job(database, job_id)
-    assert (waiting.status, waiting.attempts, waiting.last_error) == ("queued", 1, "GitHub answered 503")
+    assert (waiting.status, waiting.attempts, waiting.last_error) == (
+        "queued",
+        1,
+        "GitHub answered 503",
+    )
     assert timedelta(seconds=120) <= waiting.run_after - before <= timedelta(seconds=122)
     assert await w.run_once() is False, "not due before Retry-After"
     await make_due(database, job_id)
@@ -93,7 +109,9 @@ async def test_retryable_error_honours_retry_after(database, make_settings):
 
 async def test_retryable_error_without_retry_after_backs_off_exponentially(database, make_settings):
     job_id = await add(database)
-    w = worker(database, make_settings(), FakeHandler(RetryableError("timeout"), RetryableError("timeout")))
+    w = worker(
+        database, make_settings(), FakeHandler(RetryableError("timeout"), RetryableError("timeout"))
+    )
     delays = []
     for _ in range(2):
         started = utcnow()
@@ -107,7 +125,7 @@ def test_backoff_grows_and_is_capped():
     for attempts in range(1, 20):
         ceiling = min(jobs.BACKOFF_MAX_SECONDS, jobs.BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
         assert ceiling / 2 <= jobs.backoff(attempts) <= ceiling
-    assert jobs.backoff(9, retry_after=10 ** 9) <= jobs.RETRY_AFTER_MAX_SECONDS + 1
+    assert jobs.backoff(9, retry_after=10**9) <= jobs.RETRY_AFTER_MAX_SECONDS + 1
 
 
 async def test_gives_up_after_max_attempts_and_calls_give_up_once(database, make_settings):
@@ -125,12 +143,18 @@ async def test_gives_up_after_max_attempts_and_calls_give_up_once(database, make
     assert await w.run_once() is False
 
 
-async def test_other_errors_fail_at_once_with_the_error_recorded_and_logged(database, make_settings, caplog):
+async def test_other_errors_fail_at_once_with_the_error_recorded_and_logged(
+    database, make_settings, caplog
+):
     handler = FakeHandler(ValueError("no such ref: feature/x"))
     job_id = await add(database)
     await worker(database, make_settings(), handler).run_once()
     failed = await job(database, job_id)
-    assert (failed.status, failed.attempts, failed.last_error) == ("failed", 1, "ValueError: no such ref: feature/x")
+    assert (failed.status, failed.attempts, failed.last_error) == (
+        "failed",
+        1,
+        "ValueError: no such ref: feature/x",
+    )
     assert handler.gave_up == [(job_id, "ValueError: no such ref: feature/x")]
     [record] = [r for r in caplog.records if r.exc_info]
     assert "Traceback" in caplog.text and "raise outcome" in caplog.text
@@ -176,8 +200,16 @@ async def test_the_lease_is_renewed_while_a_long_job_runs(database, make_setting
 
 async def test_job_for_an_old_head_is_skipped_when_the_new_head_has_a_job(database, make_settings):
     async with database.sessions.begin() as session:
-        session.add(PullRequest(repository="o/r", number=7, head_sha=NEW, base_ref="main", state="open"))
-    payload = {"installation_id": 1, "repository": "o/r", "pull_number": 7, "base_sha": None, "reason": "t"}
+        session.add(
+            PullRequest(repository="o/r", number=7, head_sha=NEW, base_ref="main", state="open")
+        )
+    payload = {
+        "installation_id": 1,
+        "repository": "o/r",
+        "pull_number": 7,
+        "base_sha": None,
+        "reason": "t",
+    }
     old = await add(database, "fake", {**payload, "head_sha": OLD}, jobs.review_key("o/r", 7, OLD))
     new = await add(database, "fake", {**payload, "head_sha": NEW}, jobs.review_key("o/r", 7, NEW))
     handler = FakeHandler()
@@ -186,12 +218,17 @@ async def test_job_for_an_old_head_is_skipped_when_the_new_head_has_a_job(databa
     assert [ctx.job.id for ctx in handler.runs] == [new]
     skipped = await job(database, old)
     assert skipped.status == "skipped"
-    assert skipped.last_error == f"stale: the pull request head moved from {OLD[:12]} to {NEW[:12]} (job {new})"
+    assert (
+        skipped.last_error
+        == f"stale: the pull request head moved from {OLD[:12]} to {NEW[:12]} (job {new})"
+    )
 
 
 async def test_job_for_an_old_head_runs_when_the_new_head_has_no_job(database, make_settings):
     async with database.sessions.begin() as session:
-        session.add(PullRequest(repository="o/r", number=7, head_sha=NEW, base_ref="main", state="open"))
+        session.add(
+            PullRequest(repository="o/r", number=7, head_sha=NEW, base_ref="main", state="open")
+        )
     old = await add(database, "fake", {"repository": "o/r", "pull_number": 7, "head_sha": OLD})
     handler = FakeHandler()
     await worker(database, make_settings(), handler).run_once()
@@ -214,10 +251,16 @@ async def test_shutdown_mid_job_hands_the_job_back(database, make_settings):
     with pytest.raises(asyncio.CancelledError):
         await running
     released = await job(database, job_id)
-    assert (released.status, released.locked_by, released.last_error) == ("queued", None, "interrupted by shutdown")
+    assert (released.status, released.locked_by, released.last_error) == (
+        "queued",
+        None,
+        "interrupted by shutdown",
+    )
 
 
-async def test_two_workers_on_one_queue_never_process_a_job_twice(database_url, database, make_settings):
+async def test_two_workers_on_one_queue_never_process_a_job_twice(
+    database_url, database, make_settings
+):
     settings = make_settings()
     ids = {await add(database, payload={"n": n}) for n in range(30)}
     replica = open_database(database_url)  # a second process's engine, as a replica would have
@@ -228,8 +271,10 @@ async def test_two_workers_on_one_queue_never_process_a_job_twice(database_url, 
             processed.append(ctx.job.id)
             await asyncio.sleep(0.005)
 
-    workers = [Worker(settings, db, handlers={"fake": Recording()}, poll=0.05, name=f"w{i}")
-               for i, db in enumerate((database, replica))]
+    workers = [
+        Worker(settings, db, handlers={"fake": Recording()}, poll=0.05, name=f"w{i}")
+        for i, db in enumerate((database, replica))
+    ]
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
         async with asyncio.timeout(30):
@@ -277,7 +322,9 @@ class CallsGitHub(FakeHandler):
         await ctx.github.installation(1).get("repos/acme/mesh")
 
 
-async def test_an_unusable_app_key_fails_the_job_at_once_instead_of_retrying(database, make_settings, respx_mock):
+async def test_an_unusable_app_key_fails_the_job_at_once_instead_of_retrying(
+    database, make_settings, respx_mock
+):
     from bot.github.client import GitHubApp
 
     broken = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n"
@@ -285,12 +332,21 @@ async def test_an_unusable_app_key_fails_the_job_at_once_instead_of_retrying(dat
     handler = CallsGitHub()
     job_id = await add(database)
     try:
-        await Worker(make_settings(), database, github=github, handlers={"fake": handler}).run_once()
+        await Worker(
+            make_settings(), database, github=github, handlers={"fake": handler}
+        ).run_once()
     finally:
         await github.aclose()
     failed = await job(database, job_id)
-    assert (failed.status, failed.attempts, failed.run_after <= failed.finished_at) == ("failed", 1, True)
-    assert "InvalidAppKey: the App's private key (FOOTGUN_PRIVATE_KEY, FOOTGUN_PRIVATE_KEY_FILE" in failed.last_error
+    assert (failed.status, failed.attempts, failed.run_after <= failed.finished_at) == (
+        "failed",
+        1,
+        True,
+    )
+    assert (
+        "InvalidAppKey: the App's private key (FOOTGUN_PRIVATE_KEY, FOOTGUN_PRIVATE_KEY_FILE"
+        in failed.last_error
+    )
     assert "MIIBOg" not in failed.last_error
     assert handler.gave_up == [(job_id, failed.last_error)]
     assert not respx_mock.calls

@@ -32,7 +32,9 @@ def imports_of(path: Path, modules: dict[str, Path]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + [base]).strip(".")
+                base = ".".join(
+                    [*package.split(".")[: len(package.split(".")) - node.level + 1], base]
+                ).strip(".")
             names = [f"{base}.{alias.name}" for alias in node.names]
         else:
             continue
@@ -102,7 +104,9 @@ def test_rules_never_import_bot():
 
 
 def allowed_imports(package: str) -> set[str] | None:
-    doc = ast.get_docstring(ast.parse((ROOT / package.replace(".", "/") / "__init__.py").read_text()))
+    doc = ast.get_docstring(
+        ast.parse((ROOT / package.replace(".", "/") / "__init__.py").read_text())
+    )
     assert doc, f"{package}/__init__.py has no docstring saying what it owns"
     match = re.search(r"^May import: (.+)$", doc, re.M)
     if match is None:
@@ -112,13 +116,18 @@ def allowed_imports(package: str) -> set[str] | None:
 
 def subpackages() -> list[str]:
     return sorted(
-        module_name(p) for pkg in PACKAGES for p in (ROOT / pkg).rglob("__init__.py") if p.parent.name not in PACKAGES
+        module_name(p)
+        for pkg in PACKAGES
+        for p in (ROOT / pkg).rglob("__init__.py")
+        if p.parent.name not in PACKAGES
     )
 
 
 def test_every_package_says_what_it_owns_and_may_import():
     for package in subpackages():
-        assert allowed_imports(package) is not None, f"{package}: no 'May import:' line in its docstring"
+        assert allowed_imports(package) is not None, (
+            f"{package}: no 'May import:' line in its docstring"
+        )
 
 
 def test_each_package_imports_only_what_its_docstring_allows():

@@ -16,16 +16,40 @@ class PyYAMLConstruction(_StrictLoader):
 
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
     st.text(max_size=12),
-    st.sampled_from(["yes", "Off", "~", "012", "0x1F", "1_000", "2001-12-14", "1e3", ".inf", "-0",
-                     "+5", "0", "null", "", "<<", "=", "0o17", "1:20"]),
+    st.sampled_from(
+        [
+            "yes",
+            "Off",
+            "~",
+            "012",
+            "0x1F",
+            "1_000",
+            "2001-12-14",
+            "1e3",
+            ".inf",
+            "-0",
+            "+5",
+            "0",
+            "null",
+            "",
+            "<<",
+            "=",
+            "0o17",
+            "1:20",
+        ]
+    ),
 )
 keys = st.one_of(st.text(max_size=8), st.integers(), st.sampled_from(["on", "1", "null"]))
 values = st.recursive(
     scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(keys, children, max_size=4)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=4)
+    ),
     max_leaves=25,
 )
 
@@ -34,8 +58,8 @@ values = st.recursive(
 @given(values, st.sampled_from([None, True, False]))
 def test_construction_matches_pyyaml(value, flow_style):
     text = yaml.safe_dump({"doc": value, "again": value}, default_flow_style=flow_style)
-    fast = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - safe loaders
-    reference = yaml.load(text, Loader=PyYAMLConstruction)  # noqa: S506
+    fast = yaml.load(text, Loader=_StrictLoader)
+    reference = yaml.load(text, Loader=PyYAMLConstruction)
     assert fast == reference
 
 
@@ -48,7 +72,7 @@ def test_broken_or_odd_text_fails_the_same_way(texts):
     for loader in (_StrictLoader, PyYAMLConstruction):
         try:
             # repr, not ==: `&a [*a]` builds a list that contains itself
-            outcomes.append(("ok", repr(yaml.load(text, Loader=loader))))  # noqa: S506
+            outcomes.append(("ok", repr(yaml.load(text, Loader=loader))))
         except yaml.YAMLError as exc:
             outcomes.append(("error", type(exc).__name__))
     assert outcomes[0] == outcomes[1]

@@ -42,8 +42,14 @@ def test_every_line_carries_delivery_repository_and_pr(log_output):
         log.warning("outside the job")
     log.info("no context")
     first, second, third = lines(log_output)
-    assert (first["message"], first["delivery"], first["repository"], first["pr"], first["job"], first["level"]) == (
-        "reviewing head", "d-1", "o/r", "o/r#2", 5, "info")
+    assert (
+        first["message"],
+        first["delivery"],
+        first["repository"],
+        first["pr"],
+        first["job"],
+        first["level"],
+    ) == ("reviewing head", "d-1", "o/r", "o/r#2", 5, "info")
     assert (second["delivery"], second["pr"]) == ("d-1", None)
     assert (third["delivery"], third["repository"]) == (None, None)
 
@@ -58,9 +64,11 @@ async def test_no_secret_reaches_a_log_line(log_output, make_settings, serve):
             ctx.log.info("headers %s", {"Authorization": f"Bearer {JWT}"})
             ctx.log.debug("the secret is %s", ctx.settings.webhook_secret.get_secret_value())
             leaked.append(ctx.job.id)
-            raise RuntimeError(f"GitHub refused key {ctx.settings.private_key.get_secret_value()} token {TOKEN}")
+            raise RuntimeError(
+                f"GitHub refused key {ctx.settings.private_key.get_secret_value()} token {TOKEN}"
+            )
 
-    async with serve(settings, handlers={"review": Leaky()}) as (app, client):
+    async with serve(settings, handlers={"review": Leaky()}) as (_app, client):
         await deliver(client, "pull_request", payload("pull_request.opened"), delivery="d-secret")
         await deliver(client, "pull_request", payload("pull_request.opened"), secret="wrong")
         import asyncio
@@ -71,8 +79,10 @@ async def test_no_secret_reaches_a_log_line(log_output, make_settings, serve):
     output = log_output.getvalue()
     assert "job 1 failed" in output and "GitHub refused key [redacted] token [redacted]" in output
     job_lines = [line for line in lines(log_output) if line.get("job") == 1]
-    assert job_lines and all(line["delivery"] == "d-secret" and line["pr"] == "Codertocat/Hello-World#2"
-                             for line in job_lines)
+    assert job_lines and all(
+        line["delivery"] == "d-secret" and line["pr"] == "Codertocat/Hello-World#2"
+        for line in job_lines
+    )
     for secret in (SECRET, TOKEN, JWT, *PRIVATE_KEY.splitlines()):
         assert secret not in output, f"{secret[:12]}... reached the log"
 
@@ -82,6 +92,7 @@ def test_a_terminal_gets_readable_lines_with_context_and_no_secrets():
     import logging
 
     from bot import logs
+
     class Terminal(io.StringIO):
         def isatty(self):
             return True
@@ -103,6 +114,7 @@ def test_a_pipe_gets_json_lines():
     import logging
 
     from bot import logs
+
     stream = io.StringIO()
     logs.configure("INFO", stream=stream, log_format="auto")
     logging.getLogger("bot.test").info("hello")

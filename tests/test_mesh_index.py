@@ -2,9 +2,9 @@
 
 import pytest
 
-from rules.mesh import hosts
 from rules.core.config import Config
 from rules.core.loader import load
+from rules.mesh import hosts
 from rules.mesh.index import MeshIndex
 from tests.helpers import config, files
 
@@ -138,7 +138,9 @@ def test_services_are_found_by_fqdn_short_name_and_namespace_form():
     assert mesh.services_for("reviews.bookinfo", "other") == [service]
     assert mesh.services_for("reviews.bookinfo.svc.cluster.local", None) == [service]
     assert mesh.services_for("reviews", "other") == []
-    assert [s.name for s in mesh.services_for("ratings.default.svc.cluster.local", "x")] == ["ratings"]
+    assert [s.name for s in mesh.services_for("ratings.default.svc.cluster.local", "x")] == [
+        "ratings"
+    ]
 
 
 def test_service_entry_hosts_exact_wildcard_and_short():
@@ -160,7 +162,12 @@ def test_namespaces_with_services():
 def test_subsets_are_the_union_over_namespaces_and_wildcards():
     mesh = index()
     assert mesh.subsets_for("reviews", "bookinfo") == {"v1", "v2", "canary", "wild"}
-    assert mesh.subsets_for("reviews.bookinfo.svc.cluster.local", "x") == {"v1", "v2", "canary", "wild"}
+    assert mesh.subsets_for("reviews.bookinfo.svc.cluster.local", "x") == {
+        "v1",
+        "v2",
+        "canary",
+        "wild",
+    }
     assert mesh.subsets_for("ratings", "bookinfo") == {"wild"}
 
 
@@ -168,7 +175,10 @@ def test_short_destination_rule_host_does_not_cross_namespaces():
     mesh = index()
     assert mesh.subsets_for("reviews", "other") == set()
     assert [r.name for r in mesh.destination_rules_for("reviews", "bookinfo")] == [
-        "reviews", "reviews-canary", "all-bookinfo"]
+        "reviews",
+        "reviews-canary",
+        "all-bookinfo",
+    ]
 
 
 def test_gateways_by_name_from_a_list_istio_api_only():
@@ -176,10 +186,20 @@ def test_gateways_by_name_from_a_list_istio_api_only():
     assert mesh.gateway("istio-system", "public").group == "networking.istio.io"
     assert mesh.gateway("istio-system", "k8s") is None
     written = [h.written for h in mesh.gateway_hosts("istio-system", "public")]
-    assert written == ["bookinfo/shop.example.com", "./admin.example.com", "*/api.example.com", "*.example.net"]
+    assert written == [
+        "bookinfo/shop.example.com",
+        "./admin.example.com",
+        "*/api.example.com",
+        "*.example.net",
+    ]
     public = mesh.gateway_hosts("istio-system", "public")
     assert [h.admits("bookinfo", "shop.example.com") for h in public] == [True, False, False, False]
-    assert [h.admits("istio-system", "admin.example.com") for h in public] == [False, True, False, False]
+    assert [h.admits("istio-system", "admin.example.com") for h in public] == [
+        False,
+        True,
+        False,
+        False,
+    ]
     assert [h.admits("any", "x.y.example.net") for h in public] == [False, False, False, True]
 
 
@@ -235,7 +255,9 @@ spec: {exportTo: ["~"], hosts: [hidden.example.com]}
     assert [r.name for r in mesh.services_for("details.bookinfo", "bookinfo")] == ["details"]
     assert [r.name for r in mesh.services_for("details.bookinfo", "banana")] == ["details"]
     assert mesh.services_for("details.bookinfo", "istio-system") == []
-    assert [r.name for r in mesh.services_for("details.bookinfo", "istio-system", visible=False)] == ["details", "private"]
+    assert [
+        r.name for r in mesh.services_for("details.bookinfo", "istio-system", visible=False)
+    ] == ["details", "private"]
     assert [r.name for r in mesh.services_for("anything.example.com", "team")] == ["private"]
     assert mesh.services_for("anything.example.com", "other") == []
     assert [r.name for r in mesh.services_for("hidden.example.com", "team")] == ["private"]

@@ -61,7 +61,10 @@ def test_workloads_are_indexed_by_namespace_with_their_pod_templates():
     [debug] = mesh.workloads_in("default")
     assert debug.template_path == () and debug.labels == {"app": "debug"}
     assert debug.resource.position(debug.annotation_path("x")) == (24, 1)
-    assert shop[0].resource.position(shop[0].annotation_path("sidecar.istio.io/proxyCPU")) == (7, 21)
+    assert shop[0].resource.position(shop[0].annotation_path("sidecar.istio.io/proxyCPU")) == (
+        7,
+        21,
+    )
     assert [w.resource.name for w in mesh.workloads()] == ["web", "report", "debug"]
 
 
@@ -158,9 +161,11 @@ def test_the_root_default_follows_the_configured_root_namespace():
 
 
 def test_a_selector_without_labels_is_no_mesh_default():
-    mesh = index(SIDECARS.replace("namespace: shop", "namespace: istio-system", 1).replace(
-        "name: default,", "name: scoped,").replace('spec: {egress: [{hosts: ["./*"]}]}',
-                                                  "spec: {workloadSelector: {labels: {a: b}}}"))
+    mesh = index(
+        SIDECARS.replace("namespace: shop", "namespace: istio-system", 1)
+        .replace("name: default,", "name: scoped,")
+        .replace('spec: {egress: [{hosts: ["./*"]}]}', "spec: {workloadSelector: {labels: {a: b}}}")
+    )
     assert mesh.root_default_sidecars() == []
     assert [s.name for s in mesh.namespace_sidecars("istio-system")] == ["all"]
 
@@ -316,7 +321,9 @@ def test_mesh_config_sources():
         ("ConfigMap", "istio-canary", ("data", "mesh")),
     ]
     configmap = mesh.mesh_configs[2]
-    assert configmap.embedded and configmap.default_config == {"holdApplicationUntilProxyStarts": True}
+    assert configmap.embedded and configmap.default_config == {
+        "holdApplicationUntilProxyStarts": True
+    }
     assert configmap.values is None
     assert mesh.mesh_configs[0].default_config == {"holdApplicationUntilProxyStarts": True}
 
@@ -324,8 +331,12 @@ def test_mesh_config_sources():
 def test_helm_values_file_is_a_mesh_config_source():
     conf = config()
     resources, _ = load(
-        files({"charts/istiod-values.yaml": "meshConfig:\n  accessLogFile: /dev/stdout\n"
-                                            "global:\n  proxy:\n    resources: {}\n"}),
+        files(
+            {
+                "charts/istiod-values.yaml": "meshConfig:\n  accessLogFile: /dev/stdout\n"
+                "global:\n  proxy:\n    resources: {}\n"
+            }
+        ),
         conf.default_namespace,
     )
     [source] = Context(resources, conf).index.mesh_configs

@@ -8,11 +8,21 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from bot import db
-
 from bot.cli import main as cli
+
 pytestmark = pytest.mark.anyio
-TABLES = {"alembic_version", "deliveries", "jobs", "installations", "installation_repositories", "pull_requests",
-          "waivers", "waiver_events", "slash_commands", "cleanup_issues"}
+TABLES = {
+    "alembic_version",
+    "deliveries",
+    "jobs",
+    "installations",
+    "installation_repositories",
+    "pull_requests",
+    "waivers",
+    "waiver_events",
+    "slash_commands",
+    "cleanup_issues",
+}
 
 
 async def test_migrations_match_the_models(database):
@@ -29,7 +39,9 @@ async def test_migrations_match_the_models(database):
 async def test_migrating_twice_changes_nothing(database):
     await db.migrate(database.engine)
     async with database.engine.connect() as connection:
-        revision = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+        revision = await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
     assert revision == "0002"
 
 
@@ -41,7 +53,10 @@ def test_footgun_db_upgrade_applies_the_migrations(tmp_path, monkeypatch, capsys
     import sqlite3
 
     with sqlite3.connect(path) as connection:
-        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = {
+            name
+            for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
     assert tables == TABLES
 
 
@@ -51,8 +66,12 @@ def test_footgun_db_upgrade_without_a_database_server_is_one_line(monkeypatch, c
     with socket.socket() as closed:  # a port nobody listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    monkeypatch.setenv("FOOTGUN_DATABASE_URL", f"postgresql://footgun:hunter2@127.0.0.1:{port}/footgun")
+    monkeypatch.setenv(
+        "FOOTGUN_DATABASE_URL", f"postgresql://footgun:hunter2@127.0.0.1:{port}/footgun"
+    )
     assert cli.main(["db", "upgrade"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"footgun: cannot reach the database at postgresql+asyncpg://footgun:***@127.0.0.1:{port}/")
+    assert err.startswith(
+        f"footgun: cannot reach the database at postgresql+asyncpg://footgun:***@127.0.0.1:{port}/"
+    )
     assert err.count("\n") == 1 and "hunter2" not in err

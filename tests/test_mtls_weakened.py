@@ -61,8 +61,10 @@ def test_strict_to_unset_and_removed():
     assert_findings(RULE, pa("  mtls: {}\n"), (7, 3), base=pa(STRICT))
     assert_findings(RULE, pa("  {}\n"), (6, 1), base=pa(STRICT))
     [message] = messages(pa("  mtls:\n    mode: UNSET\n"), pa(STRICT))
-    assert "no longer sets mTLS namespace-wide in bookinfo to STRICT: it now inherits " \
-           "PERMISSIVE, Istio's default" in message
+    assert (
+        "no longer sets mTLS namespace-wide in bookinfo to STRICT: it now inherits "
+        "PERMISSIVE, Istio's default" in message
+    )
 
 
 def test_unset_under_a_strict_namespace_still_inherits_strict():
@@ -73,8 +75,10 @@ def test_unset_under_a_strict_namespace_still_inherits_strict():
 
 
 def test_strict_policy_deleted_points_at_base_file_and_line():
-    base = {"mesh/other.yaml": pa(STRICT, name="other", namespace="reviews"),
-            "mesh/mtls.yaml": "# strict everywhere\n" + pa(STRICT)}
+    base = {
+        "mesh/other.yaml": pa(STRICT, name="other", namespace="reviews"),
+        "mesh/mtls.yaml": "# strict everywhere\n" + pa(STRICT),
+    }
     head = {"mesh/other.yaml": pa(STRICT, name="other", namespace="reviews")}
     report = run(head, base)
     [finding] = [f for f in report.findings if f.rule == RULE]
@@ -96,8 +100,10 @@ def test_deleted_strict_policy_under_a_permissive_namespace_names_what_it_inheri
     namespace = pa(PERMISSIVE)
     base = namespace + "---\n" + pa(DETAILS + STRICT, name="details")
     assert_findings(RULE, namespace, (20, 5), base=base)
-    assert "it falls back to PERMISSIVE from the namespace-wide policy in bookinfo" in (
-        messages(namespace, base)[0])
+    assert (
+        "it falls back to PERMISSIVE from the namespace-wide policy in bookinfo"
+        in (messages(namespace, base)[0])
+    )
 
 
 def test_renamed_strict_policy_with_same_scope_is_not_a_weakening():
@@ -156,8 +162,10 @@ def test_port_level_downgrade():
     base = pa(DETAILS + STRICT + "  portLevelMtls:\n    8080:\n      mode: STRICT\n")
     head = pa(DETAILS + STRICT + "  portLevelMtls:\n    8080:\n      mode: PERMISSIVE\n")
     assert_findings(RULE, head, (14, 7), base=base)
-    assert "weakens mTLS on port 8080 for workloads app=details in bookinfo from STRICT to " \
-           "PERMISSIVE" in messages(head, base)[0]
+    assert (
+        "weakens mTLS on port 8080 for workloads app=details in bookinfo from STRICT to "
+        "PERMISSIVE" in messages(head, base)[0]
+    )
 
 
 def test_new_weak_port_under_a_strict_policy():

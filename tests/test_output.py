@@ -33,11 +33,20 @@ def validate_sarif(document: dict) -> None:
 
 
 def a_report() -> Report:
-    cfg = only("fault-injection", "waive:\n- rule: fault-injection\n  target: VirtualService/bookinfo/reviews\n"
-                                  "  until: 2999-01-01\n  reason: load test, Q4\n")
-    report = run({"mesh/ratings vs.yaml": FAULTY, "mesh/reviews.yaml": FAULTY.replace("ratings", "reviews"),
-                  "mesh/ok.yaml": CLEAN},
-                 base={"mesh/ratings vs.yaml": FAULTY}, cfg=cfg)
+    cfg = only(
+        "fault-injection",
+        "waive:\n- rule: fault-injection\n  target: VirtualService/bookinfo/reviews\n"
+        "  until: 2999-01-01\n  reason: load test, Q4\n",
+    )
+    report = run(
+        {
+            "mesh/ratings vs.yaml": FAULTY,
+            "mesh/reviews.yaml": FAULTY.replace("ratings", "reviews"),
+            "mesh/ok.yaml": CLEAN,
+        },
+        base={"mesh/ratings vs.yaml": FAULTY},
+        cfg=cfg,
+    )
     report.skipped.append(Skipped("charts/x/templates/vs.yaml", "Helm template: render it first"))
     return report
 
@@ -68,8 +77,9 @@ def test_sarif_results_carry_rule_level_location_fingerprint_and_baseline():
     assert ratings["partialFingerprints"] == {FINGERPRINT_KEY: report.findings[0].fingerprint}
     assert (ratings["baselineState"], reviews["baselineState"]) == ("unchanged", "new")
     assert "suppressions" not in ratings
-    assert reviews["suppressions"] == [{"kind": "external", "status": "accepted",
-                                        "justification": "load test, Q4"}]
+    assert reviews["suppressions"] == [
+        {"kind": "external", "status": "accepted", "justification": "load test, Q4"}
+    ]
     assert run_["tool"]["driver"]["rules"][ratings["ruleIndex"]]["id"] == "fault-injection"
     [notification] = run_["invocations"][0]["toolExecutionNotifications"]
     assert notification["message"]["text"] == "skipped: Helm template: render it first"
@@ -89,18 +99,33 @@ def test_sarif_rules_carry_each_rule_help_text():
         assert descriptor["defaultConfiguration"]["level"] == module.SEVERITY
 
 
-def finding(message: str, path: str = "mesh/a.yaml", rule: str = "fault-injection", **kw) -> Finding:
-    return Finding(rule, kw.pop("severity", "error"), message, path, 3, 7,
-                   ResourceRef("VirtualService", "ns", "vs"), "abc", **kw)
+def finding(
+    message: str, path: str = "mesh/a.yaml", rule: str = "fault-injection", **kw
+) -> Finding:
+    return Finding(
+        rule,
+        kw.pop("severity", "error"),
+        message,
+        path,
+        3,
+        7,
+        ResourceRef("VirtualService", "ns", "vs"),
+        "abc",
+        **kw,
+    )
 
 
 def test_github_escaping_follows_the_workflow_command_rules():
     assert escape_data("100% of\r\nrequests: a, b") == "100%25 of%0D%0Arequests: a, b"
     assert escape_property("dir,with:odd%name\n") == "dir%2Cwith%3Aodd%25name%0A"
-    report = Report([finding("50% fail,\nsee: docs", path="a,b:c.yaml"),
-                     finding("just a warning", severity="warning"),
-                     finding("waived one", waived=True)],
-                    [Skipped("t.yaml", "not UTF-8")])
+    report = Report(
+        [
+            finding("50% fail,\nsee: docs", path="a,b:c.yaml"),
+            finding("just a warning", severity="warning"),
+            finding("waived one", waived=True),
+        ],
+        [Skipped("t.yaml", "not UTF-8")],
+    )
     lines = render_report(report, "github").splitlines()
     assert lines == [
         "::error file=a%2Cb%3Ac.yaml,line=3,col=7,title=fault-injection::50%25 fail,%0Asee: docs",
@@ -117,15 +142,23 @@ def test_text_marks_new_and_waived_in_a_diff():
     assert text[1].endswith("[fault-injection]")
     assert text[3] == "mesh/reviews.yaml"
     assert text[4].endswith("[fault-injection]  (new, waived until 2999-01-01)")
-    assert text[-3:] == ["  charts/x/templates/vs.yaml: Helm template: render it first", "",
-                         "1 error, 0 warnings, 0 new, 1 waived, 1 file skipped"]
+    assert text[-3:] == [
+        "  charts/x/templates/vs.yaml: Helm template: render it first",
+        "",
+        "1 error, 0 warnings, 0 new, 1 waived, 1 file skipped",
+    ]
 
 
 def test_rules_formats_cover_every_registered_rule():
     described = json.loads(render_rules("json"))
     assert [r["id"] for r in described] == list(registry.RULES)
     for rule, module in zip(described, registry.RULES.values(), strict=True):
-        assert (rule["fail"], rule["pass"], rule["why"], rule["fix"]) == (module.FAIL, module.PASS, module.WHY, module.FIX)
+        assert (rule["fail"], rule["pass"], rule["why"], rule["fix"]) == (
+            module.FAIL,
+            module.PASS,
+            module.WHY,
+            module.FIX,
+        )
     text = render_rules("text").splitlines()
     assert [line.split()[0] for line in text] == list(registry.RULES)
     markdown = render_rules("markdown")

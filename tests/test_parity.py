@@ -42,7 +42,9 @@ def test_every_resource_istioctl_flags_is_flagged_or_the_difference_is_explained
 
 def test_every_listed_difference_still_occurs(comparison):
     occurring = dict(comparison.differences())
-    stale = [key for key, (direction, _) in parity.DIFFERENCES.items() if occurring.get(key) != direction]
+    stale = [
+        key for key, (direction, _) in parity.DIFFERENCES.items() if occurring.get(key) != direction
+    ]
     assert not stale, f"parity.DIFFERENCES lists differences that no longer occur: {stale}"
 
 
@@ -60,17 +62,24 @@ def _istioctl_ist0132(case):
     for vs in (r for r in resources if r.kind == "VirtualService"):
         for _, namespace, name in gateway_references(vs):
             written = [h.written for h in index.gateway_hosts(namespace, name)]
-            if not parity.istioctl_vs_host_in_gateway(written, namespace, vs.spec.get("hosts") or [], vs.namespace):
+            if not parity.istioctl_vs_host_in_gateway(
+                written, namespace, vs.spec.get("hosts") or [], vs.namespace
+            ):
                 flagged.add(f"VirtualService {vs.namespace}/{vs.name}")
     return flagged
 
 
 def test_the_port_of_istioctl_reproduces_its_expected_ist0132():
-    cases = [c for c in parity.load_cases() if c["analyzer"] == "virtualservice.GatewayAnalyzer"
-             and "kubernetes" not in c["file"]]
+    cases = [
+        c
+        for c in parity.load_cases()
+        if c["analyzer"] == "virtualservice.GatewayAnalyzer" and "kubernetes" not in c["file"]
+    ]
     assert cases
     for case in cases:
-        expected = {parity.resource_of(m["origin"]) for m in case["expected"] if m["code"] == "IST0132"}
+        expected = {
+            parity.resource_of(m["origin"]) for m in case["expected"] if m["code"] == "IST0132"
+        }
         assert _istioctl_ist0132(case) == expected, case["file"]
 
 
@@ -101,17 +110,21 @@ spec:
 """
     [finding] = [f for f in run(source).findings if f.rule == "gateway-host-mismatch"]
     assert (finding.line, finding.column, finding.severity) == (17, 5, "error")
-    assert "host 'wrong-01.com' is not served by Gateway istio-system/testing-gateway" in finding.message
+    assert (
+        "host 'wrong-01.com' is not served by Gateway istio-system/testing-gateway"
+        in finding.message
+    )
 
 
 def test_docs_parity_is_current(comparison):
     assert parity.DOC.is_file(), "docs/parity.md is missing: run `python -m tests.parity --write`"
     assert parity.DOC.read_text() == parity.render(comparison), (
-        "docs/parity.md is stale: run `python -m tests.parity --write`")
+        "docs/parity.md is stale: run `python -m tests.parity --write`"
+    )
 
 
 def test_the_summary_names_every_difference_with_its_reason(comparison):
     text = parity.render(comparison)
     assert "**unexplained**" not in text
-    for (file, _, resource), (direction, reason) in parity.DIFFERENCES.items():
+    for (_file, _, resource), (direction, reason) in parity.DIFFERENCES.items():
         assert f"| {resource} | {direction} | {reason} |" in text

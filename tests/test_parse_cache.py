@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -98,8 +99,9 @@ def test_a_new_loader_version_invalidates_entries_and_removes_old_ones(tmp_path,
 
 def test_version_follows_the_loader_source(monkeypatch, tmp_path):
     from rules.core import loader
+
     changed = tmp_path / "loader.py"
-    changed.write_text(open(loader.__file__).read() + "\n# changed\n")
+    changed.write_text(Path(loader.__file__).read_text() + "\n# changed\n")
     before = parse_cache.cache_version()
     monkeypatch.setattr(loader, "__file__", str(changed))
     assert parse_cache.cache_version() != before
@@ -129,17 +131,19 @@ def test_concurrent_writers_and_readers_never_see_half_an_entry(tmp_path):
                 entry = ParseCache(tmp_path).get(KEY)
                 if entry is not None:
                     seen.append(entry.documents[0].body["metadata"]["name"])
-            except BaseException as exc:  # noqa: BLE001 - the test reports any
+            except BaseException as exc:
                 errors.append(exc)
 
-    threads = [threading.Thread(target=write) for _ in range(3)] + [threading.Thread(target=read) for _ in range(2)]
+    threads = [threading.Thread(target=write) for _ in range(3)] + [
+        threading.Thread(target=read) for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
     assert set(seen) <= {"ratings"}
-    assert not [p for p in ParseCache(tmp_path).folder.rglob(".*.tmp")]
+    assert not list(ParseCache(tmp_path).folder.rglob(".*.tmp"))
 
 
 def test_mapping_interface(tmp_path):
@@ -158,14 +162,19 @@ def test_findings_cache_round_trip_and_damage(tmp_path):
     from bot.cli.parse_cache import FindingsCache
     from rules.core.model import Finding, ResourceRef
 
-    finding = Finding("fault-injection", "error", "m", "a.yaml", 0, 0,
-                      ResourceRef("Namespace", None, "n"), "fp1")
+    finding = Finding(
+        "fault-injection", "error", "m", "a.yaml", 0, 0, ResourceRef("Namespace", None, "n"), "fp1"
+    )
     FindingsCache(tmp_path).put("k1", [finding])
     [back] = FindingsCache(tmp_path).get("k1")
     assert (back.rule, back.resource, back.fingerprint, back.path) == (
-        "fault-injection", ResourceRef("Namespace", None, "n"), "fp1", "a.yaml")
+        "fault-injection",
+        ResourceRef("Namespace", None, "n"),
+        "fp1",
+        "a.yaml",
+    )
     assert FindingsCache(tmp_path).get("k2") is None
-    [entry] = [p for p in FindingsCache(tmp_path).entries.folder.glob("findings-*")]
+    [entry] = list(FindingsCache(tmp_path).entries.folder.glob("findings-*"))
     entry.write_bytes(entry.read_bytes()[:-5])
     assert FindingsCache(tmp_path).get("k1") is None
     assert list(ParseCache(tmp_path)) == []  # findings entries are not parse entries
@@ -221,7 +230,8 @@ def test_entries_unused_for_thirty_days_are_pruned_on_a_later_write(tmp_path):
 
     write_entry(tmp_path, "d" * 40)
     assert sorted(p.name for p in cache.folder.iterdir()) == sorted(
-        [recent, "d" * 40, writing.name])
+        [recent, "d" * 40, writing.name]
+    )
     assert stale not in ParseCache(tmp_path) and recent in ParseCache(tmp_path)
 
 

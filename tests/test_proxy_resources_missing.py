@@ -38,7 +38,8 @@ def test_missing_memory_limit_in_an_operator():
     assert (finding.line, finding.column) == (12, 11)
     assert finding.message.startswith(
         "IstioOperator istio-system/control-plane: "
-        "spec.values.global.proxy.resources.limits.memory is not set")
+        "spec.values.global.proxy.resources.limits.memory is not set"
+    )
 
 
 def test_an_operator_without_values_is_flagged_at_spec():
@@ -68,25 +69,35 @@ def test_limits_below_requests(limits, requests, expected):
 
 
 def test_limit_below_request_message_names_both_values():
-    [finding] = findings_of(RULE, operator("          limits: {memory: 64Mi}\n          requests: {memory: 128Mi}\n"))
+    [finding] = findings_of(
+        RULE, operator("          limits: {memory: 64Mi}\n          requests: {memory: 128Mi}\n")
+    )
     assert "limits.memory is 64Mi, below its request of 128Mi" in finding.message
 
 
 def test_helm_values_file():
-    values = {"istiod-values.yaml": "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n"
-                                    "      requests: {memory: 128Mi}\n"}
+    values = {
+        "istiod-values.yaml": "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n"
+        "      requests: {memory: 128Mi}\n"
+    }
     assert_findings(RULE, values, (4, 5))
     [finding] = findings_of(RULE, values)
-    assert "Helm values file istiod-values.yaml: global.proxy.resources.limits.memory is not set" in (
-        finding.message)
-    fixed = {"istiod-values.yaml": "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n"
-                                   "      limits: {memory: 256Mi}\n"}
+    assert (
+        "Helm values file istiod-values.yaml: global.proxy.resources.limits.memory is not set"
+        in (finding.message)
+    )
+    fixed = {
+        "istiod-values.yaml": "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n"
+        "      limits: {memory: 256Mi}\n"
+    }
     assert_findings(RULE, fixed)
 
 
 def test_the_istio_configmap_carries_no_proxy_resources():
-    source = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\n"
-              "data:\n  mesh: '{}'\n")
+    source = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\n"
+        "data:\n  mesh: '{}'\n"
+    )
     assert_findings(RULE, source)
 
 
@@ -104,7 +115,9 @@ spec:
 
 
 def deployment(*annotations: str) -> str:
-    return DEPLOYMENT.format(annotations="".join(f"        sidecar.istio.io/{a}\n" for a in annotations))
+    return DEPLOYMENT.format(
+        annotations="".join(f"        sidecar.istio.io/{a}\n" for a in annotations)
+    )
 
 
 def test_request_annotations_without_a_memory_limit():
@@ -113,23 +126,28 @@ def test_request_annotations_without_a_memory_limit():
     assert finding.message == (
         "Deployment shop/web sets sidecar.istio.io/proxyMemory: 128Mi but no "
         "sidecar.istio.io/proxyMemoryLimit: request annotations replace the mesh-wide proxy "
-        "resources, so its sidecar runs without a memory limit")
+        "resources, so its sidecar runs without a memory limit"
+    )
     assert_findings(RULE, deployment("proxyCPU: 100m"), (10, 9))
     assert_findings(RULE, deployment("proxyCPU: 100m", "proxyCPULimit: 200m"), (10, 9))
 
 
 def test_request_annotations_with_a_memory_limit_are_fine():
-    assert_findings(RULE, deployment("proxyCPU: 100m", "proxyMemory: 128Mi", "proxyMemoryLimit: 256Mi"))
+    assert_findings(
+        RULE, deployment("proxyCPU: 100m", "proxyMemory: 128Mi", "proxyMemoryLimit: 256Mi")
+    )
     assert_findings(RULE, deployment("proxyCPU: 100m", "proxyMemoryLimit: 256Mi"))
     assert_findings(RULE, deployment("proxyMemoryLimit: 256Mi"))
 
 
 def test_limit_annotations_below_requests():
-    source = deployment("proxyCPU: 500m", "proxyCPULimit: 200m", "proxyMemory: 1Gi",
-                        "proxyMemoryLimit: 512Mi")
+    source = deployment(
+        "proxyCPU: 500m", "proxyCPULimit: 200m", "proxyMemory: 1Gi", "proxyMemoryLimit: 512Mi"
+    )
     assert_findings(RULE, source, (11, 9), (13, 9))
     assert "annotation sidecar.istio.io/proxyMemoryLimit is 512Mi, below its request of 1Gi" in (
-        findings_of(RULE, source)[1].message)
+        findings_of(RULE, source)[1].message
+    )
 
 
 def test_workloads_without_a_sidecar_are_not_judged():
@@ -190,8 +208,12 @@ def test_kubernetes_quantities(text, value):
 
 
 def test_a_values_override_need_not_repeat_the_memory_limit_of_its_base():
-    base_values = "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n      limits: {memory: 512Mi}\n"
-    override = "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n      requests: {memory: 256Mi}\n"
+    base_values = (
+        "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n      limits: {memory: 512Mi}\n"
+    )
+    override = (
+        "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n      requests: {memory: 256Mi}\n"
+    )
     assert_findings(RULE, {"istio/values.yaml": base_values, "istio/values-prod.yaml": override})
     assert_findings(RULE, {"a/values.yaml": base_values, "b/values.yaml": override}, (4, 5))
 

@@ -2,22 +2,27 @@
 
 import re
 
-from bot.review import comments as render
+from bot.github import markers
 from bot.github.changeset import ChangeSet, PullRequest
-from bot.review.publish import MAX_INLINE_COMMENTS, publish_review
+from bot.review import comments as render
+from bot.review import job as review
 from bot.review.comments import Links
+from bot.review.publish import MAX_INLINE_COMMENTS, publish_review
 from rules.core.config import Config
 from rules.core.model import Edit, Finding, ResourceRef
-from tests.fakegithub.world import job_context, virtual_service as vs
+from tests.fakegithub.world import job_context
+from tests.fakegithub.world import virtual_service as vs
 
-from bot.review import job as review
+
 def faulty_routes(count: int, name: str = "big") -> str:
     routes = "".join(
         f"  - fault: {{abort: {{httpStatus: 503}}}}\n    route:\n    - destination: {{host: h{i}.mesh.svc.cluster.local}}\n"
         for i in range(count)
     )
-    return (f"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {name}\n"
-            f"  namespace: mesh\nspec:\n  hosts: [{name}.mesh.svc.cluster.local]\n  http:\n{routes}")
+    return (
+        f"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {name}\n"
+        f"  namespace: mesh\nspec:\n  hosts: [{name}.mesh.svc.cluster.local]\n  http:\n{routes}"
+    )
 
 
 def run_job(world, pull):
@@ -29,8 +34,11 @@ def test_annotations_go_fifty_per_request(world):
     run_job(world, pull)
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
     assert check["output"]["annotations_count"] == 61
-    sizes = [len(r.body["output"]["annotations"]) for r in world.fake.requests("PATCH", "check-runs")
-             if r.body.get("output", {}).get("annotations")]
+    sizes = [
+        len(r.body["output"]["annotations"])
+        for r in world.fake.requests("PATCH", "check-runs")
+        if r.body.get("output", {}).get("annotations")
+    ]
     assert sizes == [50, 11]
     assert check["conclusion"] == "failure"
     assert check["output"]["title"] == "61 new errors"
@@ -58,7 +66,7 @@ def test_at_most_thirty_inline_comments_and_the_rest_in_the_review_body(world):
     assert all("```suggestion" in c["body"] for c in comments)
     [posted] = world.fake.reviews_on(world.repo, pull.number)
     assert posted["body"].startswith("istio-footgun-bot found 35 new footguns in this push.")
-    assert len(render.fingerprints_in(posted["body"])) == 5
+    assert len(markers.fingerprints_in(posted["body"])) == 5
 
     world.fake.push(pull, {"README.md": "unrelated\n"})
     run_job(world, pull)
@@ -68,27 +76,43 @@ def test_at_most_thirty_inline_comments_and_the_rest_in_the_review_body(world):
 
 def far_route(host: str) -> str:
     """A faulty route whose destination sits 8 lines below the fault (outside its hunk)."""
-    return ("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: far\n"
-            "  namespace: mesh\nspec:\n  hosts: [far.mesh.svc.cluster.local]\n  http:\n"
-            "  - fault: {abort: {httpStatus: 503}}\n    timeout: 5s\n    retries:\n      attempts: 3\n"
-            "      perTryTimeout: 2s\n    headers:\n      request:\n        set: {x-a: b}\n"
-            f"    route:\n    - destination: {{host: {host}.mesh.svc.cluster.local}}\n")
+    return (
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: far\n"
+        "  namespace: mesh\nspec:\n  hosts: [far.mesh.svc.cluster.local]\n  http:\n"
+        "  - fault: {abort: {httpStatus: 503}}\n    timeout: 5s\n    retries:\n      attempts: 3\n"
+        "      perTryTimeout: 2s\n    headers:\n      request:\n        set: {x-a: b}\n"
+        f"    route:\n    - destination: {{host: {host}.mesh.svc.cluster.local}}\n"
+    )
 
 
 def test_a_new_finding_outside_the_hunks_gets_a_file_level_comment(world):
     pull = world.pull({"mesh/far.yaml": far_route("old")}, {"mesh/far.yaml": far_route("new")})
     run_job(world, pull)
     [comment] = world.fake.comments_on(world.repo, pull.number)
-    assert (comment["subject_type"], comment["path"], comment["line"]) == ("file", "mesh/far.yaml", None)
+    assert (comment["subject_type"], comment["path"], comment["line"]) == (
+        "file",
+        "mesh/far.yaml",
+        None,
+    )
     assert "```suggestion" not in comment["body"]
-    assert render.fingerprints_in(comment["body"])
+    assert markers.fingerprints_in(comment["body"])
     [posted] = world.fake.reviews_on(world.repo, pull.number)
     assert posted["body"] == "istio-footgun-bot found 1 new footgun in this push."
 
 
 def finding(path: str, line: int, fingerprint: str, edit: Edit | None = None) -> Finding:
-    return Finding("fault-injection", "error", f"fault at line {line}", path, line, 5,
-                   ResourceRef("VirtualService", "mesh", "x"), fingerprint, new=True, edit=edit)
+    return Finding(
+        "fault-injection",
+        "error",
+        f"fault at line {line}",
+        path,
+        line,
+        5,
+        ResourceRef("VirtualService", "mesh", "x"),
+        fingerprint,
+        new=True,
+        edit=edit,
+    )
 
 
 def change_for(pull, diff_lines) -> ChangeSet:
@@ -99,9 +123,16 @@ def change_for(pull, diff_lines) -> ChangeSet:
 def test_findings_in_unchanged_files_go_to_the_review_body(world):
     pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)})
     links = Links("https://github.com/acme/mesh", pull.head_sha)
-    result = world.run(publish_review(world.client, world.repo, pull.number,
-                                      [finding("mesh/other.yaml", 3, "f" * 20)],
-                                      change_for(pull, {"mesh/a.yaml": set(range(6, 12))}), links))
+    result = world.run(
+        publish_review(
+            world.client,
+            world.repo,
+            pull.number,
+            [finding("mesh/other.yaml", 3, "f" * 20)],
+            change_for(pull, {"mesh/a.yaml": set(range(6, 12))}),
+            links,
+        )
+    )
     assert result.in_body and not result.inline and not result.file_level
     [posted] = world.fake.reviews_on(world.repo, pull.number)
     assert "[mesh/other.yaml line 3](https://github.com/acme/mesh/blob/" in posted["body"]
@@ -114,11 +145,13 @@ def test_a_review_github_rejects_is_posted_again_as_a_body_only_review(world):
     # We believe line 40 is in the diff; GitHub does not, and rejects the whole review.
     change = change_for(pull, {"mesh/a.yaml": {9, 40}})
     findings = [finding("mesh/a.yaml", 9, "a" * 20), finding("mesh/a.yaml", 40, "b" * 20)]
-    result = world.run(publish_review(world.client, world.repo, pull.number, findings, change, links))
+    result = world.run(
+        publish_review(world.client, world.repo, pull.number, findings, change, links)
+    )
     assert [r.status for r in world.fake.requests("POST", "/reviews$")] == [422, 200]
     assert world.fake.comments_on(world.repo, pull.number) == []
     [posted] = world.fake.reviews_on(world.repo, pull.number)
-    assert render.fingerprints_in(posted["body"]) == {"a" * 20, "b" * 20}
+    assert markers.fingerprints_in(posted["body"]) == {"a" * 20, "b" * 20}
     assert len(result.in_body) == 2
 
 
@@ -127,29 +160,45 @@ def test_a_suggestion_needs_every_edited_line_in_the_diff(world):
     links = Links("https://github.com/acme/mesh", pull.head_sha)
     edit = Edit(9, 12, "  - route:")  # line 12 is past the hunk
     change = change_for(pull, {"mesh/a.yaml": set(range(6, 12))})
-    world.run(publish_review(world.client, world.repo, pull.number,
-                             [finding("mesh/a.yaml", 9, "c" * 20, edit)], change, links))
+    world.run(
+        publish_review(
+            world.client,
+            world.repo,
+            pull.number,
+            [finding("mesh/a.yaml", 9, "c" * 20, edit)],
+            change,
+            links,
+        )
+    )
     [comment] = world.fake.comments_on(world.repo, pull.number)
     assert (comment["start_line"], comment["line"]) == (None, 9)
     assert "```suggestion" not in comment["body"]
 
 
 def test_summary_lists_waived_and_skipped_and_counts_pre_existing():
+    import datetime as dt
+
     from rules.core.config import ConfigWaiver
     from rules.core.model import Skipped
     from rules.core.waivers import ConfigFileWaiver
-    import datetime as dt
 
     old = finding("mesh/a.yaml", 3, "1" * 20)
     old.new = False
     waived = finding("mesh/b.yaml", 4, "2" * 20)
     waived.waived = True
-    waived.waiver = ConfigFileWaiver(ConfigWaiver("fault-injection", None, dt.date(2026, 12, 31),
-                                                  "chaos drill"))
-    text = render.summary([old, waived], [Skipped("charts/t/templates/vs.yaml", "Helm template")],
-                          Links("https://github.com/acme/mesh", "abc1234"))
+    waived.waiver = ConfigFileWaiver(
+        ConfigWaiver("fault-injection", None, dt.date(2026, 12, 31), "chaos drill")
+    )
+    text = render.summary(
+        [old, waived],
+        [Skipped("charts/t/templates/vs.yaml", "Helm template")],
+        Links("https://github.com/acme/mesh", "abc1234"),
+    )
     assert "No new footguns in this pull request." in text
-    assert "**1 pre-existing finding** (already on the base branch, not blocking): `fault-injection` 1" in text
+    assert (
+        "**1 pre-existing finding** (already on the base branch, not blocking): `fault-injection` 1"
+        in text
+    )
     assert "- `fault-injection` VirtualService/mesh/x until 2026-12-31: chaos drill" in text
     assert "- `charts/t/templates/vs.yaml`: Helm template" in text
     assert render.title([old, waived]) == "No new footguns (1 pre-existing, 1 waived)"

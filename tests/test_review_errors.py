@@ -2,9 +2,10 @@
 
 import pytest
 
-from bot.review import job as review
 from bot.queue.jobs import RetryableError
-from tests.fakegithub.world import job_context, virtual_service as vs
+from bot.review import job as review
+from tests.fakegithub.world import job_context
+from tests.fakegithub.world import virtual_service as vs
 
 BASE = {"mesh/reviews.yaml": vs("reviews")}
 HEAD = {"mesh/reviews.yaml": vs("reviews", fault=True)}
@@ -50,10 +51,15 @@ def test_a_secondary_rate_limit_hands_back_the_wait_github_asked_for(world):
 def test_giving_up_concludes_the_check_with_the_reason(world):
     pull = world.pull(BASE, HEAD)
     ctx = job_context(world, pull, attempts=5)
-    world.run(review.give_up(ctx, RetryableError("GitHub answered 502 on GET /repos/acme/mesh", None)))
+    world.run(
+        review.give_up(ctx, RetryableError("GitHub answered 502 on GET /repos/acme/mesh", None))
+    )
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
     assert (check["status"], check["conclusion"], check["output"]["title"]) == (
-        "completed", "failure", "The review could not run")
+        "completed",
+        "failure",
+        "The review could not run",
+    )
     assert "gave up after 5 attempts: GitHub answered 502" in check["output"]["summary"]
     assert "/footgun recheck" in check["output"]["summary"]
 

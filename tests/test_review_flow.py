@@ -5,7 +5,8 @@ import re
 import pytest
 
 from bot.review import job as review
-from tests.fakegithub.world import job_context, virtual_service as vs
+from tests.fakegithub.world import job_context
+from tests.fakegithub.world import virtual_service as vs
 
 BASE = {"mesh/reviews.yaml": vs("reviews"), "mesh/ratings.yaml": vs("ratings")}
 
@@ -20,18 +21,26 @@ def test_a_new_fault_fails_the_check_and_gets_an_inline_suggestion(world):
 
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
     assert (check["name"], check["status"], check["conclusion"]) == (
-        "Istio footguns", "completed", "failure")
+        "Istio footguns",
+        "completed",
+        "failure",
+    )
     assert check["output"]["title"] == "1 new error"
     link = f"https://github.com/acme/mesh/blob/{pull.head_sha}/mesh/reviews.yaml#L9"
     assert f"[line 9]({link}) `fault-injection`" in check["output"]["summary"]
     assert [(a["path"], a["start_line"], a["annotation_level"]) for a in check["_annotations"]] == [
-        ("mesh/reviews.yaml", 9, "failure")]
+        ("mesh/reviews.yaml", 9, "failure")
+    ]
 
     [posted] = world.fake.reviews_on(world.repo, pull.number)
     assert posted["state"] == "COMMENTED" and posted["commit_id"] == pull.head_sha
     [comment] = world.fake.comments_on(world.repo, pull.number)
     assert (comment["path"], comment["start_line"], comment["line"], comment["side"]) == (
-        "mesh/reviews.yaml", 9, 10, "RIGHT")
+        "mesh/reviews.yaml",
+        9,
+        10,
+        "RIGHT",
+    )
     body = comment["body"]
     assert "HTTP 503 aborts" in body and "**Why it hurts:**" in body and "**Fix:**" in body
     assert "```suggestion\n  - route:\n```" in body
@@ -43,7 +52,14 @@ def test_a_new_fault_fails_the_check_and_gets_an_inline_suggestion(world):
 def test_the_next_push_does_not_repeat_a_comment(world):
     pull = world.pull(BASE, {"mesh/reviews.yaml": vs("reviews", fault=True)})
     run_job(world, pull)
-    world.fake.push(pull, {"mesh/ratings.yaml": vs("ratings").replace("hosts: [", "hosts: [r2.mesh.svc.cluster.local, ")})
+    world.fake.push(
+        pull,
+        {
+            "mesh/ratings.yaml": vs("ratings").replace(
+                "hosts: [", "hosts: [r2.mesh.svc.cluster.local, "
+            )
+        },
+    )
     run_job(world, pull)
 
     assert len(world.fake.comments_on(world.repo, pull.number)) == 1
@@ -55,8 +71,10 @@ def test_the_next_push_does_not_repeat_a_comment(world):
 def test_a_fixed_finding_is_marked_once_and_the_check_passes(world):
     pull = world.pull(BASE, {"mesh/reviews.yaml": vs("reviews", fault=True)})
     run_job(world, pull)
-    fixed_sha = world.fake.push(pull, {"mesh/reviews.yaml": vs("reviews").replace(
-        "hosts: [", "hosts: [reviews.example.com, ")})
+    fixed_sha = world.fake.push(
+        pull,
+        {"mesh/reviews.yaml": vs("reviews").replace("hosts: [", "hosts: [reviews.example.com, ")},
+    )
     run_job(world, pull)
 
     [comment] = world.fake.comments_on(world.repo, pull.number)
@@ -85,7 +103,10 @@ def test_a_pull_request_without_istio_files_passes_without_a_review(world):
     pull = world.pull(BASE, {"README.md": "docs\n", "ci/workflow.yml": "on: push\n"})
     run_job(world, pull)
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
-    assert (check["conclusion"], check["output"]["title"]) == ("success", "No Istio manifests changed")
+    assert (check["conclusion"], check["output"]["title"]) == (
+        "success",
+        "No Istio manifests changed",
+    )
     assert world.fake.reviews_on(world.repo, pull.number) == []
     assert not world.fake.requests("POST", "/reviews$")
 
@@ -105,12 +126,19 @@ def test_a_stale_head_is_skipped_without_touching_the_check(world):
     world.fake.push(pull, {"mesh/ratings.yaml": vs("ratings", fault=True)})
     run_job(world, pull, head_sha=old)
     assert world.fake.runs_for(world.repo, old) == []
-    assert world.fake.requests("POST") == [r for r in world.fake.requests("POST") if "access_tokens" in r.path]
+    assert world.fake.requests("POST") == [
+        r for r in world.fake.requests("POST") if "access_tokens" in r.path
+    ]
 
 
 def test_a_head_config_cannot_switch_off_its_own_check(world):
-    pull = world.pull(BASE, {".github/footgun.yml": "rules:\n  fault-injection: off\n",
-                             "mesh/reviews.yaml": vs("reviews", fault=True)})
+    pull = world.pull(
+        BASE,
+        {
+            ".github/footgun.yml": "rules:\n  fault-injection: off\n",
+            "mesh/reviews.yaml": vs("reviews", fault=True),
+        },
+    )
     run_job(world, pull)
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
     assert check["conclusion"] == "failure"
@@ -129,9 +157,13 @@ def test_a_bad_base_config_concludes_the_check_with_its_error(world):
     pull = world.pull(base, {"mesh/reviews.yaml": vs("reviews", fault=True)})
     run_job(world, pull)
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
-    assert (check["conclusion"], check["output"]["title"]) == ("failure", "Invalid .github/footgun.yml")
+    assert (check["conclusion"], check["output"]["title"]) == (
+        "failure",
+        "Invalid .github/footgun.yml",
+    )
     assert check["output"]["summary"].startswith(
-        ".github/footgun.yml:2: unknown rule 'fault-injektion' (did you mean fault-injection?)\n")
+        ".github/footgun.yml:2: unknown rule 'fault-injektion' (did you mean fault-injection?)\n"
+    )
     assert world.fake.reviews_on(world.repo, pull.number) == []
 
 
@@ -148,6 +180,7 @@ def test_running_the_same_job_twice_updates_the_one_check_run(world):
 
 def test_the_handler_is_registered_for_review_jobs():
     from bot.queue import jobs
+
     assert jobs.HANDLERS["review"].run is review.run
     assert jobs.HANDLERS["review"].give_up is review.give_up
 
@@ -169,8 +202,9 @@ def test_a_ten_file_push_in_a_2000_manifest_repository_needs_a_handful_of_calls(
     warmup = world.pull(base, {"apps/team0/vs0.yaml": vs("svc0", fault=True)})
     run_job(world, warmup)  # the repository's manifests are now cached by blob SHA
 
-    pull = world.pull(base, {f"apps/team{i}/vs{i}.yaml": vs(f"svc{i}", fault=True)
-                             for i in range(10, 20)})
+    pull = world.pull(
+        base, {f"apps/team{i}/vs{i}.yaml": vs(f"svc{i}", fault=True) for i in range(10, 20)}
+    )
     world.fake.log.clear()
     run_job(world, pull)
     calls = [(r.method, re.sub(r"[0-9a-f]{40}", "SHA", r.path)) for r in world.fake.log]
@@ -182,7 +216,11 @@ def test_a_ten_file_push_in_a_2000_manifest_repository_needs_a_handful_of_calls(
         ("GET", "/repos/acme/mesh/pulls/%d" % pull.number),  # the diff
         ("GET", "/repos/acme/mesh/git/trees/SHA"),
         ("GET", "/repos/acme/mesh/git/trees/SHA"),
-        ("PATCH", "/repos/acme/mesh/check-runs/%d" % world.fake.runs_for(world.repo, pull.head_sha)[0]["id"]),
+        (
+            "PATCH",
+            "/repos/acme/mesh/check-runs/%d"
+            % world.fake.runs_for(world.repo, pull.head_sha)[0]["id"],
+        ),
         ("GET", "/repos/acme/mesh/pulls/%d/comments" % pull.number),
         ("GET", "/repos/acme/mesh/pulls/%d/reviews" % pull.number),
         ("POST", "/repos/acme/mesh/pulls/%d/reviews" % pull.number),
@@ -226,7 +264,10 @@ def test_deleting_a_strict_policy_is_reported_in_the_review_body(world):
     assert world.fake.comments_on(world.repo, pull.number) == []
     [posted] = world.fake.reviews_on(world.repo, pull.number)
     assert "`mtls-weakened`" in posted["body"]
-    assert f"[security/strict.yaml line 8](https://github.com/acme/mesh/blob/{pull.base_sha}/security/strict.yaml#L8)" in posted["body"]
+    assert (
+        f"[security/strict.yaml line 8](https://github.com/acme/mesh/blob/{pull.base_sha}/security/strict.yaml#L8)"
+        in posted["body"]
+    )
 
 
 def test_parsing_and_analysis_run_off_the_event_loop(world, monkeypatch):
@@ -236,17 +277,21 @@ def test_parsing_and_analysis_run_off_the_event_loop(world, monkeypatch):
 
     from bot.github import changeset
     from rules.core import engine
+
     loop_threads, analysed_on, parsed_on = [], [], []
 
     def spy(real, threads):
         def call(*args, **kwargs):
             threads.append(threading.get_ident())
             return real(*args, **kwargs)
+
         return call
 
     monkeypatch.setattr(engine, "analyse", spy(engine.analyse, analysed_on))
     monkeypatch.setattr(changeset, "parse_file", spy(changeset.parse_file, parsed_on))
-    pull = world.pull({"mesh/vs.yaml": vs("parsed-off-loop")}, {"mesh/vs.yaml": vs("parsed-off-loop", fault=True)})
+    pull = world.pull(
+        {"mesh/vs.yaml": vs("parsed-off-loop")}, {"mesh/vs.yaml": vs("parsed-off-loop", fault=True)}
+    )
 
     async def job():
         loop_threads.append(threading.get_ident())

@@ -36,8 +36,10 @@ def test_revision_label_and_disabled_injection_are_not_flagged():
 
 
 def test_only_namespaces_are_judged():
-    pod = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: {istio-injection: enabled}\n"
-           "spec: {containers: []}\n")
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: {istio-injection: enabled}\n"
+        "spec: {containers: []}\n"
+    )
     assert_findings(RULE, pod)
 
 
@@ -60,4 +62,6 @@ items:
     head = {"a.yaml": listed, "b.yaml": namespace("    istio-injection: enabled\n", "three")}
     report = run(head)
     assert [(f.path, f.line, f.column, f.resource.name) for f in report.findings] == [
-        ("a.yaml", 8, 14, "one"), ("b.yaml", 6, 5, "three")]
+        ("a.yaml", 8, 14, "one"),
+        ("b.yaml", 6, 5, "three"),
+    ]

@@ -21,10 +21,16 @@ def test_rule_module_is_named_after_its_id_and_documents_itself(rule):
 @pytest.mark.parametrize("rule", RULES, ids=lambda m: m.ID)
 def test_fail_example_fires_and_pass_example_is_clean(rule):
     base = getattr(rule, "BASE", None)
-    failing = [f for f in run({"example.yaml": rule.FAIL}, base=base and {"example.yaml": base}).findings
-               if f.rule == rule.ID]
-    passing = [f for f in run({"example.yaml": rule.PASS}, base=base and {"example.yaml": base}).findings
-               if f.rule == rule.ID]
+    failing = [
+        f
+        for f in run({"example.yaml": rule.FAIL}, base=base and {"example.yaml": base}).findings
+        if f.rule == rule.ID
+    ]
+    passing = [
+        f
+        for f in run({"example.yaml": rule.PASS}, base=base and {"example.yaml": base}).findings
+        if f.rule == rule.ID
+    ]
     assert failing, f"{rule.ID}: its FAIL example does not trigger it"
     assert passing == [], f"{rule.ID}: its PASS example triggers it: {passing}"
     assert all(f.line >= 1 for f in failing)
@@ -41,7 +47,9 @@ def test_messages_name_the_resource_as_kind_namespace_name(rule):
     report = run({"example.yaml": rule.FAIL}, base=base and {"example.yaml": base})
     for finding in (f for f in report.findings if f.rule == rule.ID):
         ref = finding.resource
-        named = f"{ref.kind} {ref.name}" if ref.namespace is None else (
-            f"{ref.kind} {ref.namespace}/{ref.name}"
+        named = (
+            f"{ref.kind} {ref.name}"
+            if ref.namespace is None
+            else (f"{ref.kind} {ref.namespace}/{ref.name}")
         )
         assert named in finding.message, finding.message

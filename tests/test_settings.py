@@ -25,7 +25,11 @@ def test_defaults_are_the_embedded_setup():
     assert (settings.workers, settings.job_max_attempts, settings.log_level) == (2, 5, "INFO")
     assert settings.sweep_interval == 300
     assert settings.has_app_credentials is False
-    assert settings.missing_credentials == ["FOOTGUN_APP_ID", "FOOTGUN_PRIVATE_KEY", "FOOTGUN_WEBHOOK_SECRET"]
+    assert settings.missing_credentials == [
+        "FOOTGUN_APP_ID",
+        "FOOTGUN_PRIVATE_KEY",
+        "FOOTGUN_WEBHOOK_SECRET",
+    ]
 
 
 def test_the_environment_is_read_when_loading_not_at_import(monkeypatch):
@@ -41,9 +45,15 @@ def test_the_environment_is_read_when_loading_not_at_import(monkeypatch):
 @pytest.mark.parametrize(
     "given, expected",
     [
-        ("postgres://u:p@db.internal:5432/footgun", "postgresql+asyncpg://u:p@db.internal:5432/footgun"),
+        (
+            "postgres://u:p@db.internal:5432/footgun",
+            "postgresql+asyncpg://u:p@db.internal:5432/footgun",
+        ),
         ("postgresql://u@db/footgun", "postgresql+asyncpg://u@db/footgun"),
-        ("postgresql://u@db/footgun?sslmode=require", "postgresql+asyncpg://u@db/footgun?ssl=require"),
+        (
+            "postgresql://u@db/footgun?sslmode=require",
+            "postgresql+asyncpg://u@db/footgun?ssl=require",
+        ),
         ("postgresql+asyncpg://u@db/footgun", "postgresql+asyncpg://u@db/footgun"),
         ("sqlite:///data/footgun.db", "sqlite+aiosqlite:///data/footgun.db"),
     ],
@@ -53,7 +63,10 @@ def test_database_urls_get_async_drivers(given, expected):
 
 
 def test_github_enterprise_api_url_is_kept():
-    assert load_settings(github_api_url="https://ghe.example.com/api/v3/").github_api_url == "https://ghe.example.com/api/v3"
+    assert (
+        load_settings(github_api_url="https://ghe.example.com/api/v3/").github_api_url
+        == "https://ghe.example.com/api/v3"
+    )
 
 
 @pytest.mark.parametrize(
@@ -62,15 +75,35 @@ def test_github_enterprise_api_url_is_kept():
         ("FOOTGUN_WORKERS", "many", "FOOTGUN_WORKERS: Input should be a valid integer"),
         ("FOOTGUN_WORKERS", "-1", "FOOTGUN_WORKERS: Input should be greater than or equal to 0"),
         ("FOOTGUN_APP_ID", "my-app", "FOOTGUN_APP_ID: Input should be a valid integer"),
-        ("FOOTGUN_DATABASE_URL", "mysql://db/x", "FOOTGUN_DATABASE_URL: unsupported scheme 'mysql'"),
+        (
+            "FOOTGUN_DATABASE_URL",
+            "mysql://db/x",
+            "FOOTGUN_DATABASE_URL: unsupported scheme 'mysql'",
+        ),
         ("FOOTGUN_DATABASE_URL", "footgun.db", "FOOTGUN_DATABASE_URL: must be a URL"),
-        ("FOOTGUN_GITHUB_API_URL", "api.github.com", "FOOTGUN_GITHUB_API_URL: must be an http(s) URL"),
+        (
+            "FOOTGUN_GITHUB_API_URL",
+            "api.github.com",
+            "FOOTGUN_GITHUB_API_URL: must be an http(s) URL",
+        ),
         ("FOOTGUN_HTTP_TIMEOUT", "0", "FOOTGUN_HTTP_TIMEOUT: Input should be greater than 0"),
         ("FOOTGUN_SWEEP_INTERVAL", "5m", "FOOTGUN_SWEEP_INTERVAL: Input should be a valid number"),
         ("FOOTGUN_SWEEP_INTERVAL", "0", "FOOTGUN_SWEEP_INTERVAL: Input should be greater than 0"),
-        ("FOOTGUN_LOG_LEVEL", "loud", "FOOTGUN_LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR"),
-        ("FOOTGUN_PRIVATE_KEY", "not-a-key-but-secret", "FOOTGUN_PRIVATE_KEY: is not a PEM private key"),
-        ("FOOTGUN_PRIVATE_KEY_FILE", "/nonexistent/key.pem", "FOOTGUN_PRIVATE_KEY_FILE: cannot read /nonexistent/key.pem"),
+        (
+            "FOOTGUN_LOG_LEVEL",
+            "loud",
+            "FOOTGUN_LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR",
+        ),
+        (
+            "FOOTGUN_PRIVATE_KEY",
+            "not-a-key-but-secret",
+            "FOOTGUN_PRIVATE_KEY: is not a PEM private key",
+        ),
+        (
+            "FOOTGUN_PRIVATE_KEY_FILE",
+            "/nonexistent/key.pem",
+            "FOOTGUN_PRIVATE_KEY_FILE: cannot read /nonexistent/key.pem",
+        ),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_the_variable(monkeypatch, variable, value, message):
@@ -102,13 +135,15 @@ def test_private_key_file_is_read_once_at_load(tmp_path, monkeypatch):
 def test_a_key_file_without_a_pem_key_is_refused(tmp_path):
     key = tmp_path / "app.pem"
     key.write_text("ssh-rsa AAAA")
-    with pytest.raises(SettingsError, match="^FOOTGUN_PRIVATE_KEY_FILE: is not a PEM private key"):
+    with pytest.raises(SettingsError, match=r"^FOOTGUN_PRIVATE_KEY_FILE: is not a PEM private key"):
         load_settings(private_key_file=key)
 
 
 def test_secrets_and_the_database_password_stay_out_of_reprs():
     settings = load_settings(
-        webhook_secret="hook-secret-123", private_key=PRIVATE_KEY, app_id=1,
+        webhook_secret="hook-secret-123",
+        private_key=PRIVATE_KEY,
+        app_id=1,
         database_url="postgresql://footgun:db-password-456@db/footgun",
     )
     shown = repr(settings) + str(settings)

@@ -30,8 +30,13 @@ def fake(respx_mock):
 @pytest.fixture
 def unconfigured(make_settings, tmp_path):
     def make(**overrides):
-        values = {"app_id": None, "private_key": None, "webhook_secret": None, "github_api_url": API,
-                  "credentials_file": tmp_path / "state" / "credentials.json"}
+        values = {
+            "app_id": None,
+            "private_key": None,
+            "webhook_secret": None,
+            "github_api_url": API,
+            "credentials_file": tmp_path / "state" / "credentials.json",
+        }
         return make_settings(**(values | overrides))
 
     return make
@@ -49,7 +54,7 @@ async def on_github(fake: FakeGitHub, action: str, manifest: dict) -> httpx.Resp
 
 
 async def test_setup_page_posts_app_yml_with_this_servers_urls(fake, unconfigured, serve):
-    async with serve(unconfigured()) as (app, client):
+    async with serve(unconfigured()) as (_app, client):
         answer = await client.get("/setup")
     assert answer.status_code == 200
     assert answer.headers["cache-control"] == "no-store"
@@ -66,20 +71,24 @@ async def test_setup_page_posts_app_yml_with_this_servers_urls(fake, unconfigure
 
 
 async def test_public_url_and_organization(fake, unconfigured, serve):
-    async with serve(unconfigured(public_url="https://footgun.acme.io/")) as (app, client):
+    async with serve(unconfigured(public_url="https://footgun.acme.io/")) as (_app, client):
         answer = await client.get("/setup", params={"org": "acme-platform"})
         refused = await client.get("/setup", params={"org": "acme/../evil"})
     action, manifest = form_of(answer.text)
-    assert action.startswith("https://ghe.example.com/organizations/acme-platform/settings/apps/new?state=")
+    assert action.startswith(
+        "https://ghe.example.com/organizations/acme-platform/settings/apps/new?state="
+    )
     assert manifest["hook_attributes"]["url"] == "https://footgun.acme.io/webhooks"
     assert manifest["redirect_url"] == "https://footgun.acme.io/setup/complete"
-    assert refused.status_code == 400 and "<form method=\"post\"" not in refused.text
+    assert refused.status_code == 400 and '<form method="post"' not in refused.text
 
 
-async def test_the_whole_flow_stores_the_app_and_accepts_its_webhooks_at_once(fake, unconfigured, serve, caplog):
+async def test_the_whole_flow_stores_the_app_and_accepts_its_webhooks_at_once(
+    fake, unconfigured, serve, caplog
+):
     caplog.set_level(logging.DEBUG)
     settings = unconfigured()
-    async with serve(settings) as (app, client):
+    async with serve(settings) as (_app, client):
         before = await deliver(client, "pull_request", payload("pull_request.opened"))
         action, manifest = form_of((await client.get("/setup")).text)
         redirect = await on_github(fake, action, manifest)
@@ -88,28 +97,36 @@ async def test_the_whole_flow_stores_the_app_and_accepts_its_webhooks_at_once(fa
         assert done.status_code == 200, done.text
         created = next(iter(fake.manifests.apps.values()))
         assert f'href="https://ghe.example.com/apps/{created.slug}/installations/new"' in done.text
-        accepted = await deliver(client, "pull_request", payload("pull_request.opened"),
-                                 secret=created.webhook_secret)
+        accepted = await deliver(
+            client, "pull_request", payload("pull_request.opened"), secret=created.webhook_secret
+        )
         forged = await deliver(client, "pull_request", payload("pull_request.opened"))
         again = await client.get("/setup")
     assert before.status_code == 503
     assert accepted.status_code == 202 and accepted.json()["outcome"] == "queued"
     assert forged.status_code == 401
-    assert "already has a GitHub App" in again.text and "<form method=\"post\"" not in again.text
+    assert "already has a GitHub App" in again.text and '<form method="post"' not in again.text
     assert f"App ID <code>{created.id}</code>" in again.text
     path = settings.credentials_file
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     stored = json.loads(path.read_text())
     assert (stored["app_id"], stored["private_key"], stored["webhook_secret"]) == (
-        created.id, created.private_key, created.webhook_secret)
-    for secret in (created.private_key.splitlines()[1], created.webhook_secret, created.client_secret):
+        created.id,
+        created.private_key,
+        created.webhook_secret,
+    )
+    for secret in (
+        created.private_key.splitlines()[1],
+        created.webhook_secret,
+        created.client_secret,
+    ):
         assert secret not in caplog.text and secret not in done.text
     assert fake.requests("POST", r"^/app-manifests/.+/conversions$")[0].status == 201
 
 
 async def test_settings_load_the_stored_app_at_the_next_start(fake, unconfigured, serve):
     settings = unconfigured()
-    async with serve(settings) as (app, client):
+    async with serve(settings) as (_app, client):
         action, manifest = form_of((await client.get("/setup")).text)
         await client.get((await on_github(fake, action, manifest)).headers["location"])
     created = next(iter(fake.manifests.apps.values()))
@@ -122,7 +139,9 @@ async def test_settings_load_the_stored_app_at_the_next_start(fake, unconfigured
 
 
 @pytest.mark.parametrize("tamper", ["no cookie", "other state", "replayed", "expired"])
-async def test_completion_needs_the_browsers_own_fresh_unused_state(fake, unconfigured, serve, tamper, tmp_path):
+async def test_completion_needs_the_browsers_own_fresh_unused_state(
+    fake, unconfigured, serve, tamper, tmp_path
+):
     async with serve(unconfigured()) as (app, client):
         action, manifest = form_of((await client.get("/setup")).text)
         location = (await on_github(fake, action, manifest)).headers["location"]
@@ -134,7 +153,9 @@ async def test_completion_needs_the_browsers_own_fresh_unused_state(fake, unconf
             assert (await client.get(location)).status_code == 200
             # as if the App were gone again: only the state is judged now
             app.state.runtime.settings = unconfigured(credentials_file=tmp_path / "other.json")
-            client.cookies.set("footgun_setup_state", re.search(r"state=([^&]+)", location)[1], path="/setup")
+            client.cookies.set(
+                "footgun_setup_state", re.search(r"state=([^&]+)", location)[1], path="/setup"
+            )
         elif tamper == "expired":
             app.state.setup_states.clock = lambda: 1e12
         answer = await client.get(location)
@@ -168,14 +189,16 @@ async def test_an_unwritable_credentials_file_says_what_to_do(fake, unconfigured
     assert not app.state.runtime.settings.has_app_credentials
 
 
-async def test_configured_or_disabled_servers_offer_no_registration(make_settings, unconfigured, serve):
-    async with serve(make_settings()) as (app, client):
+async def test_configured_or_disabled_servers_offer_no_registration(
+    make_settings, unconfigured, serve
+):
+    async with serve(make_settings()) as (_app, client):
         configured = await client.get("/setup")
         completion = await client.get("/setup/complete", params={"code": "abc", "state": "x"})
-    async with serve(unconfigured(setup_enabled=False)) as (app, client):
+    async with serve(unconfigured(setup_enabled=False)) as (_app, client):
         disabled = await client.get("/setup")
     assert configured.status_code == 200 and "already has a GitHub App" in configured.text
-    assert "<form method=\"post\"" not in configured.text
+    assert '<form method="post"' not in configured.text
     assert completion.status_code == 400
     assert disabled.status_code == 404
 
@@ -183,7 +206,12 @@ async def test_configured_or_disabled_servers_offer_no_registration(make_setting
 def test_credentials_file_defaults_beside_the_sqlite_database(tmp_path, monkeypatch):
     from bot.settings import SettingsError, load_settings
 
-    for name in ("FOOTGUN_APP_ID", "FOOTGUN_PRIVATE_KEY", "FOOTGUN_WEBHOOK_SECRET", "FOOTGUN_CREDENTIALS_FILE"):
+    for name in (
+        "FOOTGUN_APP_ID",
+        "FOOTGUN_PRIVATE_KEY",
+        "FOOTGUN_WEBHOOK_SECRET",
+        "FOOTGUN_CREDENTIALS_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     sqlite = load_settings(database_url=f"sqlite:///{tmp_path}/data/footgun.db")
     assert sqlite.credentials_file == tmp_path / "data" / "footgun-credentials.json"
@@ -198,11 +226,14 @@ def test_credentials_file_defaults_beside_the_sqlite_database(tmp_path, monkeypa
     assert "s3cr3t-value" not in str(error.value)
 
 
-@pytest.mark.parametrize("api, web", [
-    ("https://api.github.com", "https://github.com"),
-    ("https://ghe.example.com/api/v3", "https://ghe.example.com"),
-    ("https://api.acme.ghe.com", "https://acme.ghe.com"),
-])
+@pytest.mark.parametrize(
+    "api, web",
+    [
+        ("https://api.github.com", "https://github.com"),
+        ("https://ghe.example.com/api/v3", "https://ghe.example.com"),
+        ("https://api.acme.ghe.com", "https://acme.ghe.com"),
+    ],
+)
 def test_github_web_url_follows_the_api_url(api, web):
     from bot.settings import load_settings
 
@@ -212,18 +243,29 @@ def test_github_web_url_follows_the_api_url(api, web):
 def test_the_fakes_codes_are_single_use_and_expire_after_an_hour():
     clock = [1000.0]
     fake = FakeGitHub("http://127.0.0.1:9/api/v3", now=lambda: clock[0])
-    manifest = {"name": "My Footguns", "url": "https://x", "redirect_url": "https://bot/setup/complete",
-                "hook_attributes": {"url": "https://bot/webhooks"}}
+    manifest = {
+        "name": "My Footguns",
+        "url": "https://x",
+        "redirect_url": "https://bot/setup/complete",
+        "hook_attributes": {"url": "https://bot/webhooks"},
+    }
 
     def code():
-        answer = fake.handle(httpx.Request("POST", "http://127.0.0.1:9/settings/apps/new?state=s1",
-                                           data={"manifest": json.dumps(manifest)}))
+        answer = fake.handle(
+            httpx.Request(
+                "POST",
+                "http://127.0.0.1:9/settings/apps/new?state=s1",
+                data={"manifest": json.dumps(manifest)},
+            )
+        )
         assert answer.headers["location"].startswith("https://bot/setup/complete?code=")
         assert answer.headers["location"].endswith("&state=s1")
         return re.search(r"code=(\w+)", answer.headers["location"])[1]
 
     def convert(value):
-        return fake.handle(httpx.Request("POST", f"http://127.0.0.1:9/api/v3/app-manifests/{value}/conversions"))
+        return fake.handle(
+            httpx.Request("POST", f"http://127.0.0.1:9/api/v3/app-manifests/{value}/conversions")
+        )
 
     first = code()
     created = convert(first)
@@ -232,8 +274,13 @@ def test_the_fakes_codes_are_single_use_and_expire_after_an_hour():
     late = code()
     clock[0] += 3601
     assert convert(late).status_code == 404
-    bad = fake.handle(httpx.Request("POST", "http://127.0.0.1:9/settings/apps/new",
-                                    data={"manifest": json.dumps({"name": "x"})}))
+    bad = fake.handle(
+        httpx.Request(
+            "POST",
+            "http://127.0.0.1:9/settings/apps/new",
+            data={"manifest": json.dumps({"name": "x"})},
+        )
+    )
     assert bad.status_code == 422
 
 
@@ -243,18 +290,33 @@ def test_a_created_apps_key_signs_jwts_the_fake_accepts():
     import jwt
 
     fake = FakeGitHub()
-    manifest = {"name": "Footguns", "url": "https://x", "redirect_url": "https://bot/done",
-                "hook_attributes": {"url": "https://bot/webhooks"}}
-    location = fake.handle(httpx.Request("POST", "https://github.com/settings/apps/new",
-                                         data={"manifest": json.dumps(manifest)})).headers["location"]
-    app = fake.handle(httpx.Request(
-        "POST", f"https://api.github.com/app-manifests/{location.split('code=')[1]}/conversions")).json()
+    manifest = {
+        "name": "Footguns",
+        "url": "https://x",
+        "redirect_url": "https://bot/done",
+        "hook_attributes": {"url": "https://bot/webhooks"},
+    }
+    location = fake.handle(
+        httpx.Request(
+            "POST", "https://github.com/settings/apps/new", data={"manifest": json.dumps(manifest)}
+        )
+    ).headers["location"]
+    app = fake.handle(
+        httpx.Request(
+            "POST", f"https://api.github.com/app-manifests/{location.split('code=')[1]}/conversions"
+        )
+    ).json()
     now = int(time.time())
 
     def get_app(key, issuer):
-        token = jwt.encode({"iss": str(issuer), "iat": now - 30, "exp": now + 500}, key, algorithm="RS256")
-        return fake.handle(httpx.Request("GET", "https://api.github.com/app",
-                                         headers={"authorization": f"Bearer {token}"}))
+        token = jwt.encode(
+            {"iss": str(issuer), "iat": now - 30, "exp": now + 500}, key, algorithm="RS256"
+        )
+        return fake.handle(
+            httpx.Request(
+                "GET", "https://api.github.com/app", headers={"authorization": f"Bearer {token}"}
+            )
+        )
 
     assert get_app(app["pem"], app["id"]).json()["slug"] == "footguns"
     assert get_app(fake.private_key, app["id"]).status_code == 401
@@ -271,16 +333,24 @@ def test_the_fakes_conversion_answer_matches_githubs_description():
     schema = deref(doc, operation["responses"]["201"]["content"]["application/json"]["schema"])
     fake = FakeGitHub()
     manifest = yaml.safe_load((ROOT / "app.yml").read_text())
-    location = fake.handle(httpx.Request("POST", "https://github.com/settings/apps/new",
-                                         data={"manifest": json.dumps(manifest)})).headers["location"]
-    answer = fake.handle(httpx.Request(
-        "POST", f"https://api.github.com/app-manifests/{location.split('code=')[1]}/conversions"))
+    location = fake.handle(
+        httpx.Request(
+            "POST", "https://github.com/settings/apps/new", data={"manifest": json.dumps(manifest)}
+        )
+    ).headers["location"]
+    answer = fake.handle(
+        httpx.Request(
+            "POST", f"https://api.github.com/app-manifests/{location.split('code=')[1]}/conversions"
+        )
+    )
     assert answer.status_code == 201
     body = answer.json()
     for part in schema["allOf"]:
         assert set(part["required"]) <= set(body)
-        jsonschema.validate(body, {**part, "properties": {k: v for k, v in part["properties"].items()
-                                                          if k != "owner"}})
+        jsonschema.validate(
+            body,
+            {**part, "properties": {k: v for k, v in part["properties"].items() if k != "owner"}},
+        )
     declared = set().union(*(part["properties"] for part in schema["allOf"]))
     assert set(body) <= declared
 
@@ -292,19 +362,24 @@ def test_the_environment_wins_over_the_stored_app(tmp_path, monkeypatch):
     for name in ("FOOTGUN_APP_ID", "FOOTGUN_PRIVATE_KEY", "FOOTGUN_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     stored = tmp_path / "credentials.json"
-    stored.write_text(json.dumps({"app_id": 7, "private_key": PRIVATE_KEY, "webhook_secret": "from-file"}))
+    stored.write_text(
+        json.dumps({"app_id": 7, "private_key": PRIVATE_KEY, "webhook_secret": "from-file"})
+    )
     assert load_settings(credentials_file=stored).app_id == 7
     partial = load_settings(credentials_file=stored, app_id=99)
     assert (partial.app_id, partial.webhook_secret) == (99, None)
     assert partial.missing_credentials == ["FOOTGUN_PRIVATE_KEY", "FOOTGUN_WEBHOOK_SECRET"]
 
 
-@pytest.mark.parametrize("host, public, expected", [
-    ("0.0.0.0", None, "http://localhost:8080/setup"),
-    ("127.0.0.1", None, "http://127.0.0.1:8080/setup"),
-    ("::1", None, "http://[::1]:8080/setup"),
-    ("0.0.0.0", "https://footgun.acme.io", "https://footgun.acme.io/setup"),
-])
+@pytest.mark.parametrize(
+    "host, public, expected",
+    [
+        ("0.0.0.0", None, "http://localhost:8080/setup"),
+        ("127.0.0.1", None, "http://127.0.0.1:8080/setup"),
+        ("::1", None, "http://[::1]:8080/setup"),
+        ("0.0.0.0", "https://footgun.acme.io", "https://footgun.acme.io/setup"),
+    ],
+)
 def test_serve_logs_where_to_open_setup(host, public, expected):
     from bot.cli.main import setup_url
     from bot.settings import load_settings

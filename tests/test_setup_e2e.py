@@ -20,14 +20,22 @@ import httpx
 import pytest
 
 from tests.fakegithub import FakeGitHub
-from tests.loopback import FOOTGUN, FakeServer, free_port
 from tests.fakegithub.world import virtual_service as vs
+from tests.loopback import FOOTGUN, FakeServer, free_port
 from tests.webhooks import payload, request
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -52,15 +60,28 @@ def footgun(tmp_path, github):
     """`footgun serve` with no App configured, pointed at the fake; its log in a file."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOOTGUN_")}
-    env.update({"FOOTGUN_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'footgun.db'}",
-                "FOOTGUN_GITHUB_API_URL": github.base_url, "FOOTGUN_GITHUB_WEB_URL": github.web_url,
-                "FOOTGUN_WORKERS": "1", "FOOTGUN_HTTP_TIMEOUT": "10"})
+    env.update(
+        {
+            "FOOTGUN_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'footgun.db'}",
+            "FOOTGUN_GITHUB_API_URL": github.base_url,
+            "FOOTGUN_GITHUB_WEB_URL": github.web_url,
+            "FOOTGUN_WORKERS": "1",
+            "FOOTGUN_HTTP_TIMEOUT": "10",
+        }
+    )
     (tmp_path / "data").mkdir()
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
-        process = subprocess.Popen([FOOTGUN, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                   env=env, cwd=tmp_path, stderr=sink, stdout=sink)
-    served = Served(f"http://127.0.0.1:{port}", process, log, tmp_path / "data" / "footgun-credentials.json")
+        process = subprocess.Popen(
+            [FOOTGUN, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stderr=sink,
+            stdout=sink,
+        )
+    served = Served(
+        f"http://127.0.0.1:{port}", process, log, tmp_path / "data" / "footgun-credentials.json"
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -88,11 +109,17 @@ def review_after_setup(github: FakeGitHub, footgun: Served) -> None:
     base = github.commit("acme/mesh", {"mesh/a.yaml": vs("a")})
     head = github.commit("acme/mesh", {"mesh/a.yaml": vs("a", fault=True)}, base)
     pull = github.open_pull("acme/mesh", base, head)
-    delivery = payload("pull_request.opened", **{
-        "installation.id": installation, "repository.full_name": "acme/mesh",
-        "pull_request.number": pull.number, "pull_request.head.sha": head,
-        "pull_request.base.sha": base, "pull_request.base.repo.full_name": "acme/mesh",
-    })
+    delivery = payload(
+        "pull_request.opened",
+        **{
+            "installation.id": installation,
+            "repository.full_name": "acme/mesh",
+            "pull_request.number": pull.number,
+            "pull_request.head.sha": head,
+            "pull_request.base.sha": base,
+            "pull_request.base.repo.full_name": "acme/mesh",
+        },
+    )
     headers, body = request("pull_request", delivery, secret=app.webhook_secret)
     accepted = httpx.post(footgun.url + "/webhooks", content=body, headers=headers, timeout=10)
     assert accepted.status_code == 202, accepted.text
@@ -131,15 +158,23 @@ def test_setup_over_http_then_a_webhook_is_reviewed(github, footgun):
 
 def test_setup_in_a_real_headless_browser(github, footgun, tmp_path):
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (Debian package chromium; .ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+        pytest.skip(
+            f"Chromium is not installed at {CHROMIUM} (Debian package chromium; .ci/run installs it)"
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed"
+    )
     shots = Path(os.environ.get("FOOTGUN_SCREENSHOT_DIR") or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
     profile = tmp_path / "chromium-profile"
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1000, "height": 900})
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1000, "height": 900},
+        )
         try:
             page = browser.new_page()
             page.goto(footgun.url + "/setup")

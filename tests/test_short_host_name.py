@@ -68,7 +68,8 @@ def test_qualified_and_wildcard_hosts_are_not_flagged():
 
 def test_service_only_in_another_namespace_is_an_error_with_the_right_fix():
     source = SERVICE.format(name="reviews", namespace="bookinfo") + vs(
-        namespace="frontend", destination="reviews")
+        namespace="frontend", destination="reviews"
+    )
     assert_findings("short-host-name", source, (16, 9))
     [finding] = findings_of("short-host-name", source)
     assert finding.severity == "error"
@@ -78,9 +79,11 @@ def test_service_only_in_another_namespace_is_an_error_with_the_right_fix():
 
 
 def test_service_in_both_namespaces_is_a_warning():
-    source = (SERVICE.format(name="reviews", namespace="bookinfo")
-              + SERVICE.format(name="reviews", namespace="frontend")
-              + vs(namespace="frontend", destination="reviews"))
+    source = (
+        SERVICE.format(name="reviews", namespace="bookinfo")
+        + SERVICE.format(name="reviews", namespace="frontend")
+        + vs(namespace="frontend", destination="reviews")
+    )
     [finding] = findings_of("short-host-name", source)
     assert (finding.line, finding.column, finding.severity) == (20, 9, "warning")
     assert finding.edit.replacement == "        host: reviews.frontend.svc.cluster.local"
@@ -95,14 +98,19 @@ spec:
   hosts: [reviews.legacy.svc.cluster.local]
 ---
 """
-    [finding] = findings_of("short-host-name", entry + DR.format(namespace="bookinfo", host="reviews"))
+    [finding] = findings_of(
+        "short-host-name", entry + DR.format(namespace="bookinfo", host="reviews")
+    )
     assert (finding.line, finding.severity) == (11, "error")
     assert "only in namespace legacy" in finding.message
 
 
 def test_several_other_namespaces_are_named_without_a_fix():
-    source = (SERVICE.format(name="reviews", namespace="a") + SERVICE.format(name="reviews", namespace="b")
-              + DR.format(namespace="c", host="reviews"))
+    source = (
+        SERVICE.format(name="reviews", namespace="a")
+        + SERVICE.format(name="reviews", namespace="b")
+        + DR.format(namespace="c", host="reviews")
+    )
     [finding] = findings_of("short-host-name", source)
     assert finding.severity == "error" and finding.edit is None
     assert "only in namespace a, b" in finding.message

@@ -40,8 +40,14 @@ def test_each_listener_with_star_slash_star_is_flagged():
 
 
 def test_no_egress_is_flagged():
-    assert_findings(RULE, sidecar("  ingress:\n  - port: {number: 9080, protocol: HTTP, name: http}\n"
-                                  "    defaultEndpoint: 127.0.0.1:8080\n"), (6, 1))
+    assert_findings(
+        RULE,
+        sidecar(
+            "  ingress:\n  - port: {number: 9080, protocol: HTTP, name: http}\n"
+            "    defaultEndpoint: 127.0.0.1:8080\n"
+        ),
+        (6, 1),
+    )
     assert_findings(RULE, sidecar("  egress: []\n"), (7, 3))
     assert_findings(RULE, SIDECAR.replace("spec:\n{spec}", ""), (4, 3))
     [finding] = run(sidecar("  egress: []\n")).findings
@@ -49,17 +55,25 @@ def test_no_egress_is_flagged():
 
 
 def test_scoped_hosts_are_not_flagged():
-    for hosts in ("['./*']", "['istio-system/*', 'db/*.db.svc.cluster.local']", "['*/api.example.com']",
-                  "['~/*']"):
+    for hosts in (
+        "['./*']",
+        "['istio-system/*', 'db/*.db.svc.cluster.local']",
+        "['*/api.example.com']",
+        "['~/*']",
+    ):
         assert_findings(RULE, sidecar(f"  egress:\n  - hosts: {hosts}\n"))
 
 
 def test_sidecars_in_an_ambient_namespace_are_left_alone():
-    namespace = ("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
-                 "  labels: {istio.io/dataplane-mode: ambient}\n---\n")
+    namespace = (
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+        "  labels: {istio.io/dataplane-mode: ambient}\n---\n"
+    )
     assert_findings(RULE, namespace + sidecar("  egress: []\n"))
-    injected = namespace.replace("{istio.io/dataplane-mode: ambient}",
-                                 "{istio.io/dataplane-mode: ambient, istio.io/rev: stable}")
+    injected = namespace.replace(
+        "{istio.io/dataplane-mode: ambient}",
+        "{istio.io/dataplane-mode: ambient, istio.io/rev: stable}",
+    )
     assert_findings(RULE, injected + sidecar("  egress: []\n"), (13, 3))
 
 

@@ -77,7 +77,9 @@ def test_without_a_namespace_object_the_finding_sits_on_the_first_workload():
 
 
 def test_a_namespace_wide_sidecar_silences_it():
-    assert_findings(RULE, docs(NAMESPACE, SIDECAR.format(namespace="shop"), DEPLOYMENT.format(name="web")))
+    assert_findings(
+        RULE, docs(NAMESPACE, SIDECAR.format(namespace="shop"), DEPLOYMENT.format(name="web"))
+    )
 
 
 def test_a_default_sidecar_in_the_root_namespace_silences_it_from_another_file():
@@ -96,7 +98,8 @@ def test_the_root_namespace_is_configurable():
 
 def test_a_sidecar_with_a_workload_selector_does_not_cover_the_namespace():
     selective = SIDECAR.format(namespace="shop").replace(
-        "spec:\n", "spec:\n  workloadSelector:\n    labels: {app: web}\n")
+        "spec:\n", "spec:\n  workloadSelector:\n    labels: {app: web}\n"
+    )
     assert_findings(RULE, docs(NAMESPACE, selective, DEPLOYMENT.format(name="web")), (4, 3))
     root_selective = selective.replace("namespace: shop", "namespace: istio-system")
     assert_findings(RULE, docs(NAMESPACE, root_selective, DEPLOYMENT.format(name="web")), (4, 3))
@@ -109,16 +112,25 @@ def test_a_sidecar_in_another_namespace_does_not_cover_this_one():
 
 def test_each_namespace_is_judged_on_its_own():
     other_namespace = NAMESPACE.replace("name: shop", "name: billing")
-    other_workload = DEPLOYMENT.format(name="ledger").replace("namespace: shop", "namespace: billing")
-    head = docs(NAMESPACE, DEPLOYMENT.format(name="web"), other_namespace, other_workload,
-                SIDECAR.format(namespace="billing"))
+    other_workload = DEPLOYMENT.format(name="ledger").replace(
+        "namespace: shop", "namespace: billing"
+    )
+    head = docs(
+        NAMESPACE,
+        DEPLOYMENT.format(name="web"),
+        other_namespace,
+        other_workload,
+        SIDECAR.format(namespace="billing"),
+    )
     assert [f.resource.name for f in run(head).findings if f.rule == RULE] == ["shop"]
 
 
 def test_namespaces_not_in_the_mesh_are_quiet():
     unlabelled = NAMESPACE.replace("  labels:\n    istio-injection: enabled\n", "")
-    disabled = NAMESPACE.replace("  labels:\n    istio-injection: enabled\n",
-                                 "  labels:\n    istio-injection: disabled\n    istio.io/rev: stable\n")
+    disabled = NAMESPACE.replace(
+        "  labels:\n    istio-injection: enabled\n",
+        "  labels:\n    istio-injection: disabled\n    istio.io/rev: stable\n",
+    )
     ambient = NAMESPACE.replace("istio-injection: enabled", "istio.io/dataplane-mode: ambient")
     for namespace in (unlabelled, disabled, ambient):
         assert_findings(RULE, docs(namespace, VIRTUAL_SERVICE, DEPLOYMENT.format(name="web")))
@@ -129,16 +141,23 @@ def test_a_namespace_the_repo_shows_nothing_istio_about_is_quiet():
 
 
 def test_the_root_namespace_is_not_in_the_mesh_just_because_it_holds_mesh_config():
-    workload = DEPLOYMENT.format(name="istiod").replace("namespace: shop", "namespace: istio-system")
-    policy = ("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
-              "metadata: {name: default, namespace: istio-system}\nspec: {mtls: {mode: STRICT}}\n")
+    workload = DEPLOYMENT.format(name="istiod").replace(
+        "namespace: shop", "namespace: istio-system"
+    )
+    policy = (
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+        "metadata: {name: default, namespace: istio-system}\nspec: {mtls: {mode: STRICT}}\n"
+    )
     assert_findings(RULE, docs(policy, workload))
 
 
 def test_workloads_without_sidecars_do_not_count():
     opted_out = DEPLOYMENT.format(name="job").replace(
-        "labels: {app: job}", "labels: {app: job, sidecar.istio.io/inject: 'false'}")
-    gateway = DEPLOYMENT.format(name="gw").replace("labels: {app: gw}", "labels: {istio: ingressgateway}")
+        "labels: {app: job}", "labels: {app: job, sidecar.istio.io/inject: 'false'}"
+    )
+    gateway = DEPLOYMENT.format(name="gw").replace(
+        "labels: {app: gw}", "labels: {istio: ingressgateway}"
+    )
     assert_findings(RULE, docs(NAMESPACE, opted_out, gateway))
     assert_findings(RULE, docs(NAMESPACE, opted_out, DEPLOYMENT.format(name="web")), (4, 3))
 
@@ -184,8 +203,10 @@ def test_deleting_the_namespace_sidecar_makes_the_finding_new():
 
 
 def test_services_in_front_of_gateways_do_not_count():
-    gateway_service = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: ingress\n  namespace: shop\n"
-                       "spec:\n  type: LoadBalancer\n  selector: {istio: ingressgateway}\n")
+    gateway_service = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: ingress\n  namespace: shop\n"
+        "spec:\n  type: LoadBalancer\n  selector: {istio: ingressgateway}\n"
+    )
     assert_findings(RULE, docs(NAMESPACE, gateway_service))
     app_service = gateway_service.replace("{istio: ingressgateway}", "{app: web}")
     assert_findings(RULE, docs(NAMESPACE, gateway_service, app_service), (4, 3))
@@ -193,12 +214,15 @@ def test_services_in_front_of_gateways_do_not_count():
 
 def test_services_of_workloads_without_sidecars_do_not_count():
     opted_out = DEPLOYMENT.format(name="batch").replace(
-        "labels: {app: batch}", "labels: {app: batch, sidecar.istio.io/inject: 'false'}")
+        "labels: {app: batch}", "labels: {app: batch, sidecar.istio.io/inject: 'false'}"
+    )
     service = "apiVersion: v1\nkind: Service\nmetadata: {name: batch, namespace: shop}\nspec: {selector: {app: batch}}\n"
     assert_findings(RULE, docs(NAMESPACE, opted_out, service))
 
 
 def test_external_name_services_do_not_count():
-    alias = ("apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: shop}\n"
-             "spec: {type: ExternalName, externalName: db.example.com}\n")
+    alias = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: shop}\n"
+        "spec: {type: ExternalName, externalName: db.example.com}\n"
+    )
     assert_findings(RULE, docs(NAMESPACE, alias))

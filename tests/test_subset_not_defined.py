@@ -78,7 +78,9 @@ def test_subsets_of_every_destination_rule_for_the_host_count():
 
 def test_short_host_destination_rule_in_another_namespace_does_not_count():
     # A DR for `reviews` in namespace a is about reviews.a...; the VS in b means reviews.b...
-    source = dr("v1", namespace="a", host="reviews") + "---\n" + vs("v1", namespace="b", host="reviews")
+    source = (
+        dr("v1", namespace="a", host="reviews") + "---\n" + vs("v1", namespace="b", host="reviews")
+    )
     assert_findings("subset-not-defined", source, (24, 9))
     [finding] = findings_of("subset-not-defined", source)
     assert "reviews.b.svc.cluster.local" in finding.message
@@ -86,7 +88,11 @@ def test_short_host_destination_rule_in_another_namespace_does_not_count():
 
 
 def test_fqdn_and_namespace_forms_meet_short_hosts():
-    source = dr("v1", namespace="a", host="reviews") + "---\n" + vs("v1", namespace="b", host="reviews.a")
+    source = (
+        dr("v1", namespace="a", host="reviews")
+        + "---\n"
+        + vs("v1", namespace="b", host="reviews.a")
+    )
     assert_findings("subset-not-defined", source)
 
 
@@ -96,7 +102,9 @@ def test_wildcard_destination_rule_subsets_count():
 
 
 def test_mirror_mirrors_tcp_and_tls_destinations():
-    source = dr("v1") + """\
+    source = (
+        dr("v1")
+        + """\
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -117,13 +125,16 @@ spec:
     route:
     - destination: {host: reviews, subset: tls}
 """
+    )
     assert_findings("subset-not-defined", source, (20, 29), (22, 36), (25, 36), (29, 36))
     messages = [f.message for f in findings_of("subset-not-defined", source)]
     assert [m.split("'")[1] for m in messages] == ["shadow", "dark", "tcp", "tls"]
 
 
 def test_kind_list():
-    source = dr("v1") + """\
+    source = (
+        dr("v1")
+        + """\
 ---
 apiVersion: v1
 kind: List
@@ -137,6 +148,7 @@ items:
     - route:
       - destination: {host: reviews, subset: v2}
 """
+    )
     assert_findings("subset-not-defined", source, (22, 38))
 
 
@@ -158,10 +170,17 @@ def test_an_old_finding_stays_old_when_routes_are_inserted_above_it():
 
 
 def test_external_hosts_meet_their_destination_rules_and_are_named_as_written():
-    source = (dr("v1", name="api", host="api.example.com") + "---\n" + dr("v1", name="bare", host="example.com")
-              + "---\n" + vs("v1", host="api.example.com") + "---\n"
-              + vs("v1", host="example.com").replace("name: reviews\n", "name: bare\n") + "---\n"
-              + vs("v2", host="example.com").replace("name: reviews\n", "name: wrong\n"))
+    source = (
+        dr("v1", name="api", host="api.example.com")
+        + "---\n"
+        + dr("v1", name="bare", host="example.com")
+        + "---\n"
+        + vs("v1", host="api.example.com")
+        + "---\n"
+        + vs("v1", host="example.com").replace("name: reviews\n", "name: bare\n")
+        + "---\n"
+        + vs("v2", host="example.com").replace("name: reviews\n", "name: wrong\n")
+    )
     assert_findings("subset-not-defined", source, (63, 9))
     [finding] = findings_of("subset-not-defined", source)
     assert "subset 'v2' of example.com, but" in finding.message

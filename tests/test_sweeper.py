@@ -8,11 +8,19 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from bot.waivers import sweeper
 from bot.db import CleanupIssue, Waiver
+from bot.waivers import sweeper
 from tests.fakegithub.world import virtual_service as vs
 from tests.waiver_helpers import (
-    bot_replies, events, faulty_pull, people, queued_reviews, run_review, say, today, waivers,
+    bot_replies,
+    events,
+    faulty_pull,
+    people,
+    queued_reviews,
+    run_review,
+    say,
+    today,
+    waivers,
 )
 
 pytestmark = pytest.mark.anyio
@@ -24,8 +32,13 @@ async def waived_pull(world, database, days=5, reason="chaos drill"):
     people(world)
     pull = faulty_pull(world)
     until = today() + dt.timedelta(days=days)
-    await say(world, database, pull, "maria",
-              f"/footgun waive fault-injection VirtualService/mesh/a until {until} because {reason}")
+    await say(
+        world,
+        database,
+        pull,
+        "maria",
+        f"/footgun waive fault-injection VirtualService/mesh/a until {until} because {reason}",
+    )
     [waiver] = await waivers(database)
     return pull, waiver
 
@@ -37,15 +50,23 @@ def cleanup_issues(world):
 async def test_an_expired_waiver_turns_the_open_pull_request_red_again(world, database):
     pull, waiver = await waived_pull(world, database)
     assert (await run_review(world, database, pull))["conclusion"] == "success"
-    assert await sweeper.sweep(database.sessions, world.app, waiver.expires_at - dt.timedelta(seconds=1)) == [
-        sweeper.Outcome(waiver.id, "remind", "reminded acme/mesh#1 (today)")]
+    assert await sweeper.sweep(
+        database.sessions, world.app, waiver.expires_at - dt.timedelta(seconds=1)
+    ) == [sweeper.Outcome(waiver.id, "remind", "reminded acme/mesh#1 (today)")]
     [outcome] = await sweeper.sweep(database.sessions, world.app, waiver.expires_at)
     assert (outcome.action, outcome.text) == (
-        "recheck", f"expired; acme/mesh#1 is checked again at {pull.head_sha[:7]}")
+        "recheck",
+        f"expired; acme/mesh#1 is checked again at {pull.head_sha[:7]}",
+    )
     [expired] = await waivers(database)
     assert expired.status == "expired"
-    assert [r["reason"] for r in await queued_reviews(database)][-1] == f"waiver #{waiver.id} expired"
-    assert f"Waiver **#{waiver.id}**" in bot_replies(world, pull)[-1] and "expired" in bot_replies(world, pull)[-1]
+    assert [r["reason"] for r in await queued_reviews(database)][
+        -1
+    ] == f"waiver #{waiver.id} expired"
+    assert (
+        f"Waiver **#{waiver.id}**" in bot_replies(world, pull)[-1]
+        and "expired" in bot_replies(world, pull)[-1]
+    )
     check = await run_review(world, database, pull)
     assert check["conclusion"] == "failure"
     [inline] = world.fake.comments_on(world.repo, pull.number)
@@ -69,9 +90,15 @@ async def test_a_reminder_comes_remind_days_before_the_deadline_once(world, data
 
 async def test_a_waiver_granted_inside_the_reminder_window_gets_no_reminder(world, database):
     """Reminding at once would only repeat the grant's reply; the deadline is days away at most."""
-    pull, waiver = await waived_pull(world, database, days=1)  # ends within 2 days; reminders come 3 before
+    pull, waiver = await waived_pull(
+        world, database, days=1
+    )  # ends within 2 days; reminders come 3 before
     assert waiver.remind_at is None
-    for at in (waiver.created_at + HOUR, waiver.expires_at - HOUR, waiver.expires_at - dt.timedelta(seconds=1)):
+    for at in (
+        waiver.created_at + HOUR,
+        waiver.expires_at - HOUR,
+        waiver.expires_at - dt.timedelta(seconds=1),
+    ):
         assert await sweeper.sweep(database.sessions, world.app, at) == []
         assert await sweeper.preview(database.sessions, at) == []
     [outcome] = await sweeper.sweep(database.sessions, world.app, waiver.expires_at)
@@ -86,11 +113,19 @@ async def test_a_merged_waiver_whose_finding_remains_opens_one_cleanup_issue(wor
     [outcome] = await sweeper.sweep(database.sessions, world.app, waiver.expires_at + HOUR)
     assert outcome.action == "issue"
     [issue] = cleanup_issues(world)
-    assert issue["title"] == f"Clean up waived fault-injection on VirtualService/mesh/a (waiver #{waiver.id})"
+    assert (
+        issue["title"]
+        == f"Clean up waived fault-injection on VirtualService/mesh/a (waiver #{waiver.id})"
+    )
     assert [a["login"] for a in issue["assignees"]] == ["maria"]
     assert f"https://github.com/acme/mesh/pull/{pull.number}" in issue["body"]
-    assert f"until **{waiver.deadline}**" in issue["body"] and "> game day on Friday" in issue["body"]
-    assert f"[mesh/a.yaml line 9](https://github.com/acme/mesh/blob/{pull.head_sha}/mesh/a.yaml#L9)" in issue["body"]
+    assert (
+        f"until **{waiver.deadline}**" in issue["body"] and "> game day on Friday" in issue["body"]
+    )
+    assert (
+        f"[mesh/a.yaml line 9](https://github.com/acme/mesh/blob/{pull.head_sha}/mesh/a.yaml#L9)"
+        in issue["body"]
+    )
     [overdue] = await waivers(database)
     assert overdue.status == "overdue"
     assert await sweeper.sweep(database.sessions, world.app, waiver.expires_at + 48 * HOUR) == []
@@ -104,22 +139,42 @@ async def test_two_sweepers_racing_open_exactly_one_issue(world, database):
     at = waiver.expires_at + HOUR
     first, second = await asyncio.gather(
         sweeper.sweep(database.sessions, world.app, at, owner="replica-a"),
-        sweeper.sweep(database.sessions, world.app, at, owner="replica-b"))
+        sweeper.sweep(database.sessions, world.app, at, owner="replica-b"),
+    )
     assert sorted(o.action for o in first + second) == ["issue"]
     assert len(cleanup_issues(world)) == 1
     assert len(world.fake.requests("POST", r"/issues$")) == 1
 
 
-async def test_the_unique_reservation_holds_when_two_sweepers_both_believe_they_own_a_waiver(world, database):
+async def test_the_unique_reservation_holds_when_two_sweepers_both_believe_they_own_a_waiver(
+    world, database
+):
     """A replica whose claim ran out mid-sweep and the one that took over race on the issue itself."""
     pull, waiver = await waived_pull(world, database)
     world.fake.merge(pull)
     repo = await world.client.get(f"repos/{world.repo}")
-    findings = [type("F", (), {"fingerprint": waiver.fingerprints[0], "resource": "VirtualService/mesh/a",
-                               "path": "mesh/a.yaml", "line": 10, "rule": "fault-injection", "message": "m"})()]
-    results = await asyncio.gather(*(
-        sweeper.open_cleanup_issue(database.sessions, world.client, waiver, repo, "main", pull.head_sha, findings)
-        for _ in range(3)))
+    findings = [
+        type(
+            "F",
+            (),
+            {
+                "fingerprint": waiver.fingerprints[0],
+                "resource": "VirtualService/mesh/a",
+                "path": "mesh/a.yaml",
+                "line": 10,
+                "rule": "fault-injection",
+                "message": "m",
+            },
+        )()
+    ]
+    results = await asyncio.gather(
+        *(
+            sweeper.open_cleanup_issue(
+                database.sessions, world.client, waiver, repo, "main", pull.head_sha, findings
+            )
+            for _ in range(3)
+        )
+    )
     [issue] = cleanup_issues(world)
     assert len(world.fake.requests("POST", r"/issues$")) == 1
     assert {r["number"] for r in results if r is not None} == {issue["number"]}
@@ -128,27 +183,38 @@ async def test_the_unique_reservation_holds_when_two_sweepers_both_believe_they_
     assert (row.waiver_id, row.issue_number) == (waiver.id, issue["number"])
 
 
-async def test_a_reservation_left_by_a_crashed_sweeper_is_taken_over_without_a_second_issue(world, database):
+async def test_a_reservation_left_by_a_crashed_sweeper_is_taken_over_without_a_second_issue(
+    world, database
+):
     pull, waiver = await waived_pull(world, database)
     world.fake.merge(pull)
-    [outcome] = await sweeper.sweep(database.sessions, world.app, waiver.expires_at + HOUR)
+    [_outcome] = await sweeper.sweep(database.sessions, world.app, waiver.expires_at + HOUR)
     [issue] = cleanup_issues(world)
     # Crash between creating the issue and recording it: the row lost its number, the waiver its state.
     async with database.sessions.begin() as session:
-        await session.execute(update(CleanupIssue).values(issue_number=None, issue_url=None,
-                                                          reserved_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
+        await session.execute(
+            update(CleanupIssue).values(
+                issue_number=None,
+                issue_url=None,
+                reserved_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+            )
+        )
         await session.execute(update(Waiver).values(status="active"))
     [again] = await sweeper.sweep(database.sessions, world.app, waiver.expires_at + HOUR)
     assert again.text == f"still on main: cleanup issue #{issue['number']}"
     assert len(cleanup_issues(world)) == 1
 
 
-async def test_a_merged_waiver_whose_finding_was_removed_is_cleaned_up_without_an_issue(world, database):
+async def test_a_merged_waiver_whose_finding_was_removed_is_cleaned_up_without_an_issue(
+    world, database
+):
     pull, waiver = await waived_pull(world, database)
     world.fake.merge(pull)
     world.fake.push_branch(world.repo, {"mesh/a.yaml": vs("a")})
     [outcome] = await sweeper.sweep(database.sessions, world.app, waiver.expires_at + HOUR)
-    assert outcome.action == "cleaned_up" and outcome.text.startswith("cleaned up: the finding is gone from main")
+    assert outcome.action == "cleaned_up" and outcome.text.startswith(
+        "cleaned up: the finding is gone from main"
+    )
     assert cleanup_issues(world) == [] and world.fake.requests("POST", r"/issues$") == []
     [cleaned] = await waivers(database)
     assert cleaned.status == "cleaned_up"
@@ -160,7 +226,8 @@ async def test_a_pull_request_closed_without_merging_just_expires(world, databas
     [outcome] = await sweeper.sweep(database.sessions, world.app, waiver.expires_at + HOUR)
     assert (outcome.action, (await waivers(database))[0].status) == ("expire", "expired")
     assert cleanup_issues(world) == [] and await queued_reviews(database) == [
-        r for r in await queued_reviews(database) if r["reason"] != f"waiver #{waiver.id} expired"]
+        r for r in await queued_reviews(database) if r["reason"] != f"waiver #{waiver.id} expired"
+    ]
 
 
 async def test_an_approver_who_cannot_be_assigned_gets_an_unassigned_issue(world, database):
@@ -192,11 +259,21 @@ async def test_preview_says_what_a_future_date_would_do_and_changes_nothing(worl
     from bot.db import PullRequest
 
     async with database.sessions.begin() as session:
-        session.add(PullRequest(repository=world.repo, number=pull.number, head_sha=pull.head_sha, base_ref="main",
-                                state="closed", merged_at=dt.datetime.now(dt.UTC)))
+        session.add(
+            PullRequest(
+                repository=world.repo,
+                number=pull.number,
+                head_sha=pull.head_sha,
+                base_ref="main",
+                state="closed",
+                merged_at=dt.datetime.now(dt.UTC),
+            )
+        )
     [issue] = await sweeper.preview(database.sessions, later)
     assert issue.action == "issue" and "would analyse the default branch" in issue.text
-    assert (await waivers(database))[0].status == "active" and world.fake.requests("POST", r"/issues$") == []
+    assert (await waivers(database))[0].status == "active" and world.fake.requests(
+        "POST", r"/issues$"
+    ) == []
 
 
 async def test_footgun_serve_sweeps_periodically(world, database, make_settings, serve):
@@ -205,11 +282,15 @@ async def test_footgun_serve_sweeps_periodically(world, database, make_settings,
     from bot.github.client import open_client
     from bot.queue.worker import PERIODIC
 
-    pull, waiver = await waived_pull(world, database)
+    pull, _waiver = await waived_pull(world, database)
     async with database.sessions.begin() as session:
         await session.execute(update(Waiver).values(expires_at=dt.datetime.now(dt.UTC) - HOUR))
-    settings = make_settings(app_id=world.fake.app_id, private_key=world.fake.private_key,
-                             github_api_url=world.fake.base_url, workers=0)
+    settings = make_settings(
+        app_id=world.fake.app_id,
+        private_key=world.fake.private_key,
+        github_api_url=world.fake.base_url,
+        workers=0,
+    )
     async with serve(settings, github_factory=open_client, handlers=None):
         assert PERIODIC["waiver-sweeper"].seconds(settings) == 300
         async with asyncio.timeout(10):
@@ -225,18 +306,25 @@ async def test_footgun_serve_sweeps_every_sweep_interval(world, database, make_s
     settles the deadline that passed after it."""
     from bot.github.client import open_client
 
-    pull, waiver = await waived_pull(world, database)
+    pull, _waiver = await waived_pull(world, database)
     now = dt.datetime.now(dt.UTC)
     async with database.sessions.begin() as session:
         await session.execute(update(Waiver).values(remind_at=now - HOUR, expires_at=now + HOUR))
-    settings = make_settings(app_id=world.fake.app_id, private_key=world.fake.private_key,
-                             github_api_url=world.fake.base_url, workers=0, sweep_interval=0.1)
+    settings = make_settings(
+        app_id=world.fake.app_id,
+        private_key=world.fake.private_key,
+        github_api_url=world.fake.base_url,
+        workers=0,
+        sweep_interval=0.1,
+    )
     async with serve(settings, github_factory=open_client, handlers=None):
         async with asyncio.timeout(10):
             while (await waivers(database))[0].reminded_at is None:
                 await asyncio.sleep(0.05)
             async with database.sessions.begin() as session:
-                await session.execute(update(Waiver).values(expires_at=dt.datetime.now(dt.UTC) - HOUR))
+                await session.execute(
+                    update(Waiver).values(expires_at=dt.datetime.now(dt.UTC) - HOUR)
+                )
             while (await waivers(database))[0].status == "active":
                 await asyncio.sleep(0.05)
     assert [b.split(" ", 1)[0] for b in bot_replies(world, pull)][-2:] == ["Reminder:", "Waiver"]

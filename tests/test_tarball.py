@@ -11,16 +11,14 @@ import tarfile
 import pytest
 import respx
 
-from bot.github import changeset
-
-from bot.review import job as review
-
-from bot.github import tarball
+from bot.github import changeset, tarball
 from bot.github.changeset import BlobCache, PullRequest, fetch, fetch_revision
 from bot.queue.jobs import RetryableError
+from bot.review import job as review
 from tests.fakegithub.archive import make_tarball
 from tests.fakegithub.git import blob_sha
-from tests.fakegithub.world import job_context, make_world, virtual_service as vs
+from tests.fakegithub.world import job_context, make_world
+from tests.fakegithub.world import virtual_service as vs
 
 SHA = re.compile(r"[0-9a-f]{40}")
 TOP = "acme-mesh-1234567"
@@ -35,9 +33,19 @@ def faulty(numbers):
 
 
 def change_set(world, pull, cache):
-    return world.run(fetch(world.client, PullRequest.from_json({
-        "number": pull.number, "head": {"sha": pull.head_sha, "repo": pull.head_repo.json()},
-        "base": {"sha": pull.base_sha, "repo": pull.repo.json()}}), cache))
+    return world.run(
+        fetch(
+            world.client,
+            PullRequest.from_json(
+                {
+                    "number": pull.number,
+                    "head": {"sha": pull.head_sha, "repo": pull.head_repo.json()},
+                    "base": {"sha": pull.base_sha, "repo": pull.repo.json()},
+                }
+            ),
+            cache,
+        )
+    )
 
 
 def blob_reads(world):
@@ -58,6 +66,7 @@ def cold(monkeypatch):
 
 
 # -- a review -----------------------------------------------------------------------------------
+
 
 def test_a_cold_review_in_a_2000_manifest_repository_makes_a_handful_of_calls(world, cold):
     pull = world.pull(manifests(2000), faulty(range(10)))
@@ -83,7 +92,8 @@ def test_a_cold_review_in_a_2000_manifest_repository_makes_a_handful_of_calls(wo
         ("POST", "/repos/acme/mesh/pulls/1/reviews", 200),
     ]
     assert {r.path.rsplit("/", 1)[1] for r in blob_reads(world)} == {
-        blob_sha(vs(f"svc{i}").encode()) for i in range(10)}
+        blob_sha(vs(f"svc{i}").encode()) for i in range(10)
+    }
     assert world.fake.requests("GET", "/tarball/")[0].path.endswith(f"/tarball/{pull.head_sha}")
     assert len(world.fake.comments_on(world.repo, pull.number)) == 10
 
@@ -104,9 +114,11 @@ def test_the_download_host_gets_no_token(world, cold):
 
 def destination_rule(i):
     host = f"svc{i}.mesh.svc.cluster.local"
-    return (f"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n"
-            f"  name: svc{i}\n  namespace: mesh\nspec:\n  host: {host}\n"
-            f"  subsets:\n  - name: v1\n    labels: {{version: v1}}\n")
+    return (
+        f"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n"
+        f"  name: svc{i}\n  namespace: mesh\nspec:\n  host: {host}\n"
+        f"  subsets:\n  - name: v1\n    labels: {{version: v1}}\n"
+    )
 
 
 def review_outcome(changed, threshold, monkeypatch):
@@ -115,17 +127,28 @@ def review_outcome(changed, threshold, monkeypatch):
     monkeypatch.setattr(tarball, "TARBALL_THRESHOLD", threshold)
     base = {**manifests(200), **{f"apps/rules/dr{i}.yaml": destination_rule(i) for i in range(80)}}
     # The changed routes name subset v2, which only the unchanged DestinationRules can refute.
-    head = {path: text.replace(".cluster.local}", ".cluster.local, subset: v2}")
-            for path, text in faulty(changed).items()}
+    head = {
+        path: text.replace(".cluster.local}", ".cluster.local, subset: v2}")
+        for path, text in faulty(changed).items()
+    }
     with respx.mock(assert_all_called=False) as mock:
         world = make_world(mock)
         pull = world.pull(base, head)
         world.run(review.run(job_context(world, pull)))
         [check] = world.fake.runs_for(world.repo, pull.head_sha)
-        output = (check["conclusion"], check["output"]["title"], check["output"]["summary"],
-                  check["_annotations"])
-        comments = sorted(((c["path"], c["start_line"], c["line"], c["body"])
-                           for c in world.fake.comments_on(world.repo, pull.number)), key=repr)
+        output = (
+            check["conclusion"],
+            check["output"]["title"],
+            check["output"]["summary"],
+            check["_annotations"],
+        )
+        comments = sorted(
+            (
+                (c["path"], c["start_line"], c["line"], c["body"])
+                for c in world.fake.comments_on(world.repo, pull.number)
+            ),
+            key=repr,
+        )
         return output, comments, [SHA.sub("SHA", r.path) for r in world.fake.log]
 
 
@@ -144,6 +167,7 @@ def test_findings_and_comments_are_those_of_the_blob_path(changed, monkeypatch):
 
 
 # -- which archive, and when --------------------------------------------------------------------
+
 
 def test_a_fork_pull_request_reads_the_head_archive_from_the_base_repository(world):
     files = manifests(120)
@@ -189,6 +213,7 @@ def test_the_sweeper_reads_a_default_branch_through_its_archive(world):
 
 # -- archives that cannot be (fully) used --------------------------------------------------------
 
+
 def serve_instead(world, pull, archive):
     world.fake.codeload.served[pull.head_sha] = archive
 
@@ -210,7 +235,9 @@ def test_a_member_that_does_not_hash_to_the_tree_sha_is_not_cached(world):
     real_sha = blob_sha(files[tampered_path].encode())
     # The base side of the changed file, and the tampered one, by blob: nothing else.
     assert [r.path.rsplit("/", 1)[1] for r in blob_reads(world)] == [
-        blob_sha(vs("svc0").encode()), real_sha]
+        blob_sha(vs("svc0").encode()),
+        real_sha,
+    ]
     assert all(cache.texts[sha] != tampered.encode() for sha in list(cache.texts))
     assert blob_sha(tampered.encode()) not in cache.texts
     assert_head_texts_are_exact(change, cache, files)
@@ -218,8 +245,13 @@ def test_a_member_that_does_not_hash_to_the_tree_sha_is_not_cached(world):
 
 def test_links_devices_and_paths_outside_the_top_folder_are_skipped(world):
     pull, files = one_file_pull(world)
-    hostile = {"apps/team1/vs1.yaml", "apps/team2/vs2.yaml", "apps/team3/vs3.yaml",
-               "apps/team4/vs4.yaml", "apps/team5/vs5.yaml"}
+    hostile = {
+        "apps/team1/vs1.yaml",
+        "apps/team2/vs2.yaml",
+        "apps/team3/vs3.yaml",
+        "apps/team4/vs4.yaml",
+        "apps/team5/vs5.yaml",
+    }
 
     def add(tar):
         def member(name, kind, **attrs):
@@ -232,9 +264,11 @@ def test_links_devices_and_paths_outside_the_top_folder_are_skipped(world):
         member(f"{TOP}/apps/team1/vs1.yaml", tarfile.SYMTYPE, linkname="/etc/passwd")
         member(f"{TOP}/apps/team2/vs2.yaml", tarfile.LNKTYPE, linkname=f"{TOP}/apps/team0/vs0.yaml")
         member(f"{TOP}/apps/team3/vs3.yaml", tarfile.CHRTYPE, devmajor=1, devminor=3)
-        for name, path in ((f"/{TOP}/apps/team4/vs4.yaml", "apps/team4/vs4.yaml"),
-                           (f"{TOP}/../{TOP}/apps/team5/vs5.yaml", "apps/team5/vs5.yaml"),
-                           ("other-top/apps/team5/vs5.yaml", "apps/team5/vs5.yaml")):
+        for name, path in (
+            (f"/{TOP}/apps/team4/vs4.yaml", "apps/team4/vs4.yaml"),
+            (f"{TOP}/../{TOP}/apps/team5/vs5.yaml", "apps/team5/vs5.yaml"),
+            ("other-top/apps/team5/vs5.yaml", "apps/team5/vs5.yaml"),
+        ):
             data = files[path].encode()  # the right content, at the wrong place
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -246,7 +280,9 @@ def test_links_devices_and_paths_outside_the_top_folder_are_skipped(world):
     change = change_set(world, pull, cache)
 
     fetched = {r.path.rsplit("/", 1)[1] for r in blob_reads(world)}
-    assert fetched == {blob_sha(vs("svc0").encode())} | {blob_sha(files[p].encode()) for p in hostile}
+    assert fetched == {blob_sha(vs("svc0").encode())} | {
+        blob_sha(files[p].encode()) for p in hostile
+    }
     assert_head_texts_are_exact(change, cache, files)
 
 
@@ -262,11 +298,15 @@ def test_a_member_over_1_mib_is_skipped_and_the_rest_still_read(world):
     assert skipped.skipped.startswith("larger than 1 MiB")
 
 
-@pytest.mark.parametrize("archive", [
-    b"",
-    b"not a gzip stream at all",
-    b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 200,
-], ids=["empty", "not gzip", "corrupt gzip"])
+@pytest.mark.parametrize(
+    "archive",
+    [
+        b"",
+        b"not a gzip stream at all",
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 200,
+    ],
+    ids=["empty", "not gzip", "corrupt gzip"],
+)
 def test_a_corrupt_archive_falls_back_to_blobs(world, archive):
     pull, files = one_file_pull(world)
     serve_instead(world, pull, archive)
@@ -359,6 +399,7 @@ def test_a_rate_limited_archive_retries_the_job_instead_of_2000_blob_reads(world
 
 # -- the extraction itself ------------------------------------------------------------------------
 
+
 def test_extraction_keeps_only_verified_regular_files():
     a, b = b"kind: A\n", b"kind: B\n"
     wanted = {"x/a.yaml": blob_sha(a), "x/b.yaml": blob_sha(b), "empty.yaml": blob_sha(b"")}
@@ -368,8 +409,9 @@ def test_extraction_keeps_only_verified_regular_files():
         link.type, link.linkname = tarfile.SYMTYPE, "x/a.yaml"
         tar.addfile(link)
 
-    archive = make_tarball(TOP, {"x/a.yaml": a, "x/b.yaml": b"kind: changed\n", "c.txt": b"c"},
-                           "0" * 40, add)
+    archive = make_tarball(
+        TOP, {"x/a.yaml": a, "x/b.yaml": b"kind: changed\n", "c.txt": b"c"}, "0" * 40, add
+    )
     unpacked = tarball.extract(archive, wanted)
     assert unpacked.texts == {blob_sha(a): a}
     assert unpacked.mismatched == 1
@@ -378,8 +420,9 @@ def test_extraction_keeps_only_verified_regular_files():
 
 def test_extraction_reads_a_plain_tar_too_and_ignores_the_pax_global_header():
     raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT,
-                      pax_headers={"comment": "f" * 40}) as tar:
+    with tarfile.open(
+        fileobj=raw, mode="w", format=tarfile.PAX_FORMAT, pax_headers={"comment": "f" * 40}
+    ) as tar:
         info = tarfile.TarInfo(f"{TOP}/a.yaml")
         info.size = 3
         tar.addfile(info, io.BytesIO(b"a: "))
@@ -388,6 +431,7 @@ def test_extraction_reads_a_plain_tar_too_and_ignores_the_pax_global_header():
 
 
 # -- over real HTTP -------------------------------------------------------------------------------
+
 
 @pytest.mark.e2e
 def test_over_http_the_redirect_to_the_other_loopback_host_drops_the_token(monkeypatch):
@@ -403,15 +447,25 @@ def test_over_http_the_redirect_to_the_other_loopback_host_drops_the_token(monke
         fake = server.fake
         assert fake.codeload.url == f"http://localhost:{server.port}"
         installation = fake.install("acme", "acme/mesh")
-        world = World(fake, GitHubApp(fake.app_id, fake.private_key, server.url, timeout=5), installation)
+        world = World(
+            fake, GitHubApp(fake.app_id, fake.private_key, server.url, timeout=5), installation
+        )
         files = manifests(120)
         pull = world.pull(files, faulty([0]))
 
         async def read_and_close():
             try:
-                return await fetch(world.client, PullRequest.from_json({
-                    "number": pull.number, "head": {"sha": pull.head_sha, "repo": pull.head_repo.json()},
-                    "base": {"sha": pull.base_sha, "repo": pull.repo.json()}}), changeset.CACHE)
+                return await fetch(
+                    world.client,
+                    PullRequest.from_json(
+                        {
+                            "number": pull.number,
+                            "head": {"sha": pull.head_sha, "repo": pull.head_repo.json()},
+                            "base": {"sha": pull.base_sha, "repo": pull.repo.json()},
+                        }
+                    ),
+                    changeset.CACHE,
+                )
             finally:
                 await world.app.aclose()
 

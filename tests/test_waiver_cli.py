@@ -11,7 +11,6 @@ import json
 import pytest
 
 from bot import db
-
 from bot.cli import main as cli
 from tests.waiver_helpers import faulty_pull, people, say, waivers
 
@@ -27,15 +26,25 @@ def ledger(world, tmp_path, monkeypatch):
         database = db.open_database(url)
         await db.migrate(database.engine)
         try:
-            await say(world, database, pull, "maria",
-                      "/footgun waive fault-injection mesh/a.yaml for 5d because chaos, drill")
+            await say(
+                world,
+                database,
+                pull,
+                "maria",
+                "/footgun waive fault-injection mesh/a.yaml for 5d because chaos, drill",
+            )
             return (await waivers(database))[0]
         finally:
             await database.dispose()
 
     waiver = asyncio.run(setup())
-    for name, value in {"DATABASE_URL": url, "APP_ID": str(world.fake.app_id), "PRIVATE_KEY": world.fake.private_key,
-                        "WEBHOOK_SECRET": "s", "GITHUB_API_URL": world.fake.base_url}.items():
+    for name, value in {
+        "DATABASE_URL": url,
+        "APP_ID": str(world.fake.app_id),
+        "PRIVATE_KEY": world.fake.private_key,
+        "WEBHOOK_SECRET": "s",
+        "GITHUB_API_URL": world.fake.base_url,
+    }.items():
         monkeypatch.setenv(f"FOOTGUN_{name}", value)
     return pull, waiver
 
@@ -50,20 +59,66 @@ def test_waivers_list_in_every_format(world, ledger, capsys):
     code, out = run(capsys, "waivers", "list", "--format", "json")
     assert code == 0
     [item] = json.loads(out)["waivers"]
-    assert {k: item[k] for k in ("id", "repository", "pull", "rule", "target", "resources", "deadline", "status",
-                                 "approved_by", "reason", "cleanup_issue")} == {
-        "id": waiver.id, "repository": "acme/mesh", "pull": pull.number, "rule": "fault-injection",
-        "target": "mesh/a.yaml", "resources": ["VirtualService/mesh/a"], "deadline": waiver.deadline.isoformat(),
-        "status": "active", "approved_by": "maria", "reason": "chaos, drill", "cleanup_issue": None}
-    assert item["command_url"].startswith(f"https://github.com/acme/mesh/pull/{pull.number}#issuecomment-")
+    assert {
+        k: item[k]
+        for k in (
+            "id",
+            "repository",
+            "pull",
+            "rule",
+            "target",
+            "resources",
+            "deadline",
+            "status",
+            "approved_by",
+            "reason",
+            "cleanup_issue",
+        )
+    } == {
+        "id": waiver.id,
+        "repository": "acme/mesh",
+        "pull": pull.number,
+        "rule": "fault-injection",
+        "target": "mesh/a.yaml",
+        "resources": ["VirtualService/mesh/a"],
+        "deadline": waiver.deadline.isoformat(),
+        "status": "active",
+        "approved_by": "maria",
+        "reason": "chaos, drill",
+        "cleanup_issue": None,
+    }
+    assert item["command_url"].startswith(
+        f"https://github.com/acme/mesh/pull/{pull.number}#issuecomment-"
+    )
     _, out = run(capsys, "waivers", "list", "--format", "csv", "--repo", "acme/mesh", "--active")
     [row] = list(csv.DictReader(io.StringIO(out)))
-    assert (row["id"], row["reason"], row["resources"]) == (str(waiver.id), "chaos, drill", "VirtualService/mesh/a")
+    assert (row["id"], row["reason"], row["resources"]) == (
+        str(waiver.id),
+        "chaos, drill",
+        "VirtualService/mesh/a",
+    )
     _, out = run(capsys, "waivers", "list")
     header, line = out.splitlines()
-    assert header.split() == ["ID", "PR", "RULE", "WAIVED", "DEADLINE", "STATUS", "APPROVED", "BY", "REASON"]
-    assert line.split()[:7] == [str(waiver.id), "acme/mesh#1", "fault-injection", "VirtualService/mesh/a",
-                                waiver.deadline.isoformat(), "active", "maria"]
+    assert header.split() == [
+        "ID",
+        "PR",
+        "RULE",
+        "WAIVED",
+        "DEADLINE",
+        "STATUS",
+        "APPROVED",
+        "BY",
+        "REASON",
+    ]
+    assert line.split()[:7] == [
+        str(waiver.id),
+        "acme/mesh#1",
+        "fault-injection",
+        "VirtualService/mesh/a",
+        waiver.deadline.isoformat(),
+        "active",
+        "maria",
+    ]
     assert run(capsys, "waivers", "list", "--repo", "other/repo") == (0, "no waivers\n")
     assert run(capsys, "waivers", "list", "--expired") == (0, "no waivers\n")
 
@@ -73,28 +128,42 @@ def test_sweep_dry_run_shows_what_a_future_date_would_do(world, ledger, capsys):
     after = (waiver.deadline + dt.timedelta(days=1)).isoformat()
     code, out = run(capsys, "sweep", "--dry-run", "--now", after)
     assert code == 0
-    assert out == (f"footgun: waiver #{waiver.id}: deadline {waiver.deadline} passed: would expire fault-injection on "
-                   "VirtualService/mesh/a and check acme/mesh#1 again if it is open\n")
+    assert out == (
+        f"footgun: waiver #{waiver.id}: deadline {waiver.deadline} passed: would expire fault-injection on "
+        "VirtualService/mesh/a and check acme/mesh#1 again if it is open\n"
+    )
     assert run(capsys, "sweep", "--dry-run")[1] == "footgun: nothing to do\n"
     _, out = run(capsys, "waivers", "list", "--overdue", "--now", after, "--format", "json")
     assert [w["id"] for w in json.loads(out)["waivers"]] == [waiver.id]
     assert world.fake.requests("POST", r"/issues$") == []
-    assert json.loads(run(capsys, "waivers", "list", "--format", "json")[1])["waivers"][0]["status"] == "active"
+    assert (
+        json.loads(run(capsys, "waivers", "list", "--format", "json")[1])["waivers"][0]["status"]
+        == "active"
+    )
 
 
-def test_sweep_now_past_the_deadline_of_a_merged_pr_opens_the_cleanup_issue_once(world, ledger, capsys):
+def test_sweep_now_past_the_deadline_of_a_merged_pr_opens_the_cleanup_issue_once(
+    world, ledger, capsys
+):
     pull, waiver = ledger
     world.fake.merge(pull)
     after = f"{waiver.deadline + dt.timedelta(days=1)}T08:00:00Z"
     code, out = run(capsys, "sweep", "--now", after)
     [issue] = world.fake.issues_of(world.repo, label="footgun-cleanup")
-    assert (code, out) == (0, f"footgun: waiver #{waiver.id}: still on main: cleanup issue #{issue['number']}\n")
+    assert (code, out) == (
+        0,
+        f"footgun: waiver #{waiver.id}: still on main: cleanup issue #{issue['number']}\n",
+    )
     assert run(capsys, "sweep", "--now", after) == (0, "footgun: nothing to do\n")
     _, out = run(capsys, "waivers", "list", "--overdue", "--format", "json")
     [item] = json.loads(out)["waivers"]
     assert (item["status"], item["cleanup_issue"]) == ("overdue", issue["html_url"])
-    assert [w["id"] for w in json.loads(run(capsys, "waivers", "list", "--expired", "--format", "json")[1])["waivers"]] \
-        == [waiver.id]
+    assert [
+        w["id"]
+        for w in json.loads(run(capsys, "waivers", "list", "--expired", "--format", "json")[1])[
+            "waivers"
+        ]
+    ] == [waiver.id]
     assert run(capsys, "waivers", "list", "--active") == (0, "no waivers\n")
 
 

@@ -11,14 +11,28 @@ TODAY = dt.date(2026, 11, 25)
 
 def decide(role="write", commenter="maria", author="sam", days=None, until=None, **settings):
     command = Waive("fault-injection", None, until, days if until is None else None, "chaos test")
-    return decide_waiver(command, today=TODAY, commenter=commenter, commenter_role=role,
-                         pr_author=author, settings=WaiverSettings(**settings))
+    return decide_waiver(
+        command,
+        today=TODAY,
+        commenter=commenter,
+        commenter_role=role,
+        pr_author=author,
+        settings=WaiverSettings(**settings),
+    )
 
 
 @pytest.mark.parametrize(
     "role, allowed",
-    [("admin", True), ("maintain", True), ("write", True), ("triage", False), ("read", False),
-     ("none", False), (None, False), ("owner", False)],
+    [
+        ("admin", True),
+        ("maintain", True),
+        ("write", True),
+        ("triage", False),
+        ("read", False),
+        ("none", False),
+        (None, False),
+        ("owner", False),
+    ],
 )
 def test_permission_matrix_with_the_default_write_level(role, allowed):
     decision = decide(role=role, days=7)
@@ -50,7 +64,6 @@ def test_deadlines_must_be_in_the_future_and_within_max_days():
 
 def test_a_deadline_ends_at_the_end_of_its_day_utc():
     assert expires_at(dt.date(2026, 12, 31)) == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
-
 
 
 def test_the_last_representable_day_is_refused_not_crashed_on():

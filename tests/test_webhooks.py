@@ -28,20 +28,43 @@ async def finish_all(app):
 
 async def test_signed_pull_request_opened_stores_delivery_job_and_head_map(app_client):
     app, client = app_client
-    response = await deliver(client, "pull_request", payload("pull_request.opened"), delivery="d-opened")
+    response = await deliver(
+        client, "pull_request", payload("pull_request.opened"), delivery="d-opened"
+    )
     assert response.status_code == 202
     [job] = await rows(app, Job)
     assert response.json() == {"outcome": "queued", "jobs": [job.id]}
-    assert (job.kind, job.status, job.attempts, job.delivery_id) == ("review", "queued", 0, "d-opened")
+    assert (job.kind, job.status, job.attempts, job.delivery_id) == (
+        "review",
+        "queued",
+        0,
+        "d-opened",
+    )
     assert job.payload == {
-        "installation_id": 1, "repository": REPO, "pull_number": 2, "head_sha": HEAD,
-        "base_sha": BASE, "reason": "pull_request.opened",
+        "installation_id": 1,
+        "repository": REPO,
+        "pull_number": 2,
+        "head_sha": HEAD,
+        "base_sha": BASE,
+        "reason": "pull_request.opened",
     }
     [delivery] = await rows(app, Delivery)
-    assert (delivery.delivery_id, delivery.event, delivery.action, delivery.installation_id, delivery.repository,
-            delivery.outcome) == ("d-opened", "pull_request", "opened", 1, REPO, "queued")
+    assert (
+        delivery.delivery_id,
+        delivery.event,
+        delivery.action,
+        delivery.installation_id,
+        delivery.repository,
+        delivery.outcome,
+    ) == ("d-opened", "pull_request", "opened", 1, REPO, "queued")
     [pr] = await rows(app, PullRequest)
-    assert (pr.repository, pr.number, pr.head_sha, pr.base_ref, pr.state) == (REPO, 2, HEAD, "master", "open")
+    assert (pr.repository, pr.number, pr.head_sha, pr.base_ref, pr.state) == (
+        REPO,
+        2,
+        HEAD,
+        "master",
+        "open",
+    )
 
 
 @pytest.mark.parametrize("signature", [None, "sha256=" + "0" * 64, "sha1=0123", "garbage"])
@@ -55,7 +78,9 @@ async def test_missing_or_wrong_signature_is_401_and_stores_nothing(app_client, 
 
 async def test_signature_made_with_another_secret_is_401(app_client):
     app, client = app_client
-    response = await deliver(client, "pull_request", payload("pull_request.opened"), secret=SECRET + "x")
+    response = await deliver(
+        client, "pull_request", payload("pull_request.opened"), secret=SECRET + "x"
+    )
     assert response.status_code == 401
     assert await rows(app, Delivery) == []
 
@@ -79,8 +104,13 @@ async def test_ping_answers_200_and_stores_nothing(app_client):
 
 @pytest.mark.parametrize(
     "event, name",
-    [("star", None), ("check_suite", "check_suite.requested"), ("check_run", "check_run.created"),
-     ("issue_comment", "issue_comment.edited"), ("pull_request", "pull_request.edited")],
+    [
+        ("star", None),
+        ("check_suite", "check_suite.requested"),
+        ("check_run", "check_run.created"),
+        ("issue_comment", "issue_comment.edited"),
+        ("pull_request", "pull_request.edited"),
+    ],
 )
 async def test_unhandled_events_and_actions_answer_200_and_store_nothing(app_client, event, name):
     app, client = app_client
@@ -94,7 +124,9 @@ async def test_unhandled_events_and_actions_answer_200_and_store_nothing(app_cli
 @pytest.mark.parametrize("action", ["reopened", "ready_for_review"])
 async def test_reopened_and_ready_for_review_queue_a_review(app_client, action):
     app, client = app_client
-    response = await deliver(client, "pull_request", payload("pull_request.reopened", action=action))
+    response = await deliver(
+        client, "pull_request", payload("pull_request.reopened", action=action)
+    )
     assert response.status_code == 202
     [job] = await rows(app, Job)
     assert job.payload["reason"] == f"pull_request.{action}"
@@ -103,8 +135,10 @@ async def test_reopened_and_ready_for_review_queue_a_review(app_client, action):
 async def test_synchronize_moves_the_head_and_queues_the_new_sha(app_client):
     app, client = app_client
     await deliver(client, "pull_request", payload("pull_request.opened"))
-    newer = payload("pull_request.synchronize", **{"pull_request.head.sha": NEW_HEAD,
-                                                  "pull_request.updated_at": "2019-05-15T15:30:00Z"})
+    newer = payload(
+        "pull_request.synchronize",
+        **{"pull_request.head.sha": NEW_HEAD, "pull_request.updated_at": "2019-05-15T15:30:00Z"},
+    )
     assert (await deliver(client, "pull_request", newer)).status_code == 202
     assert [j.payload["head_sha"] for j in await rows(app, Job)] == [HEAD, NEW_HEAD]
     [pr] = await rows(app, PullRequest)
@@ -113,8 +147,10 @@ async def test_synchronize_moves_the_head_and_queues_the_new_sha(app_client):
 
 async def test_an_older_delivery_arriving_late_does_not_move_the_head_back(app_client):
     app, client = app_client
-    newer = payload("pull_request.synchronize", **{"pull_request.head.sha": NEW_HEAD,
-                                                  "pull_request.updated_at": "2019-05-15T15:30:00Z"})
+    newer = payload(
+        "pull_request.synchronize",
+        **{"pull_request.head.sha": NEW_HEAD, "pull_request.updated_at": "2019-05-15T15:30:00Z"},
+    )
     await deliver(client, "pull_request", newer)
     response = await deliver(client, "pull_request", payload("pull_request.opened"))
     assert response.json()["outcome"] == "ignored"
@@ -136,7 +172,9 @@ async def test_edited_queues_a_review_only_when_the_base_changed(app_client):
     app, client = app_client
     title_only = payload("pull_request.edited")
     assert (await deliver(client, "pull_request", title_only)).json()["outcome"] == "unhandled"
-    rebased = payload("pull_request.edited", changes={"base": {"ref": {"from": "main"}, "sha": {"from": BASE}}})
+    rebased = payload(
+        "pull_request.edited", changes={"base": {"ref": {"from": "main"}, "sha": {"from": BASE}}}
+    )
     response = await deliver(client, "pull_request", rebased)
     assert response.status_code == 202
     [job] = await rows(app, Job)
@@ -157,25 +195,34 @@ async def test_check_run_rerequested_of_a_fork_pr_is_resolved_through_the_head_m
     app, client = app_client
     rerun = payload("check_run.rerequested")
     assert rerun["check_run"]["pull_requests"] == []  # what GitHub sends for fork PRs
-    fork_pr = payload("pull_request.opened", **{
-        "repository.full_name": rerun["repository"]["full_name"],
-        "pull_request.head.sha": rerun["check_run"]["head_sha"],
-        "pull_request.head.repo.full_name": "someone/hello-world-fork",
-    })
+    fork_pr = payload(
+        "pull_request.opened",
+        **{
+            "repository.full_name": rerun["repository"]["full_name"],
+            "pull_request.head.sha": rerun["check_run"]["head_sha"],
+            "pull_request.head.repo.full_name": "someone/hello-world-fork",
+        },
+    )
     await deliver(client, "pull_request", fork_pr)
     await finish_all(app)
     response = await deliver(client, "check_run", rerun)
     assert response.status_code == 202
-    first, review = await rows(app, Job)
+    _first, review = await rows(app, Job)
     assert review.payload == {
-        "installation_id": 1, "repository": "github/hello-world", "pull_number": 2,
-        "head_sha": rerun["check_run"]["head_sha"], "base_sha": BASE, "reason": "check_run.rerequested",
+        "installation_id": 1,
+        "repository": "github/hello-world",
+        "pull_number": 2,
+        "head_sha": rerun["check_run"]["head_sha"],
+        "base_sha": BASE,
+        "reason": "check_run.rerequested",
     }
 
 
 async def test_check_run_for_an_unknown_head_is_recorded_as_ignored(app_client):
     app, client = app_client
-    response = await deliver(client, "check_run", payload("check_run.rerequested"), delivery="d-unknown")
+    response = await deliver(
+        client, "check_run", payload("check_run.rerequested"), delivery="d-unknown"
+    )
     assert (response.status_code, response.json()["outcome"]) == (202, "ignored")
     assert "no open pull request known for head d6fde92930d4" in response.json()["note"]
     [delivery] = await rows(app, Delivery)
@@ -190,8 +237,10 @@ async def test_check_run_requested_action_queues_the_listed_pull_request(app_cli
     [job] = await rows(app, Job)
     assert job.payload == {
         "installation_id": payload("check_run.requested_action")["installation"]["id"],
-        "repository": "electron/electron", "pull_number": 26764,
-        "head_sha": "5bd5f196a46b8222fb7484f05faba41a73cf34bd", "base_sha": "45eee468647309e9e6cdb2a88a3b460a59771fef",
+        "repository": "electron/electron",
+        "pull_number": 26764,
+        "head_sha": "5bd5f196a46b8222fb7484f05faba41a73cf34bd",
+        "base_sha": "45eee468647309e9e6cdb2a88a3b460a59771fef",
         "reason": "check_run.requested_action:lgtm|26764",
     }
 
@@ -201,24 +250,43 @@ async def test_check_suite_rerequested_queues_a_review(app_client):
     response = await deliver(client, "check_suite", payload("check_suite.rerequested"))
     assert response.status_code == 202
     [job] = await rows(app, Job)
-    assert (job.payload["repository"], job.payload["pull_number"], job.payload["head_sha"]) == (REPO, 2, HEAD)
+    assert (job.payload["repository"], job.payload["pull_number"], job.payload["head_sha"]) == (
+        REPO,
+        2,
+        HEAD,
+    )
     assert job.payload["reason"] == "check_suite.rerequested"
 
 
 async def test_installation_events_record_installations_and_repositories(app_client):
     app, client = app_client
     same = {"installation.id": 957387}
-    assert (await deliver(client, "installation", payload("installation.created"))).status_code == 202
+    assert (
+        await deliver(client, "installation", payload("installation.created"))
+    ).status_code == 202
     [installation] = await rows(app, Installation)
-    assert (installation.id, installation.account, installation.suspended) == (957387, "Codertocat", False)
-    assert [r.full_name for r in await rows(app, InstallationRepository)] == ["Codertocat/Hello-World"]
+    assert (installation.id, installation.account, installation.suspended) == (
+        957387,
+        "Codertocat",
+        False,
+    )
+    assert [r.full_name for r in await rows(app, InstallationRepository)] == [
+        "Codertocat/Hello-World"
+    ]
 
-    await deliver(client, "installation_repositories", payload("installation_repositories.added", **same))
-    assert [r.full_name for r in await rows(app, InstallationRepository)] == ["Codertocat/Hello-World", "Codertocat/Space"]
+    await deliver(
+        client, "installation_repositories", payload("installation_repositories.added", **same)
+    )
+    assert [r.full_name for r in await rows(app, InstallationRepository)] == [
+        "Codertocat/Hello-World",
+        "Codertocat/Space",
+    ]
     removed = payload("installation_repositories.removed", **same)
     removed["repositories_removed"] = [{"id": 186853007, "full_name": "Codertocat/Space"}]
     await deliver(client, "installation_repositories", removed)
-    assert [r.full_name for r in await rows(app, InstallationRepository)] == ["Codertocat/Hello-World"]
+    assert [r.full_name for r in await rows(app, InstallationRepository)] == [
+        "Codertocat/Hello-World"
+    ]
 
     await deliver(client, "installation", payload("installation.suspend", **same))
     assert (await rows(app, Installation))[0].suspended is True
@@ -240,20 +308,34 @@ async def test_slash_command_in_a_pr_conversation_becomes_a_command_job(app_clie
     assert job.kind == "command"
     assert job.payload["body"] == body
     assert (job.payload["pull_number"], job.payload["comment_kind"], job.payload["author"]) == (
-        comment["issue"]["number"], "issue", comment["comment"]["user"]["login"])
+        comment["issue"]["number"],
+        "issue",
+        comment["comment"]["user"]["login"],
+    )
 
 
 async def test_reply_to_an_inline_comment_keeps_the_thread(app_client):
     app, client = app_client
-    comment = payload("pull_request_review_comment.created",
-                      **{"comment.body": "/footgun waive until 2030-01-01 because legacy", "comment.in_reply_to_id": 42})
+    comment = payload(
+        "pull_request_review_comment.created",
+        **{
+            "comment.body": "/footgun waive until 2030-01-01 because legacy",
+            "comment.in_reply_to_id": 42,
+        },
+    )
     assert (await deliver(client, "pull_request_review_comment", comment)).status_code == 202
     [job] = await rows(app, Job)
-    assert (job.kind, job.payload["comment_kind"], job.payload["in_reply_to_id"], job.payload["pull_number"]) == (
-        "command", "review", 42, 2)
+    assert (
+        job.kind,
+        job.payload["comment_kind"],
+        job.payload["in_reply_to_id"],
+        job.payload["pull_number"],
+    ) == ("command", "review", 42, 2)
 
 
-@pytest.mark.parametrize("name", ["issue_comment.created.on-pull-request", "issue_comment.created.with-installation"])
+@pytest.mark.parametrize(
+    "name", ["issue_comment.created.on-pull-request", "issue_comment.created.with-installation"]
+)
 async def test_comments_without_a_command_or_outside_prs_store_nothing(app_client, name):
     app, client = app_client
     response = await deliver(client, "issue_comment", payload(name))
@@ -284,7 +366,9 @@ async def test_missing_header_is_400_with_its_name_and_recorded(app_client, head
 
 async def test_an_oversized_delivery_id_is_400_and_recorded(app_client):
     app, client = app_client
-    response = await deliver(client, "pull_request", payload("pull_request.opened"), delivery="x" * 65)
+    response = await deliver(
+        client, "pull_request", payload("pull_request.opened"), delivery="x" * 65
+    )
     assert response.status_code == 400
     assert [(d.delivery_id, d.outcome) for d in await rows(app, Delivery)] == [(None, "rejected")]
     assert await rows(app, Job) == []
@@ -333,7 +417,7 @@ async def test_streamed_body_over_25_mb_is_413(app_client):
 
 
 async def test_body_just_under_the_limit_is_accepted(app_client):
-    app, client = app_client
+    _app, client = app_client
     body = payload("pull_request.opened")
     raw = __import__("json").dumps(body).encode()
     raw = raw[:-1] + b', "padding": "' + b"x" * (MAX_BODY_BYTES - len(raw) - 20) + b'"}'
@@ -357,4 +441,6 @@ async def test_a_body_that_is_not_utf8_is_400_and_recorded(app_client):
     response = await deliver(client, "pull_request", b'{"action": "\xff"}', delivery="d-latin1")
     assert response.status_code == 400
     assert response.json()["note"].startswith("body is not JSON: str is not valid UTF-8")
-    assert [(d.delivery_id, d.outcome) for d in await rows(app, Delivery)] == [("d-latin1", "rejected")]
+    assert [(d.delivery_id, d.outcome) for d in await rows(app, Delivery)] == [
+        ("d-latin1", "rejected")
+    ]

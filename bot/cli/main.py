@@ -92,7 +92,8 @@ def _fail(message: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="footgun", description="Find Istio configuration footguns before they reach production."
+        prog="footgun",
+        description="Find Istio configuration footguns before they reach production.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in COMMANDS:
@@ -187,6 +188,7 @@ def add_rules(commands: Subcommands) -> None:
 
 def run_rules(args: argparse.Namespace) -> int:
     from bot.cli import formats
+
     sys.stdout.write(formats.render_rules(args.format))
     return EXIT_OK
 
@@ -198,7 +200,8 @@ def _analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=REPORT_FORMATS, default="text")
     parser.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG})")
     parser.add_argument(
-        "--no-cache", action="store_true",
+        "--no-cache",
+        action="store_true",
         help="parse every file again instead of using the parse cache ($XDG_CACHE_HOME/footgun)",
     )
 
@@ -238,6 +241,7 @@ def open_cache(args: argparse.Namespace) -> ParseCache:
 
 def emit(report: Report, fmt: str, new_only: bool, compared: bool = False) -> int:
     from bot.cli import formats
+
     color = fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     sys.stdout.write(formats.render_report(report, fmt, color=color, compared=compared))
     sys.stdout.flush()
@@ -249,14 +253,26 @@ def emit(report: Report, fmt: str, new_only: bool, compared: bool = False) -> in
 
 def _app_commands(commands: Subcommands) -> None:
     """The App's processes: `serve`, `worker`, `db upgrade` (their imports wait until they run)."""
-    serve = commands.add_parser("serve", help="run the GitHub App: webhooks, workers, health, metrics")
-    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: 0.0.0.0)")
+    serve = commands.add_parser(
+        "serve", help="run the GitHub App: webhooks, workers, health, metrics"
+    )
+    serve.add_argument(
+        "--host",
+        default="0.0.0.0",  # noqa: S104 (a container must listen beyond loopback)
+        help="address to listen on (default: 0.0.0.0)",
+    )
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
-    serve.add_argument("--workers", type=int, metavar="N", help="in-process job workers (default: FOOTGUN_WORKERS)")
+    serve.add_argument(
+        "--workers", type=int, metavar="N", help="in-process job workers (default: FOOTGUN_WORKERS)"
+    )
     serve.set_defaults(handler=run_serve)
 
-    worker = commands.add_parser("worker", help="run job workers without the web server (replicas on PostgreSQL)")
-    worker.add_argument("--workers", type=int, metavar="N", help="job workers (default: FOOTGUN_WORKERS)")
+    worker = commands.add_parser(
+        "worker", help="run job workers without the web server (replicas on PostgreSQL)"
+    )
+    worker.add_argument(
+        "--workers", type=int, metavar="N", help="job workers (default: FOOTGUN_WORKERS)"
+    )
     worker.set_defaults(handler=run_worker)
 
     database = commands.add_parser("db", help="database maintenance")
@@ -294,8 +310,10 @@ def run_serve(args: argparse.Namespace) -> int:
     if not settings.has_app_credentials and settings.setup_enabled:
         import logging
 
-        logging.getLogger("bot.web.setup").warning("GitHub App not configured: open %s to register it",
-                                               setup_url(settings, args.host, args.port))
+        logging.getLogger("bot.web.setup").warning(
+            "GitHub App not configured: open %s to register it",
+            setup_url(settings, args.host, args.port),
+        )
     uvicorn.run(
         create_app(settings),
         host=args.host,
@@ -311,7 +329,8 @@ def setup_url(settings, host: str, port: int) -> str:
     """Where to open /setup: FOOTGUN_PUBLIC_URL, else the address served (localhost for all)."""
     if settings.public_url:
         return f"{settings.public_url}/setup"
-    shown = "localhost" if host in ("", "0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
+    any_address = host in ("", "0.0.0.0", "::")  # noqa: S104 (recognising it, not binding to it)
+    shown = "localhost" if any_address else (f"[{host}]" if ":" in host else host)
     return f"http://{shown}:{port}/setup"
 
 
@@ -354,24 +373,40 @@ def run_db_upgrade(args: argparse.Namespace) -> int:
 
 def _waiver_commands(commands: Subcommands) -> None:
     """`sweep` (deadlines, for cron) and `waivers list` (the ledger), both over the App's database."""
-    sweep = commands.add_parser("sweep", help="send waiver reminders and enforce passed deadlines once")
-    sweep.add_argument("--now", metavar="TIMESTAMP", type=_timestamp,
-                       help="judge deadlines at this UTC time (YYYY-MM-DD[THH:MM[:SS]]) instead of now")
-    sweep.add_argument("--dry-run", action="store_true",
-                       help="only show what would happen (reads the database, calls nothing)")
+    sweep = commands.add_parser(
+        "sweep", help="send waiver reminders and enforce passed deadlines once"
+    )
+    sweep.add_argument(
+        "--now",
+        metavar="TIMESTAMP",
+        type=_timestamp,
+        help="judge deadlines at this UTC time (YYYY-MM-DD[THH:MM[:SS]]) instead of now",
+    )
+    sweep.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only show what would happen (reads the database, calls nothing)",
+    )
     sweep.set_defaults(handler=run_sweep)
 
     waivers_cmd = commands.add_parser("waivers", help="the waiver ledger")
-    actions = waivers_cmd.add_subparsers(dest="waivers_command", metavar="ACTION", required=True,
-                                         parser_class=_Parser)
+    actions = waivers_cmd.add_subparsers(
+        dest="waivers_command", metavar="ACTION", required=True, parser_class=_Parser
+    )
     listing = actions.add_parser("list", help="list waivers")
     listing.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
     which = listing.add_mutually_exclusive_group()
     for name in ("active", "expired", "overdue"):
-        which.add_argument(f"--{name}", dest="which", action="store_const", const=name, help=f"only {name} waivers")
+        which.add_argument(
+            f"--{name}", dest="which", action="store_const", const=name, help=f"only {name} waivers"
+        )
     listing.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    listing.add_argument("--now", metavar="TIMESTAMP", type=_timestamp,
-                         help="judge deadlines at this UTC time instead of now")
+    listing.add_argument(
+        "--now",
+        metavar="TIMESTAMP",
+        type=_timestamp,
+        help="judge deadlines at this UTC time instead of now",
+    )
     listing.set_defaults(handler=run_waivers_list, which="all")
 
 
@@ -382,7 +417,9 @@ def _timestamp(text: str):
     try:
         value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date or time such as 2026-12-31 or 2026-12-31T12:00") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date or time such as 2026-12-31 or 2026-12-31T12:00"
+        ) from None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
@@ -392,7 +429,9 @@ def run_sweep(args: argparse.Namespace) -> int:
         from bot.settings import registration_hint
 
         raise UsageError(registration_hint(settings))
-    outcomes = _with_database(settings, lambda database: _sweep(settings, database, args.now, args.dry_run))
+    outcomes = _with_database(
+        settings, lambda database: _sweep(settings, database, args.now, args.dry_run)
+    )
     for outcome in outcomes:
         print(f"footgun: {outcome}")
     if not outcomes:
@@ -401,8 +440,8 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 async def _sweep(settings, database, now, dry_run: bool):
-    from bot.waivers import sweeper
     from bot.db import utcnow
+    from bot.waivers import sweeper
 
     now = now or utcnow()
     if dry_run:
@@ -414,13 +453,15 @@ async def _sweep(settings, database, now, dry_run: bool):
 
 
 def run_waivers_list(args: argparse.Namespace) -> int:
-    from bot.waivers import ledger
     from bot.db import utcnow
+    from bot.waivers import ledger
 
     settings = _app_settings(args)
 
     async def listing(database):
-        return await ledger.rows(database.sessions, repository=args.repo, which=args.which, now=args.now or utcnow())
+        return await ledger.rows(
+            database.sessions, repository=args.repo, which=args.which, now=args.now or utcnow()
+        )
 
     sys.stdout.write(ledger.render(_with_database(settings, listing), args.format))
     return EXIT_OK
@@ -432,6 +473,7 @@ def _with_database(settings, work, migrate: bool | None = None):
     import asyncio
 
     from bot import db
+
     async def main():
         database = db.open_database(settings.database_url)
         try:
@@ -444,11 +486,17 @@ def _with_database(settings, work, migrate: bool | None = None):
     try:
         return asyncio.run(main())
     except OSError as exc:
-        raise UsageError(f"cannot reach the database at {settings.database_url_for_logs}: {exc}") from None
+        raise UsageError(
+            f"cannot reach the database at {settings.database_url_for_logs}: {exc}"
+        ) from None
 
 
 COMMANDS: list[Callable[[Subcommands], None]] = [
-    add_check, add_diff, add_rules, _app_commands, _waiver_commands,
+    add_check,
+    add_diff,
+    add_rules,
+    _app_commands,
+    _waiver_commands,
 ]
 """Each adds its subcommands to the parser, in the order `footgun --help` lists them."""
 

@@ -23,6 +23,7 @@ SHA (known from `git ls-tree` before any blob is read). Entries live under
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
@@ -118,7 +119,7 @@ class EntryFolder:
                 data = handle.read()
                 last_used = os.fstat(handle.fileno()).st_mtime
             record = _PlainUnpickler(io.BytesIO(data)).load()
-        except Exception:  # noqa: BLE001 - any damage to an entry makes it a miss
+        except Exception:
             return None
         if time.time() - last_used > _DAY:
             _touch(self.path(name))
@@ -129,7 +130,7 @@ class EntryFolder:
             return
         try:
             data = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # noqa: BLE001 - what pickle cannot store is simply not cached
+        except Exception:
             return
         target = self.path(name)
         temporary = self.path(f".{name}.{os.getpid()}.{next(_counter)}.tmp")
@@ -167,7 +168,6 @@ class EntryFolder:
             if folder.is_dir() and folder.name.startswith("v") and folder != self.folder:
                 shutil.rmtree(folder, ignore_errors=True)
 
-
     def _prune_unused(self) -> None:
         """Remove entries unused for `UNUSED_DAYS`; a no-op if this folder was scanned today.
 
@@ -189,8 +189,12 @@ class EntryFolder:
                 pass
             os.utime(marker)
             with os.scandir(self._folder) as entries:
-                unused = [e.path for e in entries if not e.name.startswith(".")
-                          and now - e.stat(follow_symlinks=False).st_mtime > UNUSED_DAYS * _DAY]
+                unused = [
+                    e.path
+                    for e in entries
+                    if not e.name.startswith(".")
+                    and now - e.stat(follow_symlinks=False).st_mtime > UNUSED_DAYS * _DAY
+                ]
         except OSError:
             return
         for path in unused:
@@ -233,7 +237,11 @@ class ParseCache(MutableMapping[str, ParsedFile]):
 
     def __setitem__(self, key: str, parsed: ParsedFile) -> None:
         self._memory[key] = parsed
-        record = (key, parsed.skipped, [(d.path, d.text, d.start_line, d.body) for d in parsed.documents])
+        record = (
+            key,
+            parsed.skipped,
+            [(d.path, d.text, d.start_line, d.body) for d in parsed.documents],
+        )
         self.entries.write(self._name(key), record)
 
     def __delitem__(self, key: str) -> None:
@@ -260,7 +268,7 @@ class ParseCache(MutableMapping[str, ParsedFile]):
                 [Document(path, text, start, body) for path, text, start, body in documents],
                 skipped,
             )
-        except Exception:  # noqa: BLE001 - any damage to an entry makes it a miss
+        except Exception:
             return None
 
 
@@ -285,13 +293,21 @@ class FindingsCache:
                 Finding(rule, severity, message, path, 0, 0, ResourceRef(kind, namespace, name), fp)
                 for rule, severity, message, path, kind, namespace, name, fp in rows
             ]
-        except Exception:  # noqa: BLE001 - any damage to an entry makes it a miss
+        except Exception:
             return None
 
     def put(self, key: str, findings: list[Finding]) -> None:
         rows = [
-            (f.rule, f.severity, f.message, f.path, f.resource.kind, f.resource.namespace,
-             f.resource.name, f.fingerprint)
+            (
+                f.rule,
+                f.severity,
+                f.message,
+                f.path,
+                f.resource.kind,
+                f.resource.namespace,
+                f.resource.name,
+                f.fingerprint,
+            )
             for f in findings
         ]
         self.entries.write(f"findings-{key}", (key, rows))
@@ -303,7 +319,9 @@ def analysis_key(files: list[SourceFile], config: object) -> str:
     digest = hashlib.sha256(_rules_digest().encode())
     digest.update(repr(config).encode())
     for source in sorted(files, key=lambda f: f.path):
-        digest.update(f"\0{source.path}\0{loader.cache_key(source)}".encode("utf-8", "surrogateescape"))
+        digest.update(
+            f"\0{source.path}\0{loader.cache_key(source)}".encode("utf-8", "surrogateescape")
+        )
     return digest.hexdigest()
 
 
@@ -320,14 +338,10 @@ def _is_hex(key: str) -> bool:
 
 
 def _touch(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache still serves hits
         os.utime(path)
-    except OSError:  # a read-only cache still serves hits
-        pass
 
 
 def _unlink(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass

@@ -147,8 +147,12 @@ def _git(args: list[str], cwd: str | None) -> bytes:
     return out.stdout
 
 
-def _run_git(args: list[str], cwd: str | None, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def _run_git(
+    args: list[str], cwd: str | None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(["git", *args], input=stdin, capture_output=True, cwd=cwd, check=False)
+        return subprocess.run(
+            ["git", *args], input=stdin, capture_output=True, cwd=cwd, check=False
+        )
     except FileNotFoundError:
         raise SourceError("git is not installed") from None

@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import rules as registry
+from bot.github import tarball
+from bot.github.client import DIFF, RAW, GitHubError, Installation
+from bot.github.diffs import apply_patch, git_blob_sha, right_side_lines
 from rules.core import engine
 from rules.core.config import Config, ConfigError, parse_config
 from rules.core.loader import MAX_FILE_BYTES, ParsedFile, SourceFile, load, parse_file
-
-from bot.github import tarball
-from bot.github.diffs import apply_patch, git_blob_sha, right_side_lines
-from bot.github.client import DIFF, RAW, GitHubError, Installation
 
 CONFIG_PATH = ".github/footgun.yml"
 MAX_LISTED_FILES = 3000
@@ -97,8 +96,13 @@ class PullRequest:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PullRequest:
         head_repo = (data["head"].get("repo") or {}).get("full_name") or "(deleted fork)"
-        return cls(data["base"]["repo"]["full_name"], data["number"], data["head"]["sha"],
-                   data["base"]["sha"], head_repo)
+        return cls(
+            data["base"]["repo"]["full_name"],
+            data["number"],
+            data["head"]["sha"],
+            data["base"]["sha"],
+            head_repo,
+        )
 
 
 @dataclass(frozen=True)
@@ -144,13 +148,14 @@ async def fetch(gh: Installation, pull: PullRequest, cache: BlobCache | None = N
     reader = _BlobReader(gh, repo, cache, change.parsed)
 
     wanted_head, wanted_base, reader.patches = _changed_blobs(files, base_tree, config)
-    sizes = {sha: size for sha, size in base_tree.values()}
+    sizes = dict(base_tree.values())
     base_all = {p: e[0] for p, e in base_tree.items() if config.wants(p)}
     # Base first: a changed head file is then rebuilt from its base text and its patch.
     await reader.read(_by_sha(wanted_base), sizes, Archive(pull.base_sha, base_all))
     await reader.read(_by_sha(wanted_head), sizes, Archive(pull.head_sha, wanted_head))
-    change.relevant = _holds_resources(wanted_head, change.parsed, config, skipped_counts=True) or \
-        _holds_resources(wanted_base, change.parsed, config, skipped_counts=False)
+    change.relevant = _holds_resources(
+        wanted_head, change.parsed, config, skipped_counts=True
+    ) or _holds_resources(wanted_base, change.parsed, config, skipped_counts=False)
     if not change.relevant:
         change.head = _sources(wanted_head)
         change.base = _sources(wanted_base)
@@ -158,7 +163,7 @@ async def fetch(gh: Installation, pull: PullRequest, cache: BlobCache | None = N
 
     head_tree = await _tree(gh, repo, pull.head_sha, notes)
     head_all = {p: e[0] for p, e in head_tree.items() if config.wants(p)}
-    sizes = {sha: size for sha, size in [*head_tree.values(), *base_tree.values()]}
+    sizes = dict([*head_tree.values(), *base_tree.values()])
     # Head first: what is left at base is what the pull request changed, a few blob reads.
     await reader.read(_by_sha(head_all), sizes, Archive(pull.head_sha, head_all))
     await reader.read(_by_sha(base_all), sizes)
@@ -167,8 +172,9 @@ async def fetch(gh: Installation, pull: PullRequest, cache: BlobCache | None = N
     return change
 
 
-def _changed_blobs(files: list[ChangedFile], base_tree: Tree, config: Config
-                   ) -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str | None, str]]]:
+def _changed_blobs(
+    files: list[ChangedFile], base_tree: Tree, config: Config
+) -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str | None, str]]]:
     """The changed files the config wants, at head and at base ({path: blob SHA}), and for
     each head blob the (base blob, patch) it can be rebuilt from."""
     head, base, patches = {}, {}, {}
@@ -193,28 +199,35 @@ def _sources(paths: dict[str, str]) -> list[SourceFile]:
     return [SourceFile(path, b"", sha) for path, sha in sorted(paths.items())]
 
 
-def _holds_resources(paths: dict[str, str], parsed: dict[str, ParsedFile], config: Config,
-                     skipped_counts: bool) -> bool:
+def _holds_resources(
+    paths: dict[str, str], parsed: dict[str, ParsedFile], config: Config, skipped_counts: bool
+) -> bool:
     resources, skipped = load(_sources(paths), config.default_namespace, parsed)
     return bool(resources) or (skipped_counts and bool(skipped))
 
 
-async def _changed_files(gh: Installation, repo: str, number: int) -> tuple[list[ChangedFile], list[str]]:
+async def _changed_files(
+    gh: Installation, repo: str, number: int
+) -> tuple[list[ChangedFile], list[str]]:
     items = await gh.paginate(f"{repo}/pulls/{number}/files", limit=MAX_LISTED_FILES)
     notes = []
     if len(items) >= MAX_LISTED_FILES:
-        notes.append(f"GitHub lists only the first {MAX_LISTED_FILES:,} changed files; "
-                     "later files were not reviewed")
+        notes.append(
+            f"GitHub lists only the first {MAX_LISTED_FILES:,} changed files; "
+            "later files were not reviewed"
+        )
     files = [
-        ChangedFile(i["filename"], i["status"], i.get("sha"), i.get("previous_filename"),
-                    i.get("patch"))
+        ChangedFile(
+            i["filename"], i["status"], i.get("sha"), i.get("previous_filename"), i.get("patch")
+        )
         for i in items
     ]
     return files, notes
 
 
-async def _diff_lines(gh: Installation, repo: str, number: int, files: list[ChangedFile],
-                      notes: list[str]) -> dict[str, set[int]]:
+async def _diff_lines(
+    gh: Installation, repo: str, number: int, files: list[ChangedFile], notes: list[str]
+) -> dict[str, set[int]]:
     """Head-side lines in hunks, from the diff; from the files' patches when the diff is too large."""
     try:
         response = await gh.request("GET", f"{repo}/pulls/{number}", accept=DIFF)
@@ -222,11 +235,14 @@ async def _diff_lines(gh: Installation, repo: str, number: int, files: list[Chan
     except GitHubError as exc:
         if exc.status != 406:
             raise
-        notes.append("the diff is too large for GitHub to render; lines were taken from the "
-                     "files list (files without a patch get file-level comments)")
+        notes.append(
+            "the diff is too large for GitHub to render; lines were taken from the "
+            "files list (files without a patch get file-level comments)"
+        )
         text = "".join(
             f"--- a/{f.previous_path or f.path}\n+++ b/{f.path}\n{f.patch}\n"
-            for f in files if f.patch and f.status != "removed"
+            for f in files
+            if f.patch and f.status != "removed"
         )
     return right_side_lines(text)
 
@@ -240,7 +256,9 @@ async def _tree(gh: Installation, repo: str, sha: str, notes: list[str]) -> Tree
     data = await gh.get(f"{repo}/git/trees/{sha}", {"recursive": "1"})
     if not data.get("truncated"):
         return _blobs(data["tree"], "")
-    notes.append(f"the tree of {sha[:7]} is too large for one listing; it was read folder by folder")
+    notes.append(
+        f"the tree of {sha[:7]} is too large for one listing; it was read folder by folder"
+    )
     return await _walk(gh, repo, sha, "")
 
 
@@ -285,7 +303,9 @@ def remember_config(cache: BlobCache, sha: str, data: bytes) -> Config:
     """Parse the config blob `sha` and keep the outcome, a broken config's error included: every
     push of every pull request against the same base reads the same blob."""
     try:
-        cached: Config | str = parse_config(data.decode("utf-8"), registry.option_defaults(), CONFIG_PATH)
+        cached: Config | str = parse_config(
+            data.decode("utf-8"), registry.option_defaults(), CONFIG_PATH
+        )
     except UnicodeDecodeError:
         cached = f"{CONFIG_PATH}: not UTF-8 text"
     except ConfigError as exc:
@@ -306,7 +326,9 @@ class Archive:
 class _BlobReader:
     """Fetch and parse blobs not yet in the cache, a few at a time, pinning what this run uses."""
 
-    def __init__(self, gh: Installation, repo: str, cache: BlobCache, pinned: dict[str, ParsedFile]):
+    def __init__(
+        self, gh: Installation, repo: str, cache: BlobCache, pinned: dict[str, ParsedFile]
+    ):
         self.gh, self.repo, self.cache, self.pinned = gh, repo, cache, pinned
         self.limit = asyncio.Semaphore(BLOB_CONCURRENCY)
         self.patches: dict[str, tuple[str | None, str]] = {}
@@ -316,8 +338,9 @@ class _BlobReader:
         self.broken_archives: set[str] = set()
         """Commits whose archive could not be (fully) read this run: not asked for again."""
 
-    async def read(self, shas: dict[str, str], sizes: dict[str, int | None],
-                   archive: Archive | None = None) -> None:
+    async def read(
+        self, shas: dict[str, str], sizes: dict[str, int | None], archive: Archive | None = None
+    ) -> None:
         """Parse the blobs `shas` ({SHA: path}); from `archive` in bulk when many must be fetched."""
         todo = self._todo(shas, sizes)
         missing = sum(not self._at_hand(sha) for sha, _ in todo)
@@ -326,8 +349,10 @@ class _BlobReader:
         texts = await asyncio.gather(*(self._text(sha) for sha, _ in todo))
         # Parsing is CPU work (a first review of a large repository parses thousands of files):
         # in a thread, so that the event loop keeps serving webhooks meanwhile.
-        parsed = await asyncio.to_thread(lambda: [parse_file(path, data) for (_, path), data in zip(todo, texts)])
-        for (sha, _), result in zip(todo, parsed):
+        parsed = await asyncio.to_thread(
+            lambda: [parse_file(path, data) for (_, path), data in zip(todo, texts, strict=False)]
+        )
+        for (sha, _), result in zip(todo, parsed, strict=False):
             self.cache.parsed[sha] = result
             self.pinned[sha] = result
 
@@ -341,8 +366,9 @@ class _BlobReader:
             if parsed is not None:
                 self.pinned[sha] = parsed
             elif (sizes.get(sha) or 0) > MAX_FILE_BYTES:
-                self.pinned[sha] = ParsedFile([], f"larger than 1 MiB ({sizes[sha]:,} bytes); "
-                                                  "split it into smaller files")
+                self.pinned[sha] = ParsedFile(
+                    [], f"larger than 1 MiB ({sizes[sha]:,} bytes); split it into smaller files"
+                )
             else:
                 todo.append((sha, path))
         return todo
@@ -387,7 +413,9 @@ class _BlobReader:
         if sha not in self.patches:
             return None
         base_sha, patch = self.patches[sha]
-        old = b"" if base_sha is None else self.unpacked.get(base_sha, self.cache.texts.get(base_sha))
+        old = (
+            b"" if base_sha is None else self.unpacked.get(base_sha, self.cache.texts.get(base_sha))
+        )
         if old is None:
             return None
         try:
@@ -411,7 +439,9 @@ class Revision:
     notes: list[str]
 
 
-async def fetch_revision(gh: Installation, repository: str, sha: str, cache: BlobCache | None = None) -> Revision:
+async def fetch_revision(
+    gh: Installation, repository: str, sha: str, cache: BlobCache | None = None
+) -> Revision:
     """The manifests and config at `sha`: one tree call, then blobs by SHA through the shared
     cache, or the commit's tarball when many are missing.
 
@@ -429,13 +459,18 @@ async def fetch_revision(gh: Installation, repository: str, sha: str, cache: Blo
         notes.append(f"{exc}; the defaults were used")
     parsed: dict[str, ParsedFile] = {}
     wanted = {p: e[0] for p, e in tree.items() if config.wants(p)}
-    sizes = {blob: size for blob, size in tree.values()}
+    sizes = dict(tree.values())
     await _BlobReader(gh, repo, cache, parsed).read(_by_sha(wanted), sizes, Archive(sha, wanted))
     return Revision(sha, config, _sources(wanted), parsed, notes)
 
 
-async def analyse(head: list[SourceFile], base: list[SourceFile] | None, config: Config,
-                  parsed: dict[str, ParsedFile], **options: Any) -> engine.Report:
+async def analyse(
+    head: list[SourceFile],
+    base: list[SourceFile] | None,
+    config: Config,
+    parsed: dict[str, ParsedFile],
+    **options: Any,
+) -> engine.Report:
     """`rules.core.engine.analyse` on the files fetched here, in a thread.
 
     The analysis is pure CPU, seconds of it on a large repository: run on the event loop, it

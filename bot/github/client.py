@@ -58,9 +58,11 @@ class InvalidAppKey(Exception):
     """The App's private key cannot sign a token: no retry can fix that, only the setting can."""
 
     def __init__(self) -> None:
-        super().__init__("the App's private key (FOOTGUN_PRIVATE_KEY, FOOTGUN_PRIVATE_KEY_FILE or the credentials "
-                         "file /setup wrote) cannot sign GitHub App tokens: replace it with a key GitHub generated "
-                         "for the App, then restart")
+        super().__init__(
+            "the App's private key (FOOTGUN_PRIVATE_KEY, FOOTGUN_PRIVATE_KEY_FILE or the credentials "
+            "file /setup wrote) cannot sign GitHub App tokens: replace it with a key GitHub generated "
+            "for the App, then restart"
+        )
 
 
 class _ServerErrorRetry:
@@ -109,15 +111,27 @@ class _Client(GitHub):
 
 async def _count(response: httpx.Response) -> None:
     metrics.GITHUB_REQUESTS.labels(response.request.method, str(response.status_code)).inc()
-    log.debug("github %s %s -> %s", response.request.method, response.request.url.path,
-              response.status_code)
+    log.debug(
+        "github %s %s -> %s",
+        response.request.method,
+        response.request.url.path,
+        response.status_code,
+    )
 
 
 class GitHubApp:
     """The App's identity; hands out one cached `Installation` client per installation."""
 
-    def __init__(self, app_id: int | str, private_key: str, base_url: str = DEFAULT_API_URL,
-                 timeout: float = 10.0, *, retries: int = 2, retry_delay: float = 1.0):
+    def __init__(
+        self,
+        app_id: int | str,
+        private_key: str,
+        base_url: str = DEFAULT_API_URL,
+        timeout: float = 10.0,
+        *,
+        retries: int = 2,
+        retry_delay: float = 1.0,
+    ):
         self.app_id = app_id
         self._auth = AppAuthStrategy(app_id, private_key)
         self._base_url = base_url.rstrip("/") + "/"
@@ -159,8 +173,12 @@ async def open_client(settings: Any) -> AsyncIterator[GitHubApp | None]:
     if settings.app_id is None or settings.private_key is None:
         yield None
         return
-    app = GitHubApp(settings.app_id, settings.private_key.get_secret_value(),
-                    settings.github_api_url, settings.http_timeout)
+    app = GitHubApp(
+        settings.app_id,
+        settings.private_key.get_secret_value(),
+        settings.github_api_url,
+        settings.http_timeout,
+    )
     try:
         yield app
     finally:
@@ -173,8 +191,15 @@ class Installation:
     def __init__(self, client: _Client):
         self.client = client
 
-    async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                      json: Any = None, accept: str = JSON) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        accept: str = JSON,
+    ) -> httpx.Response:
         try:
             response = await self.client.arequest(
                 method, path, params=params, json=json, headers={"Accept": accept}
@@ -191,8 +216,9 @@ class Installation:
         when one leads to another origin: a download host such as codeload never sees the token.
         """
         try:
-            response = await self.client.arequest("GET", path, headers={"Accept": accept},
-                                                  stream=True)
+            response = await self.client.arequest(
+                "GET", path, headers={"Accept": accept}, stream=True
+            )
         except GitHubException as exc:
             raise _translate(exc, "GET", path) from None
         try:
@@ -206,15 +232,23 @@ class Installation:
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return await self.json("GET", path, params=params)
 
-    async def paginate(self, path: str, params: dict[str, Any] | None = None, *,
-                       key: str | None = None, limit: int | None = None) -> list[Any]:
+    async def paginate(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        limit: int | None = None,
+    ) -> list[Any]:
         """Every item of a list endpoint (up to `limit`), following Link headers, 100 a page."""
         items: list[Any] = []
 
         async def first_page() -> Any:
             try:
                 return await self.client.arequest(
-                    "GET", path, params={**(params or {}), "per_page": PER_PAGE},
+                    "GET",
+                    path,
+                    params={**(params or {}), "per_page": PER_PAGE},
                     headers={"Accept": JSON},
                 )
             except GitHubException as exc:
@@ -261,8 +295,9 @@ def _translate(exc: GitHubException, method: str, path: str) -> Exception:
             seconds = float(wait) if wait and wait.isdigit() else 60.0
             return RetryableError(f"GitHub rate limit on {where}; retry in {seconds:.0f}s", seconds)
         errors = body.get("errors") if isinstance(body, dict) else None
-        return GitHubError(status, f"{where}: {message or exc.response.raw_response.reason_phrase}",
-                           errors)
+        return GitHubError(
+            status, f"{where}: {message or exc.response.raw_response.reason_phrase}", errors
+        )
     if isinstance(exc, RequestError):
         return RetryableError(f"cannot reach GitHub on {where}: {type(exc.exc).__name__}", None)
     return GitHubError(0, f"{where}: {exc!r}")

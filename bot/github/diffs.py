@@ -30,7 +30,7 @@ def right_side_lines(diff: str) -> dict[str, set[int]]:
 
 
 def git_blob_sha(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def apply_patch(old: str, patch: str) -> str | None:

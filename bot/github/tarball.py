@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from rules.core.loader import MAX_FILE_BYTES
-
-from bot.github.diffs import git_blob_sha
 from bot.github.client import GitHubError, Installation
+from bot.github.diffs import git_blob_sha
 from bot.queue.jobs import RetryableError
+from rules.core.loader import MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +78,16 @@ async def download(gh: Installation, repo: str, ref: str) -> bytes:
         async with gh.stream(f"{repo}/tarball/{ref}") as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > MAX_ARCHIVE_BYTES:
-                raise ArchiveError(f"the archive is {int(declared):,} bytes, over the "
-                                   f"{MAX_ARCHIVE_BYTES:,} read at most")
+                raise ArchiveError(
+                    f"the archive is {int(declared):,} bytes, over the "
+                    f"{MAX_ARCHIVE_BYTES:,} read at most"
+                )
             async for chunk in response.aiter_bytes(CHUNK_BYTES):
                 total += len(chunk)
                 if total > MAX_ARCHIVE_BYTES:
-                    raise ArchiveError(f"the archive is over the {MAX_ARCHIVE_BYTES:,} bytes "
-                                       "read at most")
+                    raise ArchiveError(
+                        f"the archive is over the {MAX_ARCHIVE_BYTES:,} bytes read at most"
+                    )
                 chunks.append(chunk)
     except GitHubError as exc:
         raise ArchiveError(str(exc)) from None

@@ -92,12 +92,16 @@ def enqueue(
     A sync function, like the intake that calls it; from async code:
     `await session.run_sync(jobs.enqueue, kind, payload, dedupe_key=...)`.
     """
-    job_id, created = add(session, kind, payload, dedupe_key=dedupe_key, delivery_id=delivery_id, run_after=run_after)
+    job_id, created = add(
+        session, kind, payload, dedupe_key=dedupe_key, delivery_id=delivery_id, run_after=run_after
+    )
     return session.get_one(Job, job_id), created
 
 
 _JOBS = Job.__table__
-_SAME_KEY = select(_JOBS.c.id, _JOBS.c.kind, _JOBS.c.status).where(_JOBS.c.dedupe_key == bindparam("dedupe_key"))
+_SAME_KEY = select(_JOBS.c.id, _JOBS.c.kind, _JOBS.c.status).where(
+    _JOBS.c.dedupe_key == bindparam("dedupe_key")
+)
 """Filtered on the key alone, so that SQLite searches `ix_jobs_dedupe_key`: given `status` too, it
 picks `ix_jobs_claim` and reads every queued job (the intake slowed down as the queue grew)."""
 _INSERT = insert(_JOBS).returning(_JOBS.c.id)
@@ -120,9 +124,19 @@ def add(
                 return job_id, False
     now = utcnow()
     row = {
-        "kind": kind, "payload": payload, "status": QUEUED, "attempts": 0, "run_after": run_after or now,
-        "locked_by": None, "locked_until": None, "last_error": None, "dedupe_key": dedupe_key,
-        "delivery_id": delivery_id, "created_at": now, "updated_at": now, "finished_at": None,
+        "kind": kind,
+        "payload": payload,
+        "status": QUEUED,
+        "attempts": 0,
+        "run_after": run_after or now,
+        "locked_by": None,
+        "locked_until": None,
+        "last_error": None,
+        "dedupe_key": dedupe_key,
+        "delivery_id": delivery_id,
+        "created_at": now,
+        "updated_at": now,
+        "finished_at": None,
     }
     return connection.execute(_INSERT, row).scalar_one(), True
 
@@ -141,7 +155,9 @@ async def claim(
     return await database.run(_claim, worker, kinds, lease, now or utcnow())
 
 
-def _claim(session: Session, worker: str, kinds: list[str], lease: timedelta, now: datetime) -> Job | None:
+def _claim(
+    session: Session, worker: str, kinds: list[str], lease: timedelta, now: datetime
+) -> Job | None:
     due = or_(
         and_(Job.status == QUEUED, Job.run_after <= now),
         and_(Job.status == RUNNING, Job.locked_until < now),
@@ -151,7 +167,12 @@ def _claim(session: Session, worker: str, kinds: list[str], lease: timedelta, no
     other = aliased(Job)
     twin_running = (
         select(other.id)
-        .where(other.dedupe_key == Job.dedupe_key, other.id != Job.id, other.status == RUNNING, other.locked_until >= now)
+        .where(
+            other.dedupe_key == Job.dedupe_key,
+            other.id != Job.id,
+            other.status == RUNNING,
+            other.locked_until >= now,
+        )
         .exists()
     )
     candidate = (
@@ -190,7 +211,9 @@ async def release_abandoned(database: Database, now: datetime | None = None) -> 
     def release(session: Session) -> int:
         expired = now - timedelta(seconds=1)
         result = session.execute(
-            update(Job).where(Job.status == RUNNING, Job.locked_until >= now).values(locked_until=expired)
+            update(Job)
+            .where(Job.status == RUNNING, Job.locked_until >= now)
+            .values(locked_until=expired)
         )
         return result.rowcount or 0
 
@@ -200,7 +223,9 @@ async def release_abandoned(database: Database, now: datetime | None = None) -> 
 async def renew(database: Database, job_id: int, worker: str, lease: timedelta = LEASE) -> bool:
     """Extend the lease of a running job; False when another worker has taken it over."""
     now = utcnow()
-    return await database.run(_update_owned, job_id, worker, {"locked_until": now + lease, "updated_at": now})
+    return await database.run(
+        _update_owned, job_id, worker, {"locked_until": now + lease, "updated_at": now}
+    )
 
 
 async def finish(
@@ -214,7 +239,12 @@ async def finish(
 ) -> bool:
     """Record the outcome of an attempt; False when the lease was lost (another worker owns it)."""
     now = utcnow()
-    values: dict[str, Any] = {"status": status, "locked_by": None, "locked_until": None, "updated_at": now}
+    values: dict[str, Any] = {
+        "status": status,
+        "locked_by": None,
+        "locked_until": None,
+        "updated_at": now,
+    }
     if note is not None:
         values["last_error"] = note[:ERROR_MAX_CHARS]
     if status == QUEUED:
@@ -226,22 +256,32 @@ async def finish(
 
 def _update_owned(session: Session, job_id: int, worker: str, values: dict[str, Any]) -> bool:
     result = session.execute(
-        update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.status == RUNNING).values(**values)
+        update(Job)
+        .where(Job.id == job_id, Job.locked_by == worker, Job.status == RUNNING)
+        .values(**values)
     )
     return result.rowcount == 1
 
 
 def stale_reason(session: Session, payload: dict[str, Any]) -> str | None:
     """Why a pull-request job is stale: the PR moved to a newer head SHA that has its own job."""
-    repository, number, head = payload.get("repository"), payload.get("pull_number"), payload.get("head_sha")
+    repository, number, head = (
+        payload.get("repository"),
+        payload.get("pull_number"),
+        payload.get("head_sha"),
+    )
     if not (repository and number and head):
         return None
     current = session.scalar(
-        select(PullRequest.head_sha).where(PullRequest.repository == repository, PullRequest.number == number)
+        select(PullRequest.head_sha).where(
+            PullRequest.repository == repository, PullRequest.number == number
+        )
     )
     if current is None or current == head:
         return None
-    newer = session.scalar(select(Job.id).where(Job.dedupe_key == review_key(repository, number, current)).limit(1))
+    newer = session.scalar(
+        select(Job.id).where(Job.dedupe_key == review_key(repository, number, current)).limit(1)
+    )
     if newer is None:
         return None
     return f"stale: the pull request head moved from {head[:12]} to {current[:12]} (job {newer})"
@@ -256,5 +296,7 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
 
 
 def queue_depth(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Job.kind, func.count()).where(Job.status == QUEUED).group_by(Job.kind))
-    return {kind: count for kind, count in rows}
+    rows = session.execute(
+        select(Job.kind, func.count()).where(Job.status == QUEUED).group_by(Job.kind)
+    )
+    return dict(rows.all())  # Result has keys(): dict() would take it for a mapping

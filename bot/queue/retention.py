@@ -26,11 +26,15 @@ BATCH = 1000
 
 def prune_batch(session: Session, before: datetime, batch: int = BATCH) -> int:
     """Delete up to `batch` deliveries received before `before` whose job is finished (or absent)."""
-    unfinished = select(Job.delivery_id).where(Job.status.in_((QUEUED, RUNNING)), Job.delivery_id.is_not(None))
+    unfinished = select(Job.delivery_id).where(
+        Job.status.in_((QUEUED, RUNNING)), Job.delivery_id.is_not(None)
+    )
     doomed = (
         select(Delivery.id)
-        .where(Delivery.received_at < before,
-               or_(Delivery.delivery_id.is_(None), Delivery.delivery_id.not_in(unfinished)))
+        .where(
+            Delivery.received_at < before,
+            or_(Delivery.delivery_id.is_(None), Delivery.delivery_id.not_in(unfinished)),
+        )
         .limit(batch)
         .scalar_subquery()
         .correlate(None)
@@ -38,8 +42,12 @@ def prune_batch(session: Session, before: datetime, batch: int = BATCH) -> int:
     return session.execute(delete(Delivery).where(Delivery.id.in_(doomed))).rowcount
 
 
-async def prune_deliveries(sessions: async_sessionmaker[AsyncSession], older_than: timedelta,
-                           now: datetime | None = None, batch: int = BATCH) -> int:
+async def prune_deliveries(
+    sessions: async_sessionmaker[AsyncSession],
+    older_than: timedelta,
+    now: datetime | None = None,
+    batch: int = BATCH,
+) -> int:
     """Prune in batches until none is left; returns how many deliveries were deleted."""
     before = (now or utcnow()) - older_than
     deleted = 0

@@ -21,13 +21,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import logs
-
-from bot.queue import jobs
-
-from bot.queue import retention
 from bot.db import Database, Job, utcnow
-from bot.queue.jobs import DONE, FAILED, QUEUED, SKIPPED, JobContext, JobInfo, RetryableError
 from bot.metrics import JOB_SECONDS, JOBS
+from bot.queue import jobs, retention
+from bot.queue.jobs import DONE, FAILED, QUEUED, SKIPPED, JobContext, JobInfo, RetryableError
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -100,8 +97,14 @@ class Worker:
     async def process(self, job: Job) -> None:
         info = JobInfo(job.id, job.kind, dict(job.payload), job.attempts)
         payload = info.payload
-        pr = f"{payload['repository']}#{payload['pull_number']}" if payload.get("pull_number") else None
-        with logs.bind(job=job.id, delivery=job.delivery_id, repository=payload.get("repository"), pr=pr):
+        pr = (
+            f"{payload['repository']}#{payload['pull_number']}"
+            if payload.get("pull_number")
+            else None
+        )
+        with logs.bind(
+            job=job.id, delivery=job.delivery_id, repository=payload.get("repository"), pr=pr
+        ):
             handler = self.handlers[job.kind]
             job_log = logging.getLogger(f"bot.queue.jobs.{job.kind}")
             ctx = JobContext(self.settings, self.github, self.database.sessions, info, job_log)
@@ -111,7 +114,12 @@ class Worker:
                 await self._final(job, SKIPPED, stale)
                 return
             if job.attempts > self.settings.job_max_attempts:
-                await self._fail(job, handler, ctx, f"gave up after {job.attempts - 1} attempts: the worker was lost")
+                await self._fail(
+                    job,
+                    handler,
+                    ctx,
+                    f"gave up after {job.attempts - 1} attempts: the worker was lost",
+                )
                 return
             log.info("job %s (%s) attempt %d started", job.id, job.kind, job.attempts)
             try:
@@ -146,16 +154,25 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await beat
 
-    async def _retry(self, job: Job, handler: jobs.Handler, ctx: JobContext, exc: RetryableError) -> None:
+    async def _retry(
+        self, job: Job, handler: jobs.Handler, ctx: JobContext, exc: RetryableError
+    ) -> None:
         attempts = ctx.job.attempts
         if attempts >= self.settings.job_max_attempts:
             await self._fail(job, handler, ctx, f"gave up after {attempts} attempts: {exc}")
             return
         delay = jobs.backoff(attempts, exc.retry_after)
-        log.warning("job %s attempt %d failed (%s); retrying in %.1f s", ctx.job.id, attempts, exc, delay)
+        log.warning(
+            "job %s attempt %d failed (%s); retrying in %.1f s", ctx.job.id, attempts, exc, delay
+        )
         JOBS.labels(ctx.job.kind, "retry").inc()
         await jobs.finish(
-            self.database, ctx.job.id, self.name, QUEUED, note=str(exc), run_after=utcnow() + timedelta(seconds=delay)
+            self.database,
+            ctx.job.id,
+            self.name,
+            QUEUED,
+            note=str(exc),
+            run_after=utcnow() + timedelta(seconds=delay),
         )
 
     async def _fail(self, job: Job, handler: jobs.Handler, ctx: JobContext, error: str) -> None:
@@ -179,7 +196,9 @@ class Worker:
     async def _release(self, job: Job) -> None:
         """Shutting down mid-job: hand the job back now instead of waiting for the lease to expire."""
         with contextlib.suppress(Exception):
-            await jobs.finish(self.database, job.id, self.name, QUEUED, note="interrupted by shutdown")
+            await jobs.finish(
+                self.database, job.id, self.name, QUEUED, note="interrupted by shutdown"
+            )
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -219,7 +238,9 @@ class Periodic:
             await asyncio.sleep(self.seconds(ctx.settings))
 
 
-PERIODIC: dict[str, Periodic] = {"delivery-retention": Periodic(retention.INTERVAL_SECONDS, retention.run)}
+PERIODIC: dict[str, Periodic] = {
+    "delivery-retention": Periodic(retention.INTERVAL_SECONDS, retention.run)
+}
 
 
 def _describe(exc: BaseException) -> str:

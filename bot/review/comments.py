@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import rules as registry
-from bot.github.markers import MARKER, MARKER_RE, fingerprints_in, posted_by_an_app
+from bot.github.markers import MARKER
 from rules.core.model import Finding, Skipped
 
 MAX_OUTPUT_CHARS = 65_535
@@ -52,10 +52,12 @@ def title(findings: list[Finding]) -> str:
         head = "No new footguns"
     else:
         head = ", ".join(
-            part for part in (
+            part
+            for part in (
                 plural(errors, "new error") if errors else "",
                 plural(warnings, "new warning") if warnings else "",
-            ) if part
+            )
+            if part
         )
     old = sum(1 for f in findings if not f.new and not f.waived)
     waived = sum(1 for f in findings if f.waived)
@@ -90,8 +92,9 @@ LISTED = 50
 """Waived and skipped entries listed by name in the summary; the rest are counted."""
 
 
-def summary(findings: list[Finding], skipped: list[Skipped], links: Links,
-            notes: Iterable[str] = ()) -> str:
+def summary(
+    findings: list[Finding], skipped: list[Skipped], links: Links, notes: Iterable[str] = ()
+) -> str:
     """What a reviewer reads in ten seconds: counts and notes first, then new findings by file."""
     new = [f for f in findings if f.new and not f.waived]
     old = [f for f in findings if not f.new and not f.waived]
@@ -99,16 +102,20 @@ def summary(findings: list[Finding], skipped: list[Skipped], links: Links,
     out = Capped()
     if new:
         errors = sum(f.severity == "error" for f in new)
-        out.add(f"**{plural(len(new), 'new finding')}** in this pull request "
-                f"({plural(errors, 'error')}, {plural(len(new) - errors, 'warning')}).")
+        out.add(
+            f"**{plural(len(new), 'new finding')}** in this pull request "
+            f"({plural(errors, 'error')}, {plural(len(new) - errors, 'warning')})."
+        )
     else:
         out.add("No new footguns in this pull request. :tada:")
     out.add("")
     if old:
         by_rule = Counter(f.rule for f in old)
         counts = ", ".join(f"`{rule}` {n}" for rule, n in sorted(by_rule.items()))
-        out.add(f"**{plural(len(old), 'pre-existing finding')}** (already on the base branch, "
-                f"not blocking): {counts}")
+        out.add(
+            f"**{plural(len(old), 'pre-existing finding')}** (already on the base branch, "
+            f"not blocking): {counts}"
+        )
         out.add("")
     if waived:
         out.add(f"**{len(waived)} waived:**")
@@ -118,7 +125,10 @@ def summary(findings: list[Finding], skipped: list[Skipped], links: Links,
             deadline = f" until {until}" if until else ""
             approver = getattr(f.waiver, "approver", None)
             deadline += f", approved by @{approver} (waiver #{f.waiver.id})" if approver else ""
-            out.add(f"- `{f.rule}` {f.resource}{deadline}" + (f": {_one_line(reason)}" if reason else ""))
+            out.add(
+                f"- `{f.rule}` {f.resource}{deadline}"
+                + (f": {_one_line(reason)}" if reason else "")
+            )
         if len(waived) > LISTED:
             out.add(f"- …and {len(waived) - LISTED} more")
         out.add("")
@@ -139,8 +149,10 @@ def summary(findings: list[Finding], skipped: list[Skipped], links: Links,
     for path, items in by_path.items():
         out.add(f"**[{path}]({links.file(path)})**")
         for f in items:
-            if out.add(f"- {ICON[f.severity]} [line {f.line}]({links.line(f.path, f.line)}) "
-                       f"`{f.rule}` {_one_line(f.message)}"):
+            if out.add(
+                f"- {ICON[f.severity]} [line {f.line}]({links.line(f.path, f.line)}) "
+                f"`{f.rule}` {_one_line(f.message)}"
+            ):
                 shown += 1
         out.add("")
     tail = f"…and {plural(len(new) - shown, 'more new finding')}: see the annotations."
@@ -161,17 +173,20 @@ def details(findings: list[Finding]) -> str:
         out.add("")
         out.add(f"**Fix:** {_clean(rule.FIX)}")
         out.add("")
-    out.add("Waive a finding with a reason and a deadline: comment "
-            "`/footgun waive <rule> <Kind>/<namespace>/<name> for 14d because <reason>` "
-            "(`/footgun help` lists the commands).")
+    out.add(
+        "Waive a finding with a reason and a deadline: comment "
+        "`/footgun waive <rule> <Kind>/<namespace>/<name> for 14d because <reason>` "
+        "(`/footgun help` lists the commands)."
+    )
     return out.text("…more rules did not fit.")
 
 
 def comment(finding: Finding, suggestion: bool) -> str:
     """An inline comment: what is wrong, why it hurts, the fix, how to waive, and the marker."""
     rule = registry.RULES.get(finding.rule)
-    parts = [f"{ICON[finding.severity]} **`{finding.rule}`** ({finding.severity}): "
-             f"{finding.message}"]
+    parts = [
+        f"{ICON[finding.severity]} **`{finding.rule}`** ({finding.severity}): {finding.message}"
+    ]
     if rule is not None:
         parts.append(f"**Why it hurts:** {_clean(rule.WHY)}")
         parts.append(f"**Fix:** {_clean(rule.FIX)}")
@@ -196,8 +211,10 @@ def review_body(count: int, listed: list[Finding], links: Links, limit: int = 60
         out.add("")
         out.add("Not on a changed line (or over the inline-comment limit):")
         for f in listed:
-            out.add(f"- {ICON[f.severity]} [{f.path} line {f.line}]({links.line(f.path, f.line)}) "
-                    f"`{f.rule}` {_one_line(f.message)} {MARKER.format(f.fingerprint)}")
+            out.add(
+                f"- {ICON[f.severity]} [{f.path} line {f.line}]({links.line(f.path, f.line)}) "
+                f"`{f.rule}` {_one_line(f.message)} {MARKER.format(f.fingerprint)}"
+            )
     return out.text("…more findings did not fit; see the check run.")
 
 

@@ -13,16 +13,12 @@ import sys
 from typing import Any
 
 from bot import metrics
-
 from bot.github import changeset
-
 from bot.queue import jobs
-
 from bot.review import publish
-
+from bot.review.comments import Links
 from bot.waivers import notes as waiver_notes
 from bot.waivers import store as stored_waivers
-from bot.review.comments import Links
 
 CONFIG_HELP = (
     "The configuration is read from the pull request's base branch, so that a pull request "
@@ -38,8 +34,10 @@ async def run(ctx: Any) -> None:
     data = await gh.get(f"repos/{repo}/pulls/{number}")
     pull = changeset.PullRequest.from_json(data)
     if pull.head_sha != head_sha:
-        ctx.log.info(f"review {repo}#{number} skipped: head {head_sha[:7]} is stale "
-                     f"(now {pull.head_sha[:7]})")
+        ctx.log.info(
+            f"review {repo}#{number} skipped: head {head_sha[:7]} is stale "
+            f"(now {pull.head_sha[:7]})"
+        )
         return
     check = await publish.start_check(gh, repo, head_sha, ctx.github.app_id)
     links = Links(data["base"]["repo"]["html_url"], head_sha)
@@ -47,31 +45,44 @@ async def run(ctx: Any) -> None:
         change = await changeset.fetch(gh, pull)
     except changeset.ConfigInvalid as exc:
         await publish.conclude_with_message(
-            gh, repo, check, "Invalid .github/footgun.yml", f"{exc}\n\n{CONFIG_HELP}")
+            gh, repo, check, "Invalid .github/footgun.yml", f"{exc}\n\n{CONFIG_HELP}"
+        )
         return
 
     if not change.relevant:
         await publish.conclude_with_message(
-            gh, repo, check, "No Istio manifests changed",
+            gh,
+            repo,
+            check,
+            "No Istio manifests changed",
             "This pull request changes no Kubernetes or Istio manifest the rules read.",
-            conclusion="success")
+            conclusion="success",
+        )
         await publish.publish_review(gh, repo, number, [], change, links)
         return
 
     deleted = frozenset(f.path for f in change.files if f.status == "removed")
     links = Links(links.repo_url, head_sha, pull.base_sha, deleted)
     granted = await stored_waivers.for_review(ctx.sessions, repo, number)
-    report = await changeset.analyse(change.head, change.base, change.config, change.parsed,
-                                     waivers=granted, today=dt.datetime.now(dt.UTC).date())
+    report = await changeset.analyse(
+        change.head,
+        change.base,
+        change.config,
+        change.parsed,
+        waivers=granted,
+        today=dt.datetime.now(dt.UTC).date(),
+    )
     for finding in report.findings:
         finding.in_diff = finding.line in change.diff_lines.get(finding.path, ())
-    conclusion = await publish.conclude_check(gh, repo, check, report.findings, change,
-                                              report.skipped, links)
+    conclusion = await publish.conclude_check(
+        gh, repo, check, report.findings, change, report.skipped, links
+    )
     for finding in report.findings:
         if finding.new and not finding.waived:
             metrics.FINDINGS.labels(finding.rule).inc()
-    result = await publish.publish_review(gh, repo, number, report.findings, change, links,
-                                          report.skipped)
+    result = await publish.publish_review(
+        gh, repo, number, report.findings, change, links, report.skipped
+    )
     await waiver_notes.sync_if_needed(ctx.sessions, gh, repo, number, report.findings)
     ctx.log.info(
         f"review {repo}#{number} at {head_sha[:7]}: {conclusion}; {len(result.inline)} inline, "
@@ -88,9 +99,13 @@ async def give_up(ctx: Any, error: str | BaseException) -> None:
     check = await publish.start_check(gh, repo, payload["head_sha"], ctx.github.app_id)
     reason = " ".join(str(error).split()) or type(error).__name__
     await publish.conclude_with_message(
-        gh, repo, check, "The review could not run",
+        gh,
+        repo,
+        check,
+        "The review could not run",
         f"istio-footgun-bot gave up after {ctx.job.attempts} attempts: {reason}\n\n"
-        "Comment `/footgun recheck` on the pull request to try again.")
+        "Comment `/footgun recheck` on the pull request to try again.",
+    )
 
 
 jobs.HANDLERS["review"] = sys.modules[__name__]

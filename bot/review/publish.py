@@ -15,13 +15,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from rules.core.engine import Report
-from rules.core.model import Finding, Skipped
-
-from bot.review import comments as render
+from bot.github import markers
 from bot.github.changeset import ChangeSet
 from bot.github.client import GitHubError, Installation
+from bot.review import comments as render
 from bot.review.comments import Links
+from rules.core.engine import Report
+from rules.core.model import Finding, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class ReviewResult:
 
 # -- check run ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class CheckRun:
     id: int
@@ -54,22 +55,36 @@ class CheckRun:
 
 async def start_check(gh: Installation, repo: str, head_sha: str, app_id: Any = None) -> CheckRun:
     """The check run for this head SHA, found (and set back to `in_progress`) or created."""
-    runs = await gh.paginate(f"repos/{repo}/commits/{head_sha}/check-runs",
-                             {"check_name": CHECK_NAME, "filter": "all"}, key="check_runs")
+    runs = await gh.paginate(
+        f"repos/{repo}/commits/{head_sha}/check-runs",
+        {"check_name": CHECK_NAME, "filter": "all"},
+        key="check_runs",
+    )
     ours = [r for r in runs if app_id is None or str(r.get("app", {}).get("id")) == str(app_id)]
     if ours:
         run = max(ours, key=lambda r: r["id"])
         if run.get("status") != "in_progress":
-            await gh.json("PATCH", f"repos/{repo}/check-runs/{run['id']}",
-                          json={"status": "in_progress"})
+            await gh.json(
+                "PATCH", f"repos/{repo}/check-runs/{run['id']}", json={"status": "in_progress"}
+            )
         return CheckRun(run["id"], (run.get("output") or {}).get("annotations_count") or 0)
-    run = await gh.json("POST", f"repos/{repo}/check-runs",
-                        json={"name": CHECK_NAME, "head_sha": head_sha, "status": "in_progress"})
+    run = await gh.json(
+        "POST",
+        f"repos/{repo}/check-runs",
+        json={"name": CHECK_NAME, "head_sha": head_sha, "status": "in_progress"},
+    )
     return CheckRun(run["id"])
 
 
-async def conclude_check(gh: Installation, repo: str, run: CheckRun, findings: list[Finding],
-                         change: ChangeSet, skipped: list[Skipped], links: Links) -> str:
+async def conclude_check(
+    gh: Installation,
+    repo: str,
+    run: CheckRun,
+    findings: list[Finding],
+    change: ChangeSet,
+    skipped: list[Skipped],
+    links: Links,
+) -> str:
     """Complete the check: `failure` when a new unwaived error exists, else `success`."""
     conclusion = "failure" if Report(findings).failing(new_only=True) else "success"
     output = {
@@ -77,12 +92,15 @@ async def conclude_check(gh: Installation, repo: str, run: CheckRun, findings: l
         "summary": render.summary(findings, skipped, links, change.notes),
         "text": render.details(findings),
     }
-    annotations = [_annotation(f) for f in findings
-                   if f.new and not f.waived and f.path in _head_paths(change)]
+    annotations = [
+        _annotation(f) for f in findings if f.new and not f.waived and f.path in _head_paths(change)
+    ]
     if run.annotations:
         annotations = await _unsent(gh, repo, run.id, annotations)
-    batches = [annotations[i:i + ANNOTATIONS_PER_REQUEST]
-               for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)] or [[]]
+    batches = [
+        annotations[i : i + ANNOTATIONS_PER_REQUEST]
+        for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)
+    ] or [[]]
     for index, batch in enumerate(batches):
         body: dict[str, Any] = {"output": {**output, "annotations": batch}}
         if index == len(batches) - 1:
@@ -91,16 +109,27 @@ async def conclude_check(gh: Installation, repo: str, run: CheckRun, findings: l
     return conclusion
 
 
-async def conclude_with_message(gh: Installation, repo: str, run: CheckRun, title: str,
-                                summary: str, conclusion: str = "failure") -> None:
+async def conclude_with_message(
+    gh: Installation,
+    repo: str,
+    run: CheckRun,
+    title: str,
+    summary: str,
+    conclusion: str = "failure",
+) -> None:
     """Complete the check with a plain explanation (bad config, gave up after retries)."""
     capped = render.Capped()
     for line in summary.splitlines():
         capped.add(line)
-    await gh.json("PATCH", f"repos/{repo}/check-runs/{run.id}", json={
-        "status": "completed", "conclusion": conclusion,
-        "output": {"title": title[:250], "summary": capped.text("…(truncated)")},
-    })
+    await gh.json(
+        "PATCH",
+        f"repos/{repo}/check-runs/{run.id}",
+        json={
+            "status": "completed",
+            "conclusion": conclusion,
+            "output": {"title": title[:250], "summary": capped.text("…(truncated)")},
+        },
+    )
 
 
 def _head_paths(change: ChangeSet) -> set[str]:
@@ -109,15 +138,20 @@ def _head_paths(change: ChangeSet) -> set[str]:
 
 def _annotation(f: Finding) -> dict[str, Any]:
     return {
-        "path": f.path, "start_line": f.line, "end_line": f.line,
-        "start_column": f.column, "end_column": f.column,
+        "path": f.path,
+        "start_line": f.line,
+        "end_line": f.line,
+        "start_column": f.column,
+        "end_column": f.column,
         "annotation_level": "failure" if f.severity == "error" else "warning",
-        "title": f.rule, "message": f.message[:60_000],
+        "title": f.rule,
+        "message": f.message[:60_000],
     }
 
 
-async def _unsent(gh: Installation, repo: str, run_id: int,
-                  annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _unsent(
+    gh: Installation, repo: str, run_id: int, annotations: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Drop annotations an interrupted earlier attempt already added (GitHub only appends)."""
     existing = await gh.paginate(f"repos/{repo}/check-runs/{run_id}/annotations")
     sent = {(a["path"], a["start_line"], a["message"]) for a in existing}
@@ -126,20 +160,28 @@ async def _unsent(gh: Installation, repo: str, run_id: int,
 
 # -- review -------------------------------------------------------------------------------------
 
-async def publish_review(gh: Installation, repo: str, number: int, findings: list[Finding],
-                         change: ChangeSet, links: Links,
-                         skipped: list[Skipped] = ()) -> ReviewResult:
+
+async def publish_review(
+    gh: Installation,
+    repo: str,
+    number: int,
+    findings: list[Finding],
+    change: ChangeSet,
+    links: Links,
+    skipped: list[Skipped] = (),
+) -> ReviewResult:
     """Comment on what is new in this push; mark comments whose finding went away as fixed."""
     result = ReviewResult()
-    ours = render.posted_by_an_app
+    ours = markers.posted_by_an_app
     comments = [c for c in await gh.paginate(f"repos/{repo}/pulls/{number}/comments") if ours(c)]
     reviews = [r for r in await gh.paginate(f"repos/{repo}/pulls/{number}/reviews") if ours(r)]
     posted = set()
     for item in [*comments, *reviews]:
-        posted |= render.fingerprints_in(item.get("body"))
+        posted |= markers.fingerprints_in(item.get("body"))
 
-    await _mark_fixed(gh, repo, comments, findings, {s.path for s in skipped}, links.head_sha,
-                      result)
+    await _mark_fixed(
+        gh, repo, comments, findings, {s.path for s in skipped}, links.head_sha, result
+    )
 
     todo = [f for f in findings if f.new and not f.waived and f.fingerprint not in posted]
     if not todo:
@@ -150,16 +192,27 @@ async def publish_review(gh: Installation, repo: str, number: int, findings: lis
         if placed is not None and len(inline) < MAX_INLINE_COMMENTS:
             inline.append(placed)
             result.inline.append(f)
-        elif placed is None and f.path in change.changed_paths and len(result.file_level) < MAX_FILE_COMMENTS:
+        elif (
+            placed is None
+            and f.path in change.changed_paths
+            and len(result.file_level) < MAX_FILE_COMMENTS
+        ):
             result.file_level.append(f)
         else:
             result.in_body.append(f)
 
     body = render.review_body(len(todo), result.in_body, links)
     try:
-        review = await gh.json("POST", f"repos/{repo}/pulls/{number}/reviews", json={
-            "commit_id": links.head_sha, "event": "COMMENT", "body": body, "comments": inline,
-        })
+        review = await gh.json(
+            "POST",
+            f"repos/{repo}/pulls/{number}/reviews",
+            json={
+                "commit_id": links.head_sha,
+                "event": "COMMENT",
+                "body": body,
+                "comments": inline,
+            },
+        )
     except GitHubError as exc:
         if exc.status != 422 or not inline:
             raise
@@ -168,16 +221,28 @@ async def publish_review(gh: Installation, repo: str, number: int, findings: lis
         result.in_body = result.inline + result.in_body
         result.inline = []
         body = render.review_body(len(todo), result.in_body, links)
-        review = await gh.json("POST", f"repos/{repo}/pulls/{number}/reviews", json={
-            "commit_id": links.head_sha, "event": "COMMENT", "body": body,
-        })
+        review = await gh.json(
+            "POST",
+            f"repos/{repo}/pulls/{number}/reviews",
+            json={
+                "commit_id": links.head_sha,
+                "event": "COMMENT",
+                "body": body,
+            },
+        )
     result.review_id = review["id"]
     for f in list(result.file_level):
         try:
-            await gh.json("POST", f"repos/{repo}/pulls/{number}/comments", json={
-                "commit_id": links.head_sha, "path": f.path, "subject_type": "file",
-                "body": render.comment(f, suggestion=False),
-            })
+            await gh.json(
+                "POST",
+                f"repos/{repo}/pulls/{number}/comments",
+                json={
+                    "commit_id": links.head_sha,
+                    "path": f.path,
+                    "subject_type": "file",
+                    "body": render.comment(f, suggestion=False),
+                },
+            )
         except GitHubError as exc:
             log.warning("file comment on %s rejected: %s", f.path, exc.message)
             result.file_level.remove(f)
@@ -201,13 +266,19 @@ def _placement(f: Finding, change: ChangeSet) -> dict[str, Any] | None:
     return comment
 
 
-async def _mark_fixed(gh: Installation, repo: str, comments: list[dict[str, Any]],
-                      findings: list[Finding], unreadable: set[str], head_sha: str,
-                      result: ReviewResult) -> None:
+async def _mark_fixed(
+    gh: Installation,
+    repo: str,
+    comments: list[dict[str, Any]],
+    findings: list[Finding],
+    unreadable: set[str],
+    head_sha: str,
+    result: ReviewResult,
+) -> None:
     """A finding is fixed when it is gone, not when its file merely became unreadable."""
     present = {f.fingerprint for f in findings}
     for c in comments:
-        marks = render.fingerprints_in(c.get("body"))
+        marks = markers.fingerprints_in(c.get("body"))
         if not marks or marks & present or c.get("path") in unreadable or c.get("in_reply_to_id"):
             continue
         body = render.mark_fixed(c["body"], head_sha)
@@ -215,4 +286,3 @@ async def _mark_fixed(gh: Installation, repo: str, comments: list[dict[str, Any]
             continue
         await gh.json("PATCH", f"repos/{repo}/pulls/comments/{c['id']}", json={"body": body})
         result.fixed.append(c["id"])
-

@@ -79,7 +79,9 @@ class CommandError:
         return f"{self.problem}\n\nThe commands are:\n```\n{USAGE}\n```"
 
 
-_RESOURCE_TARGET = re.compile(r"^[A-Z][A-Za-z0-9]*/[a-z0-9][-a-z0-9.]*(/[A-Za-z0-9][-A-Za-z0-9._]*)?$")
+_RESOURCE_TARGET = re.compile(
+    r"^[A-Z][A-Za-z0-9]*/[a-z0-9][-a-z0-9.]*(/[A-Za-z0-9][-A-Za-z0-9._]*)?$"
+)
 _PATH_TARGET = re.compile(r"^[^\s]+$")
 _RULE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 _DAYS = re.compile(r"^([1-9][0-9]{0,3})d$")
@@ -98,8 +100,12 @@ def find_commands(body: str | None, known_rules: Iterable[str]) -> Iterator[Comm
         opener = _FENCE.match(line)
         if fence:
             # Only a run of the same character, at least as long, closes a block (CommonMark).
-            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) \
-                    and not opener.group(2).strip():
+            if (
+                opener
+                and opener.group(1)[0] == fence[0]
+                and len(opener.group(1)) >= len(fence)
+                and not opener.group(2).strip()
+            ):
                 fence = ""
             continue
         if opener:
@@ -135,7 +141,9 @@ def parse(line: str, known_rules: frozenset[str]) -> Command | CommandError:
 
 def _parse_waive(line: str, words: list[str], known_rules: frozenset[str]) -> Waive | CommandError:
     if "because" not in words:
-        return CommandError(line, "A waiver needs a reason: end the command with `because <reason>`.")
+        return CommandError(
+            line, "A waiver needs a reason: end the command with `because <reason>`."
+        )
     cut = words.index("because")
     head, reason = words[:cut], " ".join(words[cut + 1 :])
     if not reason:
@@ -153,7 +161,9 @@ def _parse_waive(line: str, words: list[str], known_rules: frozenset[str]) -> Wa
     else:
         match = _DAYS.match(value)
         if not match:
-            return CommandError(line, f"`{_clip(value)}` is not a duration: write `for <N>d`, e.g. `for 14d`.")
+            return CommandError(
+                line, f"`{_clip(value)}` is not a duration: write `for <N>d`, e.g. `for 14d`."
+            )
         days = int(match.group(1))
     if len(selector) > 2:
         return CommandError(line, "Name one rule and at most one target before the deadline.")
@@ -167,7 +177,9 @@ def _parse_waive(line: str, words: list[str], known_rules: frozenset[str]) -> Wa
         if len(selector) == 2:
             target = selector[1]
             if not (_RESOURCE_TARGET.match(target) or _PATH_TARGET.match(target)):
-                return CommandError(line, f"`{_clip(target)}` is neither Kind/namespace/name nor a path.")
+                return CommandError(
+                    line, f"`{_clip(target)}` is neither Kind/namespace/name nor a path."
+                )
     return Waive(rule, target, until, days, reason)
 
 

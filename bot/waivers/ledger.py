@@ -23,13 +23,33 @@ from bot.waivers.store import ACTIVE, CLEANED_UP, EXPIRED, OVERDUE
 
 FILTERS = ("all", "active", "expired", "overdue")
 FORMATS = ("table", "json", "csv")
-COLUMNS = ("id", "repository", "pull", "rule", "target", "resources", "deadline", "status", "approved_by",
-           "reason", "created_at", "command_url", "cleanup_issue")
+COLUMNS = (
+    "id",
+    "repository",
+    "pull",
+    "rule",
+    "target",
+    "resources",
+    "deadline",
+    "status",
+    "approved_by",
+    "reason",
+    "created_at",
+    "command_url",
+    "cleanup_issue",
+)
 
 
-async def rows(sessions: async_sessionmaker[AsyncSession], *, repository: str | None = None, which: str = "all",
-               now: dt.datetime) -> list[dict[str, Any]]:
-    query = select(Waiver, CleanupIssue.issue_url).outerjoin(CleanupIssue, CleanupIssue.waiver_id == Waiver.id)
+async def rows(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    repository: str | None = None,
+    which: str = "all",
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    query = select(Waiver, CleanupIssue.issue_url).outerjoin(
+        CleanupIssue, CleanupIssue.waiver_id == Waiver.id
+    )
     if repository:
         query = query.where(Waiver.repository == repository)
     passed = Waiver.expires_at <= now
@@ -46,10 +66,21 @@ async def rows(sessions: async_sessionmaker[AsyncSession], *, repository: str | 
 
 
 def _row(w: Waiver, issue: str | None) -> dict[str, Any]:
-    return {"id": w.id, "repository": w.repository, "pull": w.pull_number, "rule": w.rule, "target": w.target,
-            "resources": list(w.resources), "deadline": w.deadline.isoformat(), "status": w.status,
-            "approved_by": w.approved_by, "reason": w.reason, "created_at": w.created_at.isoformat(),
-            "command_url": w.command_url, "cleanup_issue": issue}
+    return {
+        "id": w.id,
+        "repository": w.repository,
+        "pull": w.pull_number,
+        "rule": w.rule,
+        "target": w.target,
+        "resources": list(w.resources),
+        "deadline": w.deadline.isoformat(),
+        "status": w.status,
+        "approved_by": w.approved_by,
+        "reason": w.reason,
+        "created_at": w.created_at.isoformat(),
+        "command_url": w.command_url,
+        "cleanup_issue": issue,
+    }
 
 
 def render(items: Sequence[dict[str, Any]], fmt: str) -> str:
@@ -70,12 +101,23 @@ def _table(items: Sequence[dict[str, Any]]) -> str:
         return "no waivers\n"
     header = ("ID", "PR", "RULE", "WAIVED", "DEADLINE", "STATUS", "APPROVED BY", "REASON")
     lines = [header] + [
-        (str(i["id"]), f"{i['repository']}#{i['pull']}", i["rule"], " ".join(i["resources"]) or (i["target"] or ""),
-         i["deadline"], i["status"], i["approved_by"], _clip(" ".join(i["reason"].split()), 50))
+        (
+            str(i["id"]),
+            f"{i['repository']}#{i['pull']}",
+            i["rule"],
+            " ".join(i["resources"]) or (i["target"] or ""),
+            i["deadline"],
+            i["status"],
+            i["approved_by"],
+            _clip(" ".join(i["reason"].split()), 50),
+        )
         for i in items
     ]
     widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
-    return "".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() + "\n" for line in lines)
+    return "".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)).rstrip() + "\n"
+        for line in lines
+    )
 
 
 def _clip(text: str, limit: int) -> str:

@@ -9,12 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rules.core.model import Finding
-
 from bot.github import markers
-
-from bot.waivers import store as waivers
 from bot.github.client import Installation
+from bot.waivers import store as waivers
+from rules.core.model import Finding
 
 NOTE_START, NOTE_END = "<!-- footgun:waived -->", "<!-- /footgun:waived -->"
 _NOTE = re.compile(re.escape(NOTE_START) + r".*?" + re.escape(NOTE_END) + r"\n*", re.S)
@@ -25,8 +23,10 @@ def note(finding: Finding) -> str:
     who = f" by @{waiver.approver}" if getattr(waiver, "approver", None) else ""
     number = f" (waiver #{waiver.id})" if getattr(waiver, "id", None) else ""
     reason = " ".join(str(getattr(waiver, "reason", "")).split())
-    return (f"{NOTE_START}\n> [!NOTE]\n> **Waived** until {waiver.until} (end of day UTC){who}{number}: "
-            f"{reason}\n{NOTE_END}\n\n")
+    return (
+        f"{NOTE_START}\n> [!NOTE]\n> **Waived** until {waiver.until} (end of day UTC){who}{number}: "
+        f"{reason}\n{NOTE_END}\n\n"
+    )
 
 
 def with_note(body: str, finding: Finding | None) -> str:
@@ -35,10 +35,13 @@ def with_note(body: str, finding: Finding | None) -> str:
     return (note(finding) + bare) if finding is not None else bare
 
 
-async def sync_if_needed(sessions: Any, gh: Installation, repo: str, number: int,
-                         findings: list[Finding]) -> list[int]:
+async def sync_if_needed(
+    sessions: Any, gh: Installation, repo: str, number: int, findings: list[Finding]
+) -> list[int]:
     """`sync`, skipped (no API call) for a PR that never had a waiver and has no waived finding."""
-    if not any(f.waived for f in findings) and not await waivers.ever_waived(sessions, repo, number):
+    if not any(f.waived for f in findings) and not await waivers.ever_waived(
+        sessions, repo, number
+    ):
         return []
     return await sync(gh, repo, number, findings)
 
@@ -58,7 +61,8 @@ async def sync(gh: Installation, repo: str, number: int, findings: list[Finding]
         finding = next((waived[m] for m in sorted(marks) if m in waived), None)
         new = with_note(body, finding)
         if new != body:
-            await gh.json("PATCH", f"repos/{repo}/pulls/comments/{comment['id']}", json={"body": new})
+            await gh.json(
+                "PATCH", f"repos/{repo}/pulls/comments/{comment['id']}", json={"body": new}
+            )
             edited.append(comment["id"])
     return edited
-

@@ -66,7 +66,10 @@ def decide_waiver(
         )
     until = command.until or today + dt.timedelta(days=command.days or 0)
     if until == dt.date.max:
-        return Decision(False, f"The deadline {until.isoformat()} has no end of day to expire at: pick an earlier one.")
+        return Decision(
+            False,
+            f"The deadline {until.isoformat()} has no end of day to expire at: pick an earlier one.",
+        )
     if until < today:
         return Decision(False, f"The deadline {until.isoformat()} is in the past.")
     if (until - today).days > settings.max_days:

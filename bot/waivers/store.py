@@ -22,7 +22,13 @@ from bot.waivers.policy import expires_at
 from rules.core.model import Finding
 from rules.core.waivers import target_matches
 
-ACTIVE, REVOKED, EXPIRED, CLEANED_UP, OVERDUE = "active", "revoked", "expired", "cleaned_up", "overdue"
+ACTIVE, REVOKED, EXPIRED, CLEANED_UP, OVERDUE = (
+    "active",
+    "revoked",
+    "expired",
+    "cleaned_up",
+    "overdue",
+)
 CLAIM_LEASE = dt.timedelta(minutes=10)
 """How long a sweeper replica owns a waiver's transition before another may take it over."""
 
@@ -40,16 +46,28 @@ class StoredWaiver:
     pull_number: int
 
     def covers(self, finding: Finding, today: dt.date) -> bool:
-        return finding.rule == self.rule and finding.fingerprint in self.fingerprints and today <= self.until
+        return (
+            finding.rule == self.rule
+            and finding.fingerprint in self.fingerprints
+            and today <= self.until
+        )
 
     @classmethod
     def of(cls, row: Waiver) -> StoredWaiver:
-        return cls(row.id, row.rule, frozenset(row.fingerprints), row.deadline, row.reason, row.approved_by,
-                   row.pull_number)
+        return cls(
+            row.id,
+            row.rule,
+            frozenset(row.fingerprints),
+            row.deadline,
+            row.reason,
+            row.approved_by,
+            row.pull_number,
+        )
 
 
-async def for_review(sessions: async_sessionmaker[AsyncSession] | None, repository: str,
-                     pull_number: int) -> list[StoredWaiver]:
+async def for_review(
+    sessions: async_sessionmaker[AsyncSession] | None, repository: str, pull_number: int
+) -> list[StoredWaiver]:
     """The active waivers a review of this pull request applies: its own, and those of merged PRs.
 
     Another open PR's waiver does not apply: a waiver granted there must not let the same finding
@@ -73,34 +91,78 @@ async def for_review(sessions: async_sessionmaker[AsyncSession] | None, reposito
         return [StoredWaiver.of(row) for row in rows]
 
 
-async def ever_waived(sessions: async_sessionmaker[AsyncSession] | None, repository: str, pull_number: int) -> bool:
+async def ever_waived(
+    sessions: async_sessionmaker[AsyncSession] | None, repository: str, pull_number: int
+) -> bool:
     """Whether the pull request has had a waiver, in any state."""
     if sessions is None:
         return False
     async with sessions() as session:
-        return await session.scalar(select(Waiver.id).where(
-            Waiver.repository == repository, Waiver.pull_number == pull_number).limit(1)) is not None
+        return (
+            await session.scalar(
+                select(Waiver.id)
+                .where(Waiver.repository == repository, Waiver.pull_number == pull_number)
+                .limit(1)
+            )
+            is not None
+        )
 
 
-def resolve(findings: Iterable[Finding], rule: str | None, target: str | None,
-            fingerprint: str | None = None) -> list[Finding]:
+def resolve(
+    findings: Iterable[Finding],
+    rule: str | None,
+    target: str | None,
+    fingerprint: str | None = None,
+) -> list[Finding]:
     """The findings a waiver's target names: one fingerprint (a thread reply), or rule + target."""
     if fingerprint is not None:
         return [f for f in findings if f.fingerprint == fingerprint]
     return [f for f in findings if f.rule == rule and target_matches(target, f)]
 
 
-def audit(session: AsyncSession, event: str, *, repository: str, pull_number: int | None,
-          waiver_id: int | None = None, actor: str | None = None, detail: str | None = None,
-          url: str | None = None, at: dt.datetime | None = None) -> None:
+def audit(
+    session: AsyncSession,
+    event: str,
+    *,
+    repository: str,
+    pull_number: int | None,
+    waiver_id: int | None = None,
+    actor: str | None = None,
+    detail: str | None = None,
+    url: str | None = None,
+    at: dt.datetime | None = None,
+) -> None:
     """Append one event to the audit log, in the caller's transaction."""
-    session.add(WaiverEvent(waiver_id=waiver_id, repository=repository, pull_number=pull_number, event=event,
-                            actor=actor, detail=detail, url=url, at=at or utcnow()))
+    session.add(
+        WaiverEvent(
+            waiver_id=waiver_id,
+            repository=repository,
+            pull_number=pull_number,
+            event=event,
+            actor=actor,
+            detail=detail,
+            url=url,
+            at=at or utcnow(),
+        )
+    )
 
 
-async def grant(session: AsyncSession, *, installation_id: int, repository: str, pull_number: int, rule: str,
-                target: str | None, findings: Sequence[Finding], reason: str, deadline: dt.date,
-                remind_days_before: int, approved_by: str, command_url: str, command_key: str) -> tuple[Waiver, bool]:
+async def grant(
+    session: AsyncSession,
+    *,
+    installation_id: int,
+    repository: str,
+    pull_number: int,
+    rule: str,
+    target: str | None,
+    findings: Sequence[Finding],
+    reason: str,
+    deadline: dt.date,
+    remind_days_before: int,
+    approved_by: str,
+    command_url: str,
+    command_key: str,
+) -> tuple[Waiver, bool]:
     """Record a waiver (and its `created` event); a retried command finds the one it made before."""
     existing = await session.scalar(select(Waiver).where(Waiver.command_key == command_key))
     if existing is not None:
@@ -111,16 +173,36 @@ async def grant(session: AsyncSession, *, installation_id: int, repository: str,
     # granted inside that window (its grant reply has just said when it ends).
     remind = end - dt.timedelta(days=remind_days_before) if remind_days_before > 0 else None
     waiver = Waiver(
-        installation_id=installation_id, repository=repository, pull_number=pull_number, rule=rule, target=target,
-        resources=sorted({str(f.resource) for f in findings}), fingerprints=sorted({f.fingerprint for f in findings}),
-        reason=reason, deadline=deadline, expires_at=end, remind_at=remind if remind and remind > now else None,
-        approved_by=approved_by, created_at=now, command_url=command_url, command_key=command_key, status=ACTIVE,
+        installation_id=installation_id,
+        repository=repository,
+        pull_number=pull_number,
+        rule=rule,
+        target=target,
+        resources=sorted({str(f.resource) for f in findings}),
+        fingerprints=sorted({f.fingerprint for f in findings}),
+        reason=reason,
+        deadline=deadline,
+        expires_at=end,
+        remind_at=remind if remind and remind > now else None,
+        approved_by=approved_by,
+        created_at=now,
+        command_url=command_url,
+        command_key=command_key,
+        status=ACTIVE,
     )
     session.add(waiver)
     await session.flush()
-    audit(session, "created", repository=repository, pull_number=pull_number, waiver_id=waiver.id,
-          actor=approved_by, detail=f"{rule} {target or ', '.join(waiver.resources)} until {deadline}: {reason}",
-          url=command_url, at=now)
+    audit(
+        session,
+        "created",
+        repository=repository,
+        pull_number=pull_number,
+        waiver_id=waiver.id,
+        actor=approved_by,
+        detail=f"{rule} {target or ', '.join(waiver.resources)} until {deadline}: {reason}",
+        url=command_url,
+        at=now,
+    )
     return waiver, True
 
 
@@ -128,14 +210,23 @@ async def revoke(session: AsyncSession, waiver_id: int, actor: str, url: str | N
     """active -> revoked, once (a conditional UPDATE: two `unwaive`s cannot both succeed)."""
     now = utcnow()
     result = await session.execute(
-        update(Waiver).where(Waiver.id == waiver_id, Waiver.status == ACTIVE)
+        update(Waiver)
+        .where(Waiver.id == waiver_id, Waiver.status == ACTIVE)
         .values(status=REVOKED, revoked_at=now, revoked_by=actor, closed_at=now)
     )
     if result.rowcount != 1:
         return False
     waiver = await session.get(Waiver, waiver_id, populate_existing=True)
-    audit(session, "revoked", repository=waiver.repository, pull_number=waiver.pull_number, waiver_id=waiver_id,
-          actor=actor, url=url, at=now)
+    audit(
+        session,
+        "revoked",
+        repository=waiver.repository,
+        pull_number=waiver.pull_number,
+        waiver_id=waiver_id,
+        actor=actor,
+        url=url,
+        at=now,
+    )
     return True
 
 
@@ -145,41 +236,68 @@ async def claim(sessions: async_sessionmaker[AsyncSession], waiver_id: int, owne
     async with sessions.begin() as session:
         result = await session.execute(
             update(Waiver)
-            .where(Waiver.id == waiver_id, Waiver.status == ACTIVE,
-                   or_(Waiver.claimed_until.is_(None), Waiver.claimed_until < now))
+            .where(
+                Waiver.id == waiver_id,
+                Waiver.status == ACTIVE,
+                or_(Waiver.claimed_until.is_(None), Waiver.claimed_until < now),
+            )
             .values(claimed_by=owner, claimed_until=now + CLAIM_LEASE)
         )
     return result.rowcount == 1
 
 
-async def release(sessions: async_sessionmaker[AsyncSession], waiver_id: int, owner: str, **values: Any) -> bool:
+async def release(
+    sessions: async_sessionmaker[AsyncSession], waiver_id: int, owner: str, **values: Any
+) -> bool:
     """End a claim, applying `values` (e.g. `reminded_at`); False when the claim was lost."""
     async with sessions.begin() as session:
         result = await session.execute(
-            update(Waiver).where(Waiver.id == waiver_id, Waiver.claimed_by == owner)
+            update(Waiver)
+            .where(Waiver.id == waiver_id, Waiver.claimed_by == owner)
             .values(claimed_by=None, claimed_until=None, **values)
         )
     return result.rowcount == 1
 
 
-async def settle(session: AsyncSession, waiver: Waiver, owner: str, status: str, event: str,
-                 detail: str | None, url: str | None = None, at: dt.datetime | None = None) -> bool:
+async def settle(
+    session: AsyncSession,
+    waiver: Waiver,
+    owner: str,
+    status: str,
+    event: str,
+    detail: str | None,
+    url: str | None = None,
+    at: dt.datetime | None = None,
+) -> bool:
     """Move a claimed active waiver to its final `status` and log `event`, in one transaction."""
     now = at or utcnow()
     result = await session.execute(
-        update(Waiver).where(Waiver.id == waiver.id, Waiver.status == ACTIVE, Waiver.claimed_by == owner)
+        update(Waiver)
+        .where(Waiver.id == waiver.id, Waiver.status == ACTIVE, Waiver.claimed_by == owner)
         .values(status=status, closed_at=now, claimed_by=None, claimed_until=None)
     )
     if result.rowcount != 1:
         return False
-    audit(session, event, repository=waiver.repository, pull_number=waiver.pull_number, waiver_id=waiver.id,
-          detail=detail, url=url, at=now)
+    audit(
+        session,
+        event,
+        repository=waiver.repository,
+        pull_number=waiver.pull_number,
+        waiver_id=waiver.id,
+        detail=detail,
+        url=url,
+        at=now,
+    )
     return True
 
 
 def insert_ignoring_duplicates(session: AsyncSession, model: type, values: dict[str, Any]) -> Any:
     """`INSERT ... ON CONFLICT DO NOTHING` for SQLite and PostgreSQL (rowcount 0 on a duplicate)."""
-    return dialect_insert(session.get_bind().dialect.name)(model).values(**values).on_conflict_do_nothing()
+    return (
+        dialect_insert(session.get_bind().dialect.name)(model)
+        .values(**values)
+        .on_conflict_do_nothing()
+    )
 
 
 def describe(waiver: Waiver) -> str:

@@ -29,16 +29,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.github import changeset
-
-from bot.queue import jobs
-
-from bot.waivers import store as waivers
 from bot.db import CleanupIssue, PullRequest, Waiver, utcnow
+from bot.github import changeset
 from bot.github.client import GitHubError, Installation
-from bot.settings import Settings
-from bot.waivers.store import ACTIVE, CLEANED_UP, EXPIRED, OVERDUE
+from bot.queue import jobs
 from bot.queue.worker import PERIODIC, Periodic, TaskContext
+from bot.settings import Settings
+from bot.waivers import store as waivers
+from bot.waivers.store import ACTIVE, CLEANED_UP, EXPIRED, OVERDUE
 
 log = logging.getLogger(__name__)
 CLEANUP_LABEL = "footgun-cleanup"
@@ -64,44 +62,69 @@ def owner_name() -> str:
     return f"sweeper:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-async def sweep(sessions: async_sessionmaker[AsyncSession], github: Any, now: dt.datetime | None = None,
-                owner: str | None = None) -> list[Outcome]:
+async def sweep(
+    sessions: async_sessionmaker[AsyncSession],
+    github: Any,
+    now: dt.datetime | None = None,
+    owner: str | None = None,
+) -> list[Outcome]:
     """Send due reminders and settle passed deadlines at `now`; what was done."""
     now = now or utcnow()
     owner = owner or owner_name()
     outcomes: list[Outcome] = []
     for waiver in await _reminders_due(sessions, now):
         if await waivers.claim(sessions, waiver.id, owner):
-            outcomes.append(await _guarded(sessions, waiver, owner, _remind(sessions, github, waiver, owner, now)))
+            outcomes.append(
+                await _guarded(
+                    sessions, waiver, owner, _remind(sessions, github, waiver, owner, now)
+                )
+            )
     for waiver in await _deadlines_passed(sessions, now):
         if await waivers.claim(sessions, waiver.id, owner):
-            outcomes.append(await _guarded(sessions, waiver, owner, _settle(sessions, github, waiver, owner, now)))
+            outcomes.append(
+                await _guarded(
+                    sessions, waiver, owner, _settle(sessions, github, waiver, owner, now)
+                )
+            )
     return outcomes
 
 
 async def preview(sessions: async_sessionmaker[AsyncSession], now: dt.datetime) -> list[Outcome]:
     """What `sweep` would do at `now`, from the database alone (no GitHub call, nothing written)."""
     outcomes = [
-        Outcome(w.id, "remind", f"would remind {w.repository}#{w.pull_number} that {_name(w)} expires on "
-                                f"{w.deadline}")
+        Outcome(
+            w.id,
+            "remind",
+            f"would remind {w.repository}#{w.pull_number} that {_name(w)} expires on {w.deadline}",
+        )
         for w in await _reminders_due(sessions, now)
     ]
     async with sessions() as session:
-        merged = {(p.repository, p.number): p for p in await session.scalars(
-            select(PullRequest).where(PullRequest.merged_at.is_not(None)))}
+        merged = {
+            (p.repository, p.number): p
+            for p in await session.scalars(
+                select(PullRequest).where(PullRequest.merged_at.is_not(None))
+            )
+        }
     for w in await _deadlines_passed(sessions, now):
         if (w.repository, w.pull_number) in merged:
-            text = (f"deadline {w.deadline} passed and {w.repository}#{w.pull_number} is merged: would analyse the "
-                    f"default branch and open a cleanup issue for @{w.approved_by} if {_name(w)} remains")
+            text = (
+                f"deadline {w.deadline} passed and {w.repository}#{w.pull_number} is merged: would analyse the "
+                f"default branch and open a cleanup issue for @{w.approved_by} if {_name(w)} remains"
+            )
             outcomes.append(Outcome(w.id, "issue", text))
         else:
-            text = (f"deadline {w.deadline} passed: would expire {_name(w)} and check {w.repository}#{w.pull_number} "
-                    "again if it is open")
+            text = (
+                f"deadline {w.deadline} passed: would expire {_name(w)} and check {w.repository}#{w.pull_number} "
+                "again if it is open"
+            )
             outcomes.append(Outcome(w.id, "expire", text))
     return outcomes
 
 
-async def _guarded(sessions: async_sessionmaker[AsyncSession], waiver: Waiver, owner: str, work: Any) -> Outcome:
+async def _guarded(
+    sessions: async_sessionmaker[AsyncSession], waiver: Waiver, owner: str, work: Any
+) -> Outcome:
     """Run one claimed transition; on failure hand the claim back so the next sweep retries."""
     try:
         return await work
@@ -111,46 +134,90 @@ async def _guarded(sessions: async_sessionmaker[AsyncSession], waiver: Waiver, o
         return Outcome(waiver.id, "skipped", f"failed, retried on the next sweep: {exc}")
 
 
-async def _reminders_due(sessions: async_sessionmaker[AsyncSession], now: dt.datetime) -> list[Waiver]:
+async def _reminders_due(
+    sessions: async_sessionmaker[AsyncSession], now: dt.datetime
+) -> list[Waiver]:
     async with sessions() as session:
-        return list(await session.scalars(
-            select(Waiver).where(Waiver.status == ACTIVE, Waiver.reminded_at.is_(None), Waiver.remind_at <= now,
-                                 Waiver.expires_at > now).order_by(Waiver.expires_at, Waiver.id)))
+        return list(
+            await session.scalars(
+                select(Waiver)
+                .where(
+                    Waiver.status == ACTIVE,
+                    Waiver.reminded_at.is_(None),
+                    Waiver.remind_at <= now,
+                    Waiver.expires_at > now,
+                )
+                .order_by(Waiver.expires_at, Waiver.id)
+            )
+        )
 
 
-async def _deadlines_passed(sessions: async_sessionmaker[AsyncSession], now: dt.datetime) -> list[Waiver]:
+async def _deadlines_passed(
+    sessions: async_sessionmaker[AsyncSession], now: dt.datetime
+) -> list[Waiver]:
     async with sessions() as session:
-        return list(await session.scalars(
-            select(Waiver).where(Waiver.status == ACTIVE, Waiver.expires_at <= now)
-            .order_by(Waiver.expires_at, Waiver.id)))
+        return list(
+            await session.scalars(
+                select(Waiver)
+                .where(Waiver.status == ACTIVE, Waiver.expires_at <= now)
+                .order_by(Waiver.expires_at, Waiver.id)
+            )
+        )
 
 
 # -- transitions --------------------------------------------------------------------------------
 
-async def _remind(sessions: async_sessionmaker[AsyncSession], github: Any, waiver: Waiver, owner: str,
-                  now: dt.datetime) -> Outcome:
+
+async def _remind(
+    sessions: async_sessionmaker[AsyncSession],
+    github: Any,
+    waiver: Waiver,
+    owner: str,
+    now: dt.datetime,
+) -> Outcome:
     gh = github.installation(waiver.installation_id)
     days = max((waiver.deadline - now.date()).days, 0)
     when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
-    text = (f"Reminder: waiver **#{waiver.id}** ({waivers.describe(waiver)}, approved by @{waiver.approved_by}) "
-            f"expires {when}, at the end of {waiver.deadline} UTC. Fix the finding before then: on an open pull "
-            "request the check fails again; once merged, a cleanup issue is opened if the finding is still on "
-            f"the default branch.\n\n<!-- footgun:reminder={waiver.id} -->")
-    comment = await gh.json("POST", f"repos/{waiver.repository}/issues/{waiver.pull_number}/comments",
-                            json={"body": text})
+    text = (
+        f"Reminder: waiver **#{waiver.id}** ({waivers.describe(waiver)}, approved by @{waiver.approved_by}) "
+        f"expires {when}, at the end of {waiver.deadline} UTC. Fix the finding before then: on an open pull "
+        "request the check fails again; once merged, a cleanup issue is opened if the finding is still on "
+        f"the default branch.\n\n<!-- footgun:reminder={waiver.id} -->"
+    )
+    comment = await gh.json(
+        "POST",
+        f"repos/{waiver.repository}/issues/{waiver.pull_number}/comments",
+        json={"body": text},
+    )
     async with sessions.begin() as session:
         result = await session.execute(
-            update(Waiver).where(Waiver.id == waiver.id, Waiver.claimed_by == owner)
-            .values(reminded_at=now, claimed_by=None, claimed_until=None))
+            update(Waiver)
+            .where(Waiver.id == waiver.id, Waiver.claimed_by == owner)
+            .values(reminded_at=now, claimed_by=None, claimed_until=None)
+        )
         if result.rowcount == 1:
-            waivers.audit(session, "reminded", repository=waiver.repository, pull_number=waiver.pull_number,
-                          waiver_id=waiver.id, detail=f"expires {waiver.deadline}", url=comment.get("html_url"),
-                          at=now)
-    return Outcome(waiver.id, "remind", f"reminded {waiver.repository}#{waiver.pull_number} ({when})")
+            waivers.audit(
+                session,
+                "reminded",
+                repository=waiver.repository,
+                pull_number=waiver.pull_number,
+                waiver_id=waiver.id,
+                detail=f"expires {waiver.deadline}",
+                url=comment.get("html_url"),
+                at=now,
+            )
+    return Outcome(
+        waiver.id, "remind", f"reminded {waiver.repository}#{waiver.pull_number} ({when})"
+    )
 
 
-async def _settle(sessions: async_sessionmaker[AsyncSession], github: Any, waiver: Waiver, owner: str,
-                  now: dt.datetime) -> Outcome:
+async def _settle(
+    sessions: async_sessionmaker[AsyncSession],
+    github: Any,
+    waiver: Waiver,
+    owner: str,
+    now: dt.datetime,
+) -> Outcome:
     gh = github.installation(waiver.installation_id)
     pull = await gh.get(f"repos/{waiver.repository}/pulls/{waiver.pull_number}")
     where = f"{waiver.repository}#{waiver.pull_number}"
@@ -158,63 +225,125 @@ async def _settle(sessions: async_sessionmaker[AsyncSession], github: Any, waive
         return await _cleanup(sessions, gh, waiver, owner, now)
     if pull.get("state") != "open":
         async with sessions.begin() as session:
-            await waivers.settle(session, waiver, owner, EXPIRED, "expired",
-                                 f"deadline {waiver.deadline} passed; the pull request was closed without merging",
-                                 at=now)
+            await waivers.settle(
+                session,
+                waiver,
+                owner,
+                EXPIRED,
+                "expired",
+                f"deadline {waiver.deadline} passed; the pull request was closed without merging",
+                at=now,
+            )
         return Outcome(waiver.id, "expire", f"expired ({where} was closed without merging)")
     head = pull["head"]["sha"]
     async with sessions.begin() as session:
-        if await waivers.settle(session, waiver, owner, EXPIRED, "expired",
-                                f"deadline {waiver.deadline} passed; {where} is checked again at {head[:7]}", at=now):
-            await session.run_sync(jobs.enqueue, "review", {
-                "installation_id": waiver.installation_id, "repository": waiver.repository,
-                "pull_number": waiver.pull_number, "head_sha": head, "base_sha": pull["base"]["sha"],
-                "reason": f"waiver #{waiver.id} expired",
-            }, dedupe_key=jobs.review_key(waiver.repository, waiver.pull_number, head))
-    await gh.json("POST", f"repos/{waiver.repository}/issues/{waiver.pull_number}/comments", json={"body": (
-        f"Waiver **#{waiver.id}** ({waivers.describe(waiver)}) expired at the end of {waiver.deadline} UTC. "
-        f"The check runs again on {head[:7]} and fails while the finding remains.")})
+        if await waivers.settle(
+            session,
+            waiver,
+            owner,
+            EXPIRED,
+            "expired",
+            f"deadline {waiver.deadline} passed; {where} is checked again at {head[:7]}",
+            at=now,
+        ):
+            await session.run_sync(
+                jobs.enqueue,
+                "review",
+                {
+                    "installation_id": waiver.installation_id,
+                    "repository": waiver.repository,
+                    "pull_number": waiver.pull_number,
+                    "head_sha": head,
+                    "base_sha": pull["base"]["sha"],
+                    "reason": f"waiver #{waiver.id} expired",
+                },
+                dedupe_key=jobs.review_key(waiver.repository, waiver.pull_number, head),
+            )
+    await gh.json(
+        "POST",
+        f"repos/{waiver.repository}/issues/{waiver.pull_number}/comments",
+        json={
+            "body": (
+                f"Waiver **#{waiver.id}** ({waivers.describe(waiver)}) expired at the end of {waiver.deadline} UTC. "
+                f"The check runs again on {head[:7]} and fails while the finding remains."
+            )
+        },
+    )
     return Outcome(waiver.id, "recheck", f"expired; {where} is checked again at {head[:7]}")
 
 
-async def _cleanup(sessions: async_sessionmaker[AsyncSession], gh: Installation, waiver: Waiver, owner: str,
-                   now: dt.datetime) -> Outcome:
+async def _cleanup(
+    sessions: async_sessionmaker[AsyncSession],
+    gh: Installation,
+    waiver: Waiver,
+    owner: str,
+    now: dt.datetime,
+) -> Outcome:
     """The PR was merged: is a waived finding still on the default branch at its head?"""
     repo = await gh.get(f"repos/{waiver.repository}")
     branch = repo["default_branch"]
     head = (await gh.get(f"repos/{waiver.repository}/branches/{branch}"))["commit"]["sha"]
     revision = await changeset.fetch_revision(gh, waiver.repository, head)
-    report = await changeset.analyse(revision.files, None, revision.config, revision.parsed, today=now.date())
+    report = await changeset.analyse(
+        revision.files, None, revision.config, revision.parsed, today=now.date()
+    )
     remaining = [f for f in report.findings if f.fingerprint in set(waiver.fingerprints)]
     if not remaining:
         async with sessions.begin() as session:
-            await waivers.settle(session, waiver, owner, CLEANED_UP, "cleaned_up",
-                                 f"the waived finding is gone from {branch} at {head[:7]}", at=now)
-        return Outcome(waiver.id, "cleaned_up", f"cleaned up: the finding is gone from {branch} at {head[:7]}")
+            await waivers.settle(
+                session,
+                waiver,
+                owner,
+                CLEANED_UP,
+                "cleaned_up",
+                f"the waived finding is gone from {branch} at {head[:7]}",
+                at=now,
+            )
+        return Outcome(
+            waiver.id, "cleaned_up", f"cleaned up: the finding is gone from {branch} at {head[:7]}"
+        )
     issue = await open_cleanup_issue(sessions, gh, waiver, repo, branch, head, remaining)
     if issue is None:
         await waivers.release(sessions, waiver.id, owner)
         return Outcome(waiver.id, "skipped", "another sweeper is opening its cleanup issue")
     async with sessions.begin() as session:
-        await waivers.settle(session, waiver, owner, OVERDUE, "issue_opened",
-                             f"still on {branch} at {head[:7]}: issue #{issue['number']}", url=issue["html_url"],
-                             at=now)
+        await waivers.settle(
+            session,
+            waiver,
+            owner,
+            OVERDUE,
+            "issue_opened",
+            f"still on {branch} at {head[:7]}: issue #{issue['number']}",
+            url=issue["html_url"],
+            at=now,
+        )
     return Outcome(waiver.id, "issue", f"still on {branch}: cleanup issue #{issue['number']}")
 
 
-async def open_cleanup_issue(sessions: async_sessionmaker[AsyncSession], gh: Installation, waiver: Waiver,
-                             repo: dict[str, Any], branch: str, head: str,
-                             remaining: list[Any]) -> dict[str, Any] | None:
+async def open_cleanup_issue(
+    sessions: async_sessionmaker[AsyncSession],
+    gh: Installation,
+    waiver: Waiver,
+    repo: dict[str, Any],
+    branch: str,
+    head: str,
+    remaining: list[Any],
+) -> dict[str, Any] | None:
     """The waiver's one cleanup issue: reserved in the database first, then created on GitHub.
 
     None when another sweeper holds the reservation. A reservation left by a crashed sweeper is
     taken over after the claim lease, and the issue it may have opened is found by its marker.
     """
-    values = {"waiver_id": waiver.id, "repository": waiver.repository,
-              "fingerprints": sorted({f.fingerprint for f in remaining}), "reserved_at": utcnow()}
+    values = {
+        "waiver_id": waiver.id,
+        "repository": waiver.repository,
+        "fingerprints": sorted({f.fingerprint for f in remaining}),
+        "reserved_at": utcnow(),
+    }
     async with sessions.begin() as session:
-        inserted = (await session.execute(
-            waivers.insert_ignoring_duplicates(session, CleanupIssue, values))).rowcount == 1
+        inserted = (
+            await session.execute(waivers.insert_ignoring_duplicates(session, CleanupIssue, values))
+        ).rowcount == 1
         row = await session.scalar(select(CleanupIssue).where(CleanupIssue.waiver_id == waiver.id))
     if row.issue_number is not None:
         return {"number": row.issue_number, "html_url": row.issue_url}
@@ -238,35 +367,57 @@ async def _take_over(sessions: async_sessionmaker[AsyncSession], row: CleanupIss
         return False
     async with sessions.begin() as session:
         result = await session.execute(
-            update(CleanupIssue).where(CleanupIssue.id == row.id, CleanupIssue.issue_number.is_(None),
-                                       CleanupIssue.reserved_at == row.reserved_at).values(reserved_at=utcnow()))
+            update(CleanupIssue)
+            .where(
+                CleanupIssue.id == row.id,
+                CleanupIssue.issue_number.is_(None),
+                CleanupIssue.reserved_at == row.reserved_at,
+            )
+            .values(reserved_at=utcnow())
+        )
     return result.rowcount == 1
 
 
 async def _abandon(sessions: async_sessionmaker[AsyncSession], row: CleanupIssue) -> None:
     """Creating the issue failed: age the reservation so the next sweep takes it over at once."""
     async with sessions.begin() as session:
-        await session.execute(update(CleanupIssue).where(CleanupIssue.id == row.id, CleanupIssue.issue_number.is_(None))
-                              .values(reserved_at=RESERVATION_ABANDONED))
+        await session.execute(
+            update(CleanupIssue)
+            .where(CleanupIssue.id == row.id, CleanupIssue.issue_number.is_(None))
+            .values(reserved_at=RESERVATION_ABANDONED)
+        )
 
 
-async def _record(sessions: async_sessionmaker[AsyncSession], row: CleanupIssue,
-                  issue: dict[str, Any]) -> dict[str, Any]:
+async def _record(
+    sessions: async_sessionmaker[AsyncSession], row: CleanupIssue, issue: dict[str, Any]
+) -> dict[str, Any]:
     async with sessions.begin() as session:
-        await session.execute(update(CleanupIssue).where(CleanupIssue.id == row.id)
-                              .values(issue_number=issue["number"], issue_url=issue["html_url"]))
+        await session.execute(
+            update(CleanupIssue)
+            .where(CleanupIssue.id == row.id)
+            .values(issue_number=issue["number"], issue_url=issue["html_url"])
+        )
     return issue
 
 
 async def _find_issue(gh: Installation, waiver: Waiver) -> dict[str, Any] | None:
     marker = ISSUE_MARKER.format(waiver.id)
-    issues = await gh.paginate(f"repos/{waiver.repository}/issues",
-                               {"labels": CLEANUP_LABEL, "state": "all"}, limit=ISSUE_SEARCH_LIMIT)
+    issues = await gh.paginate(
+        f"repos/{waiver.repository}/issues",
+        {"labels": CLEANUP_LABEL, "state": "all"},
+        limit=ISSUE_SEARCH_LIMIT,
+    )
     return next((i for i in issues if marker in (i.get("body") or "")), None)
 
 
-async def _create_issue(gh: Installation, waiver: Waiver, repo: dict[str, Any], branch: str, head: str,
-                        remaining: list[Any]) -> dict[str, Any]:
+async def _create_issue(
+    gh: Installation,
+    waiver: Waiver,
+    repo: dict[str, Any],
+    branch: str,
+    head: str,
+    remaining: list[Any],
+) -> dict[str, Any]:
     web = repo.get("html_url") or f"https://github.com/{waiver.repository}"
     resources = ", ".join(sorted({str(f.resource) for f in remaining}))
     lines = [
@@ -280,20 +431,37 @@ async def _create_issue(gh: Installation, waiver: Waiver, repo: dict[str, Any], 
         "",
     ]
     for f in remaining:
-        lines.append(f"- [{f.path} line {f.line}]({web}/blob/{head}/{f.path}#L{f.line}) `{f.rule}`: "
-                     f"{' '.join(f.message.split())}")
-    lines += ["", "Fix it on the default branch, then close this issue.", "", ISSUE_MARKER.format(waiver.id)]
-    body = {"title": f"Clean up waived {waiver.rule} on {resources} (waiver #{waiver.id})",
-            "body": "\n".join(lines), "labels": [CLEANUP_LABEL], "assignees": [waiver.approved_by]}
+        lines.append(
+            f"- [{f.path} line {f.line}]({web}/blob/{head}/{f.path}#L{f.line}) `{f.rule}`: "
+            f"{' '.join(f.message.split())}"
+        )
+    lines += [
+        "",
+        "Fix it on the default branch, then close this issue.",
+        "",
+        ISSUE_MARKER.format(waiver.id),
+    ]
+    body = {
+        "title": f"Clean up waived {waiver.rule} on {resources} (waiver #{waiver.id})",
+        "body": "\n".join(lines),
+        "labels": [CLEANUP_LABEL],
+        "assignees": [waiver.approved_by],
+    }
     try:
         return await gh.json("POST", f"repos/{waiver.repository}/issues", json=body)
     except GitHubError as exc:
         if exc.status != 422:
             raise
         # The approver can no longer be assigned (left the repository): open it unassigned.
-        log.warning("waiver #%s: cannot assign @%s (%s); opening the issue unassigned",
-                    waiver.id, waiver.approved_by, exc.message)
-        return await gh.json("POST", f"repos/{waiver.repository}/issues", json={**body, "assignees": []})
+        log.warning(
+            "waiver #%s: cannot assign @%s (%s); opening the issue unassigned",
+            waiver.id,
+            waiver.approved_by,
+            exc.message,
+        )
+        return await gh.json(
+            "POST", f"repos/{waiver.repository}/issues", json={**body, "assignees": []}
+        )
 
 
 def _name(waiver: Waiver) -> str:

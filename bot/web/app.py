@@ -23,19 +23,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import db, logs
-
-from bot.queue import jobs
-
-from bot.web import setup
-
-from bot.web import webhooks
 from bot.metrics import QUEUE_DEPTH, exposition
-from bot.settings import Settings, registration_hint
+from bot.queue import jobs
 from bot.queue.worker import PERIODIC, TaskContext, Wakeup, Worker
+from bot.settings import Settings, registration_hint
+from bot.web import setup, webhooks
 
 log = logging.getLogger(__name__)
 GithubFactory = Callable[[Settings], AbstractAsyncContextManager[Any]]
-HANDLER_MODULES = ("bot.review.job", "bot.waivers.handler", "bot.waivers.sweeper")  # register HANDLERS, PERIODIC
+HANDLER_MODULES = (
+    "bot.review.job",
+    "bot.waivers.handler",
+    "bot.waivers.sweeper",
+)  # register HANDLERS, PERIODIC
 SHUTDOWN_GRACE_SECONDS = 10.0
 PROBE_TIMEOUT_SECONDS = 2.0
 
@@ -83,23 +83,37 @@ class Runtime:
     async def _start_app(self) -> None:
         settings = self.settings
         if self.github_factory is None:
-            from bot.github.client import open_client  # githubkit is heavy: only a serving process loads it
+            from bot.github.client import (
+                open_client,
+            )  # githubkit is heavy: only a serving process loads it
 
             self.github_factory = open_client
         self.github = await self._stack.enter_async_context(self.github_factory(settings))
         handlers = self.handlers if self.handlers is not None else load_handlers()
-        if settings.is_sqlite and settings.workers:
-            if abandoned := await jobs.release_abandoned(self.database):
-                log.warning("resuming %d job(s) a previous run left unfinished", abandoned)
+        if (
+            settings.is_sqlite
+            and settings.workers
+            and (abandoned := await jobs.release_abandoned(self.database))
+        ):
+            log.warning("resuming %d job(s) a previous run left unfinished", abandoned)
         for number in range(settings.workers):
-            worker = Worker(settings, self.database, self.github, handlers=handlers, wakeup=self.wakeup)
+            worker = Worker(
+                settings, self.database, self.github, handlers=handlers, wakeup=self.wakeup
+            )
             self.workers.append(worker)
             self.worker_tasks.append(asyncio.create_task(worker.run(), name=f"worker-{number}"))
         context = TaskContext(settings, self.github, self.database.sessions)
         for name, periodic in PERIODIC.items():
-            self.periodic.append(asyncio.create_task(periodic.loop(context, name), name=f"periodic-{name}"))
-        log.info("started %d workers (%s) and %d periodic tasks on %s", settings.workers,
-                 ", ".join(sorted(handlers)) or "no handlers", len(PERIODIC), settings.database_url_for_logs)
+            self.periodic.append(
+                asyncio.create_task(periodic.loop(context, name), name=f"periodic-{name}")
+            )
+        log.info(
+            "started %d workers (%s) and %d periodic tasks on %s",
+            settings.workers,
+            ", ".join(sorted(handlers)) or "no handlers",
+            len(PERIODIC),
+            settings.database_url_for_logs,
+        )
 
     async def stop(self) -> None:
         """Let running jobs finish for a while; cancelled ones go back to the queue."""
@@ -178,7 +192,9 @@ async def readyz(request: Request) -> JSONResponse:
         with contextlib.suppress(Exception):
             runtime.schema_problem = await db.pending_migrations(database.engine)
     if runtime.schema_problem:
-        return JSONResponse({"status": "unavailable", "database": runtime.schema_problem}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "database": runtime.schema_problem}, status_code=503
+        )
     try:
         await asyncio.wait_for(db.ping(database), PROBE_TIMEOUT_SECONDS)
     except Exception as exc:

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, select
 from sqlalchemy.orm import Session
 
+from bot.db import Installation, InstallationRepository, PullRequest, dialect_insert, utcnow
 from bot.queue import jobs
 from bot.waivers.grammar import PREFIX as COMMAND_PREFIX
-from bot.db import Installation, InstallationRepository, PullRequest, dialect_insert, utcnow
 
 REVIEW_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review", "edited")
 
@@ -60,7 +60,10 @@ def log_context(payload: dict[str, Any]) -> dict[str, Any]:
     issue = payload.get("issue") or {}
     if number is None and issue.get("pull_request"):
         number = issue.get("number")
-    return {"repository": repository, "pr": f"{repository}#{number}" if repository and number else None}
+    return {
+        "repository": repository,
+        "pr": f"{repository}#{number}" if repository and number else None,
+    }
 
 
 @route("pull_request")
@@ -73,7 +76,9 @@ def pull_request(session: Session, payload: dict[str, Any], delivery: str) -> Ou
     pr = payload["pull_request"]
     current = remember_pull_request(session, payload)
     if action == "closed":
-        return Outcome("recorded", "pull request merged" if current.merged_at else "pull request closed")
+        return Outcome(
+            "recorded", "pull request merged" if current.merged_at else "pull request closed"
+        )
     if current.head_sha != pr["head"]["sha"]:
         return Outcome("ignored", f"out of order: the head is already {current.head_sha[:12]}")
     return _review(session, payload, delivery, [current], f"pull_request.{action}")
@@ -88,7 +93,9 @@ def check_run(session: Session, payload: dict[str, Any], delivery: str) -> Outco
     reason = f"check_run.{action}"
     if action == "requested_action":
         reason += f":{(payload.get('requested_action') or {}).get('identifier', '')}"
-    return _rerun(session, payload, delivery, run["head_sha"], run.get("pull_requests") or [], reason)
+    return _rerun(
+        session, payload, delivery, run["head_sha"], run.get("pull_requests") or [], reason
+    )
 
 
 @route("check_suite")
@@ -97,7 +104,12 @@ def check_suite(session: Session, payload: dict[str, Any], delivery: str) -> Out
         return None
     suite = payload["check_suite"]
     return _rerun(
-        session, payload, delivery, suite["head_sha"], suite.get("pull_requests") or [], "check_suite.rerequested"
+        session,
+        payload,
+        delivery,
+        suite["head_sha"],
+        suite.get("pull_requests") or [],
+        "check_suite.rerequested",
     )
 
 
@@ -112,7 +124,11 @@ def _rerun(
     """Review again the PRs of `head_sha`: those GitHub lists, else (fork PRs) those we mapped."""
     repository = repository_name(payload)
     repository_id = (payload.get("repository") or {}).get("id")
-    numbers = [p["number"] for p in listed if (p.get("base") or {}).get("repo", {}).get("id") in (None, repository_id)]
+    numbers = [
+        p["number"]
+        for p in listed
+        if (p.get("base") or {}).get("repo", {}).get("id") in (None, repository_id)
+    ]
     query = select(PullRequest).where(PullRequest.repository == repository)
     if numbers:
         query = query.where(PullRequest.number.in_(numbers))
@@ -124,8 +140,14 @@ def _rerun(
         pr = known.get(number)
         if pr is None:
             base = next(p["base"] for p in listed if p["number"] == number)
-            pr = PullRequest(repository=repository, number=number, head_sha=head_sha, base_ref=base["ref"],
-                             base_sha=base.get("sha"), state="open")
+            pr = PullRequest(
+                repository=repository,
+                number=number,
+                head_sha=head_sha,
+                base_ref=base["ref"],
+                base_sha=base.get("sha"),
+                state="open",
+            )
         targets.append(pr)
     if not targets:
         return Outcome("ignored", f"no open pull request known for head {head_sha[:12]}")
@@ -170,7 +192,8 @@ def _review(
 _PULL_REQUESTS = PullRequest.__table__
 _PR_KEY = ("repository", "number")
 _PR_CURRENT = select(_PULL_REQUESTS).where(
-    _PULL_REQUESTS.c.repository == bindparam("repository"), _PULL_REQUESTS.c.number == bindparam("number")
+    _PULL_REQUESTS.c.repository == bindparam("repository"),
+    _PULL_REQUESTS.c.number == bindparam("number"),
 )
 
 
@@ -182,7 +205,8 @@ def _pr_upsert(dialect: str, columns: tuple[str, ...]) -> Any:
         _PULL_REQUESTS.c.github_updated_at <= statement.excluded.github_updated_at
     )
     return statement.on_conflict_do_update(
-        index_elements=list(_PR_KEY), set_={k: statement.excluded[k] for k in columns if k not in _PR_KEY},
+        index_elements=list(_PR_KEY),
+        set_={k: statement.excluded[k] for k in columns if k not in _PR_KEY},
         where=newer,
     ).returning(*_PULL_REQUESTS.c)
 
@@ -222,7 +246,11 @@ def installation(session: Session, payload: dict[str, Any], delivery: str) -> Ou
     record.account_type = account.get("type")
     if action == "deleted":
         record.deleted_at = utcnow()
-        session.execute(delete(InstallationRepository).where(InstallationRepository.installation_id == record.id))
+        session.execute(
+            delete(InstallationRepository).where(
+                InstallationRepository.installation_id == record.id
+            )
+        )
     elif action in ("suspend", "unsuspend"):
         record.suspended = action == "suspend"
     elif action == "created":
@@ -232,13 +260,19 @@ def installation(session: Session, payload: dict[str, Any], delivery: str) -> Ou
 
 
 @route("installation_repositories")
-def installation_repositories(session: Session, payload: dict[str, Any], delivery: str) -> Outcome | None:
+def installation_repositories(
+    session: Session, payload: dict[str, Any], delivery: str
+) -> Outcome | None:
     record = _installation(session, payload["installation"])
     _add_repositories(session, record.id, payload.get("repositories_added") or [])
     removed = [r["id"] for r in payload.get("repositories_removed") or []]
     if removed:
-        session.execute(delete(InstallationRepository).where(InstallationRepository.id.in_(removed)))
-    return Outcome("recorded", f"{len(payload.get('repositories_added') or [])} added, {len(removed)} removed")
+        session.execute(
+            delete(InstallationRepository).where(InstallationRepository.id.in_(removed))
+        )
+    return Outcome(
+        "recorded", f"{len(payload.get('repositories_added') or [])} added, {len(removed)} removed"
+    )
 
 
 def _installation(session: Session, data: dict[str, Any]) -> Installation:
@@ -252,11 +286,16 @@ def _installation(session: Session, data: dict[str, Any]) -> Installation:
     return record
 
 
-def _add_repositories(session: Session, installation_id: int, repositories: list[dict[str, Any]]) -> None:
+def _add_repositories(
+    session: Session, installation_id: int, repositories: list[dict[str, Any]]
+) -> None:
     for repo in repositories:
         session.merge(
             InstallationRepository(
-                id=repo["id"], installation_id=installation_id, full_name=repo["full_name"], private=repo.get("private")
+                id=repo["id"],
+                installation_id=installation_id,
+                full_name=repo["full_name"],
+                private=repo.get("private"),
             )
         )
 
@@ -269,7 +308,9 @@ def issue_comment(session: Session, payload: dict[str, Any], delivery: str) -> O
 
 
 @route("pull_request_review_comment")
-def pull_request_review_comment(session: Session, payload: dict[str, Any], delivery: str) -> Outcome | None:
+def pull_request_review_comment(
+    session: Session, payload: dict[str, Any], delivery: str
+) -> Outcome | None:
     if payload.get("action") != "created":
         return None
     return _command(session, payload, delivery, payload["pull_request"]["number"], "review")

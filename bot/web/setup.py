@@ -42,7 +42,7 @@ MAX_PENDING = 64
 STATE_COOKIE = "footgun_setup_state"
 ORG_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 CODE = re.compile(r"[A-Za-z0-9_-]{1,200}")
-LOOPBACK = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+LOOPBACK = ("localhost", "127.0.0.1", "::1", "0.0.0.0")  # noqa: S104 (names, not a bind)
 
 
 class SetupError(Exception):
@@ -85,6 +85,7 @@ def _flow(request: Request) -> tuple[Any, PendingStates, asyncio.Lock]:
 
 # -- the manifest -------------------------------------------------------------------------------
 
+
 def manifest_path(settings: Settings) -> Path:
     """FOOTGUN_APP_MANIFEST, else app.yml of this checkout (editable install), else of the cwd."""
     if settings.app_manifest is not None:
@@ -98,8 +99,11 @@ def load_manifest(settings: Settings) -> dict[str, Any]:
     try:
         manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SetupError(f"cannot read the App manifest {path}: {exc.__class__.__name__}"
-                         " (set FOOTGUN_APP_MANIFEST to app.yml)", 500) from None
+        raise SetupError(
+            f"cannot read the App manifest {path}: {exc.__class__.__name__}"
+            " (set FOOTGUN_APP_MANIFEST to app.yml)",
+            500,
+        ) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("hook_attributes"), dict):
         raise SetupError(f"the App manifest {path} has no hook_attributes", 500)
     return manifest
@@ -143,23 +147,41 @@ input[type=text]{padding:.35rem .5rem;border:1px solid #d0d7de;border-radius:6px
 """
 
 
-def page(settings: Settings, title: str, body: str, status: int = 200,
-         cookie: tuple[str, str, bool] | None = None) -> HTMLResponse:
+def page(
+    settings: Settings,
+    title: str,
+    body: str,
+    status: int = 200,
+    cookie: tuple[str, str, bool] | None = None,
+) -> HTMLResponse:
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(settings.github_web_url or ""))
-    text = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
-            f' · istio-footgun-bot</title><meta name="viewport" content="width=device-width">'
-            f'<style>{STYLE}</style></head><body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>')
-    response = HTMLResponse(text, status_code=status, headers={
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": f"default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {origin};"
-                                   " frame-ancestors 'none'; base-uri 'none'",
-    })
+    text = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
+        f' · istio-footgun-bot</title><meta name="viewport" content="width=device-width">'
+        f"<style>{STYLE}</style></head><body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
+    )
+    response = HTMLResponse(
+        text,
+        status_code=status,
+        headers={
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": f"default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {origin};"
+            " frame-ancestors 'none'; base-uri 'none'",
+        },
+    )
     if cookie:
         name, value, secure = cookie
-        response.set_cookie(name, value, max_age=STATE_SECONDS if value else 0, path="/setup",
-                            secure=secure, httponly=True, samesite="lax")
+        response.set_cookie(
+            name,
+            value,
+            max_age=STATE_SECONDS if value else 0,
+            path="/setup",
+            secure=secure,
+            httponly=True,
+            samesite="lax",
+        )
     return response
 
 
@@ -170,46 +192,68 @@ def _e(value: object) -> str:
 def _configured_page(settings: Settings) -> HTMLResponse:
     install = ""
     if settings.app_html_url:
-        install = (f'<p><a class="button" href="{_e(settings.app_html_url)}/installations/new">'
-                   "Install it on repositories</a></p>")
-    return page(settings, "The GitHub App is configured", (
-        f"<p>This server already has a GitHub App (App ID <code>{_e(settings.app_id)}</code>) and accepts"
-        " its webhooks at <code>/webhooks</code>. There is nothing to register.</p>" + install +
-        "<p class=muted>To connect another App, change <code>FOOTGUN_APP_ID</code>, <code>FOOTGUN_PRIVATE_KEY</code>"
-        " and <code>FOOTGUN_WEBHOOK_SECRET</code> (or remove the credentials file) and restart.</p>"))
+        install = (
+            f'<p><a class="button" href="{_e(settings.app_html_url)}/installations/new">'
+            "Install it on repositories</a></p>"
+        )
+    return page(
+        settings,
+        "The GitHub App is configured",
+        (
+            f"<p>This server already has a GitHub App (App ID <code>{_e(settings.app_id)}</code>) and accepts"
+            " its webhooks at <code>/webhooks</code>. There is nothing to register.</p>"
+            + install
+            + "<p class=muted>To connect another App, change <code>FOOTGUN_APP_ID</code>, <code>FOOTGUN_PRIVATE_KEY</code>"
+            " and <code>FOOTGUN_WEBHOOK_SECRET</code> (or remove the credentials file) and restart.</p>"
+        ),
+    )
 
 
 async def start(request: Request) -> Response:
     runtime, states, _ = _flow(request)
     settings: Settings = runtime.settings
     if not settings.setup_enabled:
-        return page(settings, "Setup is off", "<p>FOOTGUN_SETUP_ENABLED is false on this server.</p>", 404)
+        return page(
+            settings, "Setup is off", "<p>FOOTGUN_SETUP_ENABLED is false on this server.</p>", 404
+        )
     if settings.has_app_credentials:
         return _configured_page(settings)
     org = request.query_params.get("org", "").strip() or None
     if org is not None and not ORG_LOGIN.fullmatch(org):
-        return page(settings, "Not an organization name",
-                    "<p class=error>An organization login has letters, digits and hyphens (39 at most).</p>"
-                    '<p><a href="/setup">Start again</a></p>', 400)
+        return page(
+            settings,
+            "Not an organization name",
+            "<p class=error>An organization login has letters, digits and hyphens (39 at most).</p>"
+            '<p><a href="/setup">Start again</a></p>',
+            400,
+        )
     try:
         base = public_url(settings, request)
         manifest = manifest_for(settings, base)
     except SetupError as exc:
         log.error("setup: %s", exc)
-        return page(settings, "Cannot register the App", f"<p class=error>{_e(exc)}</p>", exc.status)
+        return page(
+            settings, "Cannot register the App", f"<p class=error>{_e(exc)}</p>", exc.status
+        )
     state = states.issue()
     owner = f"the organization <code>{_e(org)}</code>" if org else "your personal account"
     warning = ""
     if urlsplit(base).hostname in LOOPBACK:
-        warning = ("<p class=note>GitHub cannot deliver webhooks to <code>" + _e(urlsplit(base).hostname) +
-                   "</code>. Open this page through the address GitHub reaches, or set <code>FOOTGUN_PUBLIC_URL</code>.</p>")
-    permissions = ", ".join(f"{k}: {v}" for k, v in (manifest.get("default_permissions") or {}).items())
+        warning = (
+            "<p class=note>GitHub cannot deliver webhooks to <code>"
+            + _e(urlsplit(base).hostname)
+            + "</code>. Open this page through the address GitHub reaches, or set <code>FOOTGUN_PUBLIC_URL</code>.</p>"
+        )
+    permissions = ", ".join(
+        f"{k}: {v}" for k, v in (manifest.get("default_permissions") or {}).items()
+    )
     events = ", ".join(manifest.get("default_events") or [])
     body = (
         "<p>This server is not connected to GitHub yet. GitHub will create an App from this project's"
         " <code>app.yml</code>, then send you back here: its private key and webhook secret are saved on"
-        " this server, and it starts accepting webhooks at once.</p>" + warning +
-        f"<dl><dt>Owner</dt><dd>{owner}</dd>"
+        " this server, and it starts accepting webhooks at once.</p>"
+        + warning
+        + f"<dl><dt>Owner</dt><dd>{owner}</dd>"
         f"<dt>Webhook URL</dt><dd><code>{_e(manifest['hook_attributes']['url'])}</code></dd>"
         f"<dt>GitHub</dt><dd><code>{_e(settings.github_web_url)}</code></dd>"
         f"<dt>Permissions</dt><dd>{_e(permissions)}</dd><dt>Events</dt><dd>{_e(events)}</dd></dl>"
@@ -222,25 +266,40 @@ async def start(request: Request) -> Response:
         "<p class=muted>Anyone who reaches this page can register an App for this server until one is"
         " configured: do it right after deploying, or set <code>FOOTGUN_SETUP_ENABLED=false</code>.</p>"
     )
-    return page(settings, "Register the GitHub App", body,
-                cookie=(STATE_COOKIE, state, request.url.scheme == "https"))
+    return page(
+        settings,
+        "Register the GitHub App",
+        body,
+        cookie=(STATE_COOKIE, state, request.url.scheme == "https"),
+    )
 
 
 async def complete(request: Request) -> Response:
     runtime, states, lock = _flow(request)
     settings: Settings = runtime.settings
     if not settings.setup_enabled:
-        return page(settings, "Setup is off", "<p>FOOTGUN_SETUP_ENABLED is false on this server.</p>", 404)
+        return page(
+            settings, "Setup is off", "<p>FOOTGUN_SETUP_ENABLED is false on this server.</p>", 404
+        )
     clear = (STATE_COOKIE, "", request.url.scheme == "https")
     state = request.query_params.get("state", "")
     cookie = request.cookies.get(STATE_COOKIE, "")
     code = request.query_params.get("code", "")
-    valid = bool(state) and secrets.compare_digest(state.encode(), cookie.encode()) and states.redeem(state)
+    valid = (
+        bool(state)
+        and secrets.compare_digest(state.encode(), cookie.encode())
+        and states.redeem(state)
+    )
     if not valid:
         log.warning("setup: refused a completion with an unknown, used, expired or foreign state")
-        return page(settings, "This setup link is not valid",
-                    "<p class=error>It was used already, has expired, or was started in another browser.</p>"
-                    '<p><a href="/setup">Start again</a></p>', 400, cookie=clear)
+        return page(
+            settings,
+            "This setup link is not valid",
+            "<p class=error>It was used already, has expired, or was started in another browser.</p>"
+            '<p><a href="/setup">Start again</a></p>',
+            400,
+            cookie=clear,
+        )
     async with lock:
         if runtime.settings.has_app_credentials:
             return _configured_page(runtime.settings)
@@ -252,43 +311,74 @@ async def complete(request: Request) -> Response:
             await runtime.activate(settings.with_credentials(stored))
         except SetupError as exc:
             log.error("setup: %s", exc)
-            return page(settings, "The App could not be registered",
-                        f'<p class=error>{_e(exc)}</p><p><a href="/setup">Start again</a></p>', exc.status, cookie=clear)
-    log.info("setup: registered GitHub App %s (id %s); credentials in %s", app["slug"], app["id"],
-             settings.credentials_file)
+            return page(
+                settings,
+                "The App could not be registered",
+                f'<p class=error>{_e(exc)}</p><p><a href="/setup">Start again</a></p>',
+                exc.status,
+                cookie=clear,
+            )
+    log.info(
+        "setup: registered GitHub App %s (id %s); credentials in %s",
+        app["slug"],
+        app["id"],
+        settings.credentials_file,
+    )
     install = f"{app['html_url']}/installations/new"
-    return page(settings, "GitHub App registered", (
-        f"<p>GitHub created <strong>{_e(app['name'])}</strong> (App ID <code>{_e(app['id'])}</code>)."
-        " This server now accepts its webhooks.</p>"
-        f"<p><a class=button id=install href=\"{_e(install)}\">Install it on your repositories</a></p>"
-        f"<p class=muted>Its private key and webhook secret are in <code>{_e(settings.credentials_file)}</code>"
-        " (readable by this server's user only), loaded at every start. Running several replicas? Copy"
-        " them into your secret store as <code>FOOTGUN_APP_ID</code>, <code>FOOTGUN_PRIVATE_KEY</code> and"
-        " <code>FOOTGUN_WEBHOOK_SECRET</code>: other replicas cannot read this file.</p>"), cookie=clear)
+    return page(
+        settings,
+        "GitHub App registered",
+        (
+            f"<p>GitHub created <strong>{_e(app['name'])}</strong> (App ID <code>{_e(app['id'])}</code>)."
+            " This server now accepts its webhooks.</p>"
+            f'<p><a class=button id=install href="{_e(install)}">Install it on your repositories</a></p>'
+            f"<p class=muted>Its private key and webhook secret are in <code>{_e(settings.credentials_file)}</code>"
+            " (readable by this server's user only), loaded at every start. Running several replicas? Copy"
+            " them into your secret store as <code>FOOTGUN_APP_ID</code>, <code>FOOTGUN_PRIVATE_KEY</code> and"
+            " <code>FOOTGUN_WEBHOOK_SECRET</code>: other replicas cannot read this file.</p>"
+        ),
+        cookie=clear,
+    )
 
 
 async def installed(request: Request) -> Response:
     runtime, _, _ = _flow(request)
-    return page(runtime.settings, "Installed", (
-        "<p>The App is installed. It reviews the next pull request that changes Istio manifests in the"
-        " repositories you chose, and reports the <strong>Istio footguns</strong> check run.</p>"
-        "<p class=muted>Make that check required in branch protection to gate merges on it.</p>"))
+    return page(
+        runtime.settings,
+        "Installed",
+        (
+            "<p>The App is installed. It reviews the next pull request that changes Istio manifests in the"
+            " repositories you chose, and reports the <strong>Istio footguns</strong> check run.</p>"
+            "<p class=muted>Make that check required in branch protection to gate merges on it.</p>"
+        ),
+    )
 
 
 # -- the exchange and the credentials file -----------------------------------------------------
+
 
 async def convert(settings: Settings, code: str) -> dict[str, Any]:
     """`POST /app-manifests/{code}/conversions`: unauthenticated; the code is good once, for an hour."""
     url = f"{settings.github_api_url}/app-manifests/{quote(code, safe='')}/conversions"
     try:
         async with httpx.AsyncClient(timeout=settings.http_timeout) as client:
-            response = await client.post(url, headers={"Accept": "application/vnd.github+json",
-                                                       "User-Agent": "istio-footgun-bot"})
+            response = await client.post(
+                url,
+                headers={
+                    "Accept": "application/vnd.github+json",
+                    "User-Agent": "istio-footgun-bot",
+                },
+            )
     except httpx.HTTPError as exc:
-        raise SetupError(f"cannot reach GitHub at {settings.github_api_url}: {exc.__class__.__name__}", 502) from None
+        raise SetupError(
+            f"cannot reach GitHub at {settings.github_api_url}: {exc.__class__.__name__}", 502
+        ) from None
     if response.status_code == 404:
-        raise SetupError("GitHub does not know this code: it was used already or is over an hour old."
-                         " Start again at /setup", 502)
+        raise SetupError(
+            "GitHub does not know this code: it was used already or is over an hour old."
+            " Start again at /setup",
+            502,
+        )
     if response.status_code != 201:
         raise SetupError(f"GitHub answered {response.status_code} to the code exchange", 502)
     try:
@@ -297,13 +387,18 @@ async def convert(settings: Settings, code: str) -> dict[str, Any]:
         app = None
     wanted = {"id": int, "slug": str, "name": str, "pem": str, "html_url": str}
     if not isinstance(app, dict) or any(not isinstance(app.get(k), t) for k, t in wanted.items()):
-        raise SetupError("GitHub's answer to the code exchange lacks the App's id, key or page", 502)
+        raise SetupError(
+            "GitHub's answer to the code exchange lacks the App's id, key or page", 502
+        )
     for secret in (app.get("pem"), app.get("webhook_secret"), app.get("client_secret")):
         if isinstance(secret, str):
             logs.register_secret(secret)
     if not isinstance(app.get("webhook_secret"), str) or not app["webhook_secret"]:
-        raise SetupError(f"GitHub created the App {app['slug']} without a webhook secret: set one in its"
-                         " settings and FOOTGUN_WEBHOOK_SECRET, with FOOTGUN_APP_ID and FOOTGUN_PRIVATE_KEY", 502)
+        raise SetupError(
+            f"GitHub created the App {app['slug']} without a webhook secret: set one in its"
+            " settings and FOOTGUN_WEBHOOK_SECRET, with FOOTGUN_APP_ID and FOOTGUN_PRIVATE_KEY",
+            502,
+        )
     return app
 
 
@@ -311,9 +406,15 @@ def store_credentials(path: Path, app: dict[str, Any]) -> dict[str, object]:
     """Write the App's credentials (mode 0600, replaced atomically); return them as settings fields."""
     from bot.settings import read_credentials
 
-    data = {"app_id": app["id"], "slug": app["slug"], "html_url": app["html_url"],
-            "client_id": app.get("client_id"), "private_key": app["pem"],
-            "webhook_secret": app["webhook_secret"], "client_secret": app.get("client_secret")}
+    data = {
+        "app_id": app["id"],
+        "slug": app["slug"],
+        "html_url": app["html_url"],
+        "client_id": app.get("client_id"),
+        "private_key": app["pem"],
+        "webhook_secret": app["webhook_secret"],
+        "client_secret": app.get("client_secret"),
+    }
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -326,13 +427,18 @@ def store_credentials(path: Path, app: dict[str, Any]) -> dict[str, object]:
     except OSError as exc:
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
-        raise SetupError(f"GitHub created the App {app['slug']} (id {app['id']}) but its credentials cannot be"
-                         f" written to {path}: {exc.strerror or exc.__class__.__name__}. Set FOOTGUN_CREDENTIALS_FILE"
-                         " to a writable path, then generate a new private key in the App's settings", 500) from None
+        raise SetupError(
+            f"GitHub created the App {app['slug']} (id {app['id']}) but its credentials cannot be"
+            f" written to {path}: {exc.strerror or exc.__class__.__name__}. Set FOOTGUN_CREDENTIALS_FILE"
+            " to a writable path, then generate a new private key in the App's settings",
+            500,
+        ) from None
     try:
         stored = read_credentials(path)
     except ValueError as exc:
-        raise SetupError(f"GitHub's credentials for {app['slug']} are unusable: {exc}", 502) from None
+        raise SetupError(
+            f"GitHub's credentials for {app['slug']} are unusable: {exc}", 502
+        ) from None
     assert stored is not None
     return stored
 

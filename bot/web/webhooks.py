@@ -21,11 +21,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from bot import logs
-
-from bot.web import events
 from bot.db import Delivery, dialect_insert, utcnow
 from bot.metrics import DELIVERIES, WEBHOOK_SECONDS
 from bot.settings import registration_hint
+from bot.web import events
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB and drops larger ones itself
@@ -70,7 +69,9 @@ async def _receive(request: Request) -> JSONResponse:
     except ClientDisconnect:
         return _answer(400, None, "disconnected", "the client went away")
     signature = request.headers.get("x-hub-signature-256", "")
-    if not signature.startswith("sha256=") or not verify(settings.webhook_secret.get_secret_value(), body, signature):
+    if not signature.startswith("sha256=") or not verify(
+        settings.webhook_secret.get_secret_value(), body, signature
+    ):
         log.warning("webhook refused: %s X-Hub-Signature-256", "wrong" if signature else "missing")
         return _answer(401, None, "bad_signature", "missing or wrong X-Hub-Signature-256")
 
@@ -82,11 +83,18 @@ async def _receive(request: Request) -> JSONResponse:
             missing = "X-GitHub-Event" if not event else "X-GitHub-Delivery"
             return await _reject(runtime, delivery, event, f"missing {missing} header")
         if len(delivery) > HEADER_MAX_CHARS or len(event) > HEADER_MAX_CHARS:
-            return await _reject(runtime, None, None, f"X-GitHub-Delivery or X-GitHub-Event over {HEADER_MAX_CHARS} characters")
+            return await _reject(
+                runtime,
+                None,
+                None,
+                f"X-GitHub-Delivery or X-GitHub-Event over {HEADER_MAX_CHARS} characters",
+            )
         if event not in events.ROUTES:
             return _answer(200, event, "unhandled", f"event {event!r} is not handled")
         try:
-            payload = orjson.loads(body)  # a PR payload is 10-30 kB: 2.5 times faster than json.loads
+            payload = orjson.loads(
+                body
+            )  # a PR payload is 10-30 kB: 2.5 times faster than json.loads
         except orjson.JSONDecodeError as exc:
             return await _reject(runtime, delivery, event, f"body is not JSON: {exc}")
         if not isinstance(payload, dict):
@@ -123,12 +131,20 @@ async def _store(runtime: Any, delivery: str, event: str, payload: dict[str, Any
         raise
     if outcome.jobs:
         runtime.wakeup.notify()
-    log.info("delivery %s %s.%s: %s%s", delivery, event, action, outcome.outcome,
-             f" ({outcome.note})" if outcome.note else "")
+    log.info(
+        "delivery %s %s.%s: %s%s",
+        delivery,
+        event,
+        action,
+        outcome.outcome,
+        f" ({outcome.note})" if outcome.note else "",
+    )
     return _answer(202, event, outcome.outcome, outcome.note, jobs=outcome.jobs)
 
 
-def _store_delivery(session: Session, delivery: str, event: str, payload: dict[str, Any]) -> events.Outcome:
+def _store_delivery(
+    session: Session, delivery: str, event: str, payload: dict[str, Any]
+) -> events.Outcome:
     """The delivery and what it means, in one transaction; raising rolls all of it back.
 
     The delivery row goes in last, `ON CONFLICT DO NOTHING`: a redelivery inserts nothing, and
@@ -153,11 +169,16 @@ def _store_delivery(session: Session, delivery: str, event: str, payload: dict[s
 def _insert_delivery(dialect: str) -> Any:
     """`INSERT ... ON CONFLICT (delivery_id) DO NOTHING RETURNING id`, built once per backend."""
     table = Delivery.__table__
-    return dialect_insert(dialect)(table).on_conflict_do_nothing(index_elements=["delivery_id"]).returning(table.c.id)
+    return (
+        dialect_insert(dialect)(table)
+        .on_conflict_do_nothing(index_elements=["delivery_id"])
+        .returning(table.c.id)
+    )
 
 
-async def _reject(runtime: Any, delivery: str | None, event: str | None, reason: str,
-                  action: str | None = None) -> JSONResponse:
+async def _reject(
+    runtime: Any, delivery: str | None, event: str | None, reason: str, action: str | None = None
+) -> JSONResponse:
     """400, and a record of it: a signed delivery we could not read is worth investigating."""
     log.warning("delivery %s rejected: %s", delivery, reason)
 
@@ -165,8 +186,16 @@ async def _reject(runtime: Any, delivery: str | None, event: str | None, reason:
         if delivery and _seen(session, delivery):
             return False
         action_ = str(action)[:HEADER_MAX_CHARS] if action else None
-        session.add(Delivery(delivery_id=delivery, event=event, action=action_, received_at=utcnow(),
-                             outcome="rejected", note=reason[:1000]))
+        session.add(
+            Delivery(
+                delivery_id=delivery,
+                event=event,
+                action=action_,
+                received_at=utcnow(),
+                outcome="rejected",
+                note=reason[:1000],
+            )
+        )
         return True
 
     try:
@@ -178,8 +207,9 @@ async def _reject(runtime: Any, delivery: str | None, event: str | None, reason:
     return _answer(400, event, "rejected", reason)
 
 
-def _delivery_values(delivery: str, event: str, payload: dict[str, Any], outcome: str,
-                     note: str | None) -> dict[str, Any]:
+def _delivery_values(
+    delivery: str, event: str, payload: dict[str, Any], outcome: str, note: str | None
+) -> dict[str, Any]:
     return {
         "delivery_id": delivery,
         "event": event,
@@ -192,14 +222,18 @@ def _delivery_values(delivery: str, event: str, payload: dict[str, Any], outcome
     }
 
 
-_SEEN = select(Delivery.__table__.c.id).where(Delivery.__table__.c.delivery_id == bindparam("delivery"))
+_SEEN = select(Delivery.__table__.c.id).where(
+    Delivery.__table__.c.delivery_id == bindparam("delivery")
+)
 
 
 def _seen(session: Session, delivery: str) -> bool:
     return session.connection().execute(_SEEN, {"delivery": delivery}).first() is not None
 
 
-def _answer(status: int, event: str | None, outcome: str, note: str | None, **extra: Any) -> JSONResponse:
+def _answer(
+    status: int, event: str | None, outcome: str, note: str | None, **extra: Any
+) -> JSONResponse:
     DELIVERIES.labels(event or "unknown", outcome).inc()
     body: dict[str, Any] = {"outcome": outcome}
     if note:

@@ -97,13 +97,23 @@ class Config:
 
 
 _TOP_KEYS = {
-    "default_namespace", "root_namespace", "cluster_domain", "include", "exclude", "rules",
-    "waivers", "waive", "health_paths", "probes_rewritten",
+    "default_namespace",
+    "root_namespace",
+    "cluster_domain",
+    "include",
+    "exclude",
+    "rules",
+    "waivers",
+    "waive",
+    "health_paths",
+    "probes_rewritten",
 }
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def parse_config(text: str, known_rules: dict[str, dict[str, Any]], source: str = "config") -> Config:
+def parse_config(
+    text: str, known_rules: dict[str, dict[str, Any]], source: str = "config"
+) -> Config:
     """Parse config text. `known_rules` maps each rule ID to its option defaults.
 
     The config is small and people edit it by hand, so it is read with ruamel.yaml's round-trip
@@ -130,7 +140,9 @@ def parse_config(text: str, known_rules: dict[str, dict[str, Any]], source: str 
     unknown = [key for key in data if str(key) not in _TOP_KEYS]
     if unknown:
         known = ", ".join(sorted(_TOP_KEYS))
-        raise ConfigError(f"{_at(source, data, unknown[0])}: unknown key '{unknown[0]}' (known: {known})")
+        raise ConfigError(
+            f"{_at(source, data, unknown[0])}: unknown key '{unknown[0]}' (known: {known})"
+        )
 
     kwargs: dict[str, Any] = {}
     for key in ("default_namespace", "root_namespace"):
@@ -193,11 +205,15 @@ def _parse_rules(
         elif isinstance(value, dict):
             out[rule_id] = _parse_rule_mapping(value, known_rules[rule_id], where)
         else:
-            raise ConfigError(f"{where}: expected off, on, error, warning or a mapping, got {value!r}")
+            raise ConfigError(
+                f"{where}: expected off, on, error, warning or a mapping, got {value!r}"
+            )
     return out
 
 
-def _parse_rule_mapping(value: dict[str, Any], defaults: dict[str, Any], where: str) -> RuleSettings:
+def _parse_rule_mapping(
+    value: dict[str, Any], defaults: dict[str, Any], where: str
+) -> RuleSettings:
     enabled, severity, options = True, None, {}
     for key, item in value.items():
         if key == "enabled":

@@ -33,9 +33,12 @@ class Document:
             found = None
             if isinstance(node, yaml.MappingNode) and isinstance(step, str):
                 found = next((kv for kv in node.value if kv[0].value == step), None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-                if 0 <= step < len(node.value):
-                    found = (node.value[step], node.value[step])
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(step, int)
+                and 0 <= step < len(node.value)
+            ):
+                found = (node.value[step], node.value[step])
             if found is None:
                 break
             key_node, node = found

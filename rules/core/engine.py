@@ -40,7 +40,8 @@ class Report:
     def failing(self, new_only: bool) -> list[Finding]:
         """Unwaived error findings (only the new ones when judging a change)."""
         return [
-            f for f in self.findings
+            f
+            for f in self.findings
             if f.severity == "error" and not f.waived and (f.new or not new_only)
         ]
 
@@ -163,7 +164,10 @@ def _edit(problem: Problem) -> Edit | None:
             return Edit(first + offset, last + offset, "")
         # The key opened a list item (`- fault:`): its next sibling key takes over the dash.
         following = last + 1
-        if following >= len(lines) or len(lines[following]) - len(lines[following].lstrip()) != column:
+        if (
+            following >= len(lines)
+            or len(lines[following]) - len(lines[following].lstrip()) != column
+        ):
             return None
         return Edit(first + offset, following + offset, lead + lines[following].lstrip())
     return None

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, MutableMapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import yaml
 
@@ -39,16 +39,35 @@ ISTIO_GROUPS = frozenset(
     }
 )
 WORKLOAD_KINDS = frozenset(
-    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job",
-     "CronJob", "Pod"}
+    {
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "ReplicationController",
+        "Job",
+        "CronJob",
+        "Pod",
+    }
 )
 KUBERNETES_KINDS = frozenset({"Namespace", "Service", "ConfigMap"}) | WORKLOAD_KINDS
 KUBERNETES_GROUPS = frozenset({"", "apps", "batch"})
 ISTIO_KINDS = frozenset(
     {
-        "VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "Sidecar",
-        "WorkloadEntry", "WorkloadGroup", "EnvoyFilter", "ProxyConfig", "PeerAuthentication",
-        "AuthorizationPolicy", "RequestAuthentication", "IstioOperator", "Telemetry",
+        "VirtualService",
+        "DestinationRule",
+        "Gateway",
+        "ServiceEntry",
+        "Sidecar",
+        "WorkloadEntry",
+        "WorkloadGroup",
+        "EnvoyFilter",
+        "ProxyConfig",
+        "PeerAuthentication",
+        "AuthorizationPolicy",
+        "RequestAuthentication",
+        "IstioOperator",
+        "Telemetry",
         "WasmPlugin",
     }
 )
@@ -89,7 +108,7 @@ class _StrictLoader(yaml.CSafeLoader):
     repeat the same keys and values, and path resolvers (which we do not use) are skipped.
     """
 
-    _tags: dict[tuple[str, Any], str] = {}
+    _tags: ClassVar[dict[tuple[str, Any], str]] = {}
     _bools = yaml.constructor.SafeConstructor.bool_values
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -132,15 +151,19 @@ class _StrictLoader(yaml.CSafeLoader):
                     value_node = child
                 else:
                     key_node, value_node = child
-                    key = self._scalar(key_node) if key_node.__class__ is yaml.ScalarNode else (
-                        self.construct_object(key_node, deep=True)
+                    key = (
+                        self._scalar(key_node)
+                        if key_node.__class__ is yaml.ScalarNode
+                        else (self.construct_object(key_node, deep=True))
                     )
                     try:
                         duplicate = key in container
                     except TypeError:
                         raise yaml.constructor.ConstructorError(
-                            "while constructing a mapping", parent.start_mark,
-                            "found unhashable key", key_node.start_mark,
+                            "while constructing a mapping",
+                            parent.start_mark,
+                            "found unhashable key",
+                            key_node.start_mark,
                         ) from None
                     if duplicate:
                         raise _duplicate(key_node)
@@ -173,8 +196,10 @@ class _StrictLoader(yaml.CSafeLoader):
             return self._scalar(node)
         if cls is yaml.SequenceNode and node.tag == _SEQ:
             container: Any = []
-        elif cls is yaml.MappingNode and node.tag == _MAP and not any(
-            key.tag == _MERGE for key, _ in node.value
+        elif (
+            cls is yaml.MappingNode
+            and node.tag == _MAP
+            and not any(key.tag == _MERGE for key, _ in node.value)
         ):
             container = {}
         else:
@@ -252,7 +277,9 @@ def parse_file(path: str, data: bytes | str, size: int | None = None) -> ParsedF
     else:
         text = data
         if len(text) > MAX_FILE_BYTES:
-            return _skip(f"larger than 1 MiB ({len(text):,} characters); split it into smaller files")
+            return _skip(
+                f"larger than 1 MiB ({len(text):,} characters); split it into smaller files"
+            )
         if "\x00" in text:
             return _skip("binary file (contains NUL bytes), not YAML")
     templated = _GO_TEMPLATE.search(text) is not None
@@ -266,7 +293,9 @@ def parse_file(path: str, data: bytes | str, size: int | None = None) -> ParsedF
         try:
             body = yaml.load(doc_text, Loader=_StrictLoader)  # noqa: S506 - a safe loader
         except yaml.MarkedYAMLError as exc:
-            return _skip(HELM_TEMPLATE if templated else _describe_yaml_error(exc, doc_text, start_line))
+            return _skip(
+                HELM_TEMPLATE if templated else _describe_yaml_error(exc, doc_text, start_line)
+            )
         except yaml.YAMLError as exc:
             return _skip(f"invalid YAML: {str(exc).splitlines()[0]}")
         except RecursionError:
@@ -403,11 +432,17 @@ def _shape_problem(body: Any, doc_text: str) -> str | None:
         node, depth = stack.pop()
         budget -= 1
         if budget < 0:
-            return (f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?)"
-                    if has_aliases else f"more than {MAX_EXPANDED_NODES:,} nodes")
+            return (
+                f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?)"
+                if has_aliases
+                else f"more than {MAX_EXPANDED_NODES:,} nodes"
+            )
         if depth > MAX_NESTING:
-            return (f"aliases nest deeper than {MAX_NESTING} levels (a recursive alias?)"
-                    if has_aliases else f"nesting deeper than {MAX_NESTING} levels")
+            return (
+                f"aliases nest deeper than {MAX_NESTING} levels (a recursive alias?)"
+                if has_aliases
+                else f"nesting deeper than {MAX_NESTING} levels"
+            )
         if isinstance(node, dict):
             stack.extend((value, depth + 1) for value in node.values())
         elif isinstance(node, list):
@@ -418,7 +453,11 @@ def _shape_problem(body: Any, doc_text: str) -> str | None:
 def _describe_yaml_error(exc: yaml.MarkedYAMLError, doc_text: str, start_line: int) -> str:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or exc.context or "invalid YAML"
-    if "\t" in problem or "'\\t'" in problem or (mark is not None and _char_at(doc_text, mark) == "\t"):
+    if (
+        "\t" in problem
+        or "'\\t'" in problem
+        or (mark is not None and _char_at(doc_text, mark) == "\t")
+    ):
         problem = "a tab character where YAML needs spaces"
     if "maximum nesting depth" in problem:
         problem = "nesting deeper than YAML parsers accept (1,000 levels)"

@@ -209,7 +209,8 @@ def admitted_paths(
     """The health paths a GET request can reach through this rule's `to` (all when absent)."""
     found = operations(rule)
     return [
-        path for path in health_paths
+        path
+        for path in health_paths
         if found is None or any(_operation_admits(op, path, strict) for op in found)
     ]
 

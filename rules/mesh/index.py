@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from rules.core.config import Config
+from rules.core.loader import ISTIO_GROUPS, WORKLOAD_KINDS
+from rules.core.model import KeyPath, Resource
 from rules.mesh.hosts import (
     GatewayHost,
     expand,
@@ -21,9 +23,7 @@ from rules.mesh.hosts import (
     string_items,
     wildcard_keys,
 )
-from rules.core.loader import ISTIO_GROUPS, WORKLOAD_KINDS
 from rules.mesh.mesh_config import INSTALL_GROUP, MeshConfigSource, mapping, mesh_config_source
-from rules.core.model import KeyPath, Resource
 
 
 class MeshIndex:
@@ -199,7 +199,8 @@ class MeshIndex:
     def root_default_sidecars(self) -> list[Resource]:
         """Sidecars without `workloadSelector` in the root namespace: the mesh-wide default."""
         return [
-            s for s in self.sidecars_in(self.config.root_namespace)
+            s
+            for s in self.sidecars_in(self.config.root_namespace)
             if s.spec.get("workloadSelector") is None
         ]
 
@@ -219,7 +220,8 @@ class MeshIndex:
         """Services that stand for pods with sidecars: not in front of gateways, not DNS aliases
         (`ExternalName`), to which no Sidecar resource applies."""
         return [
-            s for s in self.kube_services_in(namespace)
+            s
+            for s in self.kube_services_in(namespace)
             if s.spec.get("type") != "ExternalName"
             and not is_gateway_selector(mapping(s.spec.get("selector")))
         ]
@@ -234,9 +236,7 @@ class MeshIndex:
 
     def injects_sidecars(self) -> bool:
         """Whether any Namespace object of the repository is labelled for sidecar injection."""
-        return any(
-            self.mesh_membership(name) is not None for name in self._namespace_objects
-        )
+        return any(self.mesh_membership(name) is not None for name in self._namespace_objects)
 
     def is_ambient(self, namespace: str) -> bool:
         """A namespace in ambient mode and not labelled for injection: it runs no sidecars."""

@@ -19,7 +19,6 @@ import yaml
 from rules.core.loader import HELM_VALUES_KIND
 from rules.core.model import UNNAMED, KeyPath, Resource, describe
 
-
 INSTALL_GROUP = "install.istio.io"
 _NO_PILOT_PROFILES = frozenset({"empty"})
 _MAX_EMBEDDED_CHARS = 256 * 1024
@@ -71,7 +70,9 @@ class MeshConfigSource:
 
 
 def covered_by_layers(
-    source: MeshConfigSource, sources: list[MeshConfigSource], sets: Callable[[MeshConfigSource], bool]
+    source: MeshConfigSource,
+    sources: list[MeshConfigSource],
+    sets: Callable[[MeshConfigSource], bool],
 ) -> bool:
     """Whether a layer below `source` (same configuration, in its folder or a folder above) sets
     what `sets` checks: an override file need not repeat what its base file already sets."""
@@ -93,8 +94,11 @@ def mesh_config_source(resource: Resource, root_namespace: str) -> MeshConfigSou
             return None
         spec = resource.spec
         return MeshConfigSource(
-            resource, mapping(spec.get("meshConfig")), ("spec", "meshConfig"),
-            mapping(spec.get("values")), ("spec", "values"),
+            resource,
+            mapping(spec.get("meshConfig")),
+            ("spec", "meshConfig"),
+            mapping(spec.get("values")),
+            ("spec", "values"),
         )
     if resource.kind == HELM_VALUES_KIND:
         body = resource.body
@@ -129,7 +133,7 @@ def parse_embedded_yaml(text: Any) -> dict[str, Any] | None:
     if not isinstance(text, str) or len(text) > _MAX_EMBEDDED_CHARS:
         return None
     try:
-        value = yaml.load(text, Loader=yaml.CSafeLoader)  # noqa: S506 - a safe loader
+        value = yaml.load(text, Loader=yaml.CSafeLoader)
     except (yaml.YAMLError, RecursionError):
         return None
     if value is None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.mesh.authz import describe_labels, selector_labels
 from rules.core.model import KeyPath, Resource
+from rules.mesh.authz import describe_labels, selector_labels
 
 Scope = tuple[str | None, frozenset[tuple[str, str]] | None]
 """(namespace, selector labels or None): the workloads a PeerAuthentication applies to."""

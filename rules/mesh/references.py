@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rules.mesh.hosts import names_a_gateway, resolve_gateway_name
 from rules.core.model import KeyPath, Resource
+from rules.mesh.hosts import names_a_gateway, resolve_gateway_name
 
 ROUTE_KINDS = ("http", "tcp", "tls")
 
@@ -63,7 +63,8 @@ def destinations(vs: Resource) -> Iterator[HostReference]:
             for t, target in enumerate(targets if isinstance(targets, list) else ()):
                 if isinstance(target, dict):
                     yield from _destination(
-                        target.get("destination"), ("spec", kind, r, "route", t, "destination"),
+                        target.get("destination"),
+                        ("spec", kind, r, "route", t, "destination"),
                         "destination host",
                     )
             if kind != "http":
@@ -73,7 +74,8 @@ def destinations(vs: Resource) -> Iterator[HostReference]:
             for m, mirror in enumerate(mirrors if isinstance(mirrors, list) else ()):
                 if isinstance(mirror, dict):
                     yield from _destination(
-                        mirror.get("destination"), ("spec", kind, r, "mirrors", m, "destination"),
+                        mirror.get("destination"),
+                        ("spec", kind, r, "mirrors", m, "destination"),
                         "mirror host",
                     )
 

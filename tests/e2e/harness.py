@@ -54,16 +54,18 @@ class Footgun:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("FOOTGUN_")}
-        self.env.update({
-            "FOOTGUN_APP_ID": str(fake.fake.app_id),
-            "FOOTGUN_PRIVATE_KEY": fake.fake.private_key,
-            "FOOTGUN_WEBHOOK_SECRET": SECRET,
-            "FOOTGUN_DATABASE_URL": f"sqlite:///{self.database}",
-            "FOOTGUN_GITHUB_API_URL": fake.url,
-            "FOOTGUN_WORKERS": "2",
-            "FOOTGUN_HTTP_TIMEOUT": "10",
-            **env,
-        })
+        self.env.update(
+            {
+                "FOOTGUN_APP_ID": str(fake.fake.app_id),
+                "FOOTGUN_PRIVATE_KEY": fake.fake.private_key,
+                "FOOTGUN_WEBHOOK_SECRET": SECRET,
+                "FOOTGUN_DATABASE_URL": f"sqlite:///{self.database}",
+                "FOOTGUN_GITHUB_API_URL": fake.url,
+                "FOOTGUN_WORKERS": "2",
+                "FOOTGUN_HTTP_TIMEOUT": "10",
+                **env,
+            }
+        )
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self._children: list[subprocess.Popen[bytes]] = []
@@ -75,16 +77,23 @@ class Footgun:
         return self.workdir / f"serve-{self.starts}.log"
 
     def start(self) -> None:
-        assert self.process is None or self.process.poll() is not None, "footgun serve is already running"
+        assert self.process is None or self.process.poll() is not None, (
+            "footgun serve is already running"
+        )
         self.starts += 1
         with open(self.log_path, "wb") as log:
-            self.process = self._spawn(["serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                                       stdout=log, stderr=subprocess.STDOUT)
+            self.process = self._spawn(
+                ["serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:
         def healthy() -> bool:
-            assert self.process.poll() is None, f"footgun serve exited with {self.process.returncode}:\n{self.logs()}"
+            assert self.process.poll() is None, (
+                f"footgun serve exited with {self.process.returncode}:\n{self.logs()}"
+            )
             try:
                 return httpx.get(self.base + "/healthz", timeout=1).status_code == 200
             except httpx.TransportError:
@@ -178,12 +187,21 @@ class Footgun:
         except subprocess.TimeoutExpired:
             process.kill()
             out, err = process.communicate()
-            raise AssertionError(f"{process.args} did not finish in {timeout:.0f}s:\n{err.decode()}") from None
+            raise AssertionError(
+                f"{process.args} did not finish in {timeout:.0f}s:\n{err.decode()}"
+            ) from None
         return process.returncode, out.decode(), err.decode()
 
     def _spawn(self, args: list[str], stdout: Any, stderr: Any) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([FOOTGUN, *args], env=self.env, cwd=self.workdir, stdin=subprocess.DEVNULL,
-                                   stdout=stdout, stderr=stderr, preexec_fn=_DIE_WITH_PARENT)
+        process = subprocess.Popen(
+            [FOOTGUN, *args],
+            env=self.env,
+            cwd=self.workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            preexec_fn=_DIE_WITH_PARENT,
+        )
         self._children.append(process)
         return process
 
@@ -206,17 +224,39 @@ class Footgun:
     def jobs(self) -> list[dict[str, Any]]:
         import json
 
-        rows = self.query("SELECT id, kind, status, attempts, dedupe_key, delivery_id, last_error, payload "
-                          "FROM jobs ORDER BY id")
-        keys = ("id", "kind", "status", "attempts", "dedupe_key", "delivery_id", "last_error", "payload")
-        return [{**dict(zip(keys, row)), "payload": json.loads(row[-1])} for row in rows]
+        rows = self.query(
+            "SELECT id, kind, status, attempts, dedupe_key, delivery_id, last_error, payload "
+            "FROM jobs ORDER BY id"
+        )
+        keys = (
+            "id",
+            "kind",
+            "status",
+            "attempts",
+            "dedupe_key",
+            "delivery_id",
+            "last_error",
+            "payload",
+        )
+        return [
+            {**dict(zip(keys, row, strict=False)), "payload": json.loads(row[-1])} for row in rows
+        ]
 
     def wait_for_drained_queue(self, timeout: float = 30.0) -> list[dict[str, Any]]:
         """Every job finished (done, skipped or failed); the jobs."""
+
         def drained() -> list[dict[str, Any]] | None:
             assert self.process.poll() is None, f"footgun serve died:\n{self.logs()}"
             jobs = self.jobs()
-            return jobs if jobs and all(j["status"] in ("done", "skipped", "failed") for j in jobs) else None
+            return (
+                jobs
+                if jobs and all(j["status"] in ("done", "skipped", "failed") for j in jobs)
+                else None
+            )
 
-        return wait_until(drained, "the job queue to drain", timeout,
-                          details=lambda: f"{self.jobs()}\n{self.logs()}")
+        return wait_until(
+            drained,
+            "the job queue to drain",
+            timeout,
+            details=lambda: f"{self.jobs()}\n{self.logs()}",
+        )

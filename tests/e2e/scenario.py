@@ -110,8 +110,12 @@ class PullRef:
     base_ref: str = "main"
 
 
-def seed(server: FakeServer, repo: str, roles: dict[str, str] | None = None,
-         head: dict[str, str] | None = None) -> PullRef:
+def seed(
+    server: FakeServer,
+    repo: str,
+    roles: dict[str, str] | None = None,
+    head: dict[str, str] | None = None,
+) -> PullRef:
     """Install the App on `repo`, commit the manifests on `main`, open a PR by `author` that
     adds the fault injection (or changes `head`)."""
 
@@ -119,7 +123,9 @@ def seed(server: FakeServer, repo: str, roles: dict[str, str] | None = None,
         installation = fake.install(repo.split("/")[0], repo)
         fake.repos[repo].permissions.update({"author": "write", **(roles or {})})
         base = fake.commit(repo, BASE_FILES, message="the mesh")
-        head_sha = fake.commit(repo, head or {FAULT_PATH: REVIEWS_WITH_FAULT}, base, "inject faults")
+        head_sha = fake.commit(
+            repo, head or {FAULT_PATH: REVIEWS_WITH_FAULT}, base, "inject faults"
+        )
         pull = fake.open_pull(repo, base, head_sha, user="author", title="Chaos drill for reviews")
         return PullRef(repo, fake.repos[repo].id, installation, pull.number, base, head_sha)
 
@@ -139,21 +145,39 @@ def push(server: FakeServer, ref: PullRef, files: dict[str, str | None]) -> str:
 
 def _repository(ref: PullRef) -> dict[str, Any]:
     owner, name = ref.repo.split("/")
-    return {"installation.id": ref.installation_id, "repository.id": ref.repo_id,
-            "repository.name": name, "repository.full_name": ref.repo, "repository.owner.login": owner}
+    return {
+        "installation.id": ref.installation_id,
+        "repository.id": ref.repo_id,
+        "repository.name": name,
+        "repository.full_name": ref.repo,
+        "repository.owner.login": owner,
+    }
 
 
-def pull_request_event(ref: PullRef, example: str, updated_at: str, *, head_sha: str | None = None,
-                       state: str = "open", merged_at: str | None = None) -> dict[str, Any]:
+def pull_request_event(
+    ref: PullRef,
+    example: str,
+    updated_at: str,
+    *,
+    head_sha: str | None = None,
+    state: str = "open",
+    merged_at: str | None = None,
+) -> dict[str, Any]:
     """`pull_request` example `example` (e.g. "pull_request.opened") about the seeded PR."""
     repository = _repository(ref)
     side = {"repo.id": ref.repo_id, "repo.full_name": ref.repo, "repo.name": ref.repo.split("/")[1]}
     changes = {
-        **repository, "number": ref.number, "pull_request.number": ref.number,
-        "pull_request.state": state, "pull_request.updated_at": updated_at,
-        "pull_request.head.sha": head_sha or ref.head_sha, "pull_request.head.ref": "chaos-drill",
-        "pull_request.base.sha": ref.base_sha, "pull_request.base.ref": ref.base_ref,
-        "pull_request.merged": merged_at is not None, "pull_request.merged_at": merged_at,
+        **repository,
+        "number": ref.number,
+        "pull_request.number": ref.number,
+        "pull_request.state": state,
+        "pull_request.updated_at": updated_at,
+        "pull_request.head.sha": head_sha or ref.head_sha,
+        "pull_request.head.ref": "chaos-drill",
+        "pull_request.base.sha": ref.base_sha,
+        "pull_request.base.ref": ref.base_ref,
+        "pull_request.merged": merged_at is not None,
+        "pull_request.merged_at": merged_at,
         **{f"pull_request.head.{k}": v for k, v in side.items()},
         **{f"pull_request.base.{k}": v for k, v in side.items()},
     }
@@ -167,15 +191,33 @@ def repository_event(ref: PullRef, example: str, **changes: Any) -> dict[str, An
 
 def check_run_event(ref: PullRef, example: str, head_sha: str) -> dict[str, Any]:
     """A `check_run` example on `head_sha`; `pull_requests` stays empty, as for a fork's PR."""
-    return payload(example, **_repository(ref), **{
-        "check_run.head_sha": head_sha, "check_run.name": "Istio footguns", "check_run.pull_requests": [],
-        "check_run.check_suite.head_sha": head_sha})
+    return payload(
+        example,
+        **_repository(ref),
+        **{
+            "check_run.head_sha": head_sha,
+            "check_run.name": "Istio footguns",
+            "check_run.pull_requests": [],
+            "check_run.check_suite.head_sha": head_sha,
+        },
+    )
 
 
 def issue_comment_event(ref: PullRef, comment: dict[str, Any]) -> dict[str, Any]:
     """`issue_comment.created` for `comment`, written in the PR's conversation."""
     login = comment["user"]["login"]
-    return payload("issue_comment.created.on-pull-request", **_repository(ref), **{
-        "issue.number": ref.number, "comment.id": comment["id"], "comment.body": comment["body"],
-        "comment.user.login": login, "comment.user.type": "User", "comment.author_association": "MEMBER",
-        "comment.html_url": comment["html_url"], "sender.login": login, "sender.type": "User"})
+    return payload(
+        "issue_comment.created.on-pull-request",
+        **_repository(ref),
+        **{
+            "issue.number": ref.number,
+            "comment.id": comment["id"],
+            "comment.body": comment["body"],
+            "comment.user.login": login,
+            "comment.user.type": "User",
+            "comment.author_association": "MEMBER",
+            "comment.html_url": comment["html_url"],
+            "sender.login": login,
+            "sender.type": "User",
+        },
+    )

@@ -32,9 +32,15 @@ TOKEN_SECONDS = 3600
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, errors: Any = None,
-                 headers: dict[str, str] | None = None):
-        self.status, self.message, self.errors, self.headers = status, message, errors, headers or {}
+    def __init__(
+        self, status: int, message: str, errors: Any = None, headers: dict[str, str] | None = None
+    ):
+        self.status, self.message, self.errors, self.headers = (
+            status,
+            message,
+            errors,
+            headers or {},
+        )
 
 
 UNAUTHENTICATED = {"/app-manifests/{code}/conversions"}
@@ -43,8 +49,9 @@ ROUTES: list[tuple[str, str, re.Pattern[str], Handler]] = []
 
 
 def route(method: str, template: str) -> Callable[[Handler], Handler]:
-    pattern = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>{'.+' if m[1] == 'path' else '[^/]+'})",
-                     template)
+    pattern = re.sub(
+        r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>{'.+' if m[1] == 'path' else '[^/]+'})", template
+    )
 
     def register(handler: Handler) -> Handler:
         ROUTES.append((method, template, re.compile(pattern + "$"), handler))
@@ -88,8 +95,13 @@ class Call:
 class FakeGitHub(State):
     """The fake: `handle` answers an `httpx.Request` (for respx); `asgi()` serves it over HTTP."""
 
-    def __init__(self, base_url: str = "https://api.github.com", web_url: str | None = None,
-                 codeload_url: str | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        base_url: str = "https://api.github.com",
+        web_url: str | None = None,
+        codeload_url: str | None = None,
+        **kwargs: Any,
+    ):
         from bot.settings import web_url_for
         from tests.fakegithub.archive import Codeload, codeload_url_for
         from tests.fakegithub.manifests import ManifestFlow
@@ -109,7 +121,7 @@ class FakeGitHub(State):
             return self.manifests.submit(request, web_path)
         path = request.url.path
         if self.prefix and path.startswith(self.prefix):
-            path = path[len(self.prefix):] or "/"
+            path = path[len(self.prefix) :] or "/"
         try:
             response = self._dispatch(request, path)
         except ApiError as exc:
@@ -118,8 +130,11 @@ class FakeGitHub(State):
                 body["errors"] = exc.errors
             response = httpx.Response(exc.status, json=body, headers=exc.headers)
         body = json.loads(request.content) if request.content else None
-        self.log.append(LoggedRequest(request.method, path, dict(request.url.params),
-                                      response.status_code, body, response))
+        self.log.append(
+            LoggedRequest(
+                request.method, path, dict(request.url.params), response.status_code, body, response
+            )
+        )
         return response
 
     def _dispatch(self, request: httpx.Request, path: str) -> httpx.Response:
@@ -167,17 +182,27 @@ class FakeGitHub(State):
         try:
             issuer = str(jwt.decode(token, options={"verify_signature": False}).get("iss"))
             public_key = self.manifests.public_key(issuer) or self.public_key
-            claims = jwt.decode(token, public_key, algorithms=["RS256"],
-                                options={"verify_exp": False, "verify_iat": False})
+            claims = jwt.decode(
+                token,
+                public_key,
+                algorithms=["RS256"],
+                options={"verify_exp": False, "verify_iat": False},
+            )
         except jwt.PyJWTError:
             raise ApiError(401, "A JSON web token could not be decoded") from None
         now = self.now()
         if str(claims.get("iss")) not in {str(self.app_id), *map(str, self.manifests.apps)}:
             raise ApiError(401, "'Issuer' claim ('iss') must be an Integer")
         if not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
-            raise ApiError(401, "'Expiration time' claim ('exp') must be a numeric value "
-                                "representing the future time at which the assertion expires")
-        if claims["exp"] - claims.get("iat", now) > JWT_MAX_SECONDS or claims["exp"] > now + JWT_MAX_SECONDS + 60:
+            raise ApiError(
+                401,
+                "'Expiration time' claim ('exp') must be a numeric value "
+                "representing the future time at which the assertion expires",
+            )
+        if (
+            claims["exp"] - claims.get("iat", now) > JWT_MAX_SECONDS
+            or claims["exp"] > now + JWT_MAX_SECONDS + 60
+        ):
             raise ApiError(401, "'Expiration time' claim ('exp') is too far in the future")
         return int(claims["iss"])
 
@@ -186,10 +211,17 @@ class FakeGitHub(State):
     def comment_as(self, user: str, repo: str, number: int, body: str) -> dict[str, Any]:
         """`user` comments on issue or pull request `number` (the conversation)."""
         comment_id = self.next_id()
-        comment = {"id": comment_id, "body": body, "user": _user(user),
-                   "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
-                   "created_at": _iso(self.now()), "updated_at": _iso(self.now()),
-                   "author_association": "MEMBER", "_repo": repo, "_issue": number}
+        comment = {
+            "id": comment_id,
+            "body": body,
+            "user": _user(user),
+            "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
+            "created_at": _iso(self.now()),
+            "updated_at": _iso(self.now()),
+            "author_association": "MEMBER",
+            "_repo": repo,
+            "_issue": number,
+        }
         self.issue_comments[comment_id] = comment
         return comment
 
@@ -198,9 +230,16 @@ class FakeGitHub(State):
         parent = self.review_comments[comment_id]
         root = parent.get("in_reply_to_id") or parent["id"]
         reply_id = self.next_id()
-        reply = {**parent, "id": reply_id, "body": body, "user": _user(user), "in_reply_to_id": root,
-                 "html_url": f"https://github.com/{parent['_repo']}/pull/{parent['_pull']}#discussion_r{reply_id}",
-                 "created_at": _iso(self.now()), "updated_at": _iso(self.now())}
+        reply = {
+            **parent,
+            "id": reply_id,
+            "body": body,
+            "user": _user(user),
+            "in_reply_to_id": root,
+            "html_url": f"https://github.com/{parent['_repo']}/pull/{parent['_pull']}#discussion_r{reply_id}",
+            "created_at": _iso(self.now()),
+            "updated_at": _iso(self.now()),
+        }
         self.review_comments[reply_id] = reply
         return reply
 
@@ -220,13 +259,14 @@ def _iso(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _paginate(call: Call, items: list[Any], key: str | None = None,
-              extra: dict[str, Any] | None = None) -> httpx.Response:
+def _paginate(
+    call: Call, items: list[Any], key: str | None = None, extra: dict[str, Any] | None = None
+) -> httpx.Response:
     """One page of `items` with GitHub's Link header (per_page at most 100, default 30)."""
     per_page = min(int(call.query.get("per_page", 30)), 100)
     page = max(int(call.query.get("page", 1)), 1)
     last = max((len(items) + per_page - 1) // per_page, 1)
-    chunk = items[(page - 1) * per_page: page * per_page]
+    chunk = items[(page - 1) * per_page : page * per_page]
     links = []
 
     def link(number: int, rel: str) -> str:
@@ -242,10 +282,15 @@ def _paginate(call: Call, items: list[Any], key: str | None = None,
 
 
 def _user(login: str) -> dict[str, Any]:
-    return {"login": login, "id": abs(hash(login)) % 10**8, "type": "Bot" if login.endswith("[bot]") else "User"}
+    return {
+        "login": login,
+        "id": abs(hash(login)) % 10**8,
+        "type": "Bot" if login.endswith("[bot]") else "User",
+    }
 
 
 # -- app and installations --------------------------------------------------------------------
+
 
 @route("GET", "/app")
 def get_app(call: Call) -> Any:
@@ -270,21 +315,34 @@ def create_token(call: Call) -> Any:
         raise ApiError(404, "Not Found")
     token = Token("ghs_" + secrets.token_hex(18), installation.id, call.fake.now() + TOKEN_SECONDS)
     call.fake.tokens[token.token] = token
-    return {"token": token.token, "expires_at": _iso(token.expires_at),
-            "permissions": {"checks": "write", "pull_requests": "write", "contents": "read"},
-            "repository_selection": "selected"}
+    return {
+        "token": token.token,
+        "expires_at": _iso(token.expires_at),
+        "permissions": {"checks": "write", "pull_requests": "write", "contents": "read"},
+        "repository_selection": "selected",
+    }
 
 
 # -- pull requests ------------------------------------------------------------------------------
 
+
 def _pull_json(fake: FakeGitHub, pull: Pull) -> dict[str, Any]:
     def side(repo: Repo, ref: str, sha: str) -> dict[str, Any]:
-        return {"label": f"{repo.owner}:{ref}", "ref": ref, "sha": sha, "repo": repo.json(),
-                "user": _user(repo.owner)}
+        return {
+            "label": f"{repo.owner}:{ref}",
+            "ref": ref,
+            "sha": sha,
+            "repo": repo.json(),
+            "user": _user(repo.owner),
+        }
 
     return {
-        "id": pull.repo.id * 1000 + pull.number, "number": pull.number, "state": pull.state,
-        "title": pull.title, "user": _user(pull.user), "draft": False,
+        "id": pull.repo.id * 1000 + pull.number,
+        "number": pull.number,
+        "state": pull.state,
+        "title": pull.title,
+        "user": _user(pull.user),
+        "draft": False,
         "html_url": f"https://github.com/{pull.repo.full_name}/pull/{pull.number}",
         "head": side(pull.head_repo, pull.head_ref, pull.head_sha),
         "base": side(pull.repo, pull.base_ref, pull.base_sha),
@@ -302,11 +360,17 @@ def get_pull(call: Call) -> Any:
     changes = pull.changes()
     lines = sum(c.additions + c.deletions for c in changes)
     if len(changes) > DIFF_MAX_FILES or lines > DIFF_MAX_LINES:
-        reason = (f"the maximum number of files ({DIFF_MAX_FILES})" if len(changes) > DIFF_MAX_FILES
-                  else f"the maximum number of lines ({DIFF_MAX_LINES})")
-        raise ApiError(406, f"Sorry, the diff exceeded {reason}. Consider using 'List pull "
-                            "requests files' API or locally cloning the repository instead.",
-                       [{"resource": "PullRequest", "field": "diff", "code": "too_large"}])
+        reason = (
+            f"the maximum number of files ({DIFF_MAX_FILES})"
+            if len(changes) > DIFF_MAX_FILES
+            else f"the maximum number of lines ({DIFF_MAX_LINES})"
+        )
+        raise ApiError(
+            406,
+            f"Sorry, the diff exceeded {reason}. Consider using 'List pull "
+            "requests files' API or locally cloning the repository instead.",
+            [{"resource": "PullRequest", "field": "diff", "code": "too_large"}],
+        )
     text = unified_diff(changes, pull.repo.store.files_of[pull.base_sha])
     return httpx.Response(200, text=text, headers={"content-type": "text/plain; charset=utf-8"})
 
@@ -315,9 +379,14 @@ def get_pull(call: Call) -> Any:
 def list_pull_files(call: Call) -> Any:
     files = []
     for change in call.pull.changes()[:FILES_MAX]:
-        item = {"sha": change.sha, "filename": change.path, "status": change.status,
-                "additions": change.additions, "deletions": change.deletions,
-                "changes": change.additions + change.deletions}
+        item = {
+            "sha": change.sha,
+            "filename": change.path,
+            "status": change.status,
+            "additions": change.additions,
+            "deletions": change.deletions,
+            "changes": change.additions + change.deletions,
+        }
         if change.patch is not None:
             item["patch"] = change.patch
         files.append(item)
@@ -325,6 +394,7 @@ def list_pull_files(call: Call) -> Any:
 
 
 # -- git data -----------------------------------------------------------------------------------
+
 
 @route("GET", "/repos/{owner}/{repo}/tarball/{ref}")
 def download_tarball(call: Call) -> Any:
@@ -365,8 +435,12 @@ def get_blob(call: Call) -> Any:
         raise ApiError(404, "Not Found")
     if "raw" in call.accept():
         return httpx.Response(200, content=data)
-    return {"sha": call.params["file_sha"], "size": len(data), "encoding": "base64",
-            "content": base64.encodebytes(data).decode()}
+    return {
+        "sha": call.params["file_sha"],
+        "size": len(data),
+        "encoding": "base64",
+        "content": base64.encodebytes(data).decode(),
+    }
 
 
 @route("GET", "/repos/{owner}/{repo}/contents/{path}")
@@ -381,26 +455,39 @@ def get_contents(call: Call) -> Any:
         return httpx.Response(200, content=data)
     from tests.fakegithub.git import blob_sha
 
-    return {"type": "file", "encoding": "base64", "size": len(data), "name": call.params["path"].rsplit("/", 1)[-1],
-            "path": call.params["path"], "sha": blob_sha(data),
-            "content": base64.encodebytes(data).decode()}
+    return {
+        "type": "file",
+        "encoding": "base64",
+        "size": len(data),
+        "name": call.params["path"].rsplit("/", 1)[-1],
+        "path": call.params["path"],
+        "sha": blob_sha(data),
+        "content": base64.encodebytes(data).decode(),
+    }
 
 
 # -- check runs ---------------------------------------------------------------------------------
+
 
 def _check_output(call: Call, run: dict[str, Any], output: dict[str, Any] | None) -> None:
     if output is None:
         return
     if "title" not in output or "summary" not in output:
-        raise ApiError(422, "Invalid request.\n\n\"title\", \"summary\" weren't supplied.")
+        raise ApiError(422, 'Invalid request.\n\n"title", "summary" weren\'t supplied.')
     for key in ("summary", "text"):
         if len(output.get(key) or "") > MAX_SUMMARY:
-            raise ApiError(422, "Invalid request.", [f"Only {MAX_SUMMARY} characters are allowed; "
-                                                     f"{len(output[key])} were supplied."])
+            raise ApiError(
+                422,
+                "Invalid request.",
+                [f"Only {MAX_SUMMARY} characters are allowed; {len(output[key])} were supplied."],
+            )
     annotations = output.get("annotations") or []
     if len(annotations) > MAX_ANNOTATIONS:
-        raise ApiError(422, "Invalid request.", [f"Only {MAX_ANNOTATIONS} annotations are "
-                                                 f"allowed; {len(annotations)} were supplied."])
+        raise ApiError(
+            422,
+            "Invalid request.",
+            [f"Only {MAX_ANNOTATIONS} annotations are allowed; {len(annotations)} were supplied."],
+        )
     for item in annotations:
         missing = {"path", "start_line", "end_line", "annotation_level", "message"} - set(item)
         if missing:
@@ -412,14 +499,21 @@ def _check_output(call: Call, run: dict[str, Any], output: dict[str, Any] | None
 
 def _run_update(call: Call, run: dict[str, Any]) -> None:
     body = call.body
-    for key in ("name", "details_url", "external_id", "status", "conclusion", "started_at",
-                "completed_at"):
+    for key in (
+        "name",
+        "details_url",
+        "external_id",
+        "status",
+        "conclusion",
+        "started_at",
+        "completed_at",
+    ):
         if key in body:
             run[key] = body[key]
     if body.get("conclusion") and "status" not in body:
         run["status"] = "completed"
     if run["status"] == "completed" and not run.get("conclusion"):
-        raise ApiError(422, "Invalid request.\n\n\"conclusion\" wasn't supplied.")
+        raise ApiError(422, 'Invalid request.\n\n"conclusion" wasn\'t supplied.')
     if run["status"] == "completed" and not run.get("completed_at"):
         run["completed_at"] = _iso(call.fake.now())
     _check_output(call, run, body.get("output"))
@@ -433,18 +527,33 @@ def _run_json(run: dict[str, Any]) -> dict[str, Any]:
 def create_check_run(call: Call) -> Any:
     repo = call.repo
     if "name" not in call.body or "head_sha" not in call.body:
-        raise ApiError(422, "Invalid request.\n\n\"name\", \"head_sha\" weren't supplied.")
+        raise ApiError(422, 'Invalid request.\n\n"name", "head_sha" weren\'t supplied.')
     if call.body["head_sha"] not in repo.store.commits:
         raise ApiError(422, "No commit found for SHA: " + call.body["head_sha"])
     run_id = call.fake.next_id()
-    run = {"id": run_id, "name": call.body["name"], "head_sha": call.body["head_sha"],
-           "status": "queued", "conclusion": None, "started_at": _iso(call.fake.now()),
-           "completed_at": None, "external_id": None, "details_url": None,
-           "html_url": f"https://github.com/{repo.full_name}/runs/{run_id}",
-           "app": {"id": call.fake.app_id, "slug": call.fake.slug},
-           "output": {"title": None, "summary": None, "text": None, "annotations_count": 0,
-                      "annotations_url": f"{call.fake.base_url}/repos/{repo.full_name}/check-runs/{run_id}/annotations"},
-           "pull_requests": [], "_repo": repo.full_name, "_annotations": []}
+    run = {
+        "id": run_id,
+        "name": call.body["name"],
+        "head_sha": call.body["head_sha"],
+        "status": "queued",
+        "conclusion": None,
+        "started_at": _iso(call.fake.now()),
+        "completed_at": None,
+        "external_id": None,
+        "details_url": None,
+        "html_url": f"https://github.com/{repo.full_name}/runs/{run_id}",
+        "app": {"id": call.fake.app_id, "slug": call.fake.slug},
+        "output": {
+            "title": None,
+            "summary": None,
+            "text": None,
+            "annotations_count": 0,
+            "annotations_url": f"{call.fake.base_url}/repos/{repo.full_name}/check-runs/{run_id}/annotations",
+        },
+        "pull_requests": [],
+        "_repo": repo.full_name,
+        "_annotations": [],
+    }
     _run_update(call, run)
     call.fake.check_runs[run_id] = run
     return _run_json(run)
@@ -477,10 +586,14 @@ def _find_run(call: Call) -> dict[str, Any]:
 @route("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs")
 def list_check_runs_for_ref(call: Call) -> Any:
     repo = call.repo
-    runs = [r for r in call.fake.check_runs.values()
-            if r["_repo"] == repo.full_name and r["head_sha"] == call.params["ref"]
-            and ("check_name" not in call.query or r["name"] == call.query["check_name"])
-            and ("app_id" not in call.query or str(r["app"]["id"]) == call.query["app_id"])]
+    runs = [
+        r
+        for r in call.fake.check_runs.values()
+        if r["_repo"] == repo.full_name
+        and r["head_sha"] == call.params["ref"]
+        and ("check_name" not in call.query or r["name"] == call.query["check_name"])
+        and ("app_id" not in call.query or str(r["app"]["id"]) == call.query["app_id"])
+    ]
     runs.sort(key=lambda r: -r["id"])
     if call.query.get("filter", "latest") == "latest":
         seen: set[str] = set()
@@ -490,41 +603,62 @@ def list_check_runs_for_ref(call: Call) -> Any:
 
 # -- reviews and review comments ----------------------------------------------------------------
 
+
 def _comment_json(comment: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in comment.items() if not k.startswith("_")}
 
 
-def _new_review_comment(call: Call, pull: Pull, item: dict[str, Any], review_id: int,
-                        commit_id: str) -> dict[str, Any]:
+def _new_review_comment(
+    call: Call, pull: Pull, item: dict[str, Any], review_id: int, commit_id: str
+) -> dict[str, Any]:
     """Validate one comment against the diff at `commit_id`; 422 as GitHub answers."""
     changes = {c.path: c for c in pull.changes()}
     path = item.get("path")
     if "body" not in item or path is None:
-        raise ApiError(422, "Unprocessable Entity", ["\"path\", \"body\" weren't supplied."])
+        raise ApiError(422, "Unprocessable Entity", ['"path", "body" weren\'t supplied.'])
     if path not in changes:
         raise ApiError(422, "Unprocessable Entity", ["Path could not be resolved"])
     subject = item.get("subject_type", "line")
     line, start = item.get("line"), item.get("start_line")
     if subject == "line":
         patch = changes[path].patch
-        if item.get("side", "RIGHT") != "RIGHT" or not isinstance(line, int) or line not in right_side_lines(patch):
+        if (
+            item.get("side", "RIGHT") != "RIGHT"
+            or not isinstance(line, int)
+            or line not in right_side_lines(patch)
+        ):
             raise ApiError(422, "Unprocessable Entity", ["Line could not be resolved"])
-        if start is not None and (not isinstance(start, int) or start > line
-                                  or hunk_of(patch, start) != hunk_of(patch, line)):
-            raise ApiError(422, "Unprocessable Entity", ["Start line must precede the end line "
-                                                         "and be part of the same hunk"])
+        if start is not None and (
+            not isinstance(start, int)
+            or start > line
+            or hunk_of(patch, start) != hunk_of(patch, line)
+        ):
+            raise ApiError(
+                422,
+                "Unprocessable Entity",
+                ["Start line must precede the end line and be part of the same hunk"],
+            )
     comment_id = call.fake.next_id()
     repo = pull.repo.full_name
     return {
-        "id": comment_id, "pull_request_review_id": review_id, "path": path,
-        "line": line if subject == "line" else None, "start_line": start,
+        "id": comment_id,
+        "pull_request_review_id": review_id,
+        "path": path,
+        "line": line if subject == "line" else None,
+        "start_line": start,
         "original_line": line if subject == "line" else None,
-        "side": "RIGHT" if subject == "line" else None, "subject_type": subject,
-        "commit_id": commit_id, "original_commit_id": commit_id, "body": item["body"],
-        "in_reply_to_id": item.get("in_reply_to"), "user": _user(call.fake.bot_login),
+        "side": "RIGHT" if subject == "line" else None,
+        "subject_type": subject,
+        "commit_id": commit_id,
+        "original_commit_id": commit_id,
+        "body": item["body"],
+        "in_reply_to_id": item.get("in_reply_to"),
+        "user": _user(call.fake.bot_login),
         "html_url": f"https://github.com/{repo}/pull/{pull.number}#discussion_r{comment_id}",
-        "created_at": _iso(call.fake.now()), "updated_at": _iso(call.fake.now()),
-        "_repo": repo, "_pull": pull.number,
+        "created_at": _iso(call.fake.now()),
+        "updated_at": _iso(call.fake.now()),
+        "_repo": repo,
+        "_pull": pull.number,
     }
 
 
@@ -533,22 +667,37 @@ def create_review(call: Call) -> Any:
     pull = call.pull
     event = call.body.get("event")
     if event in ("COMMENT", "REQUEST_CHANGES") and not call.body.get("body"):
-        raise ApiError(422, "Unprocessable Entity", ["Body is required for comment or "
-                                                     "request changes events"])
+        raise ApiError(
+            422, "Unprocessable Entity", ["Body is required for comment or request changes events"]
+        )
     commit_id = call.body.get("commit_id") or pull.head_sha
     review_id = call.fake.next_id()
-    comments = [_new_review_comment(call, pull, item, review_id, commit_id)
-                for item in call.body.get("comments") or []]
+    comments = [
+        _new_review_comment(call, pull, item, review_id, commit_id)
+        for item in call.body.get("comments") or []
+    ]
     for comment in comments:
         if comment["subject_type"] == "file":
-            raise ApiError(422, "Unprocessable Entity", ["subject_type is not a review comment field"])
+            raise ApiError(
+                422, "Unprocessable Entity", ["subject_type is not a review comment field"]
+            )
         call.fake.review_comments[comment["id"]] = comment
-    state = {"COMMENT": "COMMENTED", "APPROVE": "APPROVED",
-             "REQUEST_CHANGES": "CHANGES_REQUESTED"}.get(event or "", "PENDING")
-    review = {"id": review_id, "user": _user(call.fake.bot_login), "body": call.body.get("body", ""),
-              "state": state, "commit_id": commit_id, "submitted_at": _iso(call.fake.now()),
-              "html_url": f"https://github.com/{pull.repo.full_name}/pull/{pull.number}#pullrequestreview-{review_id}",
-              "_repo": pull.repo.full_name, "_pull": pull.number}
+    state = {
+        "COMMENT": "COMMENTED",
+        "APPROVE": "APPROVED",
+        "REQUEST_CHANGES": "CHANGES_REQUESTED",
+    }.get(event or "", "PENDING")
+    review = {
+        "id": review_id,
+        "user": _user(call.fake.bot_login),
+        "body": call.body.get("body", ""),
+        "state": state,
+        "commit_id": commit_id,
+        "submitted_at": _iso(call.fake.now()),
+        "html_url": f"https://github.com/{pull.repo.full_name}/pull/{pull.number}#pullrequestreview-{review_id}",
+        "_repo": pull.repo.full_name,
+        "_pull": pull.number,
+    }
     call.fake.reviews[review_id] = review
     return httpx.Response(200, json=_comment_json(review))
 
@@ -556,21 +705,27 @@ def create_review(call: Call) -> Any:
 @route("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews")
 def list_reviews(call: Call) -> Any:
     pull = call.pull
-    return _paginate(call, [_comment_json(r) for r in call.fake.reviews_on(pull.repo.full_name, pull.number)])
+    return _paginate(
+        call, [_comment_json(r) for r in call.fake.reviews_on(pull.repo.full_name, pull.number)]
+    )
 
 
 @route("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/comments")
 def list_review_comments(call: Call) -> Any:
     pull = call.pull
-    return _paginate(call, [_comment_json(c) for c in call.fake.comments_on(pull.repo.full_name, pull.number)])
+    return _paginate(
+        call, [_comment_json(c) for c in call.fake.comments_on(pull.repo.full_name, pull.number)]
+    )
 
 
 @route("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/comments")
 def create_review_comment(call: Call) -> Any:
     pull = call.pull
     if "commit_id" not in call.body:
-        raise ApiError(422, "Unprocessable Entity", ["\"commit_id\" wasn't supplied."])
-    comment = _new_review_comment(call, pull, call.body, call.fake.next_id(), call.body["commit_id"])
+        raise ApiError(422, "Unprocessable Entity", ['"commit_id" wasn\'t supplied.'])
+    comment = _new_review_comment(
+        call, pull, call.body, call.fake.next_id(), call.body["commit_id"]
+    )
     call.fake.review_comments[comment["id"]] = comment
     return _comment_json(comment)
 
@@ -589,11 +744,18 @@ def reply_to_review_comment(call: Call) -> Any:
     parent = _review_comment(call)
     if parent["_pull"] != pull.number:
         raise ApiError(404, "Not Found")
-    item = {"path": parent["path"], "body": call.body.get("body"), "line": parent["line"],
-            "subject_type": parent["subject_type"], "in_reply_to": parent["id"]}
+    item = {
+        "path": parent["path"],
+        "body": call.body.get("body"),
+        "line": parent["line"],
+        "subject_type": parent["subject_type"],
+        "in_reply_to": parent["id"],
+    }
     if item["body"] is None:
-        raise ApiError(422, "Unprocessable Entity", ["\"body\" wasn't supplied."])
-    comment = _new_review_comment(call, pull, item, parent["pull_request_review_id"], parent["commit_id"])
+        raise ApiError(422, "Unprocessable Entity", ['"body" wasn\'t supplied.'])
+    comment = _new_review_comment(
+        call, pull, item, parent["pull_request_review_id"], parent["commit_id"]
+    )
     call.fake.review_comments[comment["id"]] = comment
     return _comment_json(comment)
 
@@ -608,13 +770,14 @@ def get_review_comment(call: Call) -> Any:
 def update_review_comment(call: Call) -> Any:
     comment = _review_comment(call)
     if "body" not in call.body:
-        raise ApiError(422, "Unprocessable Entity", ["\"body\" wasn't supplied."])
+        raise ApiError(422, "Unprocessable Entity", ['"body" wasn\'t supplied.'])
     comment["body"] = call.body["body"]
     comment["updated_at"] = _iso(call.fake.now())
     return _comment_json(comment)
 
 
 # -- issues, issue comments, labels, reactions, permissions -------------------------------------
+
 
 def _issue_number(call: Call) -> int:
     repo, number = call.repo, int(call.params["issue_number"])
@@ -626,20 +789,32 @@ def _issue_number(call: Call) -> int:
 @route("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments")
 def list_issue_comments(call: Call) -> Any:
     number, repo = _issue_number(call), call.repo.full_name
-    return _paginate(call, [_comment_json(c) for c in call.fake.issue_comments.values()
-                            if c["_repo"] == repo and c["_issue"] == number])
+    return _paginate(
+        call,
+        [
+            _comment_json(c)
+            for c in call.fake.issue_comments.values()
+            if c["_repo"] == repo and c["_issue"] == number
+        ],
+    )
 
 
 @route("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments")
 def create_issue_comment(call: Call) -> Any:
     number, repo = _issue_number(call), call.repo.full_name
     if "body" not in call.body:
-        raise ApiError(422, "Invalid request.\n\n\"body\" wasn't supplied.")
+        raise ApiError(422, 'Invalid request.\n\n"body" wasn\'t supplied.')
     comment_id = call.fake.next_id()
-    comment = {"id": comment_id, "body": call.body["body"], "user": _user(call.fake.bot_login),
-               "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
-               "created_at": _iso(call.fake.now()), "updated_at": _iso(call.fake.now()),
-               "_repo": repo, "_issue": number}
+    comment = {
+        "id": comment_id,
+        "body": call.body["body"],
+        "user": _user(call.fake.bot_login),
+        "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
+        "created_at": _iso(call.fake.now()),
+        "updated_at": _iso(call.fake.now()),
+        "_repo": repo,
+        "_issue": number,
+    }
     call.fake.issue_comments[comment_id] = comment
     return _comment_json(comment)
 
@@ -659,13 +834,26 @@ def _react(call: Call, subject: str, store: dict[int, dict[str, Any]]) -> Any:
         raise ApiError(404, "Not Found")
     content = call.body.get("content")
     if content not in ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"):
-        raise ApiError(422, "Validation Failed", [{"resource": "Reaction", "field": "content",
-                                                   "code": "invalid"}])
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [{"resource": "Reaction", "field": "content", "code": "invalid"}],
+        )
     for reaction in call.fake.reactions:
-        if (reaction["_subject"], reaction["_comment"], reaction["content"]) == (subject, comment_id, content):
+        if (reaction["_subject"], reaction["_comment"], reaction["content"]) == (
+            subject,
+            comment_id,
+            content,
+        ):
             return httpx.Response(200, json=_comment_json(reaction))  # GitHub: 200, already reacted
-    reaction = {"id": call.fake.next_id(), "content": content, "user": _user(call.fake.bot_login),
-                "created_at": _iso(call.fake.now()), "_subject": subject, "_comment": comment_id}
+    reaction = {
+        "id": call.fake.next_id(),
+        "content": content,
+        "user": _user(call.fake.bot_login),
+        "created_at": _iso(call.fake.now()),
+        "_subject": subject,
+        "_comment": comment_id,
+    }
     call.fake.reactions.append(reaction)
     return _comment_json(reaction)
 
@@ -694,24 +882,37 @@ def create_issue(call: Call) -> Any:
     """Labels that do not exist yet are created; an assignee must be able to be assigned (422)."""
     repo = call.repo
     if not call.body.get("title"):
-        raise ApiError(422, "Validation Failed", [{"resource": "Issue", "field": "title",
-                                                   "code": "missing_field"}])
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [{"resource": "Issue", "field": "title", "code": "missing_field"}],
+        )
     assignees = list(call.body.get("assignees") or [])
     for login in assignees:
         if repo.permissions.get(login, "none") == "none":
-            raise ApiError(422, "Validation Failed", [{"value": login, "resource": "Issue",
-                                                       "field": "assignees", "code": "invalid"}])
+            raise ApiError(
+                422,
+                "Validation Failed",
+                [{"value": login, "resource": "Issue", "field": "assignees", "code": "invalid"}],
+            )
     number = len(repo.issues) + len(repo.pulls) + 1
     labels = repo.labels.setdefault(str(number), {})
     for label in call.body.get("labels") or []:
         name = label["name"] if isinstance(label, dict) else str(label)
         labels[name] = {"name": name, "id": abs(hash(name)) % 10**8}
-    issue = {"id": call.fake.next_id(), "number": number, "title": str(call.body["title"]),
-             "body": call.body.get("body"), "state": "open", "user": _user(call.fake.bot_login),
-             "assignees": [_user(login) for login in assignees],
-             "assignee": _user(assignees[0]) if assignees else None,
-             "created_at": _iso(call.fake.now()), "updated_at": _iso(call.fake.now()),
-             "html_url": f"https://github.com/{repo.full_name}/issues/{number}"}
+    issue = {
+        "id": call.fake.next_id(),
+        "number": number,
+        "title": str(call.body["title"]),
+        "body": call.body.get("body"),
+        "state": "open",
+        "user": _user(call.fake.bot_login),
+        "assignees": [_user(login) for login in assignees],
+        "assignee": _user(assignees[0]) if assignees else None,
+        "created_at": _iso(call.fake.now()),
+        "updated_at": _iso(call.fake.now()),
+        "html_url": f"https://github.com/{repo.full_name}/issues/{number}",
+    }
     repo.issues[number] = issue
     return _issue_json(repo, issue)
 
@@ -727,14 +928,27 @@ def list_issues(call: Call) -> Any:
     state = call.query.get("state", "open")
     wanted = [name for name in call.query.get("labels", "").split(",") if name]
     items = [_issue_json(repo, issue) for issue in repo.issues.values()]
-    items += [{"number": p.number, "title": p.title, "state": p.state, "user": _user(p.user), "body": None,
-               "labels": list(repo.labels.get(str(p.number), {}).values()),
-               "pull_request": {"url": f"{call.fake.base_url}/repos/{repo.full_name}/pulls/{p.number}"}}
-              for p in repo.pulls.values()]
-    items = [i for i in items
-             if (state == "all" or i["state"] == state)
-             and all(name in {label["name"] for label in i["labels"]} for name in wanted)
-             and ("creator" not in call.query or i["user"]["login"] == call.query["creator"])]
+    items += [
+        {
+            "number": p.number,
+            "title": p.title,
+            "state": p.state,
+            "user": _user(p.user),
+            "body": None,
+            "labels": list(repo.labels.get(str(p.number), {}).values()),
+            "pull_request": {
+                "url": f"{call.fake.base_url}/repos/{repo.full_name}/pulls/{p.number}"
+            },
+        }
+        for p in repo.pulls.values()
+    ]
+    items = [
+        i
+        for i in items
+        if (state == "all" or i["state"] == state)
+        and all(name in {label["name"] for label in i["labels"]} for name in wanted)
+        and ("creator" not in call.query or i["user"]["login"] == call.query["creator"])
+    ]
     items.sort(key=lambda i: -i["number"])
     return _paginate(call, items)
 
@@ -745,9 +959,14 @@ def get_issue(call: Call) -> Any:
     if number in repo.issues:
         return _issue_json(repo, repo.issues[number])
     pull = repo.pulls[number]
-    return {"number": number, "title": pull.title, "state": pull.state, "user": _user(pull.user),
-            "labels": list(repo.labels.get(str(number), {}).values()),
-            "pull_request": {"url": f"{call.fake.base_url}/repos/{repo.full_name}/pulls/{number}"}}
+    return {
+        "number": number,
+        "title": pull.title,
+        "state": pull.state,
+        "user": _user(pull.user),
+        "labels": list(repo.labels.get(str(number), {}).values()),
+        "pull_request": {"url": f"{call.fake.base_url}/repos/{repo.full_name}/pulls/{number}"},
+    }
 
 
 @route("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels")
@@ -772,6 +991,7 @@ def remove_label(call: Call) -> Any:
 
 # -- repositories and branches ------------------------------------------------------------------
 
+
 @route("GET", "/repos/{owner}/{repo}")
 def get_repository(call: Call) -> Any:
     return call.repo.json()
@@ -783,6 +1003,9 @@ def get_branch(call: Call) -> Any:
     sha = repo.branches.get(call.params["branch"])
     if sha is None:
         raise ApiError(404, "Branch not found")
-    return {"name": call.params["branch"], "protected": False,
-            "commit": {"sha": sha, "url": f"{call.fake.base_url}/repos/{repo.full_name}/commits/{sha}"},
-            "_links": {"html": f"https://github.com/{repo.full_name}/tree/{call.params['branch']}"}}
+    return {
+        "name": call.params["branch"],
+        "protected": False,
+        "commit": {"sha": sha, "url": f"{call.fake.base_url}/repos/{repo.full_name}/commits/{sha}"},
+        "_links": {"html": f"https://github.com/{repo.full_name}/tree/{call.params['branch']}"},
+    }

@@ -43,12 +43,17 @@ def codeload_url_for(api_url: str) -> str:
     return urlunsplit((parts.scheme, netloc, "", "", ""))
 
 
-def make_tarball(top: str, files: dict[str, bytes] | dict[str, str], commit: str,
-                 add: Callable[[tarfile.TarFile], None] | None = None) -> bytes:
+def make_tarball(
+    top: str,
+    files: dict[str, bytes] | dict[str, str],
+    commit: str,
+    add: Callable[[tarfile.TarFile], None] | None = None,
+) -> bytes:
     """A gzip tarball of `files` under `top/`, as GitHub builds it; `add` appends odd members."""
     raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT,
-                      pax_headers={"comment": commit}) as tar:
+    with tarfile.open(
+        fileobj=raw, mode="w", format=tarfile.PAX_FORMAT, pax_headers={"comment": commit}
+    ) as tar:
         folders = {top}
         for path in files:
             parts = path.split("/")[:-1]
@@ -100,8 +105,11 @@ class Codeload:
         link = self.links.get(request.url.params.get("token", ""))
         if request.method != "GET" or match is None:
             return httpx.Response(404, text="404: Not Found")
-        if link is None or link.expires_at <= self.fake.now() \
-                or link.repo != f"{match['owner']}/{match['repo']}":
+        if (
+            link is None
+            or link.expires_at <= self.fake.now()
+            or link.repo != f"{match['owner']}/{match['repo']}"
+        ):
             return httpx.Response(404, text="404: Not Found")
         for fault in self.fake.faults:
             if fault.times > 0 and fault.method == "GET" and fault.path.fullmatch(request.url.path):
@@ -113,6 +121,11 @@ class Codeload:
         if data is None:
             data = make_tarball(top, repo.store.files_of[link.sha], link.sha)
         filename = f"{top}.tar.gz"
-        return httpx.Response(200, content=data, headers={
-            "content-type": "application/x-gzip",
-            "content-disposition": f"attachment; filename={filename}"})
+        return httpx.Response(
+            200,
+            content=data,
+            headers={
+                "content-type": "application/x-gzip",
+                "content-disposition": f"attachment; filename={filename}",
+            },
+        )

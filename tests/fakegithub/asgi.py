@@ -24,11 +24,15 @@ _METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 def asgi_app(fake: FakeGitHub) -> Starlette:
     async def endpoint(request: Request) -> Response:
         body = await request.body()
-        forwarded = httpx.Request(request.method, str(request.url), headers=request.headers.raw,
-                                  content=body)
+        forwarded = httpx.Request(
+            request.method, str(request.url), headers=request.headers.raw, content=body
+        )
         answer = fake.handle(forwarded)
-        headers = {k: v for k, v in answer.headers.items()
-                   if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")}
+        headers = {
+            k: v
+            for k, v in answer.headers.items()
+            if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")
+        }
         return Response(answer.content, answer.status_code, headers)
 
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=_METHODS)])

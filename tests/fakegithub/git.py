@@ -122,12 +122,16 @@ def file_changes(base: dict[str, bytes], head: dict[str, bytes]) -> list[FileCha
             a, b, binary = [], [], True
         body = list(difflib.unified_diff(a, b, n=3, lineterm=""))[2:]
         patch = None if binary or not body else "\n".join(body)
-        changes.append(FileChange(
-            path, status, blob_sha(new) if new is not None else None,
-            sum(1 for line in body if line.startswith("+")),
-            sum(1 for line in body if line.startswith("-")),
-            patch,
-        ))
+        changes.append(
+            FileChange(
+                path,
+                status,
+                blob_sha(new) if new is not None else None,
+                sum(1 for line in body if line.startswith("+")),
+                sum(1 for line in body if line.startswith("-")),
+                patch,
+            )
+        )
     return changes
 
 

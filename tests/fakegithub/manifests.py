@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from tests.fakegithub.api import FakeGitHub
 
 CODE_SECONDS = 3600
-WEB_ROUTES = (re.compile(r"/settings/apps/new"), re.compile(r"/organizations/(?P<org>[^/]+)/settings/apps/new"))
+WEB_ROUTES = (
+    re.compile(r"/settings/apps/new"),
+    re.compile(r"/organizations/(?P<org>[^/]+)/settings/apps/new"),
+)
 
 
 @dataclass
@@ -62,7 +65,7 @@ class ManifestFlow:
         path = request.url.path
         if not path.startswith(root.path.rstrip("/") + "/"):
             return None
-        path = path[len(root.path.rstrip("/")):]
+        path = path[len(root.path.rstrip("/")) :]
         return path if any(p.fullmatch(path) for p in WEB_ROUTES) else None
 
     def submit(self, request: httpx.Request, path: str) -> httpx.Response:
@@ -83,7 +86,9 @@ class ManifestFlow:
         query = {"code": code}
         if "state" in request.url.params:
             query["state"] = request.url.params["state"]
-        return httpx.Response(302, headers={"location": f"{manifest['redirect_url']}?{urlencode(query)}"})
+        return httpx.Response(
+            302, headers={"location": f"{manifest['redirect_url']}?{urlencode(query)}"}
+        )
 
     def convert(self, code: str) -> dict[str, Any] | None:
         """The App for `code`, created once; None for an unknown, used or expired code."""
@@ -94,19 +99,31 @@ class ManifestFlow:
         app_id = self.fake.next_id()
         private, public = key_pair(f"manifest-{app_id}")
         slug = re.sub(r"[^a-z0-9]+", "-", manifest["name"].lower()).strip("-")
-        app = ManifestApp(app_id, slug, pending.owner, manifest, private, public, secrets.token_hex(20))
+        app = ManifestApp(
+            app_id, slug, pending.owner, manifest, private, public, secrets.token_hex(20)
+        )
         self.apps[app_id] = app
-        return self.json(app) | {"client_id": app.client_id, "client_secret": app.client_secret,
-                                 "webhook_secret": app.webhook_secret, "pem": app.private_key}
+        return self.json(app) | {
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+            "webhook_secret": app.webhook_secret,
+            "pem": app.private_key,
+        }
 
     def json(self, app: ManifestApp) -> dict[str, Any]:
         created = dt.datetime.fromtimestamp(self.fake.now(), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {
-            "id": app.id, "slug": app.slug, "node_id": f"A_kw{app.id}", "client_id": app.client_id,
+            "id": app.id,
+            "slug": app.slug,
+            "node_id": f"A_kw{app.id}",
+            "client_id": app.client_id,
             "owner": {"login": app.owner, "id": abs(hash(app.owner)) % 10**8, "type": "User"},
-            "name": app.manifest["name"], "description": app.manifest.get("description"),
-            "external_url": app.manifest["url"], "html_url": f"{self.fake.web_url}/apps/{app.slug}",
-            "created_at": created, "updated_at": created,
+            "name": app.manifest["name"],
+            "description": app.manifest.get("description"),
+            "external_url": app.manifest["url"],
+            "html_url": f"{self.fake.web_url}/apps/{app.slug}",
+            "created_at": created,
+            "updated_at": created,
             "permissions": dict(app.manifest.get("default_permissions") or {}),
             "events": list(app.manifest.get("default_events") or []),
         }
@@ -129,5 +146,8 @@ def _invalid(manifest: Any) -> str | None:
 
 
 def _page(status: int, message: str) -> httpx.Response:
-    return httpx.Response(status, text=f"<!doctype html><title>GitHub</title><p>{message}</p>",
-                          headers={"content-type": "text/html; charset=utf-8"})
+    return httpx.Response(
+        status,
+        text=f"<!doctype html><title>GitHub</title><p>{message}</p>",
+        headers={"content-type": "text/html; charset=utf-8"},
+    )

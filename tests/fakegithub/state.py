@@ -22,12 +22,17 @@ def key_pair(name: str = "app") -> tuple[str, str]:
     if name not in _KEYS:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         private = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ).decode()
-        public = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        public = (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
         _KEYS[name] = (private, public)
     return _KEYS[name]
 
@@ -92,9 +97,13 @@ class Repo:
     def json(self) -> dict[str, Any]:
         owner, name = self.full_name.split("/")
         return {
-            "id": self.id, "name": name, "full_name": self.full_name, "private": False,
+            "id": self.id,
+            "name": name,
+            "full_name": self.full_name,
+            "private": False,
             "owner": {"login": owner, "id": self.id * 10, "type": "User"},
-            "fork": self.fork_of is not None, "default_branch": self.default_branch,
+            "fork": self.fork_of is not None,
+            "default_branch": self.default_branch,
             "html_url": f"https://github.com/{self.full_name}",
         }
 
@@ -126,8 +135,9 @@ class LoggedRequest:
 class State:
     """Everything the fake knows. Tests build it through these helpers, then assert on it."""
 
-    def __init__(self, app_id: int = 4242, slug: str = "istio-footguns",
-                 now: Callable[[], float] = time.time):
+    def __init__(
+        self, app_id: int = 4242, slug: str = "istio-footguns", now: Callable[[], float] = time.time
+    ):
         self.app_id = app_id
         self.slug = slug
         self.now = now
@@ -169,8 +179,13 @@ class State:
             self.repos[full_name] = Repo(full_name, self.next_id(), store, parent)
         return self.repos[full_name]
 
-    def commit(self, repo: str, files: dict[str, str | bytes], parent: str | None = None,
-               message: str = "change") -> str:
+    def commit(
+        self,
+        repo: str,
+        files: dict[str, str | bytes],
+        parent: str | None = None,
+        message: str = "change",
+    ) -> str:
         """A commit whose tree holds exactly `files` (None as a value deletes from the parent)."""
         store = self.repos[repo].store
         content = dict(store.files_of[parent]) if parent else {}
@@ -181,8 +196,9 @@ class State:
                 content[path] = data.encode() if isinstance(data, str) else data
         return store.put_commit(content, [parent] if parent else [], message)
 
-    def open_pull(self, repo: str, base_sha: str, head_sha: str, head_repo: str | None = None,
-                  **extra: Any) -> Pull:
+    def open_pull(
+        self, repo: str, base_sha: str, head_sha: str, head_repo: str | None = None, **extra: Any
+    ) -> Pull:
         target = self.repos[repo]
         number = len(target.issues) + len(target.pulls) + 1
         pull = Pull(number, target, self.repos[head_repo or repo], base_sha, head_sha, **extra)
@@ -196,7 +212,9 @@ class State:
         pull.repo.branches[pull.base_ref] = pull.head_sha
         return pull.head_sha
 
-    def push_branch(self, repo: str, files: dict[str, str | bytes | None], branch: str | None = None) -> str:
+    def push_branch(
+        self, repo: str, files: dict[str, str | bytes | None], branch: str | None = None
+    ) -> str:
         """A commit on top of `branch` (default: the default branch), which then points at it."""
         target = self.repos[repo]
         branch = branch or target.default_branch
@@ -207,47 +225,76 @@ class State:
     def issues_of(self, repo: str, label: str | None = None) -> list[dict[str, Any]]:
         """Issues (not pull requests) of `repo`, with `label` if given."""
         target = self.repos[repo]
-        return [i for number, i in sorted(target.issues.items())
-                if label is None or label in target.labels.get(str(number), {})]
+        return [
+            i
+            for number, i in sorted(target.issues.items())
+            if label is None or label in target.labels.get(str(number), {})
+        ]
 
     def push(self, pull: Pull, files: dict[str, str | bytes | None]) -> str:
         pull.head_sha = self.commit(pull.head_repo.full_name, files, pull.head_sha, "push")
         return pull.head_sha
 
-    def fail(self, method: str, path: str, status: int = 502, times: int = 1,
-             headers: dict[str, str] | None = None, message: str = "Server Error",
-             after: int = 0) -> None:
+    def fail(
+        self,
+        method: str,
+        path: str,
+        status: int = 502,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        message: str = "Server Error",
+        after: int = 0,
+    ) -> None:
         """Make `times` requests to `path` (a regex, matched in full) fail, after `after` pass."""
-        self.faults.append(Fault(method.upper(), re.compile(path), status, times,
-                                 headers or {}, {"message": message}, after))
+        self.faults.append(
+            Fault(
+                method.upper(),
+                re.compile(path),
+                status,
+                times,
+                headers or {},
+                {"message": message},
+                after,
+            )
+        )
 
     def timeout(self, method: str, path: str, times: int = 1) -> None:
         """Make the next `times` requests to `path` time out (no answer at all)."""
         self.fail(method, path, 0, times)
 
-    def secondary_rate_limit(self, method: str, path: str, retry_after: int = 60,
-                             status: int = 403) -> None:
-        self.fail(method, path, status, 1, {"retry-after": str(retry_after)},
-                  "You have exceeded a secondary rate limit. Please wait a few minutes before "
-                  "you try again.")
+    def secondary_rate_limit(
+        self, method: str, path: str, retry_after: int = 60, status: int = 403
+    ) -> None:
+        self.fail(
+            method,
+            path,
+            status,
+            1,
+            {"retry-after": str(retry_after)},
+            "You have exceeded a secondary rate limit. Please wait a few minutes before "
+            "you try again.",
+        )
 
     # -- what tests assert on -----------------------------------------------------------------
 
     def requests(self, method: str | None = None, path: str | None = None) -> list[LoggedRequest]:
         """Logged requests, filtered by method and a path regex (searched)."""
         return [
-            r for r in self.log
+            r
+            for r in self.log
             if (method is None or r.method == method.upper())
             and (path is None or re.search(path, r.path))
         ]
 
     def runs_for(self, repo: str, head_sha: str) -> list[dict[str, Any]]:
-        return [r for r in self.check_runs.values()
-                if r["_repo"] == repo and r["head_sha"] == head_sha]
+        return [
+            r for r in self.check_runs.values() if r["_repo"] == repo and r["head_sha"] == head_sha
+        ]
 
     def comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
-        return [c for c in self.review_comments.values()
-                if c["_repo"] == repo and c["_pull"] == number]
+        return [
+            c for c in self.review_comments.values() if c["_repo"] == repo and c["_pull"] == number
+        ]
 
     def reviews_on(self, repo: str, number: int) -> list[dict[str, Any]]:
         return [r for r in self.reviews.values() if r["_repo"] == repo and r["_pull"] == number]

@@ -23,8 +23,14 @@ class World:
     def client(self) -> Any:
         return self.app.installation(self.installation_id)
 
-    def pull(self, base: dict[str, str], head: dict[str, str | None], *,
-             fork: str | None = None, **extra: Any) -> Pull:
+    def pull(
+        self,
+        base: dict[str, str],
+        head: dict[str, str | None],
+        *,
+        fork: str | None = None,
+        **extra: Any,
+    ) -> Pull:
         """A pull request whose base commit holds `base` and whose head changes it by `head`."""
         base_sha = self.fake.commit(self.repo, base)
         head_repo = self.repo
@@ -53,9 +59,11 @@ def virtual_service(name: str, fault: bool = False, namespace: str = "mesh") -> 
     """A VirtualService manifest; with `fault`, its route injects HTTP 503 aborts (line 9)."""
     route = "  - fault: {abort: {httpStatus: 503}}\n    route:\n" if fault else "  - route:\n"
     host = f"{name}.{namespace}.svc.cluster.local"
-    return (f"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {name}\n"
-            f"  namespace: {namespace}\nspec:\n  hosts: [{host}]\n  http:\n{route}"
-            f"    - destination: {{host: {host}}}\n")
+    return (
+        f"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {name}\n"
+        f"  namespace: {namespace}\nspec:\n  hosts: [{host}]\n  http:\n{route}"
+        f"    - destination: {{host: {host}}}\n"
+    )
 
 
 def job_context(world: World, pull: Pull, head_sha: str | None = None, attempts: int = 1) -> Any:
@@ -63,9 +71,19 @@ def job_context(world: World, pull: Pull, head_sha: str | None = None, attempts:
     import logging
     from types import SimpleNamespace
 
-    payload = {"installation_id": world.installation_id, "repository": world.repo,
-               "pull_number": pull.number, "head_sha": head_sha or pull.head_sha,
-               "base_sha": pull.base_sha, "reason": "synchronize"}
-    return SimpleNamespace(settings=None, github=world.app, session_factory=None, sessions=None,
-                           job=SimpleNamespace(payload=payload, attempts=attempts),
-                           log=logging.getLogger("test.review"))
+    payload = {
+        "installation_id": world.installation_id,
+        "repository": world.repo,
+        "pull_number": pull.number,
+        "head_sha": head_sha or pull.head_sha,
+        "base_sha": pull.base_sha,
+        "reason": "synchronize",
+    }
+    return SimpleNamespace(
+        settings=None,
+        github=world.app,
+        session_factory=None,
+        sessions=None,
+        job=SimpleNamespace(payload=payload, attempts=attempts),
+        log=logging.getLogger("test.review"),
+    )

@@ -26,7 +26,11 @@ def escape_property(text: str) -> str:
 
 def command(name: str, message: str, **properties: object) -> str:
     props = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items())
-    return f"::{name} {props}::{escape_data(message)}" if props else f"::{name}::{escape_data(message)}"
+    return (
+        f"::{name} {props}::{escape_data(message)}"
+        if props
+        else f"::{name}::{escape_data(message)}"
+    )
 
 
 def to_github(report: Report, compared: bool = False) -> str:
@@ -41,7 +45,13 @@ def to_github(report: Report, compared: bool = False) -> str:
             name, title = "notice", f"{f.rule} (already at base)"
         lines.append(command(name, f.message, file=f.path, line=f.line, col=f.column, title=title))
     for skipped in report.skipped:
-        lines.append(command("warning", f"skipped: {skipped.reason}", file=skipped.path,
-                             title="footgun: file skipped"))
+        lines.append(
+            command(
+                "warning",
+                f"skipped: {skipped.reason}",
+                file=skipped.path,
+                title="footgun: file skipped",
+            )
+        )
     lines.append(f"footgun: {summary(report, compared)}")
     return "\n".join(lines) + "\n"

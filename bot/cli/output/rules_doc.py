@@ -71,7 +71,10 @@ def to_markdown() -> str:
         ]
         if m.OPTIONS:
             out += ["", "**Options** (under `rules: {" + m.ID + ": {...}}`):", ""]
-            out += [f"- `{key}`: default `{json.dumps(_plain(value))}`" for key, value in m.OPTIONS.items()]
+            out += [
+                f"- `{key}`: default `{json.dumps(_plain(value))}`"
+                for key, value in m.OPTIONS.items()
+            ]
         out += ["", "Fails:", "", "```yaml", m.FAIL.rstrip("\n"), "```", ""]
         out += ["Passes:", "", "```yaml", m.PASS.rstrip("\n"), "```"]
     return "\n".join(out) + "\n"
@@ -82,7 +85,9 @@ def table(link_prefix: str = "") -> list[str]:
     out = ["| ID | severity | kinds | summary |", "|---|---|---|---|"]
     for m in _modules():
         link = f"{link_prefix}#{m.ID}"
-        out.append(f"| [`{m.ID}`]({link}) | {m.SEVERITY} | {', '.join(m.KINDS)} | {_cell(m.SUMMARY)} |")
+        out.append(
+            f"| [`{m.ID}`]({link}) | {m.SEVERITY} | {', '.join(m.KINDS)} | {_cell(m.SUMMARY)} |"
+        )
     return out
 
 

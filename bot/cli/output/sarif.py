@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from rules.core.engine import Report
     from rules.core.model import Finding
 
-SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 FINGERPRINT_KEY = "footgunFingerprint/v1"
 TOOL_NAME = "footgun"
 

@@ -14,8 +14,13 @@ if TYPE_CHECKING:
     from rules.core.model import Finding
 
 _RESET = "\033[0m"
-_STYLE = {"error": "\033[1;31m", "warning": "\033[33m", "path": "\033[1m", "dim": "\033[2m",
-          "new": "\033[36m"}
+_STYLE = {
+    "error": "\033[1;31m",
+    "warning": "\033[33m",
+    "path": "\033[1m",
+    "dim": "\033[2m",
+    "new": "\033[36m",
+}
 
 
 def to_text(report: Report, color: bool = False, compared: bool = False) -> str:
