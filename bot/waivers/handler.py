@@ -240,8 +240,14 @@ async def run(ctx: jobs.JobContext) -> None:
         return
     if known_none and thread.known_role is None:
         thread.known_role = "none"
-    run_now, extra = commands[:MAX_COMMANDS], len(commands) - MAX_COMMANDS
+    distinct = list(dict.fromkeys(commands))  # the same command twice in a comment runs once
+    run_now, extra = distinct[:MAX_COMMANDS], len(distinct) - MAX_COMMANDS
     answers = [await execute(ctx, thread, command, index) for index, command in enumerate(run_now)]
+    repeated = len(commands) - len(distinct)
+    if repeated:
+        answers.append(
+            Answer(True, f"{repeated:,} repeated command{'s' if repeated != 1 else ''} ran once.")
+        )
     if extra > 0:
         answers.append(
             Answer(
