@@ -20,6 +20,7 @@ from rules.core.loader import HELM_VALUES_KIND
 from rules.core.model import UNNAMED, KeyPath, Resource, describe
 
 INSTALL_GROUP = "install.istio.io"
+INJECTOR_CONFIGMAP = "istio-sidecar-injector"
 _NO_PILOT_PROFILES = frozenset({"empty"})
 _MAX_EMBEDDED_CHARS = 256 * 1024
 
@@ -115,6 +116,22 @@ def mesh_config_source(resource: Resource, root_namespace: str) -> MeshConfigSou
             return None
         return MeshConfigSource(resource, mesh, ("data", "mesh"), None, None, embedded=True)
     return None
+
+
+def is_injector_configmap(resource: Resource, root_namespace: str) -> bool:
+    """The sidecar injector's ConfigMap (`istio-sidecar-injector[-<rev>]` in the root namespace),
+    as a rendered istiod chart holds it: its `data.values` are the chart values it injects with."""
+    name = resource.name
+    return (
+        resource.kind == "ConfigMap"
+        and resource.namespace == root_namespace
+        and (name == INJECTOR_CONFIGMAP or name.startswith(INJECTOR_CONFIGMAP + "-"))
+    )
+
+
+def injector_values(configmap: Resource) -> dict[str, Any] | None:
+    """The chart values (JSON) under `data.values` of the injector ConfigMap; None if unreadable."""
+    return parse_embedded_yaml(mapping(configmap.body.get("data")).get("values"))
 
 
 def enables_pilot(operator: Resource) -> bool:
