@@ -52,11 +52,20 @@ class MeshConfigSource:
         return mapping(mapping(mapping(self.values).get("global")).get("proxy"))
 
     @property
+    def profile(self) -> str | None:
+        """The install profile: IstioOperator `spec.profile`, Helm `profile` or `global.profile`
+        (the chart reads `profile` first)."""
+        if self.resource.kind == "IstioOperator":
+            value = self.resource.spec.get("profile")
+        else:
+            values = mapping(self.values)
+            value = values.get("profile") or mapping(values.get("global")).get("profile")
+        return value if isinstance(value, str) else None
+
+    @property
     def ambient_only(self) -> bool:
         """An install with the `ambient` profile: sidecars only where a namespace asks for them."""
-        if self.resource.kind == "IstioOperator":
-            return self.resource.spec.get("profile") == "ambient"
-        return mapping(self.values).get("profile") == "ambient"
+        return self.profile == "ambient"
 
     @property
     def layer_key(self) -> tuple[Any, ...]:
