@@ -15,7 +15,7 @@ $(BIN)/footgun: pyproject.toml
 install: $(BIN)/footgun
 
 run: install
-	-$(BIN)/footgun check examples/
+	-$(BIN)/footgun check examples/footguns
 	$(BIN)/footgun serve --host 127.0.0.1 --port $(PORT)
 
 test: install lint

@@ -45,6 +45,23 @@ class MeshConfigSource:
         return describe(self.resource)
 
     @property
+    def installs_control_plane(self) -> bool:
+        """Whether the source installs istiod (an IstioOperator, istiod Helm values and the
+        like), not just configures a running one (the `istio` ConfigMap)."""
+        return self.resource.kind != "ConfigMap"
+
+    def root_namespace(self, default: str) -> str:
+        """The root namespace this install gives the mesh: `meshConfig.rootNamespace`, else the
+        chart's `global.istioNamespace` (both default to istio-system), else `default`."""
+        for value in (
+            self.mesh.get("rootNamespace"),
+            mapping(mapping(self.values).get("global")).get("istioNamespace"),
+        ):
+            if isinstance(value, str) and value:
+                return value
+        return default
+
+    @property
     def default_config(self) -> dict[str, Any]:
         return mapping(self.mesh.get("defaultConfig"))
 
