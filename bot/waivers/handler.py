@@ -417,6 +417,7 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
             _nothing_matched(command, fingerprint, report.findings, pull["head"]["sha"]),
         )
     rule = matched[0].rule
+    assert decision.until is not None  # an allowed waiver always has its deadline
     url = await thread.url()
     async with ctx.sessions.begin() as session:
         waiver, created = await waivers.grant(
@@ -428,7 +429,7 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
             target=command.target,
             findings=matched,
             reason=command.reason,
-            deadline=decision.until or today,
+            deadline=decision.until,
             remind_days_before=config.waivers.remind_days_before,
             approved_by=thread.author,
             command_url=url,
@@ -546,10 +547,9 @@ async def _unwaive(ctx: jobs.JobContext, thread: Thread, command: Unwaive) -> An
     if not revoked:
         async with ctx.sessions() as session:
             current = await session.get(Waiver, waiver.id)
+        status = current.status if current is not None else "gone"
         return await _refuse_unwaive(
-            ctx,
-            thread,
-            f"Waiver #{waiver.id} is already {(current.status if current else 'gone').replace('_', ' ')}.",
+            ctx, thread, f"Waiver #{waiver.id} is already {status.replace('_', ' ')}."
         )
     return Answer(
         True,

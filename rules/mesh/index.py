@@ -6,14 +6,16 @@ share one pass over the resources instead of each scanning them again.
 
 from __future__ import annotations
 
+import posixpath
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from rules.core.config import Config
+from rules.core.document import KeyPath
 from rules.core.loader import ISTIO_GROUPS, WORKLOAD_KINDS
-from rules.core.model import KeyPath, Resource
+from rules.core.model import Resource
 from rules.mesh.hosts import (
     GatewayHost,
     expand,
@@ -66,9 +68,9 @@ class MeshIndex:
                 for written in string_items(resource.spec.get("hosts")):
                     self._add_service_host(expand(written, resource.namespace, domain), resource)
             elif kind == "DestinationRule" and resource.group == "networking.istio.io":
-                written = resource.spec.get("host")
-                if isinstance(written, str) and written:
-                    host = expand(written, resource.namespace, domain)
+                named = resource.spec.get("host")
+                if isinstance(named, str) and named:
+                    host = expand(named, resource.namespace, domain)
                     self.destination_rules[host].append(resource)
             elif kind == "Gateway" and resource.group == "networking.istio.io":
                 key = (resource.namespace, resource.name)
@@ -225,6 +227,16 @@ class MeshIndex:
             if s.spec.get("type") != "ExternalName"
             and not is_gateway_selector(mapping(s.spec.get("selector")))
         ]
+
+    def control_plane_installs(self) -> list[MeshConfigSource]:
+        """The mesh config sources that install istiod, one per configuration and folder (the
+        values files of one folder are layers of one install; so are overlays of one name)."""
+        installs: dict[tuple[Any, ...], MeshConfigSource] = {}
+        for source in self.mesh_configs:
+            if source.installs_control_plane:
+                folder = posixpath.dirname(source.resource.path)
+                installs.setdefault((*source.layer_key, folder), source)
+        return list(installs.values())
 
     def sidecar_mesh_configs(self) -> list[MeshConfigSource]:
         """Mesh config sources whose sidecar settings matter: an ambient-profile install counts
