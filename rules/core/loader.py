@@ -71,7 +71,12 @@ ISTIO_KINDS = frozenset(
         "WasmPlugin",
     }
 )
-CLUSTER_SCOPED_KINDS = frozenset({"Namespace"})
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+GATEWAY_API_KINDS = frozenset(
+    {"Gateway", "GatewayClass", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "ReferenceGrant"}
+)
+"""Kubernetes Gateway API kinds (any served version: v1, v1beta1, v1alpha2) that rules read."""
+CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "GatewayClass"})
 HELM_VALUES_KIND = "HelmValues"
 """Pseudo-kind for an istiod Helm values file: a plain mapping with a top-level `meshConfig`."""
 
@@ -83,7 +88,7 @@ _GO_TEMPLATE = re.compile(
     r"|toYaml\b|tpl\b|printf\b|required\b|default\b|quote\b)"
 )
 HELM_TEMPLATE = "Helm template: render it first (helm template ...) and check the output"
-_WANTED_KINDS = ISTIO_KINDS | KUBERNETES_KINDS | {"List"}
+_WANTED_KINDS = ISTIO_KINDS | KUBERNETES_KINDS | GATEWAY_API_KINDS | {"List"}
 
 
 class _DuplicateKeyError(yaml.MarkedYAMLError):
@@ -382,6 +387,7 @@ def _resource(
     if not (
         (group in ISTIO_GROUPS and kind in ISTIO_KINDS)
         or (group in KUBERNETES_GROUPS and kind in KUBERNETES_KINDS)
+        or (group == GATEWAY_API_GROUP and kind in GATEWAY_API_KINDS)
     ):
         return None
     metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
