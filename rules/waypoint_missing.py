@@ -21,7 +21,7 @@ Facts from Istio 1.32:
 Flagged: an L7 rule of a selector or namespace-wide policy in an ambient namespace (labelled
 `istio.io/dataplane-mode: ambient`, not for sidecar injection), unless the policy selects
 waypoint or gateway pods (`istio.io/gateway-name`, `gateway.networking.k8s.io/gateway-name`),
-which run Envoy; a `targetRefs` Service whose Namespace object is in the repository and neither
+which are not ztunnel's to enforce; a `targetRefs` Service whose Namespace object is in the repository and neither
 it nor the Service uses a waypoint; a `targetRefs` Gateway absent from a repository that holds
 Gateway API Gateways; a `use-waypoint` label naming a Gateway absent from the repository.
 Quiet where a namespace is unknown.
@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
+from rules.core.document import KeyPath
 from rules.core.loader import WORKLOAD_KINDS
 from rules.core.model import Problem, Resource, describe
 from rules.mesh import authz
@@ -218,28 +219,9 @@ def http_attributes(rule: dict[str, Any]) -> list[str]:
 # --- targetRefs without a waypoint -----------------------------------------------------------
 
 
-def target_refs(policy: Resource) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
-    """(path, reference) of `targetRefs` entries and the older single `targetRef`."""
-    spec = policy.spec
-    found: list[tuple[tuple[str | int, ...], dict[str, Any]]] = [
-        (("spec", "targetRefs", i), ref) for i, ref in items(spec.get("targetRefs"))
-    ]
-    if isinstance(spec.get("targetRef"), dict):
-        found.append((("spec", "targetRef"), spec["targetRef"]))
-    return found
-
-
 def _unserved_targets(index: MeshIndex, policy: Resource) -> Iterator[Problem]:
     api = index.gateway_api
-    for path, ref in target_refs(policy):
-        group, kind, name = (
-            text(ref.get("group")) or "",
-            text(ref.get("kind")),
-            text(ref.get("name")),
-        )
-        if not name:
-            continue
-        written = text(ref.get("namespace"))
+    for path, group, kind, name, written in authz.target_refs(policy):
         scope: Scope = (written, "") if written else scope_of(policy)
         if group == GROUP and kind == "Gateway":
             found, _ = api.lookup("Gateway", scope, name)
@@ -251,7 +233,6 @@ def _unserved_targets(index: MeshIndex, policy: Resource) -> Iterator[Problem]:
                     "this repository: no waypoint or gateway enforces the policy",
                 )
         elif (group, kind) in (("", "Service"), ("networking.istio.io", "ServiceEntry")):
-            assert kind is not None
             found, target = api.lookup(kind, scope, name)
             if found is Found.PRESENT and target is not None:
                 problem = _without_waypoint(api, policy, path, target)
@@ -260,7 +241,7 @@ def _unserved_targets(index: MeshIndex, policy: Resource) -> Iterator[Problem]:
 
 
 def _without_waypoint(
-    api: GatewayApiIndex, policy: Resource, path: tuple[str | int, ...], target: Resource
+    api: GatewayApiIndex, policy: Resource, path: KeyPath, target: Resource
 ) -> Problem | None:
     if waypoint_use(target, target.labels, (), scope_of(target)) is not None:
         return None
