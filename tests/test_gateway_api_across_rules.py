@@ -146,5 +146,5 @@ def test_the_loader_reads_gateway_api_kinds_in_every_served_version(version):
     )
     resources, skipped = load(files({"gw.yaml": text}))
     assert skipped == []
-    assert [r.kind for r in resources] == kinds[:-1]  # UDPRoute: Istio does not serve it
+    assert [r.kind for r in resources] == kinds
     assert [r.namespace for r in resources if r.kind == "GatewayClass"] == [None]
