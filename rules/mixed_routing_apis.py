@@ -183,7 +183,7 @@ def _gateway_conflicts(
     index: MeshIndex, services: list[Resource], ref: Reference
 ) -> list[Resource]:
     namespace = ref.scope[0]
-    _, gateway = index.gateway_api.lookup("Gateway", ref.scope, ref.name)
+    _, gateway = index.gateway_api.lookup("Gateway", ref.scope, ref.name, ref.owner)
     if namespace is None or gateway is None or index.gateway(namespace, ref.name) is not None:
         return []  # an Istio Gateway of that name is what VirtualServices bind to
     hostnames = [h for _, h in route_hostnames(ref.owner)]

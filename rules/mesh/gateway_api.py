@@ -85,6 +85,9 @@ class Found(Enum):
     PRESENT = "present"
     MISSING = "missing"
     UNKNOWN = "unknown"
+    AMBIGUOUS = "ambiguous"
+    """Several definitions (copies for different clusters, examples side by side): one exists,
+    but which one is deployed with the referrer cannot be told."""
 
 
 Scope = tuple[str | None, str]
@@ -317,11 +320,11 @@ class GatewayApiIndex:
     """Gateway API Gateways, routes, grants, Namespaces and waypoint labels of one revision."""
 
     def __init__(self, resources: list[Resource]) -> None:
-        self.gateways: dict[tuple[Scope, str], Resource] = {}
+        self.gateways: dict[tuple[Scope, str], list[Resource]] = defaultdict(list)
         self.routes: list[Resource] = []
         self._grants: dict[str | None, list[Resource]] = defaultdict(list)
-        self._services: dict[tuple[Scope, str], Resource] = {}
-        self._service_entries: dict[tuple[Scope, str], Resource] = {}
+        self._services: dict[tuple[Scope, str], list[Resource]] = defaultdict(list)
+        self._service_entries: dict[tuple[Scope, str], list[Resource]] = defaultdict(list)
         self._unknown_names: dict[str, set[str]] = defaultdict(set)
         """Kind -> names of resources of that kind whose namespace is unknown."""
         self._namespace_labels: dict[str, dict[str, str]] = {}
@@ -333,36 +336,45 @@ class GatewayApiIndex:
                 self._unknown_names[kind].add(resource.name)
             if group == GROUP:
                 if kind == "Gateway":
-                    self.gateways.setdefault(key, resource)
+                    self.gateways[key].append(resource)
                 elif kind in ROUTE_KINDS:
                     self.routes.append(resource)
                 elif kind == "ReferenceGrant":
                     self._grants[resource.namespace].append(resource)
             elif kind == "Service" and group == "":
-                self._services.setdefault(key, resource)
+                self._services[key].append(resource)
                 if resource.namespace is not None:
                     self.service_namespaces.add(resource.namespace)
             elif kind == "ServiceEntry" and group == "networking.istio.io":
-                self._service_entries.setdefault(key, resource)
+                self._service_entries[key].append(resource)
             elif kind == "Namespace" and group == "":
                 labels = self._namespace_labels.setdefault(resource.name, {})
                 labels.update({str(k): str(v) for k, v in resource.labels.items()})
 
     # --- lookups
 
-    def lookup(self, kind: str, scope: Scope, name: str) -> tuple[Found, Resource | None]:
+    def lookup(
+        self, kind: str, scope: Scope, name: str, near: Resource | None = None
+    ) -> tuple[Found, Resource | None]:
         """Find a Gateway, Service or ServiceEntry by scope and name.
 
         Missing only when the namespace is known and no resource of that kind and name has an
-        unknown namespace (it might be the one meant)."""
+        unknown namespace (it might be the one meant). With several definitions, the one in
+        the file of `near` (the referrer) is the one meant; without one there, it is
+        ambiguous."""
         table = {
             "Gateway": self.gateways,
             "Service": self._services,
             "ServiceEntry": self._service_entries,
         }[kind]
-        found = table.get((scope, name))
-        if found is not None:
-            return Found.PRESENT, found
+        found = table.get((scope, name), [])
+        if len(found) == 1:
+            return Found.PRESENT, found[0]
+        if found:
+            beside = [r for r in found if near is not None and r.path == near.path]
+            if len(beside) == 1:
+                return Found.PRESENT, beside[0]
+            return Found.AMBIGUOUS, None
         if scope[0] is None or name in self._unknown_names.get(kind, ()):
             return Found.UNKNOWN, None
         return Found.MISSING, None
@@ -370,11 +382,11 @@ class GatewayApiIndex:
     def parent(self, ref: Reference) -> tuple[Found, Resource | None] | None:
         """The parent a parentRef names; None for parents Istio leaves to other controllers."""
         if ref.group == GROUP and ref.kind == "Gateway":
-            return self.lookup("Gateway", ref.scope, ref.name)
+            return self.lookup("Gateway", ref.scope, ref.name, ref.owner)
         if ref.group == "" and ref.kind == "Service":
-            return self.lookup("Service", ref.scope, ref.name)
+            return self.lookup("Service", ref.scope, ref.name, ref.owner)
         if ref.group == "networking.istio.io" and ref.kind == "ServiceEntry":
-            return self.lookup("ServiceEntry", ref.scope, ref.name)
+            return self.lookup("ServiceEntry", ref.scope, ref.name, ref.owner)
         return None
 
     def namespace_labels(self, namespace: str) -> dict[str, str] | None:
