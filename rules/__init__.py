@@ -17,22 +17,29 @@ from typing import Any
 from rules import (
     authz_blocks_health_probes,
     authz_unscoped,
+    backend_not_found,
     fault_injection,
     gateway_host_mismatch,
     gateway_not_found,
     hold_application_until_proxy_starts,
     host_not_found,
     in_place_upgrade,
+    mixed_routing_apis,
     mtls_weakened,
     permissive_mtls,
     proxy_resources_missing,
+    reference_not_permitted,
     revision_label,
+    route_hostname_mismatch,
+    route_not_attached,
+    route_parent_not_found,
     schema_invalid,
     short_host_name,
     sidecar_egress_unscoped,
     sidecar_missing,
     strict_mtls_missing,
     subset_not_defined,
+    waypoint_missing,
 )
 
 RULES: dict[str, ModuleType] = {
@@ -55,6 +62,13 @@ RULES: dict[str, ModuleType] = {
         proxy_resources_missing,
         in_place_upgrade,
         revision_label,
+        route_parent_not_found,
+        route_not_attached,
+        route_hostname_mismatch,
+        backend_not_found,
+        reference_not_permitted,
+        waypoint_missing,
+        mixed_routing_apis,
         schema_invalid,
     )
 }
