@@ -32,6 +32,7 @@ from rules import (
     sidecar_missing,
     strict_mtls_missing,
     subset_not_defined,
+    yaml_invalid,
 )
 
 RULES: dict[str, ModuleType] = {
@@ -54,6 +55,7 @@ RULES: dict[str, ModuleType] = {
         proxy_resources_missing,
         in_place_upgrade,
         revision_label,
+        yaml_invalid,
     )
 }
 
