@@ -27,6 +27,7 @@ from rules import (
     permissive_mtls,
     proxy_resources_missing,
     revision_label,
+    schema_invalid,
     short_host_name,
     sidecar_egress_unscoped,
     sidecar_missing,
@@ -56,6 +57,7 @@ RULES: dict[str, ModuleType] = {
         in_place_upgrade,
         revision_label,
         yaml_invalid,
+        schema_invalid,
     )
 }
 

@@ -69,9 +69,28 @@ ISTIO_KINDS = frozenset(
         "IstioOperator",
         "Telemetry",
         "WasmPlugin",
+        "TrafficExtension",
     }
 )
-CLUSTER_SCOPED_KINDS = frozenset({"Namespace"})
+GATEWAY_API_GROUPS = frozenset({"gateway.networking.k8s.io", "gateway.networking.x-k8s.io"})
+GATEWAY_API_KINDS = frozenset(
+    {
+        "GatewayClass",
+        "Gateway",
+        "HTTPRoute",
+        "GRPCRoute",
+        "TCPRoute",
+        "TLSRoute",
+        "UDPRoute",
+        "ReferenceGrant",
+        "BackendTLSPolicy",
+        "ListenerSet",
+        "XBackend",
+        "XBackendTrafficPolicy",
+        "XMesh",
+    }
+)
+CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "GatewayClass", "XMesh"})
 HELM_VALUES_KIND = "HelmValues"
 """Pseudo-kind for an istiod Helm values file: a plain mapping with a top-level `meshConfig`."""
 
@@ -90,7 +109,7 @@ _TEMPLATE_MARKER = re.compile(r"\{\{|\{%|%\{")
 _API_VERSION_LINE = re.compile(r"""^["']?apiVersion["']?[ \t]*:""", re.M)
 _KIND_LINE = re.compile(r"""^["']?kind["']?[ \t]*:""", re.M)
 HELM_TEMPLATE = "Helm template: render it first (helm template ...) and check the output"
-_WANTED_KINDS = ISTIO_KINDS | KUBERNETES_KINDS | {"List"}
+_WANTED_KINDS = ISTIO_KINDS | GATEWAY_API_KINDS | KUBERNETES_KINDS | {"List"}
 
 
 class _DuplicateKeyError(yaml.MarkedYAMLError):
@@ -419,6 +438,7 @@ def _resource(
     group = api_version.rpartition("/")[0] if "/" in api_version else ""
     if not (
         (group in ISTIO_GROUPS and kind in ISTIO_KINDS)
+        or (group in GATEWAY_API_GROUPS and kind in GATEWAY_API_KINDS)
         or (group in KUBERNETES_GROUPS and kind in KUBERNETES_KINDS)
     ):
         return None
