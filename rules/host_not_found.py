@@ -3,6 +3,13 @@
 A typo in a host (`reviwes`), a Service renamed in one file but not in the rules that point at
 it: Istio accepts the configuration and the traffic fails with 503s (no healthy upstream), or
 the DestinationRule's TLS and subsets silently apply to nothing.
+
+Istio facts (istio/istio 1.30.3): a destination host must name a service of the registry
+(a Kubernetes Service or a ServiceEntry host visible through `exportTo`), or the route has no
+cluster and fails with 503s; istioctl reports route and mirror destinations so
+(`analyzers/virtualservice/destinationhosts.go`, IST0101 ReferencedResourceNotFound). This rule
+also reads VirtualService and DestinationRule hosts, which istioctl does not, and only where
+the repository shows the Services of the host's namespace.
 """
 
 from __future__ import annotations
