@@ -3,6 +3,12 @@
 A misspelt gateway name, or a short name that resolves in the wrong namespace (`my-gateway` in a
 VirtualService of namespace `shop` means `shop/my-gateway`, not `istio-system/my-gateway`), and
 the routes never reach the ingress: Istio accepts the VirtualService and serves 404s.
+
+Istio facts (istio/istio 1.30.3, `pilot/pkg/model/config.go`, `resolveGatewayName`): a short
+`name` in `gateways` is `<VirtualService namespace>/name`; `ns/name` is taken as written and
+`./name` in the VirtualService's namespace; the legacy `name.ns[.svc...]` form means `ns/name`;
+`mesh` stands for the sidecars. istioctl reports a missing one as IST0101
+(`analyzers/virtualservice/gateways.go`).
 """
 
 from __future__ import annotations
