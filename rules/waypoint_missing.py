@@ -9,21 +9,28 @@ Facts from Istio 1.32:
   source.ip, source.namespace, source.principal, destination.ip and destination.port. In an
   ALLOW policy a rule with any of them is dropped (it never matches), so the traffic it was
   meant to allow is denied; in a DENY policy the HTTP parts are dropped and the rule denies
-  more than written, or nothing. The policy is accepted with only a status warning.
+  more than written, or nothing. The policy is accepted with only a status warning: condition
+  `ZtunnelAccepted`, reason `UnsupportedValue`.
 - A policy with `targetRefs` is for a waypoint (or a gateway), never for ztunnel: it is
   enforced only where a waypoint serves the target. A Service (or ServiceEntry) is served by a
   waypoint when it, or its Namespace, is labelled `istio.io/use-waypoint: <name>` (`none`
   opts out); the waypoint is a Gateway of class `istio-waypoint` in the same namespace unless
-  `istio.io/use-waypoint-namespace` names another.
+  `istio.io/use-waypoint-namespace` names another. Istio records the outcome on the policy
+  (`serviceregistry/ambient/policies.go`): `WaypointAccepted: False` with reason
+  `TargetNotFound` (no such waypoint Gateway), `AncestorNotBound` (a Service no waypoint
+  serves) or `Invalid` (a GatewayClass target outside the root namespace, which only the root
+  namespace may use).
 - The `istio.io/use-waypoint` label on a Namespace, Service, ServiceEntry or pod names a
-  waypoint Gateway; if it does not exist, the traffic meant for it has no waypoint.
+  waypoint Gateway; if it does not exist, the traffic meant for it has no waypoint, and the
+  Service's condition `istio.io/WaypointBound` is False.
 
 Flagged: an L7 rule of a selector or namespace-wide policy in an ambient namespace (labelled
 `istio.io/dataplane-mode: ambient`, not for sidecar injection), unless the policy selects
 waypoint or gateway pods (`istio.io/gateway-name`, `gateway.networking.k8s.io/gateway-name`),
 which are not ztunnel's to enforce; a `targetRefs` Service whose Namespace object is in the repository and neither
 it nor the Service uses a waypoint; a `targetRefs` Gateway absent from a repository that holds
-Gateway API Gateways; a `use-waypoint` label naming a Gateway absent from the repository.
+Gateway API Gateways; a `targetRefs` GatewayClass outside the root namespace; a
+`use-waypoint` label naming a Gateway absent from the repository.
 Quiet where a namespace is unknown.
 """
 
@@ -223,7 +230,17 @@ def _unserved_targets(index: MeshIndex, policy: Resource) -> Iterator[Problem]:
     api = index.gateway_api
     for path, group, kind, name, written in authz.target_refs(policy):
         scope: Scope = (written, "") if written else scope_of(policy)
-        if group == GROUP and kind == "Gateway":
+        if group == GROUP and kind == "GatewayClass" and policy.namespace is not None:
+            root = index.config.root_namespace
+            if policy.namespace != root:
+                yield Problem(
+                    policy,
+                    path,
+                    f"{describe(policy)} targets GatewayClass {name} from namespace "
+                    f"{policy.namespace}: Istio attaches GatewayClass targets only from the root "
+                    f"namespace {root}, so no waypoint enforces the policy (Invalid)",
+                )
+        elif group == GROUP and kind == "Gateway":
             found, _ = api.lookup("Gateway", scope, name)
             if found is Found.MISSING and api.gateways:
                 yield Problem(

@@ -139,3 +139,13 @@ spec:
 def test_an_unknown_namespace_is_not_judged():
     service = "apiVersion: v1\nkind: Service\nmetadata: {name: a, labels: {istio.io/use-waypoint: waypoint}}\n"
     assert findings_with_unknown_namespaces(RULE, {"a/svc.yaml": service}) == []
+
+
+def test_a_gateway_class_target_counts_only_from_the_root_namespace():
+    to_class = (
+        "targetRefs: [{kind: GatewayClass, group: gateway.networking.k8s.io, name: istio-waypoint}]"
+    )
+    [finding] = findings_of(RULE, policy(METHODS, bind=to_class))
+    assert "only from the root namespace istio-system" in finding.message
+    root = policy(METHODS, bind=to_class).replace("namespace: shop", "namespace: istio-system")
+    assert not findings_of(RULE, root)
