@@ -20,6 +20,10 @@ Facts from Istio 1.32:
   `TargetNotFound` (no such waypoint Gateway), `AncestorNotBound` (a Service no waypoint
   serves) or `Invalid` (a GatewayClass target outside the root namespace, which only the root
   namespace may use).
+- A route attached to a Service (GAMMA) is carried out by that Service's waypoint in ambient
+  mode: without `istio.io/use-waypoint` on the Service or its Namespace the route "will not be
+  respected" (`pilot/pkg/config/kube/gateway`, route condition `ResolvedWaypoints`, reason
+  `MissingUseWaypointLabel`).
 - The `istio.io/use-waypoint` label on a Namespace, Service, ServiceEntry or pod names a
   waypoint Gateway; if it does not exist, the traffic meant for it has no waypoint, and the
   Service's condition `istio.io/WaypointBound` is False.
@@ -27,7 +31,8 @@ Facts from Istio 1.32:
 Flagged: an L7 rule of a selector or namespace-wide policy in an ambient namespace (labelled
 `istio.io/dataplane-mode: ambient`, not for sidecar injection), unless the policy selects
 waypoint or gateway pods (`istio.io/gateway-name`, `gateway.networking.k8s.io/gateway-name`),
-which are not ztunnel's to enforce; a `targetRefs` Service whose Namespace object is in the repository and neither
+which are not ztunnel's to enforce; a route attached to a Service of an ambient namespace
+that no waypoint serves; a `targetRefs` Service whose Namespace object is in the repository and neither
 it nor the Service uses a waypoint; a `targetRefs` Gateway absent from a repository that holds
 Gateway API Gateways; a `targetRefs` GatewayClass outside the root namespace; a
 `use-waypoint` label naming a Gateway absent from the repository.
@@ -46,6 +51,7 @@ from rules.core.model import Problem, Resource, describe
 from rules.mesh import authz
 from rules.mesh.gateway_api import (
     GROUP,
+    ROUTE_KINDS,
     USE_WAYPOINT,
     Found,
     GatewayApiIndex,
@@ -54,15 +60,24 @@ from rules.mesh.gateway_api import (
     items,
     mapping,
     namespace_scope,
+    parent_refs,
     scope_of,
     text,
     waypoint_use,
 )
 from rules.mesh.index import MeshIndex
+from rules.route_parent_not_found import parent_identity
 
 ID = "waypoint-missing"
 SEVERITY = "error"
-KINDS = ("AuthorizationPolicy", "Namespace", "Service", "ServiceEntry", *sorted(WORKLOAD_KINDS))
+KINDS = (
+    "AuthorizationPolicy",
+    *ROUTE_KINDS,
+    "Namespace",
+    "Service",
+    "ServiceEntry",
+    *sorted(WORKLOAD_KINDS),
+)
 SUMMARY = (
     "Ambient mode: an AuthorizationPolicy with L7 attributes that only ztunnel would enforce, "
     "or a policy target or `istio.io/use-waypoint` label without a waypoint in the repository."
@@ -168,6 +183,8 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             yield from _unserved_targets(index, policy)
         else:
             yield from _l7_at_ztunnel(index, policy)
+    for route in api.routes:
+        yield from _mesh_route_without_waypoint(index, route)
     for use in _waypoint_uses(ctx):
         found, _ = api.lookup("Gateway", use.scope, use.name)
         if found is Found.MISSING:
@@ -181,6 +198,34 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
 
 
 # --- L7 rules that ztunnel would enforce -----------------------------------------------------
+
+
+def _mesh_route_without_waypoint(index: MeshIndex, route: Resource) -> Iterator[Problem]:
+    """A route attached to a Service (GAMMA) in an ambient namespace is done by the Service's
+    waypoint; without one, ztunnel carries the traffic and the route is not respected."""
+    api = index.gateway_api
+    for ref in parent_refs(route):
+        if (ref.group, ref.kind) != ("", "Service"):
+            continue
+        found, service = api.lookup("Service", ref.scope, ref.name, route)
+        namespace = service.namespace if service is not None else None
+        if found is not Found.PRESENT or service is None or namespace is None:
+            continue
+        if not index.is_ambient(namespace):
+            continue  # sidecars route it themselves
+        labels = api.namespace_labels(namespace) or {}
+        if waypoint_use(service, service.labels, (), scope_of(service)) or waypoint_use(
+            service, labels, (), (namespace, "")
+        ):
+            continue
+        yield Problem(
+            route,
+            ref.path,
+            f"{describe(route)} routes Service {namespace}/{ref.name} in ambient namespace "
+            f"{namespace}, but neither the Service nor its Namespace is labelled {USE_WAYPOINT}: "
+            "without a waypoint Istio does not respect the route (MissingUseWaypointLabel)",
+            identity=("mesh-route", *parent_identity(ref)),
+        )
 
 
 def _l7_at_ztunnel(index: MeshIndex, policy: Resource) -> Iterator[Problem]:

@@ -141,8 +141,10 @@ ANTICIPATED: dict[str, tuple[str, str, str]] = {
         "and Service `istio.io/WaypointBound` from a live cluster",
         "AuthorizationPolicy `ZtunnelAccepted` with reason `UnsupportedValue` (HTTP attributes); "
         "`WaypointAccepted: False` with reason `TargetNotFound`, `AncestorNotBound` or `Invalid`; "
-        "Service `istio.io/WaypointBound: False`",
-        "`serviceregistry/ambient/authorization.go`, `policies.go`, `model/service.go`",
+        "Service `istio.io/WaypointBound: False`; mesh route `ResolvedWaypoints` with reason "
+        "`MissingUseWaypointLabel`",
+        "`serviceregistry/ambient/authorization.go`, `policies.go`, `model/service.go`; "
+        "`referenceAllowed`",
     ),
     "mixed-routing-apis": (
         "IST0109 (ConflictingMeshGatewayVirtualServiceHosts) for two VirtualServices only; an "

@@ -149,3 +149,20 @@ def test_a_gateway_class_target_counts_only_from_the_root_namespace():
     assert "only from the root namespace istio-system" in finding.message
     root = policy(METHODS, bind=to_class).replace("namespace: shop", "namespace: istio-system")
     assert not findings_of(RULE, root)
+
+
+def test_a_mesh_route_in_an_ambient_namespace_needs_the_services_waypoint():
+    route = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+        "metadata: {name: frontend, namespace: shop}\n"
+        "spec:\n  parentRefs: [{group: '', kind: Service, name: frontend}]\n"
+    )
+    [finding] = findings_of(RULE, namespace() + SERVICE % "" + route)
+    assert finding.resource.kind == "HTTPRoute" and finding.line == 14
+    assert "(MissingUseWaypointLabel)" in finding.message
+    ambient = namespace("{istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint}")
+    assert not findings_of(RULE, ambient + WAYPOINT + SERVICE % "" + route)
+    labelled = SERVICE % ", labels: {istio.io/use-waypoint: waypoint}"
+    assert not findings_of(RULE, namespace() + WAYPOINT + labelled + route)
+    sidecars = namespace("{istio-injection: enabled}")
+    assert not findings_of(RULE, sidecars + SERVICE % "" + route)
