@@ -26,7 +26,10 @@ Facts from Istio 1.32:
   `MissingUseWaypointLabel`).
 - The `istio.io/use-waypoint` label on a Namespace, Service, ServiceEntry or pod names a
   waypoint Gateway; if it does not exist, the traffic meant for it has no waypoint, and the
-  Service's condition `istio.io/WaypointBound` is False.
+  Service's condition `istio.io/WaypointBound` is False. A waypoint takes the traffic its
+  `istio.io/waypoint-for` label names (else its GatewayClass's, else `service`): a Service
+  needs `service` or `all`, a pod labelled itself `workload` or `all`; otherwise Istio does not
+  bind it (`serviceregistry/ambient/waypoints.go`, `UnsupportedTrafficType`).
 
 Flagged: an L7 rule of a selector or namespace-wide policy in an ambient namespace (labelled
 `istio.io/dataplane-mode: ambient`, not for sidecar injection), unless the policy selects
@@ -35,7 +38,8 @@ which are not ztunnel's to enforce; a route attached to a Service of an ambient 
 that no waypoint serves; a `targetRefs` Service whose Namespace object is in the repository and neither
 it nor the Service uses a waypoint; a `targetRefs` Gateway absent from a repository that holds
 Gateway API Gateways; a `targetRefs` GatewayClass outside the root namespace; a
-`use-waypoint` label naming a Gateway absent from the repository.
+`use-waypoint` label naming a Gateway absent from the repository, or a waypoint that does not
+take that kind of traffic.
 Quiet where a namespace is unknown.
 """
 
@@ -53,6 +57,7 @@ from rules.mesh.gateway_api import (
     GROUP,
     ROUTE_KINDS,
     USE_WAYPOINT,
+    WAYPOINT_FOR,
     Found,
     GatewayApiIndex,
     Scope,
@@ -186,7 +191,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     for route in api.routes:
         yield from _mesh_route_without_waypoint(index, route)
     for use in _waypoint_uses(ctx):
-        found, _ = api.lookup("Gateway", use.scope, use.name)
+        found, waypoint = api.lookup("Gateway", use.scope, use.name, use.resource)
         if found is Found.MISSING:
             yield Problem(
                 use.resource,
@@ -195,6 +200,47 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 f"is no Gateway {use.scope[0]}/{use.name} in this repository: the traffic meant "
                 "for the waypoint has none",
             )
+        elif waypoint is not None:
+            problem = _wrong_traffic_type(ctx, use, waypoint)
+            if problem is not None:
+                yield problem
+
+
+def _wrong_traffic_type(ctx: Context, use: WaypointUse, waypoint: Resource) -> Problem | None:
+    """A Service (or ServiceEntry) needs a waypoint for `service` (or `all`) traffic, a pod
+    labelled itself one for `workload` (or `all`); a Namespace label binds both kinds, each to
+    the waypoint when it takes that kind, so it is not judged."""
+    kind = use.resource.kind
+    if kind in ("Service", "ServiceEntry"):
+        needed = "service"
+    elif kind in WORKLOAD_KINDS:
+        needed = "workload"
+    else:
+        return None
+    takes = traffic_type(ctx, waypoint)
+    if takes in (needed, "all"):
+        return None
+    return Problem(
+        use.resource,
+        use.path,
+        f"{describe(use.resource)} is labelled {USE_WAYPOINT}: {use.name}, but "
+        f"{describe(waypoint)} takes {takes} traffic ({WAYPOINT_FOR}), not {needed} traffic: "
+        f"Istio does not bind it (UnsupportedTrafficType)",
+    )
+
+
+def traffic_type(ctx: Context, waypoint: Resource) -> str:
+    """`istio.io/waypoint-for` of the waypoint, else of its GatewayClass, else `service`."""
+    written = text(waypoint.labels.get(WAYPOINT_FOR))
+    if written:
+        return written
+    class_name = waypoint.spec.get("gatewayClassName")
+    for gateway_class in ctx.of_kind("GatewayClass"):
+        if gateway_class.name == class_name and gateway_class.group == GROUP:
+            written = text(gateway_class.labels.get(WAYPOINT_FOR))
+            if written:
+                return written
+    return "service"
 
 
 # --- L7 rules that ztunnel would enforce -----------------------------------------------------
