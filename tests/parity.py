@@ -141,7 +141,8 @@ ANTICIPATED: dict[str, tuple[str, str, str]] = {
         "and Service `istio.io/WaypointBound` from a live cluster",
         "AuthorizationPolicy `ZtunnelAccepted` with reason `UnsupportedValue` (HTTP attributes); "
         "`WaypointAccepted: False` with reason `TargetNotFound`, `AncestorNotBound` or `Invalid`; "
-        "Service `istio.io/WaypointBound: False`; mesh route `ResolvedWaypoints` with reason "
+        "Service `istio.io/WaypointBound: False` (reason `UnsupportedTrafficType` when the "
+        "waypoint takes other traffic); mesh route `ResolvedWaypoints` with reason "
         "`MissingUseWaypointLabel`",
         "`serviceregistry/ambient/authorization.go`, `policies.go`, `model/service.go`; "
         "`referenceAllowed`",
