@@ -108,8 +108,11 @@ def target_scope(resource: Resource, written_namespace: str | None) -> Scope:
     return scope_of(resource)
 
 
-def describe_scope(scope: Scope) -> str:
-    return scope[0] if scope[0] is not None else "its own namespace"
+def qualified(resource: Resource) -> str:
+    """`namespace/name`, or the name alone where the namespace is unknown."""
+    if resource.namespace is None:
+        return resource.name
+    return f"{resource.namespace}/{resource.name}"
 
 
 # --- Listeners -------------------------------------------------------------------------------
