@@ -32,7 +32,7 @@ from typing import Any
 from rules.core.context import Context
 from rules.core.model import Problem, Resource, describe
 from rules.mesh import authz
-from rules.mesh.gateway_api import GROUP, WAYPOINT_CLASS, is_waypoint, scope_of
+from rules.mesh.gateway_api import GROUP, WAYPOINT_CLASS, is_waypoint, qualified, scope_of
 
 ID = "authz-unscoped"
 SEVERITY = "error"
@@ -129,8 +129,8 @@ def _waypoint_wide(ctx: Context, policy: Resource) -> tuple[str, str] | None:
             _, gateway = api.lookup("Gateway", scope, target.name)
             if gateway is not None and is_waypoint(gateway):
                 return (
-                    f"targets waypoint {gateway.namespace}/{gateway.name}",
-                    f"every Service that waypoint {gateway.namespace}/{gateway.name} serves",
+                    f"targets waypoint {qualified(gateway)}",
+                    f"every Service that waypoint {qualified(gateway)} serves",
                 )
     return None
 

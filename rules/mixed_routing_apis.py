@@ -4,10 +4,12 @@ Istio 1.32 converts every HTTPRoute and GRPCRoute into an internal VirtualServic
 (`pilot/pkg/config/kube/gateway`, `convertHTTPRoute`): for a route whose parent is a Service
 (GAMMA, mesh traffic) its host is that Service's, for a route on a Gateway it is the route's
 hostnames on that Gateway. A VirtualService of your own for the same host then competes with
-it: sidecars and waypoints take one VirtualService per host and do not merge them (merging is
-done for gateways only, and only by creation time), so which rules apply depends on which
-object is older, and changes when one is re-created. Istio's documentation warns against mixing
-the two APIs for one host.
+it. For mesh traffic Istio does not merge VirtualServices of one host: it takes them by creation
+time and the others lose, which istioctl reports as IST0109
+(ConflictingMeshGatewayVirtualServiceHosts) only when both are VirtualServices; an HTTPRoute is
+a VirtualService only inside istiod, so nothing reports it. At a gateway Istio merges them, in
+creation-time order, so which rules win for overlapping matches depends on which object is
+older and changes when one is re-created.
 
 Flagged on the route's parentRef: a Service parent whose host a mesh-bound VirtualService
 (no `gateways`, or `mesh` among them) also lists (wildcards as Istio matches them); a Gateway
@@ -41,9 +43,9 @@ KINDS = ("HTTPRoute", "GRPCRoute", "VirtualService")
 SUMMARY = "A VirtualService and an HTTPRoute (or GRPCRoute) route the same Service or host."
 WHY = (
     "Istio turns each HTTPRoute into a VirtualService of its own. With a hand-written "
-    "VirtualService for the same host, the proxies keep one of the two: which one depends on "
-    "creation time, so routing rules, retries or fault injection silently apply or vanish when "
-    "an object is re-created."
+    "VirtualService for the same host, sidecars and waypoints keep one of the two and gateways "
+    "merge them, both by creation time: routing rules, retries or fault injection silently "
+    "apply or vanish when an object is re-created."
 )
 FIX = (
     "Route each host with one API: move the VirtualService's rules into the HTTPRoute (the "
@@ -146,9 +148,14 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             if ref.group == "" and ref.kind == "Service":
                 found = _mesh_conflicts(index, services, ref)
                 what = f"Service {ref.scope[0]}/{ref.name}"
+                outcome = "for mesh traffic Istio keeps only the older of the two"
             elif ref.group == GROUP and ref.kind == "Gateway":
                 found = _gateway_conflicts(index, services, ref)
                 what = f"hosts on Gateway {ref.scope[0]}/{ref.name}"
+                outcome = (
+                    "the gateway merges them by creation time, so the older one wins where "
+                    "their matches overlap"
+                )
             else:
                 continue
             if found:
@@ -156,8 +163,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 yield Problem(
                     route,
                     ref.path,
-                    f"{describe(route)} routes {what}, which {names} also routes: Istio keeps "
-                    "one of the two per host, whichever is older",
+                    f"{describe(route)} routes {what}, which {names} also routes: {outcome}",
                     identity=parent_identity(ref),
                 )
 

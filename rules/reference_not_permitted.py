@@ -12,6 +12,11 @@ name, when `to.name` is set). Istio 1.32 enforces it:
 - for a Gateway listener's `tls.certificateRefs`: the listener is not programmed
   (`InvalidCertificateRef` / `RefNotPermitted`, `buildTLS`).
 
+Istio 1.32 honours grants only to the kinds it resolves through them
+(`ReferenceGrantsCollection`: Service, Secret, ConfigMap, XBackend, InferencePool): a
+cross-namespace ServiceImport backend is refused even with a grant that the specification
+accepts, and is flagged with that reason.
+
 Judged only where the referrer's namespace is known (a resource applied with `kubectl -n` may
 well be in the target namespace). A ReferenceGrant of any served version (v1, v1beta1,
 v1alpha2) counts.
@@ -103,6 +108,9 @@ spec:
 """
 OPTIONS: dict[str, Any] = {}
 
+ISTIO_GRANTABLE = frozenset({"Service", "Secret", "ConfigMap", "XBackend", "InferencePool"})
+"""The target kinds Istio 1.32 resolves through ReferenceGrants (`ReferenceGrantsCollection`)."""
+
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     api = ctx.index.gateway_api
@@ -110,7 +118,20 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         if not any(p.group == GROUP and p.kind == "Gateway" for p in parent_refs(route)):
             continue  # Istio checks grants for Gateway routes only, not for mesh routes
         for ref in backend_refs(route):
-            if ref.cross_namespace and api.grant_allows(ref) is None:
+            if not ref.cross_namespace:
+                continue
+            grant = api.grant_allows(ref)
+            if grant is not None and ref.kind not in ISTIO_GRANTABLE:
+                yield Problem(
+                    route,
+                    ref.path,
+                    f"{describe(route)} sends traffic to {ref.kind} {ref.namespace}/{ref.name} "
+                    f"in another namespace; ReferenceGrant {grant.namespace}/{grant.name} allows "
+                    f"it, but Istio honours grants only to {', '.join(sorted(ISTIO_GRANTABLE))} "
+                    "and drops the backend (RefNotPermitted)",
+                    identity=backend_identity(ref),
+                )
+            elif grant is None:
                 yield Problem(
                     route,
                     ref.path,

@@ -32,6 +32,7 @@ from rules.mesh.gateway_api import (
     hostnames_intersect,
     is_waypoint,
     parent_refs,
+    qualified,
     route_hostnames,
 )
 from rules.route_parent_not_found import parent_identity
@@ -177,8 +178,7 @@ def _served_by(taken: list[Listener]) -> str:
     for listener in taken[:MAX_LISTED]:
         gateway: Resource = listener.gateway
         parts.append(
-            f"{gateway.namespace}/{gateway.name} {listener.label()} "
-            f"{listener.hostname or '(any hostname)'}"
+            f"{qualified(gateway)} {listener.label()} {listener.hostname or '(any hostname)'}"
         )
     more = f" and {len(taken) - MAX_LISTED} more" if len(taken) > MAX_LISTED else ""
     return ", ".join(parts) + more

@@ -37,7 +37,6 @@ from rules.mesh.gateway_api import (
     Refusal,
     attached_listeners,
     is_waypoint,
-    listeners,
     parent_refs,
 )
 from rules.route_parent_not_found import parent_identity
@@ -143,7 +142,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 continue
             gateway = found[1]
             assert gateway is not None
-            if is_waypoint(gateway) or not listeners(gateway):
+            if is_waypoint(gateway) or not api.listeners_of(gateway):
                 continue
             taken, refused = attached_listeners(api, ref, gateway)
             if taken:

@@ -9,21 +9,37 @@ Facts from Istio 1.32:
   source.ip, source.namespace, source.principal, destination.ip and destination.port. In an
   ALLOW policy a rule with any of them is dropped (it never matches), so the traffic it was
   meant to allow is denied; in a DENY policy the HTTP parts are dropped and the rule denies
-  more than written, or nothing. The policy is accepted with only a status warning.
+  more than written, or nothing. The policy is accepted with only a status warning: condition
+  `ZtunnelAccepted`, reason `UnsupportedValue`.
 - A policy with `targetRefs` is for a waypoint (or a gateway), never for ztunnel: it is
   enforced only where a waypoint serves the target. A Service (or ServiceEntry) is served by a
   waypoint when it, or its Namespace, is labelled `istio.io/use-waypoint: <name>` (`none`
   opts out); the waypoint is a Gateway of class `istio-waypoint` in the same namespace unless
-  `istio.io/use-waypoint-namespace` names another.
+  `istio.io/use-waypoint-namespace` names another. Istio records the outcome on the policy
+  (`serviceregistry/ambient/policies.go`): `WaypointAccepted: False` with reason
+  `TargetNotFound` (no such waypoint Gateway), `AncestorNotBound` (a Service no waypoint
+  serves) or `Invalid` (a GatewayClass target outside the root namespace, which only the root
+  namespace may use).
+- A route attached to a Service (GAMMA) is carried out by that Service's waypoint in ambient
+  mode: without `istio.io/use-waypoint` on the Service or its Namespace the route "will not be
+  respected" (`pilot/pkg/config/kube/gateway`, route condition `ResolvedWaypoints`, reason
+  `MissingUseWaypointLabel`).
 - The `istio.io/use-waypoint` label on a Namespace, Service, ServiceEntry or pod names a
-  waypoint Gateway; if it does not exist, the traffic meant for it has no waypoint.
+  waypoint Gateway; if it does not exist, the traffic meant for it has no waypoint, and the
+  Service's condition `istio.io/WaypointBound` is False. A waypoint takes the traffic its
+  `istio.io/waypoint-for` label names (else its GatewayClass's, else `service`): a Service
+  needs `service` or `all`, a pod labelled itself `workload` or `all`; otherwise Istio does not
+  bind it (`serviceregistry/ambient/waypoints.go`, `UnsupportedTrafficType`).
 
 Flagged: an L7 rule of a selector or namespace-wide policy in an ambient namespace (labelled
 `istio.io/dataplane-mode: ambient`, not for sidecar injection), unless the policy selects
 waypoint or gateway pods (`istio.io/gateway-name`, `gateway.networking.k8s.io/gateway-name`),
-which are not ztunnel's to enforce; a `targetRefs` Service whose Namespace object is in the repository and neither
+which are not ztunnel's to enforce; a route attached to a Service of an ambient namespace
+that no waypoint serves; a `targetRefs` Service whose Namespace object is in the repository and neither
 it nor the Service uses a waypoint; a `targetRefs` Gateway absent from a repository that holds
-Gateway API Gateways; a `use-waypoint` label naming a Gateway absent from the repository.
+Gateway API Gateways; a `targetRefs` GatewayClass outside the root namespace; a
+`use-waypoint` label naming a Gateway absent from the repository, or a waypoint that does not
+take that kind of traffic.
 Quiet where a namespace is unknown.
 """
 
@@ -39,7 +55,9 @@ from rules.core.model import Problem, Resource, describe
 from rules.mesh import authz
 from rules.mesh.gateway_api import (
     GROUP,
+    ROUTE_KINDS,
     USE_WAYPOINT,
+    WAYPOINT_FOR,
     Found,
     GatewayApiIndex,
     Scope,
@@ -47,15 +65,24 @@ from rules.mesh.gateway_api import (
     items,
     mapping,
     namespace_scope,
+    parent_refs,
     scope_of,
     text,
     waypoint_use,
 )
 from rules.mesh.index import MeshIndex
+from rules.route_parent_not_found import parent_identity
 
 ID = "waypoint-missing"
 SEVERITY = "error"
-KINDS = ("AuthorizationPolicy", "Namespace", "Service", "ServiceEntry", *sorted(WORKLOAD_KINDS))
+KINDS = (
+    "AuthorizationPolicy",
+    *ROUTE_KINDS,
+    "Namespace",
+    "Service",
+    "ServiceEntry",
+    *sorted(WORKLOAD_KINDS),
+)
 SUMMARY = (
     "Ambient mode: an AuthorizationPolicy with L7 attributes that only ztunnel would enforce, "
     "or a policy target or `istio.io/use-waypoint` label without a waypoint in the repository."
@@ -161,8 +188,10 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             yield from _unserved_targets(index, policy)
         else:
             yield from _l7_at_ztunnel(index, policy)
+    for route in api.routes:
+        yield from _mesh_route_without_waypoint(index, route)
     for use in _waypoint_uses(ctx):
-        found, _ = api.lookup("Gateway", use.scope, use.name)
+        found, waypoint = api.lookup("Gateway", use.scope, use.name, use.resource)
         if found is Found.MISSING:
             yield Problem(
                 use.resource,
@@ -171,9 +200,78 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 f"is no Gateway {use.scope[0]}/{use.name} in this repository: the traffic meant "
                 "for the waypoint has none",
             )
+        elif waypoint is not None:
+            problem = _wrong_traffic_type(ctx, use, waypoint)
+            if problem is not None:
+                yield problem
+
+
+def _wrong_traffic_type(ctx: Context, use: WaypointUse, waypoint: Resource) -> Problem | None:
+    """A Service (or ServiceEntry) needs a waypoint for `service` (or `all`) traffic, a pod
+    labelled itself one for `workload` (or `all`); a Namespace label binds both kinds, each to
+    the waypoint when it takes that kind, so it is not judged."""
+    kind = use.resource.kind
+    if kind in ("Service", "ServiceEntry"):
+        needed = "service"
+    elif kind in WORKLOAD_KINDS:
+        needed = "workload"
+    else:
+        return None
+    takes = traffic_type(ctx, waypoint)
+    if takes in (needed, "all"):
+        return None
+    return Problem(
+        use.resource,
+        use.path,
+        f"{describe(use.resource)} is labelled {USE_WAYPOINT}: {use.name}, but "
+        f"{describe(waypoint)} takes {takes} traffic ({WAYPOINT_FOR}), not {needed} traffic: "
+        f"Istio does not bind it (UnsupportedTrafficType)",
+    )
+
+
+def traffic_type(ctx: Context, waypoint: Resource) -> str:
+    """`istio.io/waypoint-for` of the waypoint, else of its GatewayClass, else `service`."""
+    written = text(waypoint.labels.get(WAYPOINT_FOR))
+    if written:
+        return written
+    class_name = waypoint.spec.get("gatewayClassName")
+    for gateway_class in ctx.of_kind("GatewayClass"):
+        if gateway_class.name == class_name and gateway_class.group == GROUP:
+            written = text(gateway_class.labels.get(WAYPOINT_FOR))
+            if written:
+                return written
+    return "service"
 
 
 # --- L7 rules that ztunnel would enforce -----------------------------------------------------
+
+
+def _mesh_route_without_waypoint(index: MeshIndex, route: Resource) -> Iterator[Problem]:
+    """A route attached to a Service (GAMMA) in an ambient namespace is done by the Service's
+    waypoint; without one, ztunnel carries the traffic and the route is not respected."""
+    api = index.gateway_api
+    for ref in parent_refs(route):
+        if (ref.group, ref.kind) != ("", "Service"):
+            continue
+        found, service = api.lookup("Service", ref.scope, ref.name, route)
+        namespace = service.namespace if service is not None else None
+        if found is not Found.PRESENT or service is None or namespace is None:
+            continue
+        if not index.is_ambient(namespace):
+            continue  # sidecars route it themselves
+        labels = api.namespace_labels(namespace) or {}
+        if waypoint_use(service, service.labels, (), scope_of(service)) or waypoint_use(
+            service, labels, (), (namespace, "")
+        ):
+            continue
+        yield Problem(
+            route,
+            ref.path,
+            f"{describe(route)} routes Service {namespace}/{ref.name} in ambient namespace "
+            f"{namespace}, but neither the Service nor its Namespace is labelled {USE_WAYPOINT}: "
+            "without a waypoint Istio does not respect the route (MissingUseWaypointLabel)",
+            identity=("mesh-route", *parent_identity(ref)),
+        )
 
 
 def _l7_at_ztunnel(index: MeshIndex, policy: Resource) -> Iterator[Problem]:
@@ -223,7 +321,17 @@ def _unserved_targets(index: MeshIndex, policy: Resource) -> Iterator[Problem]:
     api = index.gateway_api
     for path, group, kind, name, written in authz.target_refs(policy):
         scope: Scope = (written, "") if written else scope_of(policy)
-        if group == GROUP and kind == "Gateway":
+        if group == GROUP and kind == "GatewayClass" and policy.namespace is not None:
+            root = index.config.root_namespace
+            if policy.namespace != root:
+                yield Problem(
+                    policy,
+                    path,
+                    f"{describe(policy)} targets GatewayClass {name} from namespace "
+                    f"{policy.namespace}: Istio attaches GatewayClass targets only from the root "
+                    f"namespace {root}, so no waypoint enforces the policy (Invalid)",
+                )
+        elif group == GROUP and kind == "Gateway":
             found, _ = api.lookup("Gateway", scope, name)
             if found is Found.MISSING and api.gateways:
                 yield Problem(

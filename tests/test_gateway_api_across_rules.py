@@ -73,24 +73,22 @@ def test_authz_unscoped_leaves_service_and_ingress_targets_and_callers_named_alo
 
 @pytest.mark.parametrize("target", [TO_WAYPOINT, TO_SERVICE, TO_CLASS])
 def test_target_refs_policies_never_block_the_kubelet(target):
-    # sidecar pods whose readiness probe reaches authorization (rewriting turned off for the pod)
-    sidecars = AMBIENT.replace(
-        "istio.io/dataplane-mode: ambient", "istio-injection: enabled"
-    ).replace(
-        "    metadata: {labels: {app: frontend}}\n    spec: {containers: [{name: app, image: app}]}",
-        "    metadata:\n      labels: {app: frontend}\n"
-        "      annotations: {sidecar.istio.io/rewriteAppHTTPProbers: 'false'}\n"
-        "    spec:\n      containers:\n      - name: app\n        image: app\n"
-        "        readinessProbe: {httpGet: {path: /ready, port: 8080}}",
+    sidecars = AMBIENT.replace("istio.io/dataplane-mode: ambient", "istio-injection: enabled")
+    probed = sidecars.replace(
+        "{name: app, image: app}",
+        "{name: app, image: app, readinessProbe: {httpGet: {path: /ready, port: 8080}}}",
     )
+    not_rewritten = "probes_rewritten: false\n"
     deny_all_else = "{from: [{source: {principals: [cluster.local/ns/web/sa/web]}}]}"
     assert not findings_of(
-        "authz-blocks-health-probes", sidecars + policy(target, rule=deny_all_else)
+        "authz-blocks-health-probes",
+        probed + policy(target, rule=deny_all_else),
+        cfg=not_rewritten,
     )
     selector = policy(target, rule=deny_all_else).replace(
         f"targetRefs: [{target}]", "selector: {matchLabels: {app: frontend}}"
     )
-    assert findings_of("authz-blocks-health-probes", sidecars + selector)
+    assert findings_of("authz-blocks-health-probes", probed + selector, cfg=not_rewritten)
 
 
 def test_permissive_mtls_says_ambient_does_not_support_disable():

@@ -33,7 +33,7 @@ def test_a_mesh_route_and_a_virtual_service_for_the_same_service():
     assert finding.severity == "warning" and finding.resource.kind == "HTTPRoute"
     assert finding.message == (
         "HTTPRoute shop/reviews routes Service shop/reviews, which VirtualService shop/reviews "
-        "also routes: Istio keeps one of the two per host, whichever is older"
+        "also routes: for mesh traffic Istio keeps only the older of the two"
     )
     for host in ("[reviews.shop.svc.cluster.local]", "['*.shop.svc.cluster.local']"):
         assert findings_of(RULE, SERVICE + vs(host, "[mesh, ingress/public]") + route(MESH_PARENT))
@@ -68,6 +68,7 @@ def test_a_virtual_service_bound_to_a_gateway_api_gateway_that_a_route_also_uses
     )
     [finding] = findings_of(RULE, source)
     assert "routes hosts on Gateway ingress/public" in finding.message
+    assert "the gateway merges them by creation time" in finding.message
     disjoint = (
         K8S_GATEWAY
         + vs("[shop.example.com]", "[ingress/public]")

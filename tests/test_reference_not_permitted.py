@@ -108,3 +108,21 @@ def test_a_deleted_grant_makes_the_finding_new():
 def test_an_unknown_route_namespace_is_not_judged():
     route = ROUTE.replace("metadata: {name: shop, namespace: shop}", "metadata: {name: shop}")
     assert findings_with_unknown_namespaces(RULE, {"route.yaml": route}) == []
+
+
+def test_istio_does_not_honour_a_grant_to_a_service_import():
+    route = ROUTE.replace(
+        "{name: payments, namespace: payments, port: 8080}",
+        "{group: multicluster.x-k8s.io, kind: ServiceImport, name: payments, namespace: payments, port: 8080}",
+    )
+    imports = grant().replace(
+        "to: [{group: '', kind: Service}]",
+        "to: [{group: multicluster.x-k8s.io, kind: ServiceImport}]",
+    )
+    [finding] = findings_of(RULE, route + imports)
+    assert (
+        "ReferenceGrant payments/grant allows it, but Istio honours grants only to"
+        in finding.message
+    )
+    [missing] = findings_of(RULE, route)
+    assert "no ReferenceGrant in payments" in missing.message

@@ -2,7 +2,7 @@ import pytest
 
 from rules import route_hostname_mismatch
 from rules.mesh.gateway_api import hostnames_intersect
-from tests.helpers import findings_of
+from tests.helpers import findings_of, findings_with_unknown_namespaces
 
 RULE = route_hostname_mismatch.ID
 
@@ -123,3 +123,19 @@ def test_a_listener_hostname_changed_in_the_change_is_new_on_the_route():
     assert finding.new and finding.resource.kind == "HTTPRoute"
     [unchanged] = findings_of(RULE, head, base=head)
     assert not unchanged.new
+
+
+def test_resources_of_one_unknown_namespace_are_judged_together_and_named_without_it():
+    gw = gateway("shop.example.com").replace(", namespace: ingress}", "}")
+    rt = (
+        route("shop.example.com", "api.example.com")
+        .replace("{name: public, namespace: ingress}", "{name: public}")
+        .replace(", namespace: shop}", "}")
+    )
+    [finding] = findings_with_unknown_namespaces(RULE, {"app/gw.yaml": gw, "app/route.yaml": rt})
+    assert finding.message == (
+        "HTTPRoute shop hostname 'api.example.com' is served by no listener it attaches to "
+        "(public listener l0 shop.example.com): requests for it get 404"
+    )
+    # in another folder the Gateway may be another namespace's: nothing is said
+    assert findings_with_unknown_namespaces(RULE, {"gw/gw.yaml": gw, "app/route.yaml": rt}) == []

@@ -132,10 +132,61 @@ spec:
     [finding] = findings_of(RULE, WAYPOINT + deployment)
     assert "no Gateway mesh/waypoint" in finding.message
     assert not findings_of(
-        RULE, WAYPOINT.replace("namespace: shop", "namespace: mesh") + deployment
+        RULE,
+        WAYPOINT.replace("namespace: shop", "namespace: mesh").replace("for: service", "for: all")
+        + deployment,
     )
 
 
 def test_an_unknown_namespace_is_not_judged():
     service = "apiVersion: v1\nkind: Service\nmetadata: {name: a, labels: {istio.io/use-waypoint: waypoint}}\n"
     assert findings_with_unknown_namespaces(RULE, {"a/svc.yaml": service}) == []
+
+
+def test_a_gateway_class_target_counts_only_from_the_root_namespace():
+    to_class = (
+        "targetRefs: [{kind: GatewayClass, group: gateway.networking.k8s.io, name: istio-waypoint}]"
+    )
+    [finding] = findings_of(RULE, policy(METHODS, bind=to_class))
+    assert "only from the root namespace istio-system" in finding.message
+    root = policy(METHODS, bind=to_class).replace("namespace: shop", "namespace: istio-system")
+    assert not findings_of(RULE, root)
+
+
+def test_a_mesh_route_in_an_ambient_namespace_needs_the_services_waypoint():
+    route = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+        "metadata: {name: frontend, namespace: shop}\n"
+        "spec:\n  parentRefs: [{group: '', kind: Service, name: frontend}]\n"
+    )
+    [finding] = findings_of(RULE, namespace() + SERVICE % "" + route)
+    assert finding.resource.kind == "HTTPRoute" and finding.line == 14
+    assert "(MissingUseWaypointLabel)" in finding.message
+    ambient = namespace("{istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint}")
+    assert not findings_of(RULE, ambient + WAYPOINT + SERVICE % "" + route)
+    labelled = SERVICE % ", labels: {istio.io/use-waypoint: waypoint}"
+    assert not findings_of(RULE, namespace() + WAYPOINT + labelled + route)
+    sidecars = namespace("{istio-injection: enabled}")
+    assert not findings_of(RULE, sidecars + SERVICE % "" + route)
+
+
+def test_a_waypoint_must_take_the_kind_of_traffic_bound_to_it():
+    service = SERVICE % ", labels: {istio.io/use-waypoint: waypoint}"
+    for_workloads = WAYPOINT.replace(
+        "istio.io/waypoint-for: service", "istio.io/waypoint-for: workload"
+    )
+    [finding] = findings_of(RULE, for_workloads + service)
+    assert "takes workload traffic (istio.io/waypoint-for), not service traffic" in finding.message
+    for_all = WAYPOINT.replace("istio.io/waypoint-for: service", "istio.io/waypoint-for: all")
+    assert not findings_of(RULE, for_all + service)
+    unlabelled = WAYPOINT.replace(", labels: {istio.io/waypoint-for: service}", "")
+    assert not findings_of(RULE, unlabelled + service)  # `service` is the default
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: job, namespace: shop, "
+        "labels: {istio.io/use-waypoint: waypoint}}\nspec: {containers: [{name: a, image: a}]}\n"
+    )
+    [finding] = findings_of(RULE, WAYPOINT + pod)
+    assert "takes service traffic (istio.io/waypoint-for), not workload traffic" in finding.message
+    # a namespace label binds services and workloads alike: not judged
+    ambient = namespace("{istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint}")
+    assert not findings_of(RULE, ambient + for_workloads)

@@ -36,6 +36,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from rules.core.document import KeyPath
@@ -107,8 +108,11 @@ def target_scope(resource: Resource, written_namespace: str | None) -> Scope:
     return scope_of(resource)
 
 
-def describe_scope(scope: Scope) -> str:
-    return scope[0] if scope[0] is not None else "its own namespace"
+def qualified(resource: Resource) -> str:
+    """`namespace/name`, or the name alone where the namespace is unknown."""
+    if resource.namespace is None:
+        return resource.name
+    return f"{resource.namespace}/{resource.name}"
 
 
 # --- Listeners -------------------------------------------------------------------------------
@@ -136,18 +140,25 @@ class Listener:
     def label(self) -> str:
         return f"listener {self.name}" if self.name else f"listener {self.index + 1}"
 
-    def supported_kinds(self) -> set[tuple[str, str]]:
+    def supported_kinds(self) -> frozenset[tuple[str, str]]:
         """The route kinds this listener takes (Istio's `GenerateGatewaySupportedKinds`)."""
-        by_protocol = {
-            "HTTP": ("HTTPRoute", "GRPCRoute"),
-            "HTTPS": ("HTTPRoute", "GRPCRoute"),
-            "TCP": ("TCPRoute",),
-            "TLS": ("TLSRoute", "TCPRoute") if self.terminates_tls else ("TLSRoute",),
-        }
-        supported = {(GROUP, kind) for kind in by_protocol.get(self.protocol, ())}
-        if self.allowed_kinds is not None:
-            supported &= set(self.allowed_kinds)
-        return supported
+        return _supported_kinds(self.protocol, self.terminates_tls, self.allowed_kinds)
+
+
+@lru_cache(maxsize=256)
+def _supported_kinds(
+    protocol: str, terminates_tls: bool, allowed_kinds: tuple[tuple[str, str], ...] | None
+) -> frozenset[tuple[str, str]]:
+    by_protocol = {
+        "HTTP": ("HTTPRoute", "GRPCRoute"),
+        "HTTPS": ("HTTPRoute", "GRPCRoute"),
+        "TCP": ("TCPRoute",),
+        "TLS": ("TLSRoute", "TCPRoute") if terminates_tls else ("TLSRoute",),
+    }
+    supported = {(GROUP, kind) for kind in by_protocol.get(protocol, ())}
+    if allowed_kinds is not None:
+        supported &= set(allowed_kinds)
+    return frozenset(supported)
 
 
 def listeners(gateway: Resource) -> list[Listener]:
@@ -328,6 +339,7 @@ class GatewayApiIndex:
         self._unknown_names: dict[str, set[str]] = defaultdict(set)
         """Kind -> names of resources of that kind whose namespace is unknown."""
         self._namespace_labels: dict[str, dict[str, str]] = {}
+        self._listeners: dict[int, list[Listener]] = {}
         self.service_namespaces: set[str] = set()
         for resource in resources:
             kind, group = resource.kind, resource.group
@@ -396,6 +408,14 @@ class GatewayApiIndex:
         if labels is None:
             return None
         return {NAMESPACE_NAME_LABEL: namespace, **labels}
+
+    def listeners_of(self, gateway: Resource) -> list[Listener]:
+        """The gateway's listeners, read once per revision (every route attached to a Gateway
+        asks for them)."""
+        found = self._listeners.get(id(gateway))
+        if found is None:
+            found = self._listeners[id(gateway)] = listeners(gateway)
+        return found
 
     def grants_in(self, namespace: str) -> list[Resource]:
         return self._grants.get(namespace, [])
@@ -539,7 +559,7 @@ def attached_listeners(
 ) -> tuple[list[Listener], list[Refusal]]:
     """The listeners of `gateway` that take the route (hostnames aside), and the refusals."""
     taken, refused = [], []
-    for listener in listeners(gateway):
+    for listener in index.listeners_of(gateway):
         why = refusal(index, listener, ref)
         if why is None:
             taken.append(listener)
