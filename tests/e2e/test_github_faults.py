@@ -118,3 +118,34 @@ def test_a_revoked_installation_token_is_replaced_by_the_next_job(fake_server, f
         lambda fake: [t.token for t in fake.tokens.values() if t.installation == installation]
     )
     assert len(fresh) == 1 and fresh[0] not in revoked
+
+
+def test_a_second_server_on_the_same_sqlite_file_is_refused_with_one_line(fake_server, footgun):
+    """Two processes on one SQLite file would take over each other's running jobs and post
+    their comments twice: the second `footgun serve` (or `footgun worker`) stops at once."""
+    ref = seed(fake_server, "acme/one-writer")
+    first = footgun()
+    first.start()
+    second = footgun()
+    second.env["FOOTGUN_DATABASE_URL"] = first.env["FOOTGUN_DATABASE_URL"]
+    for args in (
+        ["serve", "--host", "127.0.0.1", "--port", str(second.port)],
+        ["worker"],
+    ):
+        code, out, err = second.finish(second.command(*args), timeout=30)
+        assert code == 2, (code, out, err)
+        [line] = err.strip().splitlines()
+        assert "in use by another footgun process" in line and str(first.database) in line
+        assert f"pid {first.process.pid}" in line
+    response = first.deliver(
+        "pull_request",
+        pull_request_event(ref, "pull_request.opened", "2026-03-02T10:00:00Z"),
+        "one-writer",
+    )
+    assert response.status_code == 202
+    assert [j["status"] for j in first.wait_for_drained_queue()] == ["done"]
+    assert len(_state(fake_server, ref)["reviews"]) == 1
+
+    first.kill()  # the lock dies with the process: a restart is not refused
+    first.start()
+    assert first.process.poll() is None
