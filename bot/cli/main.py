@@ -206,6 +206,35 @@ def config_at(revision: str, files: list[SourceFile]) -> Config:
     return Config()
 
 
+# --- action -----------------------------------------------------------------------------------
+
+
+def add_action(commands: Subcommands) -> None:
+    action = commands.add_parser(
+        "action",
+        help="the GitHub Action's analysis (reads the runner's environment; see action.yml)",
+    )
+    action.add_argument(
+        "--no-cache", action="store_true", help="parse every file again (no parse cache)"
+    )
+    action.set_defaults(handler=run_action, short_lived=True)
+
+
+def run_action(args: argparse.Namespace) -> int:
+    """Bad input becomes an error annotation too: in a workflow, stderr is easy to miss."""
+    from bot.cli import action, sources
+    from bot.cli.output.github import command
+    from rules.core.config import ConfigError
+
+    try:
+        runner = action.Runner.from_environment()
+        return action.run(runner, open_cache(args), sys.stdout.write)
+    except (action.ActionError, sources.SourceError, ConfigError, UsageError) as exc:
+        sys.stdout.write(command("error", str(exc), title="footgun") + "\n")
+        sys.stdout.flush()
+        return _fail(str(exc))
+
+
 # --- rules -------------------------------------------------------------------------------------
 
 
@@ -535,6 +564,7 @@ def _with_database(settings: Settings, work: Any, migrate: bool | None = None) -
 COMMANDS: list[Callable[[Subcommands], None]] = [
     add_check,
     add_diff,
+    add_action,
     add_rules,
     _app_commands,
     _waiver_commands,
