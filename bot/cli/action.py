@@ -202,9 +202,16 @@ def summary_budget(path: str | None) -> int:
     return max(MAX_BYTES - used, 0)
 
 
-def run(runner: Runner, cache: Any, write: Callable[[str], Any]) -> int:
-    """Analyse, report every way the Action reports, and say whether the job should fail."""
-    from bot.cli import main as cli
+CheckReport = Callable[[list[str], str | None], "Report"]
+"""`footgun check`'s analysis: (paths, config file) -> report."""
+DiffReport = Callable[[str, str, str | None, Callable[[str], bool] | None], "Report"]
+"""`footgun diff`'s analysis: (base, head, config file, which paths) -> report."""
+
+
+def run(runner: Runner, check: CheckReport, diff: DiffReport, write: Callable[[str], Any]) -> int:
+    """Analyse, report every way the Action reports, and say whether the job should fail.
+
+    `check` and `diff` are the CLI's own analyses (passed in: the CLI imports this module)."""
     from bot.cli.output.github import to_github
     from bot.cli.output.sarif import to_sarif
     from bot.cli.output.summary import to_summary
@@ -216,9 +223,7 @@ def run(runner: Runner, cache: Any, write: Callable[[str], Any]) -> int:
 
         base = base_of(pull)
         head = sources.resolve("HEAD")
-        report = cli.diff_report(
-            base, head, runner.config, cache, wanted=wanted_paths(runner.paths)
-        )
+        report = diff(base, head, runner.config, wanted_paths(runner.paths))
         head_paths = {f.path for f in sources.from_git(head)}
 
         def link(path: str, line: int | None) -> str | None:
@@ -226,7 +231,7 @@ def run(runner: Runner, cache: Any, write: Callable[[str], Any]) -> int:
 
         notes = [f"Findings of this change against its base {base[:7]} (`footgun diff`)."]
     else:
-        report = cli.check_report(runner.paths, runner.config, cache)
+        report = check(runner.paths, runner.config)
         sha = runner.sha
 
         def link(path: str, line: int | None) -> str | None:

@@ -228,7 +228,15 @@ def run_action(args: argparse.Namespace) -> int:
 
     try:
         runner = action.Runner.from_environment()
-        return action.run(runner, open_cache(args), sys.stdout.write)
+        cache = open_cache(args)
+        return action.run(
+            runner,
+            lambda paths, config: check_report(paths, config, cache),
+            lambda base, head, config, wanted: diff_report(
+                base, head, config, cache, not args.no_cache, wanted
+            ),
+            sys.stdout.write,
+        )
     except (action.ActionError, sources.SourceError, ConfigError, UsageError) as exc:
         sys.stdout.write(command("error", str(exc), title="footgun") + "\n")
         sys.stdout.flush()
