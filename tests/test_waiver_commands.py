@@ -360,3 +360,29 @@ async def test_recheck_queues_a_review_of_the_head_and_help_shows_the_rules_here
         "A reminder comes 2 days before the deadline; a waiver granted closer to its deadline than that gets none."
         in reply
     )
+
+
+@pytest.mark.parametrize(
+    "association, looked_up, waived",
+    [("OWNER", False, True), ("MANNEQUIN", False, False), ("COLLABORATOR", True, True)],
+)
+async def test_what_the_webhook_says_about_the_commenter_is_used_before_asking(
+    world, database, association, looked_up, waived
+):
+    """The repository's owner is admin, a mannequin (an unclaimed imported account) nobody:
+    neither costs a permission look-up. Others are asked."""
+    from bot.waivers import handler as command_handler
+    from tests.waiver_helpers import context, payload
+
+    people(world)
+    world.fake.repos[world.repo].permissions["owen"] = "write"
+    pull = faulty_pull(world)
+    comment = world.fake.comment_as("owen", world.repo, pull.number, waive())
+    job = {**payload(world, pull, comment, "issue", None), "author_association": association}
+    before = len(world.fake.log)
+    await command_handler.run(context(world, database, "command", job))
+    lookups = world.fake.requests("GET", "/collaborators/owen/permission")
+    assert bool(lookups) == looked_up and all(r in world.fake.log[before:] for r in lookups)
+    assert bool(await waivers(database)) == waived
+    if not waived:
+        assert "has no role on this repository" in bot_replies(world, pull)[0]
