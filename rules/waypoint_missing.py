@@ -84,8 +84,10 @@ KINDS = (
     *sorted(WORKLOAD_KINDS),
 )
 SUMMARY = (
-    "Ambient mode: an AuthorizationPolicy with L7 attributes that only ztunnel would enforce, "
-    "or a policy target or `istio.io/use-waypoint` label without a waypoint in the repository."
+    "Ambient mode: L7 configuration that no waypoint enforces (an AuthorizationPolicy's HTTP "
+    "attributes bound by `selector`, a policy or Service route whose target no waypoint "
+    "serves), or an `istio.io/use-waypoint` label whose waypoint is absent or takes other "
+    "traffic."
 )
 WHY = (
     "In ambient mode ztunnel enforces policies at L4 only. An ALLOW rule on paths, methods, "
