@@ -40,6 +40,7 @@ from rules import (
     strict_mtls_missing,
     subset_not_defined,
     waypoint_missing,
+    yaml_invalid,
 )
 
 RULES: dict[str, ModuleType] = {
@@ -69,6 +70,7 @@ RULES: dict[str, ModuleType] = {
         reference_not_permitted,
         waypoint_missing,
         mixed_routing_apis,
+        yaml_invalid,
         schema_invalid,
     )
 }

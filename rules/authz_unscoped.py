@@ -15,6 +15,13 @@ Not flagged: allow-nothing policies (`spec: {}`, `spec: {action: ALLOW}`, `rules
 AUDIT and CUSTOM policies, rules whose `when` requires a caller identity or source IP, and the
 documented probe allowance: a rule whose `to` lists only the configured health paths
 (`health_paths`, exact paths).
+
+Istio facts (istio/istio 1.30.3; AuthorizationPolicy since 1.4, `security.istio.io/v1` since
+1.22): the action defaults to ALLOW; a policy without `selector`/`targetRef(s)` applies to every
+workload of its namespace, and of the mesh in the root namespace; a rule without `from` matches
+every source, plaintext callers without identity included; a rule `{}` matches every request,
+while an ALLOW policy without rules matches none (allow-nothing: it denies everything to what
+it selects).
 """
 
 from __future__ import annotations

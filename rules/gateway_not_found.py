@@ -4,6 +4,11 @@ A misspelt gateway name, or a short name that resolves in the wrong namespace (`
 VirtualService of namespace `shop` means `shop/my-gateway`, not `istio-system/my-gateway`), and
 the routes never reach the ingress: Istio accepts the VirtualService and serves 404s.
 
+Istio facts (istio/istio 1.30.3, `pilot/pkg/model/config.go`, `resolveGatewayName`): a short
+`name` in `gateways` is `<VirtualService namespace>/name`; `ns/name` is taken as written and
+`./name` in the VirtualService's namespace; the legacy `name.ns[.svc...]` form means `ns/name`;
+`mesh` stands for the sidecars. istioctl reports a missing one as IST0101
+(`analyzers/virtualservice/gateways.go`).
 A Kubernetes Gateway API Gateway of that namespace and name counts: Istio binds VirtualServices
 to it, and istioctl 1.32's GatewayAnalyzer accepts it (`virtualservice/gateways.go`).
 """

@@ -5,13 +5,20 @@ sidecar (curl, old Jobs, external tools) keep working unencrypted and unauthenti
 nothing ever shows an error. DISABLE turns mTLS off. Both are flagged on the policy level
 (`spec.mtls.mode`) and per port (`spec.portLevelMtls`). UNSET, or no `mtls` at all, inherits
 from the namespace or mesh policy and is not flagged; `portLevelMtls` on a policy without a
-`selector` is ignored by Istio, and by this rule.
+`selector` is left to schema-invalid (Istio refuses such a policy, see below).
 
 In ambient mode DISABLE is not supported (PeerAuthentication reference, Istio 1.23 to 1.32):
 traffic between ambient workloads is HBONE, always mTLS, so a DISABLE policy in an ambient
 namespace (labelled `istio.io/dataplane-mode: ambient`) does not turn mTLS off; it is not
 STRICT either, so ztunnel still accepts plaintext from callers outside the mesh. It is flagged
 with that explanation: the author believed something else happens.
+Istio facts (istio/istio 1.30.3, `pilot/pkg/security/authn/policy_applier.go`; PeerAuthentication
+since 1.5, `security.istio.io/v1` since 1.22): PERMISSIVE accepts mTLS and plaintext, DISABLE
+only plaintext, and with no policy at all a workload is PERMISSIVE. UNSET inherits, port from
+workload, workload from namespace, namespace from the root namespace. A `portLevelMtls` without
+a selector is not ignored but refused: the CRD's validation rule ("portLevelMtls requires
+selector", since 1.23) and istiod's validation reject the whole policy, so it never applies
+(schema-invalid reports it).
 """
 
 from __future__ import annotations
