@@ -286,3 +286,34 @@ def only_health_paths(rule: dict[str, Any], health_paths: Iterable[str]) -> bool
     return found is not None and all(
         values(op, "paths") and set(values(op, "paths")) <= wanted for op in found
     )
+
+
+# --- Ambient: what ztunnel cannot enforce ----------------------------------------------------
+
+ZTUNNEL_UNSUPPORTED_OPERATION = ("hosts", "notHosts", "methods", "notMethods", "paths", "notPaths")
+ZTUNNEL_UNSUPPORTED_SOURCE = (
+    "requestPrincipals",
+    "notRequestPrincipals",
+    "remoteIpBlocks",
+    "notRemoteIpBlocks",
+)
+ZTUNNEL_CONDITIONS = frozenset(
+    {"source.ip", "source.namespace", "source.principal", "destination.ip", "destination.port"}
+)
+"""The `when` keys ztunnel evaluates; every other key needs HTTP."""
+
+
+def ztunnel_unsupported(rule: dict[str, Any]) -> list[str]:
+    """The attributes of a rule that ztunnel cannot enforce, named as Istio 1.32 names them in
+    the policy's status (`serviceregistry/ambient/authorization.go`, `handleRule`)."""
+    found: list[str] = []
+    for operation in operations(rule) or []:
+        found.extend(key for key in ZTUNNEL_UNSUPPORTED_OPERATION if values(operation, key))
+    for source in sources(rule) or []:
+        found.extend(key for key in ZTUNNEL_UNSUPPORTED_SOURCE if values(source, key))
+    conditions = rule.get("when")
+    for condition in conditions if isinstance(conditions, list) else []:
+        key = condition.get("key") if isinstance(condition, dict) else None
+        if isinstance(key, str) and key and key not in ZTUNNEL_CONDITIONS:
+            found.append(key)
+    return list(dict.fromkeys(found))

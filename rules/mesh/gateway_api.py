@@ -340,6 +340,7 @@ class GatewayApiIndex:
         """Kind -> names of resources of that kind whose namespace is unknown."""
         self._namespace_labels: dict[str, dict[str, str]] = {}
         self._listeners: dict[int, list[Listener]] = {}
+        self._classes: dict[str, Resource] = {}
         self.service_namespaces: set[str] = set()
         for resource in resources:
             kind, group = resource.kind, resource.group
@@ -353,6 +354,8 @@ class GatewayApiIndex:
                     self.routes.append(resource)
                 elif kind == "ReferenceGrant":
                     self._grants[resource.namespace].append(resource)
+                elif kind == "GatewayClass":
+                    self._classes.setdefault(resource.name, resource)
             elif kind == "Service" and group == "":
                 self._services[key].append(resource)
                 if resource.namespace is not None:
@@ -408,6 +411,16 @@ class GatewayApiIndex:
         if labels is None:
             return None
         return {NAMESPACE_NAME_LABEL: namespace, **labels}
+
+    def traffic_type(self, waypoint: Resource) -> str:
+        """The traffic a waypoint takes: its `istio.io/waypoint-for` label, else its
+        GatewayClass's, else `service` (Istio 1.32 `serviceregistry/ambient/waypoints.go`)."""
+        written = text(waypoint.labels.get(WAYPOINT_FOR))
+        if written:
+            return written
+        gateway_class = self._classes.get(str(waypoint.spec.get("gatewayClassName")))
+        written = text(gateway_class.labels.get(WAYPOINT_FOR)) if gateway_class else None
+        return written or "service"
 
     def listeners_of(self, gateway: Resource) -> list[Listener]:
         """The gateway's listeners, read once per revision (every route attached to a Gateway
