@@ -96,9 +96,13 @@ Scope = tuple[str | None, str]
 
 
 def scope_of(resource: Resource) -> Scope:
+    """Where names written in `resource` resolve. For an unknown namespace: the scope the loader
+    shares among what is applied together (a target, or a folder of plain files), where it
+    gives one, else the file's folder."""
     if resource.namespace is not None:
         return (resource.namespace, "")
-    return (None, posixpath.dirname(resource.path))
+    shared = getattr(resource, "scope", None)
+    return (None, shared if isinstance(shared, str) else posixpath.dirname(resource.path))
 
 
 def target_scope(resource: Resource, written_namespace: str | None) -> Scope:
