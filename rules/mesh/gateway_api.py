@@ -54,10 +54,6 @@ HOSTNAME_KINDS = ("HTTPRoute", "GRPCRoute", "TLSRoute")
 """Route kinds with `spec.hostnames` (TCPRoute has none)."""
 
 
-def is_gateway_api(resource: Resource, *kinds: str) -> bool:
-    return resource.group == GROUP and (not kinds or resource.kind in kinds)
-
-
 def mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -252,10 +248,6 @@ class Reference:
         if self.namespace is None or self.namespace == self.owner.namespace:
             return False
         return None if self.owner.namespace is None else True
-
-    def describe(self) -> str:
-        where = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind} {where}{self.name}"
 
 
 def _reference(
