@@ -109,7 +109,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         p
         for p in ctx.of_kind("AuthorizationPolicy")
         if not authz.has_target_ref(p)
-        and p.namespace not in ambient
+        and p.scope not in ambient
         and not _selects_gateway(authz.selector_labels(p), gateways)
     ]
     allows = [p for p in policies if authz.action(p) == "ALLOW"]
@@ -117,11 +117,11 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     """Per namespace, the selectors of the ALLOW policies that admit a health path."""
     for policy in allows:
         if _admitted(policy, config.health_paths):
-            admitting[policy.namespace].append(authz.selector_labels(policy))
+            admitting[policy.scope].append(authz.selector_labels(policy))
     root = config.root_namespace
     for policy in allows:
         labels = authz.selector_labels(policy)
-        candidates = admitting.get(policy.namespace, [])
+        candidates = admitting.get(policy.scope, [])
         if policy.namespace != root:
             candidates = candidates + admitting.get(root, [])
         if not any(_covers(theirs, labels) for theirs in candidates):
@@ -161,7 +161,7 @@ def _ambient_namespaces(ctx: Context) -> set[str | None]:
     found: set[str | None] = {
         ns.name for ns in ctx.of_kind("Namespace") if ns.labels.get(DATAPLANE_MODE) == "ambient"
     }
-    found.update(w.resource.namespace for w in ctx.index.workloads() if w.in_ambient)
+    found.update(w.resource.scope for w in ctx.index.workloads() if w.in_ambient)
     return found
 
 

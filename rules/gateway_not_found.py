@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
-from rules.core.model import Problem, describe
+from rules.core.model import Problem, describe, is_unknown_scope
 from rules.mesh.references import gateway_references
 
 ID = "gateway-not-found"
@@ -105,7 +105,12 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         for position, namespace, name in gateway_references(vs):
             if index.gateway(namespace, name) is not None:
                 continue
-            elsewhere = sorted(ns or "" for ns in index.gateway_namespaces(name))
+            scopes = index.gateway_namespaces(name)
+            if is_unknown_scope(namespace) or any(is_unknown_scope(ns) for ns in scopes):
+                # A short name in a namespace the repository does not determine, or a Gateway
+                # of that name whose namespace is unknown: not known to be missing.
+                continue
+            elsewhere = sorted(ns or "" for ns in scopes)
             hint = (
                 f"; a Gateway '{name}' exists in namespace {', '.join(elsewhere)}: write "
                 f"{elsewhere[0]}/{name}"

@@ -12,7 +12,7 @@ from typing import Any
 
 from rules.core.context import Context
 from rules.core.loader import WORKLOAD_KINDS
-from rules.core.model import Problem
+from rules.core.model import Problem, is_unknown_scope
 
 ID = "sidecar-missing"
 SEVERITY = "warning"
@@ -96,8 +96,15 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     if index.root_default_sidecars():
         return
     root = ctx.config.root_namespace
-    for namespace in index.application_namespaces():
+    scopes = index.application_namespaces()
+    # Scopes of unknown namespace may all be one namespace: a namespace-wide Sidecar in any of
+    # them may be the one that scopes the others.
+    unknown_sidecar = any(is_unknown_scope(s) and index.namespace_sidecars(s) for s in scopes)
+    for namespace in scopes:
         if index.namespace_sidecars(namespace):
+            continue
+        unknown = is_unknown_scope(namespace)
+        if unknown and unknown_sidecar:
             continue
         membership = index.mesh_membership(namespace)
         if membership is None:
@@ -112,14 +119,17 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         anchor = membership.namespace_object or (
             with_sidecars[0].resource if with_sidecars else services[0]
         )
+        named = (
+            "The namespace these resources are applied to" if unknown else f"Namespace {namespace}"
+        )
         yield Problem(
             anchor,
             ("metadata", "name"),
-            f"Namespace {namespace} is in the mesh ({membership.reason}) and this repository holds "
+            f"{named} is in the mesh ({membership.reason}) and this repository holds "
             f"{_holdings(len(with_sidecars), len(services))} in it, but no Sidecar without "
-            f"workloadSelector in {namespace} and no default Sidecar in {root}: its proxies "
-            "receive configuration for every service in the mesh",
-            identity=("namespace", namespace),
+            f"workloadSelector in {'it' if unknown else namespace} and no default Sidecar in "
+            f"{root}: its proxies receive configuration for every service in the mesh",
+            identity=("namespace", "" if unknown else namespace),
         )
 
 

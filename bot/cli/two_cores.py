@@ -67,10 +67,10 @@ def base_findings_in_parallel(
     from rules.mesh.index import MeshIndex  # noqa: F401 - imported once here, not in both processes
 
     def compute() -> list[Finding]:
-        resources, _ = load(base_files, config.default_namespace, cache)
+        resources, _ = load(base_files, config, cache)
         return run_rules(Context(resources, config), locate=False)
 
-    load(base_files, config.default_namespace, cache)
+    load(base_files, config, cache)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: compute, send, and end without running any of the parent's cleanup

@@ -202,7 +202,7 @@ def _sources(paths: dict[str, str]) -> list[SourceFile]:
 def _holds_resources(
     paths: dict[str, str], parsed: dict[str, ParsedFile], config: Config, skipped_counts: bool
 ) -> bool:
-    resources, skipped = load(_sources(paths), config.default_namespace, parsed)
+    resources, skipped = load(_sources(paths), config, parsed)
     return bool(resources) or (skipped_counts and bool(skipped))
 
 

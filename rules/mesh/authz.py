@@ -61,8 +61,12 @@ def describe_selection(policy: Resource, root: str) -> str:
     if labels is None:
         if policy.namespace == root:
             return "every workload of the mesh"
+        if policy.namespace is None:
+            return "every workload of the namespace it is applied to"
         return f"every workload of namespace {policy.namespace}"
     where = "any namespace" if policy.namespace == root else policy.namespace
+    if policy.namespace is None:
+        where = "the namespace it is applied to"
     return f"workloads {describe_labels(labels)} in {where}"
 
 

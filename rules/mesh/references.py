@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rules.core.model import KeyPath, Resource
+from rules.core.placeholders import is_placeholder
 from rules.mesh.hosts import names_a_gateway, resolve_gateway_name
 
 ROUTE_KINDS = ("http", "tcp", "tls")
@@ -35,7 +36,14 @@ class HostReference:
 
 def host_references(resource: Resource) -> Iterator[HostReference]:
     """Every host a VirtualService (hosts, route and mirror destinations) or a
-    DestinationRule (`host`) names, in document order."""
+    DestinationRule (`host`) names, in document order. Placeholders (`${HOST}`, `{{ .host }}`)
+    are not hosts yet and are left out."""
+    for ref in _host_references(resource):
+        if not is_placeholder(ref.host):
+            yield ref
+
+
+def _host_references(resource: Resource) -> Iterator[HostReference]:
     spec = resource.spec
     if resource.kind == "DestinationRule":
         host = spec.get("host")
@@ -82,11 +90,13 @@ def destinations(vs: Resource) -> Iterator[HostReference]:
 
 def gateway_references(vs: Resource) -> Iterator[tuple[int, str | None, str]]:
     """(position in `gateways`, namespace, name) of each entry naming a Gateway resource (not
-    `mesh`), resolved as pilot does: a short name lives in the VirtualService's namespace."""
+    `mesh`), resolved as pilot does: a short name lives in the VirtualService's namespace
+    (its scope, when the repository does not determine the namespace). Placeholders are left
+    out."""
     gateways = vs.spec.get("gateways")
     for position, reference in enumerate(gateways if isinstance(gateways, list) else ()):
-        if names_a_gateway(reference):
-            yield (position, *resolve_gateway_name(reference, vs.namespace))
+        if names_a_gateway(reference) and not is_placeholder(reference):
+            yield (position, *resolve_gateway_name(reference, vs.scope))
 
 
 def _destination(destination: Any, path: KeyPath, role: str) -> Iterator[HostReference]:
