@@ -25,6 +25,7 @@ from rules import (
     mtls_weakened,
     permissive_mtls,
     proxy_resources_missing,
+    render_failed,
     revision_label,
     short_host_name,
     sidecar_egress_unscoped,
@@ -51,6 +52,7 @@ RULES: dict[str, ModuleType] = {
         proxy_resources_missing,
         in_place_upgrade,
         revision_label,
+        render_failed,
     )
 }
 

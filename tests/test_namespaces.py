@@ -146,13 +146,13 @@ def test_config_rejects_bad_namespace_mappings():
 
     from rules.core.config import ConfigError
 
-    with pytest.raises(ConfigError, match="namespaces.apps/.*must be a namespace name"):
+    with pytest.raises(ConfigError, match=r"namespaces\.apps/.*must be a namespace name"):
         config("namespaces:\n  apps/**: Not_A_Namespace\n")
     with pytest.raises(ConfigError, match="namespaces must be a mapping"):
         config("namespaces: [a, b]\n")
-    with pytest.raises(ConfigError, match="render.kustomize must be auto or off"):
+    with pytest.raises(ConfigError, match=r"render\.kustomize must be auto or off"):
         config("render:\n  kustomize: maybe\n")
-    with pytest.raises(ConfigError, match="unknown key 'render.kubectl'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'render\.kubectl'"):
         config("render:\n  kubectl: auto\n")
     assert config("render:\n  kustomize: off\n").render.kustomize == "off"
     charts = config(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rules.core.engine import Report
     from rules.core.loader import ParseCache, SourceFile
     from rules.core.model import Skipped
+    from rules.core.targets import Revision
 
 DEFAULT_CONFIG = ".github/footgun.yml"
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -122,9 +123,37 @@ def run_check(args: argparse.Namespace) -> int:
     files = [f for f in sources.from_paths(args.paths, unreadable) if config.wants(f.path)]
     cache = open_cache(args)
     parse_in_parallel(files, cache)
-    report = analyse(files, config=config, cache=cache)
+    revision = render_working_tree(args, files, config, cache)
+    report = analyse(revision, config=config, cache=cache)
     report.skipped.extend(s for s in unreadable if config.wants(s.path))
     return emit(report, args.format, new_only=False)
+
+
+def render_working_tree(
+    args: argparse.Namespace, files: list[SourceFile], config: Config, cache: ParseCache
+) -> Revision:
+    """What the named paths deploy: kustomization roots under them built (their bases may lie
+    elsewhere under the current folder), every other file plain."""
+    from bot.cli import sources
+    from render.targets import render_revision
+    from rules.core.targets import Revision
+
+    if config.render.kustomize == "off" or not all(_under_cwd(p) for p in args.paths):
+        return Revision(plain=files)
+    snapshot, within = sources.working_tree(args.paths, files)
+    return render_revision(
+        snapshot,
+        config,
+        read=sources.read_files,
+        cache=open_build_cache(args),
+        parse_cache=cache,
+        within=within,
+    )
+
+
+def _under_cwd(path: str) -> bool:
+    relative = os.path.relpath(os.path.abspath(path))
+    return relative != ".." and not relative.startswith(".." + os.sep)
 
 
 # --- diff --------------------------------------------------------------------------------------
@@ -147,20 +176,46 @@ def run_diff(args: argparse.Namespace) -> int:
 
     base_commit = sources.resolve(args.base)
     head_commit = sources.resolve(args.head)
-    base_files = sources.from_git(base_commit)
-    head_files = sources.from_git(head_commit)
+    base_all = sources.from_git(base_commit, every_file=True)
+    head_all = sources.from_git(head_commit, every_file=True)
     if args.config:
         config = load_config(args.config)
     else:
-        config = config_at(args.base, base_files)
-    base_files = [f for f in base_files if config.wants(f.path)]
-    head_files = [f for f in head_files if config.wants(f.path)]
+        config = config_at(args.base, base_all)
+    base_files = [f for f in base_all if config.wants(f.path)]
+    head_files = [f for f in head_all if config.wants(f.path)]
     cache = open_cache(args)
     unread = {f.key for f in (*base_files, *head_files) if cache_key(f) not in cache}
     sources.read_blobs([*base_files, *head_files], unread)
     parse_in_parallel([*base_files, *head_files], cache)
-    report = compare(head_files, base_files, config, cache, keep_base=not args.no_cache)
+    base = render_commit(args, base_all, base_files, config, cache)
+    head = render_commit(args, head_all, head_files, config, cache)
+    report = compare(head, base, config, cache, keep_base=not args.no_cache)
     return emit(report, args.format, new_only=True, compared=True)
+
+
+def render_commit(
+    args: argparse.Namespace,
+    every_file: list[SourceFile],
+    files: list[SourceFile],
+    config: Config,
+    cache: ParseCache,
+) -> Revision:
+    """What a commit deploys. Builds are cached by the content of their inputs, so base and
+    head share every root the change did not touch, and a root is built once across runs."""
+    from bot.cli import sources
+    from render.targets import render_revision
+    from rules.core.targets import Revision
+
+    if config.render.kustomize == "off":
+        return Revision(plain=files)
+    return render_revision(
+        every_file,
+        config,
+        read=lambda unread: sources.read_blobs(unread, {f.key for f in unread if f.key}),
+        cache=open_build_cache(args),
+        parse_cache=cache,
+    )
 
 
 def config_at(revision: str, files: list[SourceFile]) -> Config:
@@ -237,6 +292,24 @@ def open_cache(args: argparse.Namespace) -> ParseCache:
     from bot.cli.parse_cache import ParseCache
 
     return ParseCache()
+
+
+_BUILD_CACHE: Any = None
+
+
+def open_build_cache(args: argparse.Namespace) -> Any:
+    """Kustomize builds on disk next to the parse cache (one per process), or, with
+    --no-cache, a dictionary for this run only."""
+    global _BUILD_CACHE
+    if args.no_cache:
+        if not isinstance(_BUILD_CACHE, dict):
+            _BUILD_CACHE = {}
+        return _BUILD_CACHE
+    if _BUILD_CACHE is None or isinstance(_BUILD_CACHE, dict):
+        from bot.cli.parse_cache import BuildCache
+
+        _BUILD_CACHE = BuildCache()
+    return _BUILD_CACHE
 
 
 def emit(report: Report, fmt: str, new_only: bool, compared: bool = False) -> int:
