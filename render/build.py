@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -209,8 +210,18 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
+_KLOG = re.compile(r'^[EWIF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] (?:"command failed" err=)?"?(.*?)"?$')
+
+
 def _one_line(stderr: str, home: str) -> str:
-    """The tool's error without the temporary folder's path, on one line."""
+    """The tool's error without the temporary folder's path or kubectl's log prefix, on one
+    line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for index, line in enumerate(lines):
+        match = _KLOG.match(line)
+        if match:
+            lines[index] = match.group(1).replace('\\"', '"')
+    stderr = " ".join(lines)
     text = " ".join(
         stderr.replace(os.path.join(home, "repo") + "/", "")
         .replace(os.path.join(home, "repo"), ".")

@@ -12,6 +12,7 @@ compares against the base revision also has `BASE`, the base its FAIL and PASS e
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
 from rules import (
     authz_blocks_health_probes,
@@ -27,9 +28,11 @@ from rules import (
     proxy_resources_missing,
     render_failed,
     revision_label,
+    schema_invalid,
     short_host_name,
     sidecar_egress_unscoped,
     sidecar_missing,
+    strict_mtls_missing,
     subset_not_defined,
 )
 
@@ -39,6 +42,7 @@ RULES: dict[str, ModuleType] = {
         fault_injection,
         permissive_mtls,
         mtls_weakened,
+        strict_mtls_missing,
         authz_unscoped,
         authz_blocks_health_probes,
         sidecar_missing,
@@ -53,6 +57,7 @@ RULES: dict[str, ModuleType] = {
         in_place_upgrade,
         revision_label,
         render_failed,
+        schema_invalid,
     )
 }
 
@@ -65,6 +70,6 @@ def get(rule_id: str) -> ModuleType:
         raise KeyError(f"unknown rule '{rule_id}'") from None
 
 
-def option_defaults() -> dict[str, dict]:
+def option_defaults() -> dict[str, dict[str, Any]]:
     """Each rule's option defaults, as the config parser needs them."""
     return {rule_id: dict(module.OPTIONS) for rule_id, module in RULES.items()}

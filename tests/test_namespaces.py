@@ -159,3 +159,53 @@ def test_config_rejects_bad_namespace_mappings():
         "render:\n  charts:\n  - {path: charts/x, values: [v.yaml], release: x, namespace: y}\n"
     ).render.charts
     assert charts[0].values == ("v.yaml",) and charts[0].namespace == "y"
+
+
+def test_placeholder_hosts_and_gateways_are_unknown_values_not_names():
+    vs = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: ["${APP_HOST}"]
+  gateways: ["$(GATEWAY)"]
+  http:
+  - route:
+    - destination: {host: "{{ .Values.backend }}", subset: v1}
+"""
+    gateway = """\
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public, namespace: shop}
+spec:
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [shop.example.com]}]
+"""
+    head = {"app/vs.yaml": vs, "app/gw.yaml": gateway, "app/svc.yaml": OTHER_SERVICE}
+    for rule_id in (
+        "short-host-name",
+        "host-not-found",
+        "subset-not-defined",
+        "gateway-not-found",
+        "gateway-host-mismatch",
+    ):
+        assert findings_of(rule_id, head) == [], rule_id
+
+
+def test_a_placeholder_mtls_mode_is_not_read_as_a_mode():
+    pa = """\
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: shop}
+spec:
+  mtls: {mode: "${MTLS_MODE}"}
+"""
+    assert findings_of("permissive-mtls", {"a/pa.yaml": pa}) == []
+
+
+def test_a_run_without_istio_resources_says_what_it_read():
+    deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {}\n"
+    report = run({"a/deploy.yaml": deployment, "a/svc.yaml": SERVICE})
+    [note] = report.notes
+    assert "no Istio or Gateway API resource" in note
+    assert "1 Deployment" in note and "1 Service" in note
+    assert run({"a/vs.yaml": VS}).notes == []

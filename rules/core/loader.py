@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import yaml
 
 from rules.core.config import Config
-from rules.core.document import Document
-from rules.core.model import UNNAMED, KeyPath, Resource, Skipped, unknown_scope
+from rules.core.document import Document, KeyPath
+from rules.core.model import UNNAMED, Resource, Skipped, unknown_scope
 from rules.core.placeholders import is_placeholder
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -71,9 +71,28 @@ ISTIO_KINDS = frozenset(
         "IstioOperator",
         "Telemetry",
         "WasmPlugin",
+        "TrafficExtension",
     }
 )
-CLUSTER_SCOPED_KINDS = frozenset({"Namespace"})
+GATEWAY_API_GROUPS = frozenset({"gateway.networking.k8s.io", "gateway.networking.x-k8s.io"})
+GATEWAY_API_KINDS = frozenset(
+    {
+        "GatewayClass",
+        "Gateway",
+        "HTTPRoute",
+        "GRPCRoute",
+        "TCPRoute",
+        "TLSRoute",
+        "UDPRoute",
+        "ReferenceGrant",
+        "BackendTLSPolicy",
+        "ListenerSet",
+        "XBackend",
+        "XBackendTrafficPolicy",
+        "XMesh",
+    }
+)
+CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "GatewayClass", "XMesh"})
 HELM_VALUES_KIND = "HelmValues"
 """Pseudo-kind for an istiod Helm values file: a plain mapping with a top-level `meshConfig`."""
 
@@ -85,7 +104,7 @@ _GO_TEMPLATE = re.compile(
     r"|toYaml\b|tpl\b|printf\b|required\b|default\b|quote\b)"
 )
 HELM_TEMPLATE = "Helm template: render it first (helm template ...) and check the output"
-_WANTED_KINDS = ISTIO_KINDS | KUBERNETES_KINDS | {"List"}
+_WANTED_KINDS = ISTIO_KINDS | GATEWAY_API_KINDS | KUBERNETES_KINDS | {"List"}
 
 
 class _DuplicateKeyError(yaml.MarkedYAMLError):
@@ -128,11 +147,11 @@ class _StrictLoader(yaml.CSafeLoader):
             key = (value, implicit)
             tag = self._tags.get(key)
             if tag is None:
-                tag = super().resolve(kind, value, implicit)
+                tag = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
                 if len(self._tags) < 50_000:
                     self._tags[key] = tag
             return tag
-        return super().resolve(kind, value, implicit)
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         pass
@@ -194,7 +213,7 @@ class _StrictLoader(yaml.CSafeLoader):
     def _enter(self, node: yaml.Node, memo: dict[int, Any]) -> _Built:
         """A scalar's value, or a new empty container to fill (registered first, for aliases)."""
         cls = node.__class__
-        if cls is yaml.ScalarNode:
+        if isinstance(node, yaml.ScalarNode) and cls is yaml.ScalarNode:
             return self._scalar(node)
         if cls is yaml.SequenceNode and node.tag == _SEQ:
             container: Any = []
@@ -422,10 +441,13 @@ def _resource(
     group = api_version.rpartition("/")[0] if "/" in api_version else ""
     if not (
         (group in ISTIO_GROUPS and kind in ISTIO_KINDS)
+        or (group in GATEWAY_API_GROUPS and kind in GATEWAY_API_KINDS)
         or (group in KUBERNETES_GROUPS and kind in KUBERNETES_KINDS)
     ):
         return None
-    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     name = metadata.get("name") or metadata.get("generateName") or UNNAMED
     namespace = scope = None
     if kind not in CLUSTER_SCOPED_KINDS:
@@ -522,7 +544,7 @@ def _describe_yaml_error(exc: yaml.MarkedYAMLError, doc_text: str, start_line: i
 def _char_at(text: str, mark: Any) -> str:
     lines = text.split("\n", mark.line + 1)
     if mark.line < len(lines) and mark.column < len(lines[mark.line]):
-        return lines[mark.line][mark.column]
+        return str(lines[mark.line][mark.column])
     return ""
 
 

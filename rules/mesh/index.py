@@ -13,14 +13,16 @@ through `Resource.namespace`, never a scope.
 
 from __future__ import annotations
 
+import posixpath
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from rules.core.config import Config
+from rules.core.document import KeyPath
 from rules.core.loader import ISTIO_GROUPS, WORKLOAD_KINDS
-from rules.core.model import KeyPath, Resource, is_unknown_scope
+from rules.core.model import Resource, is_unknown_scope
 from rules.core.placeholders import is_placeholder
 from rules.mesh.hosts import (
     GatewayHost,
@@ -82,12 +84,12 @@ class MeshIndex:
                     if not is_placeholder(written):
                         self._add_service_host(expand(written, scope, domain), resource)
             elif kind == "DestinationRule" and resource.group == "networking.istio.io":
-                written = resource.spec.get("host")
-                if isinstance(written, str) and written and not is_placeholder(written):
-                    host = expand(written, scope, domain)
+                named = resource.spec.get("host")
+                if isinstance(named, str) and named and not is_placeholder(named):
+                    host = expand(named, scope, domain)
                     self.destination_rules[host].append(resource)
-                    if is_unknown_scope(scope) and "." not in written:
-                        self._unknown_scope_rule_services.add(written)
+                    if is_unknown_scope(scope) and "." not in named:
+                        self._unknown_scope_rule_services.add(named)
             elif kind == "Gateway" and resource.group == "networking.istio.io":
                 key = (scope, resource.name)
                 self.gateways.setdefault(key, resource)
@@ -260,6 +262,16 @@ class MeshIndex:
             if s.spec.get("type") != "ExternalName"
             and not is_gateway_selector(mapping(s.spec.get("selector")))
         ]
+
+    def control_plane_installs(self) -> list[MeshConfigSource]:
+        """The mesh config sources that install istiod, one per configuration and folder (the
+        values files of one folder are layers of one install; so are overlays of one name)."""
+        installs: dict[tuple[Any, ...], MeshConfigSource] = {}
+        for source in self.mesh_configs:
+            if source.installs_control_plane:
+                folder = posixpath.dirname(source.resource.path)
+                installs.setdefault((*source.layer_key, folder), source)
+        return list(installs.values())
 
     def sidecar_mesh_configs(self) -> list[MeshConfigSource]:
         """Mesh config sources whose sidecar settings matter: an ambient-profile install counts

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.core.model import KeyPath, Resource, is_unknown_scope
+from rules.core.document import KeyPath
+from rules.core.model import Resource, is_unknown_scope
 from rules.core.placeholders import is_placeholder
 from rules.mesh.authz import describe_labels, selector_labels
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rules.core.model import KeyPath, Resource
+from rules.core.document import KeyPath
+from rules.core.model import Resource
 from rules.core.placeholders import is_placeholder
 from rules.mesh.hosts import names_a_gateway, resolve_gateway_name
 
@@ -103,5 +104,5 @@ def _destination(destination: Any, path: KeyPath, role: str) -> Iterator[HostRef
     if not isinstance(destination, dict):
         return
     host = destination.get("host")
-    if isinstance(host, str) and host:
+    if isinstance(host, str) and host and not is_placeholder(host):
         yield HostReference((*path, "host"), host, role, destination.get("subset"))
