@@ -18,8 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from render.build import INSTALL_HINT, Builder, KustomizeTool
 from render.kustomize import Root, Snapshot, consumed, find_kustomizations, plan_roots
 from render.sourcemap import KustomizeOrigin, ParsedPatch
@@ -130,6 +128,7 @@ def render_revision(
     for root in buildable:
         output, error = cache[keys[root.folder]]
         revision.targets.append(root.name)
+        revision.build_keys.append(keys[root.folder])
         if error is not None or output is None:
             path, line = _where(error or "", root, by_path)
             revision.failures.append(
@@ -250,12 +249,7 @@ def _origin_path(resource: Resource, root: Root) -> str | None:
     else:
         metadata.pop("annotations", None)
     resource.body = {**resource.body, "metadata": metadata}
-    try:
-        origin: Any = yaml.safe_load(written) if isinstance(written, str) else None
-    except yaml.YAMLError:
-        return None
-    if not isinstance(origin, dict):
-        return None
+    origin = _origin_fields(written) if isinstance(written, str) else {}
     path = origin.get("path") or origin.get("configuredIn")
     if not isinstance(path, str) or origin.get("repo"):
         return None
@@ -265,6 +259,19 @@ def _origin_path(resource: Resource, root: Root) -> str | None:
         else posixpath.normpath(path)
     )
     return None if joined.startswith("..") else joined
+
+
+def _origin_fields(written: str) -> dict[str, str]:
+    """The top-level `key: value` lines of Kustomize's origin annotation (`path`, `repo`,
+    `ref`, `configuredIn`): read by hand, since a YAML parse per resource costs more than the
+    rest of the render of a cached build."""
+    fields = {}
+    for line in written.splitlines():
+        if line[:1] in (" ", "\t", "-", "#") or ":" not in line:
+            continue
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip().strip("'\"")
+    return fields
 
 
 def _documents(source: SourceFile, cache: ParseCache | None, read: Reader | None) -> list[Document]:

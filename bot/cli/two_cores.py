@@ -49,17 +49,10 @@ def compare(
 
 
 def _rendered_key(revision: Revision) -> str:
-    """What the rendered part of a revision depends on: each rendered resource's target, file
-    and content, each failure and skipped target."""
-    import hashlib
-    import json
-
-    digest = hashlib.sha256()
-    for resource in revision.rendered:
-        digest.update(f"{resource.target}\0{resource.path}\0".encode())
-        digest.update(json.dumps(resource.body, sort_keys=True, default=str).encode())
-    digest.update(repr((revision.failures, revision.skipped, revision.notes)).encode())
-    return digest.hexdigest()
+    """What the rendered part of a revision depends on: the content key of every build (its
+    inputs and the tool), and each failure and skipped target."""
+    parts = [*revision.build_keys, repr((revision.failures, revision.skipped, revision.notes))]
+    return "\0".join(parts)
 
 
 @contextmanager

@@ -135,11 +135,20 @@ def context_of(
 def assign_sites(resources: list[Resource]) -> None:
     """Plain resources whose Kind/namespace/name appears in more than one folder (one per
     cluster or environment) get their folder as site, so their findings are told apart."""
-    folders: dict[object, set[str]] = {}
+    first_folder: dict[tuple[str, str | None, str], str] = {}
+    repeated: set[tuple[str, str | None, str]] = set()
     for resource in resources:
-        folders.setdefault(resource.ref, set()).add(resource.path.rpartition("/")[0])
+        key = (resource.kind, resource.namespace, resource.name)
+        folder = resource.path.rpartition("/")[0]
+        if first_folder.setdefault(key, folder) != folder:
+            repeated.add(key)
+    if not repeated:
+        return
     for resource in resources:
-        if resource.target is None and len(folders[resource.ref]) > 1:
+        if (
+            resource.target is None
+            and (resource.kind, resource.namespace, resource.name) in repeated
+        ):
             resource.site = resource.path.rpartition("/")[0] + "/"
 
 

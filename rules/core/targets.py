@@ -66,3 +66,5 @@ class Revision:
     notes: list[str] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
     """The names of the targets rendered (for the notes: what the run saw)."""
+    build_keys: list[str] = field(default_factory=list)
+    """The content key of each build (its inputs and the tool): what `rendered` depends on."""
