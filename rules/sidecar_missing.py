@@ -3,6 +3,13 @@
 Without a namespace-wide Sidecar (or a mesh-wide default in the root namespace) istiod sends
 every proxy the configuration of every service in the mesh: proxy memory and push times grow
 with the size of the mesh instead of with what the namespace calls.
+
+Istio facts (istio/istio 1.30.3, `pilot/pkg/model/sidecar.go` and `push_context.go`; Sidecar
+since 1.1): a proxy's scope is the Sidecar without `workloadSelector` of its namespace, else the
+root namespace's Sidecar without `workloadSelector`, else every service exported to it. A pod
+gets a sidecar where its namespace is labelled `istio-injection: enabled`, or `istio.io/rev`
+without `istio-injection` (`mutatingwebhook.yaml`). A Namespace the repository declares in the
+mesh is judged even when its workloads are deployed from elsewhere: its Sidecar belongs with it.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from typing import Any
 
 from rules.core.context import Context
 from rules.core.loader import WORKLOAD_KINDS
-from rules.core.model import Problem, is_unknown_scope
+from rules.core.model import Problem, Resource, is_unknown_scope
 
 ID = "sidecar-missing"
 SEVERITY = "warning"
@@ -96,15 +103,16 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     if index.root_default_sidecars():
         return
     root = ctx.config.root_namespace
+    judged = set()
     scopes = index.application_namespaces()
     # Scopes of unknown namespace may all be one namespace: a namespace-wide Sidecar in any of
     # them may be the one that scopes the others.
     unknown_sidecar = any(is_unknown_scope(s) and index.namespace_sidecars(s) for s in scopes)
     for namespace in scopes:
+        judged.add(namespace)
         if index.namespace_sidecars(namespace):
             continue
-        unknown = is_unknown_scope(namespace)
-        if unknown and unknown_sidecar:
+        if is_unknown_scope(namespace) and unknown_sidecar:
             continue
         membership = index.mesh_membership(namespace)
         if membership is None:
@@ -119,18 +127,41 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         anchor = membership.namespace_object or (
             with_sidecars[0].resource if with_sidecars else services[0]
         )
-        named = (
-            "The namespace these resources are applied to" if unknown else f"Namespace {namespace}"
+        holds = _holdings(len(with_sidecars), len(services))
+        yield _problem(
+            anchor, namespace, membership.reason, root, f" and this repository holds {holds} in it"
         )
-        yield Problem(
-            anchor,
-            ("metadata", "name"),
-            f"{named} is in the mesh ({membership.reason}) and this repository holds "
-            f"{_holdings(len(with_sidecars), len(services))} in it, but no Sidecar without "
-            f"workloadSelector in {'it' if unknown else namespace} and no default Sidecar in "
-            f"{root}: its proxies receive configuration for every service in the mesh",
-            identity=("namespace", "" if unknown else namespace),
+    for namespace_object in ctx.of_kind("Namespace"):
+        namespace = namespace_object.name
+        if namespace in judged or namespace == root or index.namespace_sidecars(namespace):
+            continue
+        judged.add(namespace)
+        membership = index.mesh_membership(namespace)
+        if membership is None or membership.namespace_object is None:
+            continue
+        yield _problem(
+            membership.namespace_object,
+            namespace,
+            membership.reason,
+            root,
+            " and holds no workloads in this repository (they are deployed from elsewhere; its "
+            "Sidecar belongs here, beside the Namespace)",
         )
+
+
+def _problem(anchor: Resource, namespace: str, reason: str, root: str, holdings: str) -> Problem:
+    """The finding; a namespace the repository does not determine (resources applied with
+    `kubectl -n`) is named by what it holds, never by a guess."""
+    unknown = is_unknown_scope(namespace)
+    named = "The namespace these resources are applied to" if unknown else f"Namespace {namespace}"
+    return Problem(
+        anchor,
+        ("metadata", "name"),
+        f"{named} is in the mesh ({reason}){holdings}, but no Sidecar without workloadSelector "
+        f"in {'it' if unknown else namespace} and no default Sidecar in {root}: its proxies "
+        "receive configuration for every service in the mesh",
+        identity=("namespace", "" if unknown else namespace),
+    )
 
 
 def _holdings(workloads: int, services: int) -> str:

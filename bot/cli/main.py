@@ -119,24 +119,29 @@ def add_check(commands: Subcommands) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    report = check_report(args.paths, args.config, open_cache(args))
+    return emit(report, args, new_only=False)
+
+
+def check_report(paths: list[str], config_path: str | None, cache: ParseCache) -> Report:
+    """The report of `footgun check PATH...` (also what the Action runs on a push)."""
     from bot.cli import sources
     from bot.cli.two_cores import parse_in_parallel
     from rules.core.engine import analyse
 
-    sources.check_paths(args.paths)
-    config = load_config(args.config)
+    sources.check_paths(paths)
+    config = load_config(config_path)
     unreadable: list[Skipped] = []
-    files = [f for f in sources.from_paths(args.paths, unreadable) if config.wants(f.path)]
-    cache = open_cache(args)
+    files = [f for f in sources.from_paths(paths, unreadable) if config.wants(f.path)]
     parse_in_parallel(files, cache)
-    revision = render_working_tree(args, files, config, cache)
+    revision = render_working_tree(paths, files, config, cache)
     report = analyse(revision, config=config, cache=cache)
     report.skipped.extend(s for s in unreadable if config.wants(s.path))
-    return emit(report, args.format, new_only=False)
+    return report
 
 
 def render_working_tree(
-    args: argparse.Namespace, files: list[SourceFile], config: Config, cache: ParseCache
+    paths: list[str], files: list[SourceFile], config: Config, cache: ParseCache
 ) -> Revision:
     """What the named paths deploy: kustomization roots under them built (their bases may lie
     elsewhere under the current folder), every other file plain."""
@@ -144,14 +149,14 @@ def render_working_tree(
     from render.targets import render_revision
     from rules.core.targets import Revision
 
-    if config.render.kustomize == "off" or not all(_under_cwd(p) for p in args.paths):
+    if config.render.kustomize == "off" or not all(_under_cwd(p) for p in paths):
         return Revision(plain=files)
-    snapshot, within = sources.working_tree(args.paths, files)
+    snapshot, within = sources.working_tree(paths, files)
     return render_revision(
         snapshot,
         config,
         read=sources.read_files,
-        cache=open_build_cache(args),
+        cache=open_build_cache(persistent=not isinstance(cache, dict)),
         parse_cache=cache,
         within=within,
     )
@@ -176,38 +181,56 @@ def add_diff(commands: Subcommands) -> None:
 
 
 def run_diff(args: argparse.Namespace) -> int:
+    report = diff_report(args.base, args.head, args.config, open_cache(args), not args.no_cache)
+    return emit(report, args, new_only=True, compared=True)
+
+
+def diff_report(
+    base: str,
+    head: str,
+    config_path: str | None,
+    cache: ParseCache,
+    keep_base: bool = True,
+    wanted: Callable[[str], bool] | None = None,
+) -> Report:
+    """The report of `footgun diff BASE HEAD` (also what the Action and `footgun review` run on
+    a pull request); `wanted` narrows the files analysed on both sides."""
     from bot.cli import sources
     from bot.cli.two_cores import compare, parse_in_parallel
     from rules.core.loader import cache_key
 
-    base_commit = sources.resolve(args.base)
-    head_commit = sources.resolve(args.head)
+    base_commit = sources.resolve(base)
+    head_commit = sources.resolve(head)
     base_all = sources.from_git(base_commit, every_file=True)
     head_all = sources.from_git(head_commit, every_file=True)
-    if args.config:
-        config = load_config(args.config)
+    if config_path:
+        config = load_config(config_path)
     else:
-        config = config_at(args.base, base_all)
-    base_files = [f for f in base_all if config.wants(f.path)]
-    head_files = [f for f in head_all if config.wants(f.path)]
-    cache = open_cache(args)
+        config = config_at(base, base_all)
+
+    def keep(path: str) -> bool:
+        return config.wants(path) and (wanted is None or wanted(path))
+
+    base_files = [f for f in base_all if keep(f.path)]
+    head_files = [f for f in head_all if keep(f.path)]
     unread = {
         f.key for f in (*base_files, *head_files) if f.key is not None and cache_key(f) not in cache
     }
     sources.read_blobs([*base_files, *head_files], unread)
     parse_in_parallel([*base_files, *head_files], cache)
-    base = render_commit(args, base_all, base_files, config, cache)
-    head = render_commit(args, head_all, head_files, config, cache)
-    report = compare(head, base, config, cache, keep_base=not args.no_cache)
-    return emit(report, args.format, new_only=True, compared=True)
+    builds = open_build_cache(persistent=not isinstance(cache, dict))
+    base_revision = render_commit(base_all, base_files, config, cache, builds, wanted)
+    head_revision = render_commit(head_all, head_files, config, cache, builds, wanted)
+    return compare(head_revision, base_revision, config, cache, keep_base=keep_base)
 
 
 def render_commit(
-    args: argparse.Namespace,
     every_file: list[SourceFile],
     files: list[SourceFile],
     config: Config,
     cache: ParseCache,
+    builds: Any,
+    wanted: Callable[[str], bool] | None = None,
 ) -> Revision:
     """What a commit deploys. Builds are cached by the content of their inputs, so base and
     head share every root the change did not touch, and a root is built once across runs."""
@@ -221,8 +244,9 @@ def render_commit(
         every_file,
         config,
         read=lambda unread: sources.read_blobs(unread, {f.key for f in unread if f.key}),
-        cache=open_build_cache(args),
+        cache=builds,
         parse_cache=cache,
+        within=wanted,
     )
 
 
@@ -238,6 +262,43 @@ def config_at(revision: str, files: list[SourceFile]) -> Config:
             text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
             return _parse_config(text, f"{revision}:{DEFAULT_CONFIG}")
     return Config()
+
+
+# --- action -----------------------------------------------------------------------------------
+
+
+def add_action(commands: Subcommands) -> None:
+    action = commands.add_parser(
+        "action",
+        help="the GitHub Action's analysis (reads the runner's environment; see action.yml)",
+    )
+    action.add_argument(
+        "--no-cache", action="store_true", help="parse every file again (no parse cache)"
+    )
+    action.set_defaults(handler=run_action, short_lived=True)
+
+
+def run_action(args: argparse.Namespace) -> int:
+    """Bad input becomes an error annotation too: in a workflow, stderr is easy to miss."""
+    from bot.cli import action, sources
+    from bot.cli.output.github import command
+    from rules.core.config import ConfigError
+
+    try:
+        runner = action.Runner.from_environment()
+        cache = open_cache(args)
+        return action.run(
+            runner,
+            lambda paths, config: check_report(paths, config, cache),
+            lambda base, head, config, wanted: diff_report(
+                base, head, config, cache, not args.no_cache, wanted
+            ),
+            sys.stdout.write,
+        )
+    except (action.ActionError, sources.SourceError, ConfigError, UsageError) as exc:
+        sys.stdout.write(command("error", str(exc), title="footgun") + "\n")
+        sys.stdout.flush()
+        return _fail(str(exc))
 
 
 # --- rules -------------------------------------------------------------------------------------
@@ -266,6 +327,11 @@ def _analysis_options(parser: argparse.ArgumentParser) -> None:
         "--no-cache",
         action="store_true",
         help="parse every file again instead of using the parse cache ($XDG_CACHE_HOME/footgun)",
+    )
+    parser.add_argument(
+        "--sarif-category",
+        metavar="NAME",
+        help="SARIF: the category code scanning keeps this analysis under (automationDetails.id)",
     )
 
 
@@ -305,11 +371,11 @@ def open_cache(args: argparse.Namespace) -> ParseCache:
 _BUILD_CACHE: Any = None
 
 
-def open_build_cache(args: argparse.Namespace) -> Any:
+def open_build_cache(persistent: bool = True) -> Any:
     """Kustomize builds on disk next to the parse cache (one per process), or, with
     --no-cache, a dictionary for this run only."""
     global _BUILD_CACHE
-    if args.no_cache:
+    if not persistent:
         if not isinstance(_BUILD_CACHE, dict):
             _BUILD_CACHE = {}
         return _BUILD_CACHE
@@ -320,11 +386,16 @@ def open_build_cache(args: argparse.Namespace) -> Any:
     return _BUILD_CACHE
 
 
-def emit(report: Report, fmt: str, new_only: bool, compared: bool = False) -> int:
+def emit(report: Report, args: argparse.Namespace, new_only: bool, compared: bool = False) -> int:
     from bot.cli import formats
 
+    fmt = args.format
     color = fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    sys.stdout.write(formats.render_report(report, fmt, color=color, compared=compared))
+    sys.stdout.write(
+        formats.render_report(
+            report, fmt, color=color, compared=compared, sarif_category=args.sarif_category
+        )
+    )
     sys.stdout.flush()
     return EXIT_FINDINGS if report.failing(new_only) else EXIT_OK
 
@@ -388,6 +459,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from bot.web.app import create_app
 
     settings = _app_settings(args)
+    _hold_database(settings)
     if not settings.has_app_credentials and settings.setup_enabled:
         import logging
 
@@ -404,6 +476,16 @@ def run_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=15,
     )
     return EXIT_OK
+
+
+def _hold_database(settings: Settings) -> None:
+    """Refuse with one line when another process serves the same SQLite file (kept to the end)."""
+    from bot import db
+
+    try:
+        db.hold_sqlite_file(settings.database_url)
+    except db.DatabaseInUse as exc:
+        raise UsageError(str(exc)) from None
 
 
 def setup_url(settings: Settings, host: str, port: int) -> str:
@@ -425,6 +507,7 @@ def run_worker(args: argparse.Namespace) -> int:
         from bot.settings import registration_hint
 
         raise UsageError(registration_hint(settings))
+    _hold_database(settings)
     asyncio.run(_work(Runtime(settings)))
     return EXIT_OK
 
@@ -577,6 +660,7 @@ def _with_database(settings: Settings, work: Any, migrate: bool | None = None) -
 COMMANDS: list[Callable[[Subcommands], None]] = [
     add_check,
     add_diff,
+    add_action,
     add_rules,
     _app_commands,
     _waiver_commands,
