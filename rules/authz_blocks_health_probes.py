@@ -175,7 +175,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         p
         for p in ctx.of_kind("AuthorizationPolicy")
         if not authz.has_target_ref(p)
-        and p.namespace not in ambient
+        and p.scope not in ambient
         and not _selects_gateway(authz.selector_labels(p), gateways)
     ]
     pods = _pods(ctx, mesh)
@@ -184,7 +184,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     """Per namespace, the selectors of the ALLOW policies that admit a health path."""
     for policy in allows:
         if _admitted(policy, config.health_paths):
-            admitting[policy.namespace].append(authz.selector_labels(policy))
+            admitting[policy.scope].append(authz.selector_labels(policy))
     for policy in allows:
         selected = _selected(policy, pods, root)
         if selected:
@@ -200,7 +200,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         if mesh.rewritten:
             continue
         labels = authz.selector_labels(policy)
-        candidates = admitting.get(policy.namespace, [])
+        candidates = admitting.get(policy.scope, [])
         if policy.namespace != root:
             candidates = candidates + admitting.get(root, [])
         if not any(_covers(theirs, labels) for theirs in candidates):
@@ -228,7 +228,7 @@ def _pods(ctx: Context, mesh: Rewriting) -> list[Pod]:
 def _selected(policy: Resource, pods: list[Pod], root: str) -> list[Pod]:
     """The repository's workloads the policy applies to (those without sidecars included: they
     show that the repository holds what the policy selects)."""
-    return [p for p in pods if authz.applies_to(policy, p.resource.namespace, p.labels, root)]
+    return [p for p in pods if authz.applies_to(policy, p.resource.scope, p.labels, root)]
 
 
 def _allowed(probe: Probe, pod: Pod, allows: list[Resource], root: str) -> bool:
@@ -237,7 +237,7 @@ def _allowed(probe: Probe, pod: Pod, allows: list[Resource], root: str) -> bool:
         authz.may_admit_anonymous(rule)
         and authz.admits_request(rule, probe.path, probe.method, probe.port)
         for policy in allows
-        if authz.applies_to(policy, pod.resource.namespace, pod.labels, root)
+        if authz.applies_to(policy, pod.resource.scope, pod.labels, root)
         for _, rule in authz.rules_of(policy)
     )
 
@@ -283,7 +283,7 @@ def _ambient_namespaces(ctx: Context) -> set[str | None]:
     found: set[str | None] = {
         ns.name for ns in ctx.of_kind("Namespace") if ns.labels.get(DATAPLANE_MODE) == "ambient"
     }
-    found.update(w.resource.namespace for w in ctx.index.workloads() if w.in_ambient)
+    found.update(w.resource.scope for w in ctx.index.workloads() if w.in_ambient)
     return found
 
 

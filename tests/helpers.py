@@ -38,6 +38,20 @@ def run(
     return analyse(files(head), files(base) if base is not None else None, conf)
 
 
+def render_run(
+    head: dict[str, str], base: dict[str, str] | None = None, cfg: str | Config = ""
+) -> Report:
+    """Like `run`, through the render stage: kustomization roots are built (kubectl needed
+    unless nothing is buildable), the rest read as plain files."""
+    from render.targets import render_revision
+
+    conf = cfg if isinstance(cfg, Config) else config(cfg)
+    cache: dict = {}
+    head_revision = render_revision(files(head), conf, cache=cache)
+    base_revision = render_revision(files(base), conf, cache=cache) if base is not None else None
+    return analyse(head_revision, base_revision, conf)
+
+
 def findings_of(rule: str, head, base=None, cfg: str | Config = "") -> list[Finding]:
     """The findings of `rule` alone, in report order (the other rules may flag the same files)."""
     return [f for f in run(head, base, cfg).findings if f.rule == rule]

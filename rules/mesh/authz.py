@@ -89,9 +89,9 @@ def selector_labels(policy: Resource) -> frozenset[tuple[str, str]] | None:
 
 
 def applies_to(policy: Resource, namespace: str | None, labels: dict[str, Any], root: str) -> bool:
-    """Whether the policy applies to a workload of `namespace` with pod `labels`: its own
+    """Whether the policy applies to a workload of `namespace` (scope) with pod `labels`: its own
     namespace or the root namespace (mesh-wide), and a selector those labels satisfy."""
-    if policy.namespace != namespace and policy.namespace != root:
+    if policy.scope != namespace and policy.namespace != root:
         return False
     selector = selector_labels(policy)
     return selector is None or all(str(labels.get(k)) == v and k in labels for k, v in selector)
@@ -108,8 +108,12 @@ def describe_selection(policy: Resource, root: str) -> str:
     if labels is None:
         if policy.namespace == root:
             return "every workload of the mesh"
+        if policy.namespace is None:
+            return "every workload of the namespace it is applied to"
         return f"every workload of namespace {policy.namespace}"
     where = "any namespace" if policy.namespace == root else policy.namespace
+    if policy.namespace is None:
+        where = "the namespace it is applied to"
     return f"workloads {describe_labels(labels)} in {where}"
 
 
