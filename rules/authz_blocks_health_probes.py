@@ -44,6 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rules.core.config import Config
 from rules.core.context import Context
 from rules.core.document import KeyPath
 from rules.core.model import Problem, Resource, describe
@@ -150,10 +151,9 @@ class Pod:
 
     resource: Resource
     labels: dict[str, Any]
-    judged: bool
-    """Whether its probes go through the sidecar at all (it has one; not a gateway)."""
     rewriting: Rewriting
     probes: tuple[Probe, ...]
+    """Empty without a sidecar (or for a gateway, probed on its status port)."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
@@ -216,7 +216,7 @@ def _pods(ctx: Context, mesh: Rewriting) -> list[Pod]:
             probes = tuple(
                 http_probes(workload.resource, workload.template, workload.template_path)
             )
-        pods.append(Pod(workload.resource, workload.labels, judged, rewriting, probes))
+        pods.append(Pod(workload.resource, workload.labels, rewriting, probes))
     return pods
 
 
@@ -317,7 +317,7 @@ def _blocking_allow(policy: Resource, root: str, listing: str, reason: str) -> P
 
 
 def _blocking_deny(
-    policy: Resource, selected: list[Pod], config: Any, mesh: Rewriting
+    policy: Resource, selected: list[Pod], config: Config, mesh: Rewriting
 ) -> Iterator[Problem]:
     root = config.root_namespace
     for index, rule in authz.rules_of(policy):
