@@ -72,7 +72,8 @@ ISTIO_KINDS = frozenset(
         "TrafficExtension",
     }
 )
-GATEWAY_API_GROUPS = frozenset({"gateway.networking.k8s.io", "gateway.networking.x-k8s.io"})
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+GATEWAY_API_GROUPS = frozenset({GATEWAY_API_GROUP, "gateway.networking.x-k8s.io"})
 GATEWAY_API_KINDS = frozenset(
     {
         "GatewayClass",
