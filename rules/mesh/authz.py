@@ -91,10 +91,20 @@ def selector_labels(policy: Resource) -> frozenset[tuple[str, str]] | None:
 def applies_to(policy: Resource, namespace: str | None, labels: dict[str, Any], root: str) -> bool:
     """Whether the policy applies to a workload of `namespace` with pod `labels`: its own
     namespace or the root namespace (mesh-wide), and a selector those labels satisfy."""
-    if policy.namespace != namespace and policy.namespace != root:
+    return selects(policy.namespace, selector_labels(policy), namespace, labels, root)
+
+
+def selects(
+    policy_namespace: str | None,
+    selector: frozenset[tuple[str, str]] | None,
+    namespace: str | None,
+    labels: dict[str, Any],
+    root: str,
+) -> bool:
+    """`applies_to` for a policy whose namespace and `selector_labels` the caller has read."""
+    if policy_namespace != namespace and policy_namespace != root:
         return False
-    selector = selector_labels(policy)
-    return selector is None or all(str(labels.get(k)) == v and k in labels for k, v in selector)
+    return selector is None or all(k in labels and str(labels[k]) == v for k, v in selector)
 
 
 def describe_labels(labels: Iterable[tuple[str, str]]) -> str:
