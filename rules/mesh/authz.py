@@ -91,10 +91,21 @@ def selector_labels(policy: Resource) -> frozenset[tuple[str, str]] | None:
 def applies_to(policy: Resource, namespace: str | None, labels: dict[str, Any], root: str) -> bool:
     """Whether the policy applies to a workload of `namespace` (scope) with pod `labels`: its own
     namespace or the root namespace (mesh-wide), and a selector those labels satisfy."""
+    return selects(policy, selector_labels(policy), namespace, labels, root)
+
+
+def selects(
+    policy: Resource,
+    selector: frozenset[tuple[str, str]] | None,
+    namespace: str | None,
+    labels: dict[str, Any],
+    root: str,
+) -> bool:
+    """`applies_to` with the policy's `selector_labels` already read (rules that judge many
+    pods read each policy's selector once)."""
     if policy.scope != namespace and policy.namespace != root:
         return False
-    selector = selector_labels(policy)
-    return selector is None or all(str(labels.get(k)) == v and k in labels for k, v in selector)
+    return selector is None or all(k in labels and str(labels[k]) == v for k, v in selector)
 
 
 def describe_labels(labels: Iterable[tuple[str, str]]) -> str:
