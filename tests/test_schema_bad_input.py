@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules import schema_invalid
+from rules.schema.problems import MAX_REPORTED
 from tests.helpers import findings_of
 
 RULE = "schema-invalid"
@@ -55,7 +55,7 @@ def test_a_list_item_that_is_null_is_a_type_error():
 def test_ten_thousand_bad_items_are_capped_and_counted():
     items = "".join("  - 42\n" for _ in range(10_000))
     found = messages(HEAD + "spec:\n  hosts:\n" + items)
-    assert len(found) == schema_invalid.MAX_REPORTED + 1
+    assert len(found) == MAX_REPORTED + 1
     assert found[0][:2] == (6, 5)
     assert found[0][2].endswith("`spec.hosts[0]` must be a string, not the whole number 42")
     assert found[-1][2] == (
