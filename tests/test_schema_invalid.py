@@ -358,3 +358,20 @@ def test_fingerprint_survives_an_inserted_route():
     )
     second = findings_of(RULE, moved)
     assert [f.fingerprint for f in second] == [f.fingerprint for f in first]
+
+
+def test_rule_names_must_be_unique_but_unnamed_rules_are_fine():
+    cfg = "rules:\n  schema-invalid:\n    gateway_api_experimental: true\n"
+    rules = (
+        "  - backendRefs:\n    - {name: a, port: 80}\n  - backendRefs:\n    - {name: b, port: 80}\n"
+    )
+    text = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+        "metadata: {name: r, namespace: bookinfo}\n"
+        "spec:\n  parentRefs:\n  - name: gw\n  rules:\n"
+    )
+    assert messages(text + rules, cfg=cfg) == []
+    named = rules.replace("  - backendRefs:\n", "  - name: main\n    backendRefs:\n")
+    line, column, message = only(text + named, cfg=cfg)
+    assert (line, column) == (11, 5)
+    assert message.endswith("`spec.rules[1]` repeats the `name` of an earlier item")

@@ -316,6 +316,8 @@ class Walker:
         seen: set[Any] = set()
         for index, item in enumerate(value):
             marker = key(item)
+            if marker is None or (marker.__class__ is tuple and all(m is None for m in marker)):
+                continue  # an item without the key: unnamed items are not compared
             try:
                 if marker in seen:
                     self.add(
