@@ -12,11 +12,14 @@ by scripts/generate_schemas.py into rules/schema/data.json; rules/schema/validat
 the walk does and why (pruning, nullable, int-or-string, Istio's one-ofs, the CEL rules that are
 evaluated). `istio_version` in the config picks the Istio set (default: the newest); the option
 `gateway_api_experimental` (default false: the standard channel) says the cluster runs the Gateway
-API's experimental-channel CRDs. A field only a newer Istio (or only the experimental channel) declares says so.
+API's experimental-channel CRDs. A field only a newer Istio (or only the experimental channel)
+declares says so.
 
 Istio's validating webhook (pkg/config/validation) rejects more than the CRD schema does (for
-example route weights that do not add up); this rule checks only what the CRD schema says, so
-what it reports the API server itself refuses or prunes, whatever webhook is installed.
+example an HTTP route with neither `route`, `redirect` nor `directResponse`: "HTTP route,
+redirect or direct_response is required", which the 1.30 CRD allows); this rule checks only what
+the CRD schema says, so what it reports the API server itself refuses or prunes, whatever
+webhook is installed.
 `metadata` is checked against Kubernetes' ObjectMeta fields (labels and annotations are maps of
 strings). `status` is ignored: the API server ignores it on create. IstioOperator has no CRD in
 these releases (istioctl reads it) and is not checked.

@@ -148,9 +148,9 @@ def test_port_in_range():
     assert messages(service_entry("8443")) == []
 
 
-def test_gateway_port_range_is_the_webhooks_business_not_the_schemas():
+def test_gateway_port_is_bounded_only_as_its_schema_says():
     # Istio's Gateway CRD declares `port.number` as a uint32 without a range rule: the API
-    # server accepts 70000 (istiod's webhook refuses it); the rule says only what the CRD says.
+    # server's schema accepts 70000; the rule says only what the CRD says.
     text = (
         "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
         "metadata: {name: gw, namespace: istio-system}\n"
@@ -375,3 +375,22 @@ def test_rule_names_must_be_unique_but_unnamed_rules_are_fine():
     line, column, message = only(text + named, cfg=cfg)
     assert (line, column) == (11, 5)
     assert message.endswith("`spec.rules[1]` repeats the `name` of an earlier item")
+
+
+def test_gateway_api_listener_fields_some_protocols_must_not_set():
+    text = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+        "metadata: {name: gw, namespace: bookinfo}\n"
+        "spec:\n  gatewayClassName: istio\n  listeners:\n"
+        "  - name: http\n    port: 80\n    protocol: HTTP\n"
+        "    tls:\n      certificateRefs:\n      - name: cert\n"
+        "  - name: tcp\n    port: 9000\n    protocol: TCP\n    hostname: db.example.com\n"
+    )
+    found = messages(text)
+    assert [(line, column) for line, column, _ in found] == [(10, 5), (16, 5)]
+    assert found[0][2].endswith(
+        "`spec.listeners[0]`: tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']"
+    )
+    assert found[1][2].endswith(
+        "`spec.listeners[1]`: hostname must not be specified for protocols ['TCP', 'UDP']"
+    )

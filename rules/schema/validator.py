@@ -527,6 +527,15 @@ class Walker:
             ]
             if len(matching) > 1:
                 self.add((*path, matching[1]), "cel", f"`{where}`: {message}")
+        elif kind == "each_forbids":
+            _, field, values, forbidden = check[:4]
+            for index, item in enumerate(value):
+                if (
+                    isinstance(item, dict)
+                    and item.get(field) in values
+                    and item.get(forbidden) not in (None, "")
+                ):
+                    self.add((*path, index, forbidden), "cel", f"`{where}[{index}]`: {message}")
         elif kind == "star_alone" and "*" in value and len(value) > 1:
             self.add(path, "cel", f"`{where}`: {message}")
 
