@@ -43,7 +43,7 @@ def problems(ctx: Context, experimental: bool) -> Iterator[Problem]:
     gateway_set = schema_store.GATEWAY_API_SETS[channel]
     store: schema_store.Store | None = None
     routes: dict[str, tuple[str, list[str]] | None] = {}
-    roots: dict[tuple[str, str, str], tuple[int | None, str | None, str]] = {}
+    roots: dict[tuple[str, str, str], tuple[int | None, str | None, str, str | None]] = {}
     for resource in ctx.resources:
         group = resource.group
         if group not in routes:
@@ -66,9 +66,15 @@ def problems(ctx: Context, experimental: bool) -> Iterator[Problem]:
         key = (group, resource.kind, resource.api_version)
         if key not in roots:
             roots[key] = _root(resource, store, *route)
-        root, message, where = roots[key]
+        root, message, where, severity = roots[key]
         if message is not None:
-            yield Problem(resource, (where,), f"{describe(resource)}: {message}", identity=(where,))
+            yield Problem(
+                resource,
+                (where,),
+                f"{describe(resource)}: {message}",
+                identity=(where,),
+                severity=severity,  # type: ignore[arg-type]
+            )
         if root is not None:
             yield from _check_resource(resource, store, root, *route)
 
@@ -95,9 +101,10 @@ def _check_resource(
 
 def _root(
     resource: Resource, store: schema_store.Store, set_name: str, others: list[str]
-) -> tuple[int | None, str | None, str]:
+) -> tuple[int | None, str | None, str, str | None]:
     """The schema root for the resource's apiVersion and kind, or why there is none: (root,
-    message, the key the message is about)."""
+    message, the key the message is about, severity). Only the experimental channel having it
+    is a warning: the cluster may run those CRDs."""
     group, kind = resource.group, resource.kind
     version = resource.api_version.rpartition("/")[2]
     schema = store.kind(set_name, group, kind)
@@ -109,15 +116,17 @@ def _root(
         if elsewhere:
             message = f"{kind} is a kind of `{elsewhere[0]}`, not of `{group}`"
         else:
-            newer = [store.label(o) for o in others if store.kind(o, group, kind) is not None]
+            newer = [o for o in others if store.kind(o, group, kind) is not None]
             if newer:
-                message = f"{kind} needs {newer[0]}: {label} has no such kind"
+                message = f"{kind} needs {store.label(newer[0])}: {label} has no such kind"
+                if _experimental(newer[0]):
+                    return None, message + _EXPERIMENTAL_HINT, "kind", "warning"
             else:
                 message = f"{label} has no kind {kind} in `{group}`"
-        return None, message, "kind"
+        return None, message, "kind", None
     root = schema.versions.get(version)
     if root is not None:
-        return root, None, "apiVersion"
+        return root, None, "apiVersion", None
     served = sorted(v for v, r in schema.versions.items() if r is not None)
     state = "is not served" if version in schema.versions else "does not exist"
     message = (
@@ -128,8 +137,20 @@ def _root(
         other_schema = store.kind(other, group, kind)
         if other_schema is not None and other_schema.versions.get(version) is not None:
             message += f"; {store.label(other)} serves it"
+            if _experimental(other):
+                return None, message + _EXPERIMENTAL_HINT, "apiVersion", "warning"
             break
-    return None, message, "apiVersion"
+    return None, message, "apiVersion", None
+
+
+_EXPERIMENTAL_HINT = (
+    " (if the cluster runs the experimental CRDs, set `gateway_api_experimental: true` for rule "
+    "schema-invalid)"
+)
+
+
+def _experimental(set_name: str) -> bool:
+    return set_name == schema_store.GATEWAY_API_SETS["experimental"]
 
 
 def _walk_top(body: dict[str, Any], root: int, walker: Walker) -> None:
