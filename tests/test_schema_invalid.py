@@ -411,3 +411,19 @@ def test_a_kind_only_the_experimental_channel_has():
     )
     cfg = "rules:\n  schema-invalid:\n    gateway_api_experimental: true\n"
     assert messages(text, cfg=cfg) == []
+
+
+def test_an_istio_gateway_written_with_the_gateway_api_version_says_so():
+    text = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+        "metadata: {name: gw, namespace: istio-system}\n"
+        "spec:\n  selector: {istio: ingressgateway}\n  servers:\n"
+        "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ['*']\n"
+    )
+    found = messages(text)
+    assert [(line, column) for line, column, _ in found] == [(4, 1), (4, 1), (5, 3), (6, 3)]
+    assert found[0][2].endswith("`spec` needs the field `gatewayClassName`")
+    assert found[2][2].endswith(
+        "unknown field `selector` in `spec`, a field of the Gateway of `networking.istio.io` "
+        "(is the apiVersion right?): the API server drops it (`kubectl apply` refuses it)"
+    )

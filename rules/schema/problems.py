@@ -231,6 +231,12 @@ def _to_problem(
             if _declared(resource, store, other, issue.path):
                 message, severity = _newer(issue, store, set_name, other)
                 break
+        else:
+            hint = _other_api(resource, store, issue.path)
+            if hint:
+                message = message.replace(
+                    ": the API server drops it", hint + ": the API server drops it", 1
+                )
     # List items are named by their content: identical items (ten `- 42`) are told apart by
     # their rank among the identical ones, which inserting other items does not change.
     identity = (*stable_path(resource.body, issue.path), issue.code)
@@ -243,6 +249,24 @@ def _to_problem(
         identity=(*identity, str(rank)) if rank else identity,
         severity=severity,  # type: ignore[arg-type]
     )
+
+
+def _other_api(resource: Resource, store: schema_store.Store, path: KeyPath) -> str:
+    """A hint when the field belongs to the same kind of the other API: `servers` in a Gateway
+    API Gateway is an Istio Gateway's field (the two kinds share the name `Gateway`)."""
+    if len(path) != 2 or path[0] != "spec":
+        return ""
+    if resource.group in schema_store.GATEWAY_API_GROUPS:
+        set_name = schema_store.ISTIO_SETS["1.30"]
+    else:
+        set_name = schema_store.GATEWAY_API_SETS["experimental"]
+    for group, kinds in store.groups(set_name).items():
+        if resource.kind in kinds and group != resource.group:
+            schema = store.kind(set_name, group, resource.kind)
+            roots = schema.versions.values() if schema else ()
+            if any(r is not None and _resolves(store.nodes, r, path) for r in roots):
+                return f", a field of the {resource.kind} of `{group}` (is the apiVersion right?)"
+    return ""
 
 
 def _newer(
