@@ -15,7 +15,8 @@ from typing import Any
 import orjson
 from githubkit.webhooks import verify
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
@@ -51,6 +52,23 @@ async def receive(request: Request) -> JSONResponse:
     started = time.perf_counter()
     try:
         return await _receive(request)
+    except (DBAPIError, SQLAlchemyTimeout, OSError) as exc:
+        if isinstance(exc, IntegrityError):
+            raise
+        # A full disk, a read-only volume, a database down: nothing was stored. 503, so that
+        # GitHub lists the delivery as failed and it can be redelivered once /readyz is ok.
+        log.error(
+            "webhook refused with 503: the database cannot store it: %s: %s",
+            exc.__class__.__name__,
+            " ".join(str(getattr(exc, "orig", None) or exc).split())[:300],
+        )
+        return _answer(
+            503,
+            request.headers.get("x-github-event"),
+            "unavailable",
+            "the database cannot store deliveries now: nothing was kept; redeliver this one "
+            "from the App's Recent Deliveries once /readyz is ok",
+        )
     finally:
         WEBHOOK_SECONDS.observe(time.perf_counter() - started)
 
