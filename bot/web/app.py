@@ -179,6 +179,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.body_budget = webhooks.BodyBudget(webhooks.BODY_BUDGET_BYTES)
     return app
 
 
