@@ -233,10 +233,17 @@ class WaiverEvent(Base):
 
 
 class SlashCommand(Base):
-    """A comment whose commands were executed: an edit or a redelivery never runs them twice."""
+    """A comment whose commands were executed: an edit or a redelivery never runs them twice.
+
+    The rows of one user in one repository are also that user's quota (commented comments per
+    hour), and `role` the repository role looked up for the comment, if one was.
+    """
 
     __tablename__ = "slash_commands"
-    __table_args__ = (UniqueConstraint("comment_kind", "comment_id"),)
+    __table_args__ = (
+        UniqueConstraint("comment_kind", "comment_id"),
+        Index("ix_slash_commands_quota", "repository", "author", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     comment_kind: Mapped[str] = mapped_column(String(16))
@@ -246,6 +253,7 @@ class SlashCommand(Base):
     author: Mapped[str | None] = mapped_column(String(255))
     job_id: Mapped[int | None] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    role: Mapped[str | None] = mapped_column(String(16))
 
 
 class UnconcludedCheck(Base):

@@ -118,19 +118,24 @@ def add_check(commands: Subcommands) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    report = check_report(args.paths, args.config, open_cache(args))
+    return emit(report, args, new_only=False)
+
+
+def check_report(paths: list[str], config_path: str | None, cache: ParseCache) -> Report:
+    """The report of `footgun check PATH...` (also what the Action runs on a push)."""
     from bot.cli import sources
     from bot.cli.two_cores import parse_in_parallel
     from rules.core.engine import analyse
 
-    sources.check_paths(args.paths)
-    config = load_config(args.config)
+    sources.check_paths(paths)
+    config = load_config(config_path)
     unreadable: list[Skipped] = []
-    files = [f for f in sources.from_paths(args.paths, unreadable) if config.wants(f.path)]
-    cache = open_cache(args)
+    files = [f for f in sources.from_paths(paths, unreadable) if config.wants(f.path)]
     parse_in_parallel(files, cache)
     report = analyse(files, config=config, cache=cache)
     report.skipped.extend(s for s in unreadable if config.wants(s.path))
-    return emit(report, args.format, new_only=False)
+    return report
 
 
 # --- diff --------------------------------------------------------------------------------------
@@ -147,28 +152,44 @@ def add_diff(commands: Subcommands) -> None:
 
 
 def run_diff(args: argparse.Namespace) -> int:
+    report = diff_report(args.base, args.head, args.config, open_cache(args), not args.no_cache)
+    return emit(report, args, new_only=True, compared=True)
+
+
+def diff_report(
+    base: str,
+    head: str,
+    config_path: str | None,
+    cache: ParseCache,
+    keep_base: bool = True,
+    wanted: Callable[[str], bool] | None = None,
+) -> Report:
+    """The report of `footgun diff BASE HEAD` (also what the Action and `footgun review` run on
+    a pull request); `wanted` narrows the files analysed on both sides."""
     from bot.cli import sources
     from bot.cli.two_cores import compare, parse_in_parallel
     from rules.core.loader import cache_key
 
-    base_commit = sources.resolve(args.base)
-    head_commit = sources.resolve(args.head)
+    base_commit = sources.resolve(base)
+    head_commit = sources.resolve(head)
     base_files = sources.from_git(base_commit)
     head_files = sources.from_git(head_commit)
-    if args.config:
-        config = load_config(args.config)
+    if config_path:
+        config = load_config(config_path)
     else:
-        config = config_at(args.base, base_files)
-    base_files = [f for f in base_files if config.wants(f.path)]
-    head_files = [f for f in head_files if config.wants(f.path)]
-    cache = open_cache(args)
+        config = config_at(base, base_files)
+
+    def keep(path: str) -> bool:
+        return config.wants(path) and (wanted is None or wanted(path))
+
+    base_files = [f for f in base_files if keep(f.path)]
+    head_files = [f for f in head_files if keep(f.path)]
     unread = {
         f.key for f in (*base_files, *head_files) if f.key is not None and cache_key(f) not in cache
     }
     sources.read_blobs([*base_files, *head_files], unread)
     parse_in_parallel([*base_files, *head_files], cache)
-    report = compare(head_files, base_files, config, cache, keep_base=not args.no_cache)
-    return emit(report, args.format, new_only=True, compared=True)
+    return compare(head_files, base_files, config, cache, keep_base=keep_base)
 
 
 def config_at(revision: str, files: list[SourceFile]) -> Config:
@@ -183,6 +204,43 @@ def config_at(revision: str, files: list[SourceFile]) -> Config:
             text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
             return _parse_config(text, f"{revision}:{DEFAULT_CONFIG}")
     return Config()
+
+
+# --- action -----------------------------------------------------------------------------------
+
+
+def add_action(commands: Subcommands) -> None:
+    action = commands.add_parser(
+        "action",
+        help="the GitHub Action's analysis (reads the runner's environment; see action.yml)",
+    )
+    action.add_argument(
+        "--no-cache", action="store_true", help="parse every file again (no parse cache)"
+    )
+    action.set_defaults(handler=run_action, short_lived=True)
+
+
+def run_action(args: argparse.Namespace) -> int:
+    """Bad input becomes an error annotation too: in a workflow, stderr is easy to miss."""
+    from bot.cli import action, sources
+    from bot.cli.output.github import command
+    from rules.core.config import ConfigError
+
+    try:
+        runner = action.Runner.from_environment()
+        cache = open_cache(args)
+        return action.run(
+            runner,
+            lambda paths, config: check_report(paths, config, cache),
+            lambda base, head, config, wanted: diff_report(
+                base, head, config, cache, not args.no_cache, wanted
+            ),
+            sys.stdout.write,
+        )
+    except (action.ActionError, sources.SourceError, ConfigError, UsageError) as exc:
+        sys.stdout.write(command("error", str(exc), title="footgun") + "\n")
+        sys.stdout.flush()
+        return _fail(str(exc))
 
 
 # --- rules -------------------------------------------------------------------------------------
@@ -211,6 +269,11 @@ def _analysis_options(parser: argparse.ArgumentParser) -> None:
         "--no-cache",
         action="store_true",
         help="parse every file again instead of using the parse cache ($XDG_CACHE_HOME/footgun)",
+    )
+    parser.add_argument(
+        "--sarif-category",
+        metavar="NAME",
+        help="SARIF: the category code scanning keeps this analysis under (automationDetails.id)",
     )
 
 
@@ -247,11 +310,16 @@ def open_cache(args: argparse.Namespace) -> ParseCache:
     return ParseCache()
 
 
-def emit(report: Report, fmt: str, new_only: bool, compared: bool = False) -> int:
+def emit(report: Report, args: argparse.Namespace, new_only: bool, compared: bool = False) -> int:
     from bot.cli import formats
 
+    fmt = args.format
     color = fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    sys.stdout.write(formats.render_report(report, fmt, color=color, compared=compared))
+    sys.stdout.write(
+        formats.render_report(
+            report, fmt, color=color, compared=compared, sarif_category=args.sarif_category
+        )
+    )
     sys.stdout.flush()
     return EXIT_FINDINGS if report.failing(new_only) else EXIT_OK
 
@@ -524,6 +592,7 @@ def _with_database(settings: Settings, work: Any, migrate: bool | None = None) -
 COMMANDS: list[Callable[[Subcommands], None]] = [
     add_check,
     add_diff,
+    add_action,
     add_rules,
     _app_commands,
     _waiver_commands,

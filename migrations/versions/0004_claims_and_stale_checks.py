@@ -1,7 +1,7 @@
 """Claims tied to a PostgreSQL session; check runs left to conclude; the readiness row.
 
 Revision ID: 0004
-Revises: 0002 (0003 once the slash-command quota migration lands)
+Revises: 0003
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
