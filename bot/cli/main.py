@@ -453,6 +453,10 @@ def _app_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+CONNECTIONS_MAX = 256
+"""Connections and requests `footgun serve` takes at once (uvicorn's `limit_concurrency`)."""
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -474,6 +478,10 @@ def run_serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,
+        # Past this many connections and requests at once, uvicorn answers 503 at once instead of
+        # taking more on: a flood of slow clients cannot take all memory and file descriptors.
+        limit_concurrency=CONNECTIONS_MAX,
+        timeout_keep_alive=5,
     )
     return EXIT_OK
 
