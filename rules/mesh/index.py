@@ -6,15 +6,18 @@ share one pass over the resources instead of each scanning them again.
 
 from __future__ import annotations
 
+import posixpath
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from rules.core.config import Config
 from rules.core.document import KeyPath
 from rules.core.loader import ISTIO_GROUPS, WORKLOAD_KINDS
 from rules.core.model import Resource
+from rules.mesh.gateway_api import GatewayApiIndex
 from rules.mesh.hosts import (
     GatewayHost,
     expand,
@@ -150,6 +153,13 @@ class MeshIndex:
         """The server hosts of Gateway `namespace/name`, with their namespace filters."""
         return self._gateway_hosts.get((namespace, name), [])
 
+    # --- Kubernetes Gateway API ---------------------------------------------------------------
+
+    @cached_property
+    def gateway_api(self) -> GatewayApiIndex:
+        """Gateway API Gateways, routes, ReferenceGrants and waypoints (built on first use)."""
+        return GatewayApiIndex(self.resources)
+
     # --- Namespaces, workloads, Sidecars, mesh config ----------------------------------------
 
     def _index_workloads(self) -> None:
@@ -226,6 +236,16 @@ class MeshIndex:
             if s.spec.get("type") != "ExternalName"
             and not is_gateway_selector(mapping(s.spec.get("selector")))
         ]
+
+    def control_plane_installs(self) -> list[MeshConfigSource]:
+        """The mesh config sources that install istiod, one per configuration and folder (the
+        values files of one folder are layers of one install; so are overlays of one name)."""
+        installs: dict[tuple[Any, ...], MeshConfigSource] = {}
+        for source in self.mesh_configs:
+            if source.installs_control_plane:
+                folder = posixpath.dirname(source.resource.path)
+                installs.setdefault((*source.layer_key, folder), source)
+        return list(installs.values())
 
     def sidecar_mesh_configs(self) -> list[MeshConfigSource]:
         """Mesh config sources whose sidecar settings matter: an ambient-profile install counts
