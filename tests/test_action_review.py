@@ -206,3 +206,50 @@ def test_review_outside_a_pull_request_is_a_usage_error(checkout, server, tmp_pa
     code, out, _, _ = checkout.review("unused")
     assert code == 2
     assert "footgun review needs a pull_request event" in out
+
+
+def test_the_action_posts_the_review_on_github_enterprise_server(
+    checkout, server, tmp_path_factory
+):
+    """action.yml end to end with `review: true`: the API under GHES's `/api/v3` prefix
+    (GITHUB_API_URL), the workflow's token from the `token` input's default."""
+    from tests.action_runner import ActionRunner, action_checkout, default_env
+    from tests.test_action import setup_python
+
+    checkout.pull_request()
+    token = server.call(lambda fake: fake.workflow_token(REPO))
+    action_path, tool_cache = action_checkout(tmp_path_factory.getbasetemp())
+    temp = checkout.root / "runner-temp"
+    temp.mkdir()
+    env = default_env(
+        checkout.dir,
+        temp,
+        tool_cache,
+        GITHUB_EVENT_NAME="pull_request",
+        GITHUB_EVENT_PATH=str(checkout.root / "event.json"),
+        GITHUB_REPOSITORY=REPO,
+        GITHUB_SERVER_URL=server.url.removesuffix("/api/v3"),
+        GITHUB_API_URL=server.url,
+        GITHUB_SHA=checkout.head,
+    )
+    runner = ActionRunner(
+        checkout.dir,
+        action_path,
+        temp,
+        env,
+        {"token": token},
+        {"actions/setup-python": setup_python},
+    )
+    run = runner.run({"review": "true"})
+    assert run.step("review").code == 0, run.step("review").stderr
+    assert run.outputs["review"].startswith("posted: check run `Istio footguns`: failure")
+    assert run.code == 1 and run.outputs["failed"] == "true"
+    assert "**Inline review posted**" in run.summary
+    [comment] = server.call(lambda fake: fake.comments_on(REPO, checkout.number))
+    assert comment["user"]["login"] == "github-actions[bot]"
+
+    rerun = runner.run({"review": "true"})
+    assert rerun.outputs["review"].startswith("posted: check run `Istio footguns`: failure")
+    assert len(server.call(lambda fake: fake.comments_on(REPO, checkout.number))) == 1
+    assert len(server.call(lambda fake: fake.reviews_on(REPO, checkout.number))) == 1
+    assert len(server.call(lambda fake: fake.runs_for(REPO, checkout.head))) == 1
