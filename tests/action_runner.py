@@ -93,7 +93,14 @@ class Run:
         return "".join(s.summary for s in self.steps)
 
     def step(self, step_id: str) -> StepResult:
-        return next(s for s in self.steps if s.id == step_id)
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        failed = self.steps[-1]
+        raise AssertionError(
+            f"step {step_id} did not run: step {failed.id} ended with {failed.code}\n"
+            f"{failed.stdout}\n{failed.stderr}"
+        )
 
     def annotations(self) -> list[str]:
         return [

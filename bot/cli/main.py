@@ -269,7 +269,9 @@ def run_review(args: argparse.Namespace) -> int:
     try:
         return review.run(
             dict(os.environ),
-            lambda base, head: diff_report(base, head, args.config, cache, not args.no_cache),
+            lambda base, head, wanted: diff_report(
+                base, head, args.config, cache, not args.no_cache, wanted
+            ),
             sys.stdout.write,
         )
     except (action.ActionError, sources.SourceError, ConfigError, UsageError) as exc:

@@ -36,8 +36,8 @@ PERMISSIONS_HINT = (
     "write in the repository's Actions settings)"
 )
 
-DiffReport = Callable[[str, str], "Report"]
-"""`footgun diff`'s analysis of (base, head), passed in by the CLI."""
+DiffReport = Callable[[str, str, Callable[[str], bool] | None], "Report"]
+"""`footgun diff`'s analysis of (base, head, which paths), passed in by the CLI."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def in_checkout(sha: str, what: str) -> str:
         ) from None
 
 
-def local_change(pull: PullRequest, report: Report) -> ChangeSet:
+def local_change(pull: PullRequest) -> ChangeSet:
     """The change set the publisher needs, from git: changed files, diff lines, head files."""
     from bot.cli import sources
     from bot.github.changeset import ChangedFile, ChangeSet
@@ -158,7 +158,8 @@ def run(env: dict[str, str], diff: DiffReport, write: Callable[[str], Any]) -> i
     pull = pull_from_event(event)
     base = in_checkout(pull.base_sha, "base")
     head = in_checkout(pull.head_sha, "head")
-    report = diff(base, head)
+    # The `paths` input of the action narrows the review as it narrows the analysis step.
+    report = diff(base, head, action.wanted_paths(env.get("FOOTGUN_PATHS", "").split() or ["."]))
     failing = 1 if report.failing(new_only=True) else 0
     server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
     repo_url = (((event.get("pull_request") or {}).get("base") or {}).get("repo") or {}).get(
@@ -179,7 +180,7 @@ def run(env: dict[str, str], diff: DiffReport, write: Callable[[str], Any]) -> i
         gh = token_client(token, env.get("GITHUB_API_URL") or DEFAULT_API_URL)
         try:
             outcome = asyncio.run(
-                _publish_and_close(gh, pull, report, local_change(pull, report), repo_url)
+                _publish_and_close(gh, pull, report, local_change(pull), repo_url)
             )
         except (GitHubError, RetryableError) as exc:
             raise action.ActionError(f"the review could not be posted: {exc}") from None
