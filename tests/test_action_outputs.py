@@ -96,3 +96,42 @@ def test_annotations_keep_new_errors_before_new_warnings_and_old_findings():
     assert lines[lines.index("::group::footgun: 5 more") + 1].startswith(
         "mesh/vs00009.yaml:10:5: notice: VirtualService mesh/vs9 "
     )
+
+
+def test_the_review_change_set_is_the_pull_requests_diff(tmp_path, monkeypatch):
+    """From git as GitHub shows a pull request: against the merge base, renames followed,
+    and the head-side lines of each hunk (where an inline comment may go)."""
+    from bot.cli.review import local_change
+    from bot.github.changeset import PullRequest
+    from tests.cli_support import CLEAN, FAULTY, GitRepo
+
+    repo = GitRepo(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    base = repo.commit({"mesh/a.yaml": CLEAN, "mesh/gone.yaml": CLEAN.replace("ratings", "x")})
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write({"mesh/gone.yaml": None})
+    repo.git("mv", "mesh/a.yaml", "mesh/b.yaml")
+    head = repo.commit({"mesh/b.yaml": FAULTY})
+    repo.git("checkout", "-q", "main")
+    later = repo.commit({"mesh/other.yaml": CLEAN})  # the base branch moved on
+    change = local_change(PullRequest("acme/mesh", 1, head, later, "acme/mesh"))
+    assert {(f.path, f.status, f.previous_path) for f in change.files} == {
+        ("mesh/b.yaml", "renamed", "mesh/a.yaml"),
+        ("mesh/gone.yaml", "removed", None),
+    }
+    assert change.changed_paths == {"mesh/b.yaml"}
+    assert {10, 11, 12, 13, 14} <= change.diff_lines["mesh/b.yaml"]
+    assert "mesh/other.yaml" not in change.diff_lines
+    assert base != later
+
+
+def test_paths_outside_the_repository_are_refused():
+    import pytest
+
+    from bot.cli.action import ActionError, wanted_paths
+
+    assert wanted_paths(["."]) is None
+    wanted = wanted_paths(["./mesh/", "deploy"])
+    assert wanted is not None and wanted("mesh/a.yaml") and not wanted("meshes/a.yaml")
+    with pytest.raises(ActionError, match="outside the repository"):
+        wanted_paths(["../secrets"])
