@@ -76,6 +76,18 @@ class Call:
         self.body = json.loads(raw) if raw else {}
         self.installation: int | None = None
         self.app_id: int | None = None
+        self.token: Token | None = None
+
+    @property
+    def writer(self) -> str:
+        """The login that what this request writes is attributed to."""
+        return (self.token and self.token.actor) or self.fake.bot_login
+
+    @property
+    def app(self) -> dict[str, Any]:
+        if self.token and self.token.app:
+            return dict(self.token.app)
+        return {"id": self.fake.app_id, "slug": self.fake.slug}
 
     @property
     def repo(self) -> Repo:
@@ -186,7 +198,11 @@ class FakeGitHub(State):
         token = self.tokens.get(credential) if scheme.lower() in ("token", "bearer") else None
         if token is None or token.expires_at <= self.now():
             raise ApiError(401, "Bad credentials")
-        call.installation = token.installation
+        call.installation, call.token = token.installation, token
+        if token.permissions is not None and call.request.method != "GET":
+            needed = _permission_for(template)
+            if not any(token.permissions.get(p) == "write" for p in needed):
+                raise ApiError(403, "Resource not accessible by integration")
 
     def _verify_jwt(self, token: str) -> int:
         """The App the JWT is from: this fake's own App, or one created by the manifest flow."""
@@ -271,6 +287,18 @@ class FakeGitHub(State):
         from tests.fakegithub.asgi import asgi_app
 
         return asgi_app(self)
+
+
+def _permission_for(template: str) -> tuple[str, ...]:
+    """The token permissions, any of which allows a write to `template` (GitHub's permission
+    names: a pull request's conversation is an issue, writable with either)."""
+    if template.startswith("/repos/{owner}/{repo}/check-runs"):
+        return ("checks",)
+    if template.startswith("/repos/{owner}/{repo}/pulls"):
+        return ("pull_requests",)
+    if template.startswith("/repos/{owner}/{repo}/issues"):
+        return ("issues", "pull_requests")
+    return ("contents",)
 
 
 def _iso(seconds: float) -> str:
@@ -568,7 +596,7 @@ def create_check_run(call: Call) -> Any:
         "external_id": None,
         "details_url": None,
         "html_url": f"https://github.com/{repo.full_name}/runs/{run_id}",
-        "app": {"id": call.fake.app_id, "slug": call.fake.slug},
+        "app": call.app,
         "output": {
             "title": None,
             "summary": None,
@@ -697,7 +725,7 @@ def _new_review_comment(
         "original_commit_id": commit_id,
         "body": item["body"],
         "in_reply_to_id": item.get("in_reply_to"),
-        "user": _user(call.fake.bot_login),
+        "user": _user(call.writer),
         "html_url": f"https://github.com/{repo}/pull/{pull.number}#discussion_r{comment_id}",
         "created_at": _iso(call.fake.now()),
         "updated_at": _iso(call.fake.now()),
@@ -734,7 +762,7 @@ def create_review(call: Call) -> Any:
     }.get(event or "", "PENDING")
     review = {
         "id": review_id,
-        "user": _user(call.fake.bot_login),
+        "user": _user(call.writer),
         "body": call.body.get("body", ""),
         "state": state,
         "commit_id": commit_id,
@@ -855,7 +883,7 @@ def create_issue_comment(call: Call) -> Any:
     comment = {
         "id": comment_id,
         "body": call.body["body"],
-        "user": _user(call.fake.bot_login),
+        "user": _user(call.writer),
         "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
         "created_at": _iso(call.fake.now()),
         "updated_at": _iso(call.fake.now()),
@@ -897,7 +925,7 @@ def _react(call: Call, subject: str, store: dict[int, dict[str, Any]]) -> Any:
     reaction = {
         "id": call.fake.next_id(),
         "content": content,
-        "user": _user(call.fake.bot_login),
+        "user": _user(call.writer),
         "created_at": _iso(call.fake.now()),
         "_subject": subject,
         "_comment": comment_id,
@@ -968,7 +996,7 @@ def create_issue(call: Call) -> Any:
         "title": str(call.body["title"]),
         "body": call.body.get("body"),
         "state": "open",
-        "user": _user(call.fake.bot_login),
+        "user": _user(call.writer),
         "assignees": [_user(login) for login in assignees],
         "assignee": _user(assignees[0]) if assignees else None,
         "created_at": _iso(call.fake.now()),
