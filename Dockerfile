@@ -11,8 +11,10 @@ COPY bot ./bot
 COPY migrations ./migrations
 # Dependencies exactly as locked (hashes checked), then the project itself without resolving
 # anything. The `migrations` package installs beside `bot`, where bot/db.py runs Alembic from
-# (its configuration lives in code; alembic.ini is for developers only).
+# (its configuration lives in code; alembic.ini is for developers only). A current pip first: the
+# one the base image ships rejects a hashed lock whose packages ask for extras of another.
 RUN python -m venv /opt/footgun \
+    && /opt/footgun/bin/pip install --upgrade pip \
     && /opt/footgun/bin/pip install --require-hashes -r requirements.lock \
     && /opt/footgun/bin/pip install --no-deps . \
     && /opt/footgun/bin/python -c 'import bot.db, sys; sys.exit(not (bot.db.MIGRATIONS / "env.py").is_file())'
