@@ -444,3 +444,38 @@ async def test_a_body_that_is_not_utf8_is_400_and_recorded(app_client):
     assert [(d.delivery_id, d.outcome) for d in await rows(app, Delivery)] == [
         ("d-latin1", "rejected")
     ]
+
+
+async def test_bodies_that_time_out_give_back_what_they_held_of_the_budget(monkeypatch):
+    """A request that timed out waiting for room, or while its body stalled, must give back
+    exactly what it held: the budget would otherwise drift until the intake refused everything
+    (or held more than its bound)."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from bot.web import webhooks
+
+    monkeypatch.setattr(webhooks, "BODY_SECONDS", 0.3)
+    budget = webhooks.BodyBudget(1000)
+
+    def request(length: int, parts: list[bytes], complete: bool = False) -> Request:
+        async def receive():
+            if parts:
+                body = parts.pop(0)
+                return {"type": "http.request", "body": body, "more_body": not complete}
+            await asyncio.sleep(60)  # the client stalls
+
+        headers = [(b"content-length", str(length).encode())]
+        return Request({"type": "http", "method": "POST", "headers": headers}, receive)
+
+    await budget.reserve(800)  # a request that is reading a large body
+    with pytest.raises(TimeoutError):  # waits for room that never comes
+        await webhooks._read_body(request(500, []), budget)
+    assert budget.reserved == 800
+    await budget.release(800)
+    with pytest.raises(TimeoutError):  # has room, then stalls
+        await webhooks._read_body(request(800, [b"x" * 10]), budget)
+    assert budget.reserved == 0
+    assert await webhooks._read_body(request(1000, [b"y" * 1000], True), budget) == b"y" * 1000
+    assert budget.reserved == 0

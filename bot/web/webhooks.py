@@ -166,10 +166,12 @@ async def _read_body(request: Request, budget: BodyBudget) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise TooLarge
-    reserved = int(declared) if declared.isdigit() else 0
+    wanted = int(declared) if declared.isdigit() else 0
+    reserved = 0  # what this request holds of the budget (given back, whatever happens)
     try:
         async with asyncio.timeout(BODY_SECONDS):
-            await budget.reserve(reserved)
+            await budget.reserve(wanted)
+            reserved = wanted
             chunks, size = [], 0
             async for chunk in request.stream():
                 size += len(chunk)
