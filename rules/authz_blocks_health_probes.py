@@ -178,7 +178,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         and p.scope not in ambient
         and not _selects_gateway(authz.selector_labels(p), gateways)
     ]
-    pods = _pods(ctx, mesh)
+    pods = PodsByScope.of(_pods(ctx, mesh))
     allows = [p for p in policies if authz.action(p) == "ALLOW"]
     admitting: dict[str | None, list[Labels]] = defaultdict(list)
     """Per namespace, the selectors of the ALLOW policies that admit a health path."""
@@ -225,10 +225,28 @@ def _pods(ctx: Context, mesh: Rewriting) -> list[Pod]:
     return pods
 
 
-def _selected(policy: Resource, pods: list[Pod], root: str) -> list[Pod]:
+def _selected(policy: Resource, pods: PodsByScope, root: str) -> list[Pod]:
     """The repository's workloads the policy applies to (those without sidecars included: they
-    show that the repository holds what the policy selects)."""
-    return [p for p in pods if authz.applies_to(policy, p.resource.scope, p.labels, root)]
+    show that the repository holds what the policy selects). Only pods of the policy's own
+    namespace can be selected, unless it is in the root namespace: the others are not even
+    looked at (policies x pods is quadratic in a large repository)."""
+    candidates = pods.every if policy.namespace == root else pods.by_scope.get(policy.scope, [])
+    return [p for p in candidates if authz.applies_to(policy, p.resource.scope, p.labels, root)]
+
+
+@dataclass(frozen=True)
+class PodsByScope:
+    """The pods in file order, and grouped by namespace scope (same order within a group)."""
+
+    every: list[Pod]
+    by_scope: dict[str | None, list[Pod]]
+
+    @classmethod
+    def of(cls, pods: list[Pod]) -> PodsByScope:
+        grouped: dict[str | None, list[Pod]] = defaultdict(list)
+        for pod in pods:
+            grouped[pod.resource.scope].append(pod)
+        return cls(pods, dict(grouped))
 
 
 def _allowed(probe: Probe, pod: Pod, allows: list[Resource], root: str) -> bool:
