@@ -358,3 +358,15 @@ def test_checking_a_base_folder_shows_it_through_the_overlays_that_use_it(tmp_pa
     assert report["findings"] and {f["target"] for f in report["findings"]} == {"overlays/prod"}
     assert {f["resource"]["namespace"] for f in report["findings"]} == {"prod"}
     assert not any(f["path"].startswith("other/") for f in report["findings"])
+
+
+@needs_kustomize
+@pytest.mark.parametrize("key", ["patches", "patchesStrategicMerge"])
+def test_an_inline_strategic_merge_patch_points_at_its_line(key):
+    body = textwrap.indent(FAULT_PATCH, "    ")
+    entry = f"- patch: |-\n{body}" if key == "patches" else f"- |-\n{body}"
+    kustomization = overlay("prod", f"{key}:\n{entry}")
+    repo = {**BASE, "overlays/prod/kustomization.yaml": kustomization}
+    [fault] = rule(render_run(repo), "fault-injection")
+    assert fault.path == "overlays/prod/kustomization.yaml"
+    assert kustomization.splitlines()[fault.line - 1].strip() == "fault:"
