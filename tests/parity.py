@@ -96,8 +96,10 @@ DIFFERENCES: dict[tuple[str, str, str], tuple[str, str]] = {
         "VirtualService default/my-vs-host-mismatch",
     ): (
         ISTIOCTL_ONLY,
-        "the VirtualService is bound to a Kubernetes Gateway API Gateway (gateway.networking.k8s.io); "
-        "our gateway rules read networking.istio.io Gateways only.",
+        "the VirtualService is bound to a Kubernetes Gateway API Gateway (gateway.networking.k8s.io). "
+        "gateway-not-found accepts such a binding, as istioctl does; gateway-host-mismatch judges "
+        "the servers of networking.istio.io Gateways only (route-hostname-mismatch judges Gateway "
+        "API listeners, for routes).",
     ),
 }
 """(case file, code, resource) -> (direction, why we differ). Case by case, with reasons."""

@@ -310,6 +310,43 @@ def run_action(args: argparse.Namespace) -> int:
         return _fail(str(exc))
 
 
+# --- review -----------------------------------------------------------------------------------
+
+
+def add_review(commands: Subcommands) -> None:
+    review = commands.add_parser(
+        "review",
+        help="post the App's inline review and check run from a GitHub Actions workflow "
+        "(GITHUB_TOKEN, GITHUB_EVENT_PATH)",
+    )
+    review.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG})")
+    review.add_argument(
+        "--no-cache", action="store_true", help="parse every file again (no parse cache)"
+    )
+    review.set_defaults(handler=run_review)
+
+
+def run_review(args: argparse.Namespace) -> int:
+    """Exit 1 when the change adds an unwaived error (as `footgun diff`), posted or not."""
+    from bot.cli import action, review, sources
+    from bot.cli.output.github import command
+    from rules.core.config import ConfigError
+
+    cache = open_cache(args)
+    try:
+        return review.run(
+            dict(os.environ),
+            lambda base, head, wanted: diff_report(
+                base, head, args.config, cache, not args.no_cache, wanted
+            ),
+            sys.stdout.write,
+        )
+    except (action.ActionError, sources.SourceError, ConfigError, UsageError) as exc:
+        sys.stdout.write(command("error", str(exc), title="footgun review") + "\n")
+        sys.stdout.flush()
+        return _fail(str(exc))
+
+
 # --- rules -------------------------------------------------------------------------------------
 
 
@@ -462,6 +499,10 @@ def _app_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+CONNECTIONS_MAX = 256
+"""Connections and requests `footgun serve` takes at once (uvicorn's `limit_concurrency`)."""
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -483,6 +524,10 @@ def run_serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,
+        # Past this many connections and requests at once, uvicorn answers 503 at once instead of
+        # taking more on: a flood of slow clients cannot take all memory and file descriptors.
+        limit_concurrency=CONNECTIONS_MAX,
+        timeout_keep_alive=5,
     )
     return EXIT_OK
 
@@ -670,6 +715,7 @@ COMMANDS: list[Callable[[Subcommands], None]] = [
     add_check,
     add_diff,
     add_action,
+    add_review,
     add_rules,
     _app_commands,
     _waiver_commands,

@@ -184,6 +184,11 @@ def read_blobs(
         offset = start + size + 1
 
 
+def git_output(args: list[str], cwd: str | None = None) -> bytes:
+    """The output of `git ARGS`; its last error line as a SourceError when it fails."""
+    return _git(args, cwd)
+
+
 def _git(args: list[str], cwd: str | None) -> bytes:
     """The output of `git ARGS`; its last error line as a SourceError when it fails."""
     out = _run_git(args, cwd)
