@@ -63,9 +63,9 @@ def render_revision(
 ) -> Revision:
     """What the snapshot `files` deploys. `files` lists every file of the revision (not only
     YAML: a build may read `.json` patches or generator files); those whose `data` is empty are
-    read with `read` only when a build needs them. With `within`, only the roots and plain files
-    whose path it accepts are analysed (`footgun check overlays/prod`); every file of the
-    snapshot may still be read by a build."""
+    read with `read` only when a build needs them. With `within`, only the plain files whose
+    path it accepts, and the roots that lie or read a file there, are analysed (`footgun check
+    overlays/prod`); every file of the snapshot may still be read by a build."""
     by_path = {f.path: f for f in files}
     inside = within or (lambda path: True)
     yaml_files = [f for f in by_path.values() if config.wants(f.path) and inside(f.path)]
@@ -81,7 +81,9 @@ def render_revision(
     )
     every_root = plan_roots(snapshot, kustomizations)
     reads = consumed(every_root)
-    roots = [r for r in every_root if inside(r.kustomization.path)]
+    # A root is analysed when it lies under the named paths, or reads a file there
+    # (`footgun check base/` shows the base as the overlays that use it deploy it).
+    roots = [r for r in every_root if any(inside(p) for p in (r.kustomization.path, *r.inputs))]
     revision = Revision(plain=[f for f in yaml_files if f.path not in reads])
     builder = builder or KustomizeTool()
     stats = stats if stats is not None else RenderStats()

@@ -329,3 +329,44 @@ def test_builds_are_cached_by_the_content_of_their_inputs():
     render_revision(files(changed), config(), cache=cache, stats=second)
     assert (first.built, first.cached) == (2, 0)
     assert (second.built, second.cached) == (1, 1)
+
+
+@needs_kustomize
+def test_checking_a_base_folder_shows_it_through_the_overlays_that_use_it(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    repo = {
+        **BASE,
+        "overlays/prod/kustomization.yaml": overlay("prod", "patches:\n- path: fault.yaml\n"),
+        "overlays/prod/fault.yaml": FAULT_PATCH,
+        "other/vs.yaml": BASE_VS.replace("name: reviews", "name: other"),
+    }
+    for path, text in repo.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli.main", "check", "--format", "json", "--no-cache", "base"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / ".cache")},
+    )
+    report = json.loads(out.stdout)
+    # The base is what overlays/prod deploys: its findings, in namespace prod; other/ not named.
+    assert report["findings"] and {f["target"] for f in report["findings"]} == {"overlays/prod"}
+    assert {f["resource"]["namespace"] for f in report["findings"]} == {"prod"}
+    assert not any(f["path"].startswith("other/") for f in report["findings"])
+
+
+@needs_kustomize
+@pytest.mark.parametrize("key", ["patches", "patchesStrategicMerge"])
+def test_an_inline_strategic_merge_patch_points_at_its_line(key):
+    body = textwrap.indent(FAULT_PATCH, "    ")
+    entry = f"- patch: |-\n{body}" if key == "patches" else f"- |-\n{body}"
+    kustomization = overlay("prod", f"{key}:\n{entry}")
+    repo = {**BASE, "overlays/prod/kustomization.yaml": kustomization}
+    [fault] = rule(render_run(repo), "fault-injection")
+    assert fault.path == "overlays/prod/kustomization.yaml"
+    assert kustomization.splitlines()[fault.line - 1].strip() == "fault:"

@@ -146,12 +146,15 @@ def render_working_tree(
     """What the named paths deploy: kustomization roots under them built (their bases may lie
     elsewhere under the current folder), every other file plain."""
     from bot.cli import sources
-    from render.targets import render_revision
     from rules.core.targets import Revision
 
     if config.render.kustomize == "off" or not all(_under_cwd(p) for p in paths):
         return Revision(plain=files)
     snapshot, within = sources.working_tree(paths, files)
+    if not _has_kustomization(snapshot):
+        return Revision(plain=files)  # and the render stage is not even imported
+    from render.targets import render_revision
+
     return render_revision(
         snapshot,
         config,
@@ -234,12 +237,13 @@ def render_commit(
 ) -> Revision:
     """What a commit deploys. Builds are cached by the content of their inputs, so base and
     head share every root the change did not touch, and a root is built once across runs."""
-    from bot.cli import sources
-    from render.targets import render_revision
     from rules.core.targets import Revision
 
-    if config.render.kustomize == "off":
-        return Revision(plain=files)
+    if config.render.kustomize == "off" or not _has_kustomization(every_file):
+        return Revision(plain=files)  # and the render stage is not even imported
+    from bot.cli import sources
+    from render.targets import render_revision
+
     return render_revision(
         every_file,
         config,
@@ -248,6 +252,11 @@ def render_commit(
         parse_cache=cache,
         within=wanted,
     )
+
+
+def _has_kustomization(files: list[SourceFile]) -> bool:
+    names = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+    return any(f.path.rpartition("/")[2] in names for f in files)
 
 
 def config_at(revision: str, files: list[SourceFile]) -> Config:
