@@ -8,10 +8,11 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY rules ./rules
 COPY bot ./bot
+COPY render ./render
 COPY migrations ./migrations
 # Alembic's configuration lives in code (bot/db.py: alembic_config), which finds the migrations
 # beside the installed `bot` package: put them there. alembic.ini is for developers only.
-RUN python -m venv /opt/footgun && /opt/footgun/bin/pip install . \
+RUN python -m venv /opt/footgun && /opt/footgun/bin/pip install ".[helm]" \
     && cp -r migrations "$(/opt/footgun/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/migrations" \
     && /opt/footgun/bin/python -c 'import bot.db, sys; sys.exit(not (bot.db.MIGRATIONS / "env.py").is_file())'
 

@@ -8,7 +8,7 @@ PORT ?= 8000
 $(BIN)/footgun: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,helm]'
 	touch $@
 
 .PHONY: install run test

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("rules", "bot")
+PACKAGES = ("rules", "bot", "render")
 
 
 def module_name(path: Path) -> str:
