@@ -11,12 +11,17 @@ $(BIN)/footgun: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,helm]'
 	touch $@
 
-.PHONY: install run test
+.PHONY: install run test lint
 install: $(BIN)/footgun
 
 run: install
 	-$(BIN)/footgun check examples/
 	$(BIN)/footgun serve --host 127.0.0.1 --port $(PORT)
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -33,6 +33,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -433,10 +434,12 @@ def _settle(calls: list[_Call]) -> None:
 def dialect_insert(dialect: str) -> Any:
     """The backend's own `insert`, which has `on_conflict_do_nothing` / `_do_update` on both."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -507,3 +510,9 @@ async def ping(database: Database) -> None:
 
     async with database.engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE, DELETE or INSERT matched: SQLAlchemy returns a `CursorResult` for
+    those, typed as the general `Result`, so the count is read through the cursor's type."""
+    return cast("CursorResult[Any]", result).rowcount

@@ -274,7 +274,7 @@ def _asyncpg_query(url: str) -> str:
 def load_settings(**overrides: object) -> Settings:
     """Read the environment (and `overrides`); raise `SettingsError` with one line on bad input."""
     try:
-        return Settings(**overrides)
+        return Settings(**overrides)  # type: ignore[arg-type]  # pydantic validates them
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or "settings"

@@ -12,6 +12,7 @@ compares against the base revision also has `BASE`, the base its FAIL and PASS e
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
 from rules import (
     authz_blocks_health_probes,
@@ -63,6 +64,6 @@ def get(rule_id: str) -> ModuleType:
         raise KeyError(f"unknown rule '{rule_id}'") from None
 
 
-def option_defaults() -> dict[str, dict]:
+def option_defaults() -> dict[str, dict[str, Any]]:
     """Each rule's option defaults, as the config parser needs them."""
     return {rule_id: dict(module.OPTIONS) for rule_id, module in RULES.items()}

@@ -35,7 +35,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
-from rules.core.model import KeyPath, Problem, Resource, describe
+from rules.core.document import KeyPath
+from rules.core.model import Problem, Resource, describe
 from rules.mesh import authz
 from rules.mesh.index import DATAPLANE_MODE
 

@@ -120,7 +120,12 @@ def _mesh_config_problem(source: MeshConfigSource, setting: Any) -> Problem:
         path,
         f"{message}, so applications may start before their sidecar is ready and fail their "
         "first outbound calls",
-        identity=(*source.mesh_path, "defaultConfig", SETTING, *file_scope(source.resource)),
+        identity=(
+            *map(str, source.mesh_path),
+            "defaultConfig",
+            SETTING,
+            *file_scope(source.resource),
+        ),
         fix=fix,
     )
 

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
-from rules.core.model import KeyPath, Problem, Resource, describe
+from rules.core.document import KeyPath
+from rules.core.model import Problem, Resource, describe
 from rules.mesh.mesh_config import INSTALL_GROUP, dotted, enables_pilot, file_scope, mapping
 
 ID = "in-place-upgrade"
@@ -149,7 +150,7 @@ def _revision(operator: Resource) -> str:
 def _get(resource: Resource, path: KeyPath) -> Any:
     node: Any = resource.body
     for key in path:
-        node = mapping(node).get(key)
+        node = mapping(node).get(str(key))
     return None if node == "" else node
 
 

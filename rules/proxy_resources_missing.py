@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
+from rules.core.document import KeyPath
 from rules.core.loader import WORKLOAD_KINDS
-from rules.core.model import KeyPath, Problem, Resource, describe
+from rules.core.model import Problem, Resource, describe
 from rules.mesh.index import Workload
 from rules.mesh.mesh_config import (
     MeshConfigSource,

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
-from rules.core.model import KeyPath, Problem, Resource, describe
+from rules.core.document import KeyPath
+from rules.core.model import Problem, Resource, describe
 
 ID = "sidecar-egress-unscoped"
 SEVERITY = "warning"

@@ -19,6 +19,11 @@ from typing import TYPE_CHECKING, Any
 from bot.cli.formats import REPORT_FORMATS, RULE_FORMATS
 
 if TYPE_CHECKING:
+    import datetime as dt
+
+    from bot.db import Database
+    from bot.settings import Settings
+    from bot.web.app import Runtime
     from rules.core.config import Config
     from rules.core.engine import Report
     from rules.core.loader import ParseCache, SourceFile
@@ -51,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         if argv is None and getattr(args, "short_lived", False):
             return _run_short_lived(args)
-        return args.handler(args)
+        code: int = args.handler(args)
+        return code
     except UsageError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
@@ -156,7 +162,9 @@ def run_diff(args: argparse.Namespace) -> int:
     base_files = [f for f in base_files if config.wants(f.path)]
     head_files = [f for f in head_files if config.wants(f.path)]
     cache = open_cache(args)
-    unread = {f.key for f in (*base_files, *head_files) if cache_key(f) not in cache}
+    unread = {
+        f.key for f in (*base_files, *head_files) if f.key is not None and cache_key(f) not in cache
+    }
     sources.read_blobs([*base_files, *head_files], unread)
     parse_in_parallel([*base_files, *head_files], cache)
     report = compare(head_files, base_files, config, cache, keep_base=not args.no_cache)
@@ -281,7 +289,7 @@ def _app_commands(commands: Subcommands) -> None:
     upgrade.set_defaults(handler=run_db_upgrade)
 
 
-def _app_settings(args: argparse.Namespace):
+def _app_settings(args: argparse.Namespace) -> Settings:
     """The settings from the environment, logging set up; a bad variable is a usage error."""
     from bot import logs
     from bot.settings import SettingsError, load_settings
@@ -325,7 +333,7 @@ def run_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def setup_url(settings, host: str, port: int) -> str:
+def setup_url(settings: Settings, host: str, port: int) -> str:
     """Where to open /setup: FOOTGUN_PUBLIC_URL, else the address served (localhost for all)."""
     if settings.public_url:
         return f"{settings.public_url}/setup"
@@ -348,7 +356,7 @@ def run_worker(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _work(runtime) -> None:
+async def _work(runtime: Runtime) -> None:
     """Run the workers until SIGINT or SIGTERM, then let running jobs finish."""
     import asyncio
     import signal
@@ -410,7 +418,7 @@ def _waiver_commands(commands: Subcommands) -> None:
     listing.set_defaults(handler=run_waivers_list, which="all")
 
 
-def _timestamp(text: str):
+def _timestamp(text: str) -> dt.datetime:
     """A UTC instant from `YYYY-MM-DD` (start of that day) or an ISO 8601 time (naive means UTC)."""
     import datetime as dt
 
@@ -439,7 +447,9 @@ def run_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _sweep(settings, database, now, dry_run: bool):
+async def _sweep(
+    settings: Settings, database: Database, now: dt.datetime | None, dry_run: bool
+) -> Any:
     from bot.db import utcnow
     from bot.waivers import sweeper
 
@@ -458,7 +468,7 @@ def run_waivers_list(args: argparse.Namespace) -> int:
 
     settings = _app_settings(args)
 
-    async def listing(database):
+    async def listing(database: Database) -> Any:
         return await ledger.rows(
             database.sessions, repository=args.repo, which=args.which, now=args.now or utcnow()
         )
@@ -467,14 +477,14 @@ def run_waivers_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _with_database(settings, work, migrate: bool | None = None):
+def _with_database(settings: Settings, work: Any, migrate: bool | None = None) -> Any:
     """Run `work(database)` on the App's database, migrated first (by default, when it is the
     embedded SQLite: nobody else runs `footgun db upgrade` for it); None when `work` is None."""
     import asyncio
 
     from bot import db
 
-    async def main():
+    async def main() -> Any:
         database = db.open_database(settings.database_url)
         try:
             if settings.is_sqlite if migrate is None else migrate:

@@ -38,7 +38,8 @@ from typing import Any
 
 import rules
 from rules.core import loader
-from rules.core.loader import Document, ParsedFile, SourceFile
+from rules.core.document import Document
+from rules.core.loader import ParsedFile, SourceFile
 from rules.core.model import Finding, ResourceRef
 
 _FORMAT = 1
@@ -87,7 +88,8 @@ def _version_of(loader_file: str) -> str:
 class _PlainUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> type:
         if (module, name) in _ALLOWED_CLASSES:
-            return super().find_class(module, name)
+            found: type = super().find_class(module, name)
+            return found
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a parse cache entry")
 
 

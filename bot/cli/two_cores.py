@@ -83,11 +83,11 @@ def base_findings_in_parallel(
         finally:
             os._exit(code)
     os.close(write_end)
-    pipe = os.fdopen(read_end, "rb")
+    source = os.fdopen(read_end, "rb")
 
     def receive() -> Iterator[Finding]:
-        data = pipe.read()
-        pipe.close()
+        data = source.read()
+        source.close()
         _, status = os.waitpid(pid, 0)
         try:
             # our own forked child wrote it: nothing untrusted is unpickled
@@ -99,8 +99,8 @@ def base_findings_in_parallel(
     try:
         yield receive()
     finally:
-        if not pipe.closed:  # the head analysis failed: stop the child and collect it
-            pipe.close()
+        if not source.closed:  # the head analysis failed: stop the child and collect it
+            source.close()
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
 

@@ -311,7 +311,9 @@ def remember_config(cache: BlobCache, sha: str, data: bytes) -> Config:
     except ConfigError as exc:
         cached = str(exc)
     cache.configs[sha] = cached
-    return cached_config(cache, sha)
+    if isinstance(cached, str):
+        raise ConfigInvalid(cached)
+    return cached
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ class _ServerErrorRetry:
         return RetryOption(False)
 
 
-class _Client(GitHub):
+class _Client(GitHub[Any]):
     """A githubkit client that keeps one httpx connection pool for its whole life.
 
     githubkit opens a pool per call unless used inside `async with`; a long-lived worker cannot

@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
+from unidiff.patch import PatchSet
 
 
 def right_side_lines(diff: str) -> dict[str, set[int]]:

@@ -7,6 +7,7 @@ markers, so the markers live here, below all three.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 MARKER = "<!-- footgun:fingerprint={} -->"
 MARKER_RE = re.compile(r"<!-- footgun:fingerprint=([0-9a-f]+) -->")
@@ -16,7 +17,7 @@ def fingerprints_in(text: str | None) -> set[str]:
     return set(MARKER_RE.findall(text or ""))
 
 
-def posted_by_an_app(item: dict) -> bool:
+def posted_by_an_app(item: dict[str, Any]) -> bool:
     """Whether a comment was posted by a GitHub App (a `Bot` user named `...[bot]`): a person
     cannot forge that, so a fingerprint marker in such a comment is the bot's own."""
     user = item.get("user") or {}

@@ -15,13 +15,13 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, aliased
 
-from bot.db import Database, Job, PullRequest, utcnow
+from bot.db import Database, Job, PullRequest, rows_affected, utcnow
 from bot.settings import Settings
 
 QUEUED, RUNNING, DONE, FAILED, SKIPPED = "queued", "running", "done", "failed", "skipped"
@@ -98,7 +98,7 @@ def enqueue(
     return session.get_one(Job, job_id), created
 
 
-_JOBS = Job.__table__
+_JOBS = cast(Table, Job.__table__)
 _SAME_KEY = select(_JOBS.c.id, _JOBS.c.kind, _JOBS.c.status).where(
     _JOBS.c.dedupe_key == bindparam("dedupe_key")
 )
@@ -215,7 +215,7 @@ async def release_abandoned(database: Database, now: datetime | None = None) -> 
             .where(Job.status == RUNNING, Job.locked_until >= now)
             .values(locked_until=expired)
         )
-        return result.rowcount or 0
+        return rows_affected(result) or 0
 
     return await database.run(release)
 
@@ -260,7 +260,7 @@ def _update_owned(session: Session, job_id: int, worker: str, values: dict[str, 
         .where(Job.id == job_id, Job.locked_by == worker, Job.status == RUNNING)
         .values(**values)
     )
-    return result.rowcount == 1
+    return rows_affected(result) == 1
 
 
 def stale_reason(session: Session, payload: dict[str, Any]) -> str | None:

@@ -16,7 +16,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from bot.db import Delivery, Job, utcnow
+from bot.db import Delivery, Job, rows_affected, utcnow
 from bot.queue.jobs import QUEUED, RUNNING
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def prune_batch(session: Session, before: datetime, batch: int = BATCH) -> int:
         .scalar_subquery()
         .correlate(None)
     )
-    return session.execute(delete(Delivery).where(Delivery.id.in_(doomed))).rowcount
+    return rows_affected(session.execute(delete(Delivery).where(Delivery.id.in_(doomed))))
 
 
 async def prune_deliveries(

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,7 +169,7 @@ async def publish_review(
     findings: list[Finding],
     change: ChangeSet,
     links: Links,
-    skipped: list[Skipped] = (),
+    skipped: Sequence[Skipped] = (),
 ) -> ReviewResult:
     """Comment on what is new in this push; mark comments whose finding went away as fixed."""
     result = ReviewResult()

@@ -129,7 +129,11 @@ def parse(line: str, known_rules: frozenset[str]) -> Command | CommandError:
         if len(rest) == 1 and _WAIVER_ID.match(rest[0]):
             return Unwaive(int(rest[0].lstrip("#")))
         return CommandError(line, "`unwaive` takes the waiver's number: `/footgun unwaive 12`.")
-    simple = {"waivers": ListWaivers, "recheck": Recheck, "help": Help}
+    simple: dict[str, type[ListWaivers | Recheck | Help]] = {
+        "waivers": ListWaivers,
+        "recheck": Recheck,
+        "help": Help,
+    }
     if verb in simple:
         if rest:
             return CommandError(line, f"`{verb}` takes no arguments.")

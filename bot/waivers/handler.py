@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 import rules as registry
-from bot.db import SlashCommand, Waiver, utcnow
+from bot.db import SlashCommand, Waiver, rows_affected, utcnow
 from bot.github import changeset, markers
 from bot.github.client import GitHubError, Installation
 from bot.queue import jobs
@@ -171,7 +171,7 @@ async def _first_run(ctx: jobs.JobContext, payload: dict[str, Any]) -> bool:
             result = await session.execute(
                 waivers.insert_ignoring_duplicates(session, SlashCommand, values)
             )
-            if result.rowcount == 1:
+            if rows_affected(result) == 1:
                 return True
             owner = await session.scalar(
                 select(SlashCommand.job_id).where(
@@ -249,6 +249,7 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
             _nothing_matched(command, fingerprint, report.findings, pull["head"]["sha"]),
         )
     rule = matched[0].rule
+    assert decision.until is not None  # an allowed waiver always has its deadline
     async with ctx.sessions.begin() as session:
         waiver, created = await waivers.grant(
             session,
@@ -363,8 +364,9 @@ async def _unwaive(ctx: jobs.JobContext, thread: Thread, command: Unwaive) -> An
     if not revoked:
         async with ctx.sessions() as session:
             current = await session.get(Waiver, waiver.id)
+        status = current.status if current is not None else "gone"
         return await _refuse_unwaive(
-            ctx, thread, f"Waiver #{waiver.id} is already {current.status.replace('_', ' ')}."
+            ctx, thread, f"Waiver #{waiver.id} is already {status.replace('_', ' ')}."
         )
     return Answer(
         True,

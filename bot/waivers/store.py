@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import PullRequest, Waiver, WaiverEvent, dialect_insert, utcnow
+from bot.db import PullRequest, Waiver, WaiverEvent, dialect_insert, rows_affected, utcnow
 from bot.waivers.policy import expires_at
 from rules.core.model import Finding
 from rules.core.waivers import target_matches
@@ -214,9 +214,10 @@ async def revoke(session: AsyncSession, waiver_id: int, actor: str, url: str | N
         .where(Waiver.id == waiver_id, Waiver.status == ACTIVE)
         .values(status=REVOKED, revoked_at=now, revoked_by=actor, closed_at=now)
     )
-    if result.rowcount != 1:
+    if rows_affected(result) != 1:
         return False
     waiver = await session.get(Waiver, waiver_id, populate_existing=True)
+    assert waiver is not None  # the UPDATE above just matched it
     audit(
         session,
         "revoked",
@@ -243,7 +244,7 @@ async def claim(sessions: async_sessionmaker[AsyncSession], waiver_id: int, owne
             )
             .values(claimed_by=owner, claimed_until=now + CLAIM_LEASE)
         )
-    return result.rowcount == 1
+    return rows_affected(result) == 1
 
 
 async def release(
@@ -256,7 +257,7 @@ async def release(
             .where(Waiver.id == waiver_id, Waiver.claimed_by == owner)
             .values(claimed_by=None, claimed_until=None, **values)
         )
-    return result.rowcount == 1
+    return rows_affected(result) == 1
 
 
 async def settle(
@@ -276,7 +277,7 @@ async def settle(
         .where(Waiver.id == waiver.id, Waiver.status == ACTIVE, Waiver.claimed_by == owner)
         .values(status=status, closed_at=now, claimed_by=None, claimed_until=None)
     )
-    if result.rowcount != 1:
+    if rows_affected(result) != 1:
         return False
     audit(
         session,

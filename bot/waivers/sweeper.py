@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import CleanupIssue, PullRequest, Waiver, utcnow
+from bot.db import CleanupIssue, PullRequest, Waiver, rows_affected, utcnow
 from bot.github import changeset
 from bot.github.client import GitHubError, Installation
 from bot.queue import jobs
@@ -127,7 +127,8 @@ async def _guarded(
 ) -> Outcome:
     """Run one claimed transition; on failure hand the claim back so the next sweep retries."""
     try:
-        return await work
+        outcome: Outcome = await work
+        return outcome
     except Exception as exc:
         await waivers.release(sessions, waiver.id, owner)
         log.warning("waiver #%s: sweep failed, retried on the next sweep: %s", waiver.id, exc)
@@ -195,7 +196,7 @@ async def _remind(
             .where(Waiver.id == waiver.id, Waiver.claimed_by == owner)
             .values(reminded_at=now, claimed_by=None, claimed_until=None)
         )
-        if result.rowcount == 1:
+        if rows_affected(result) == 1:
             waivers.audit(
                 session,
                 "reminded",
@@ -342,9 +343,15 @@ async def open_cleanup_issue(
     }
     async with sessions.begin() as session:
         inserted = (
-            await session.execute(waivers.insert_ignoring_duplicates(session, CleanupIssue, values))
-        ).rowcount == 1
+            rows_affected(
+                await session.execute(
+                    waivers.insert_ignoring_duplicates(session, CleanupIssue, values)
+                )
+            )
+            == 1
+        )
         row = await session.scalar(select(CleanupIssue).where(CleanupIssue.waiver_id == waiver.id))
+    assert row is not None  # inserted above, or there already
     if row.issue_number is not None:
         return {"number": row.issue_number, "html_url": row.issue_url}
     if not inserted:
@@ -375,7 +382,7 @@ async def _take_over(sessions: async_sessionmaker[AsyncSession], row: CleanupIss
             )
             .values(reserved_at=utcnow())
         )
-    return result.rowcount == 1
+    return rows_affected(result) == 1
 
 
 async def _abandon(sessions: async_sessionmaker[AsyncSession], row: CleanupIssue) -> None:
@@ -448,7 +455,10 @@ async def _create_issue(
         "assignees": [waiver.approved_by],
     }
     try:
-        return await gh.json("POST", f"repos/{waiver.repository}/issues", json=body)
+        created: dict[str, Any] = await gh.json(
+            "POST", f"repos/{waiver.repository}/issues", json=body
+        )
+        return created
     except GitHubError as exc:
         if exc.status != 422:
             raise
@@ -459,9 +469,10 @@ async def _create_issue(
             waiver.approved_by,
             exc.message,
         )
-        return await gh.json(
+        unassigned: dict[str, Any] = await gh.json(
             "POST", f"repos/{waiver.repository}/issues", json={**body, "assignees": []}
         )
+        return unassigned
 
 
 def _name(waiver: Waiver) -> str:

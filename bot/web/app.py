@@ -83,13 +83,13 @@ class Runtime:
     async def _start_app(self) -> None:
         settings = self.settings
         if self.github_factory is None:
-            from bot.github.client import (
-                open_client,
-            )  # githubkit is heavy: only a serving process loads it
+            # githubkit is heavy: only a serving process loads it
+            from bot.github.client import open_client
 
             self.github_factory = open_client
         self.github = await self._stack.enter_async_context(self.github_factory(settings))
         handlers = self.handlers if self.handlers is not None else load_handlers()
+        assert self.database is not None  # opened by start() before the app part
         if (
             settings.is_sqlite
             and settings.workers

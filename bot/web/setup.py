@@ -307,6 +307,7 @@ async def complete(request: Request) -> Response:
             if not CODE.fullmatch(code):
                 raise SetupError("GitHub sent no usable code: start again at /setup")
             app = await convert(settings, code)
+            assert settings.credentials_file is not None  # set whenever setup is enabled
             stored = store_credentials(settings.credentials_file, app)
             await runtime.activate(settings.with_credentials(stored))
         except SetupError as exc:

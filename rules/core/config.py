@@ -327,6 +327,8 @@ def glob_matches(path: str, pattern: str) -> bool:
 def _at(source: str, container: Any, key: Any) -> str:
     """`source:line` of a key (or list item) as ruamel.yaml recorded it, else just `source`."""
     lc = getattr(container, "lc", None)
+    if lc is None:
+        return source
     try:
         line = lc.key(key)[0] if isinstance(container, dict) else lc.item(key)[0]
     except (AttributeError, KeyError, IndexError, TypeError):

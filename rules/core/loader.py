@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 
 import yaml
 
-from rules.core.document import Document
-from rules.core.model import UNNAMED, KeyPath, Resource, Skipped
+from rules.core.document import Document, KeyPath
+from rules.core.model import UNNAMED, Resource, Skipped
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_EXPANDED_NODES = 200_000
@@ -126,11 +126,11 @@ class _StrictLoader(yaml.CSafeLoader):
             key = (value, implicit)
             tag = self._tags.get(key)
             if tag is None:
-                tag = super().resolve(kind, value, implicit)
+                tag = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
                 if len(self._tags) < 50_000:
                     self._tags[key] = tag
             return tag
-        return super().resolve(kind, value, implicit)
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         pass
@@ -192,7 +192,7 @@ class _StrictLoader(yaml.CSafeLoader):
     def _enter(self, node: yaml.Node, memo: dict[int, Any]) -> _Built:
         """A scalar's value, or a new empty container to fill (registered first, for aliases)."""
         cls = node.__class__
-        if cls is yaml.ScalarNode:
+        if isinstance(node, yaml.ScalarNode) and cls is yaml.ScalarNode:
             return self._scalar(node)
         if cls is yaml.SequenceNode and node.tag == _SEQ:
             container: Any = []
@@ -384,7 +384,9 @@ def _resource(
         or (group in KUBERNETES_GROUPS and kind in KUBERNETES_KINDS)
     ):
         return None
-    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     name = metadata.get("name") or metadata.get("generateName") or UNNAMED
     namespace = None
     if kind not in CLUSTER_SCOPED_KINDS:
@@ -469,7 +471,7 @@ def _describe_yaml_error(exc: yaml.MarkedYAMLError, doc_text: str, start_line: i
 def _char_at(text: str, mark: Any) -> str:
     lines = text.split("\n", mark.line + 1)
     if mark.line < len(lines) and mark.column < len(lines[mark.line]):
-        return lines[mark.line][mark.column]
+        return str(lines[mark.line][mark.column])
     return ""
 
 

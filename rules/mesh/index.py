@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from rules.core.config import Config
+from rules.core.document import KeyPath
 from rules.core.loader import ISTIO_GROUPS, WORKLOAD_KINDS
-from rules.core.model import KeyPath, Resource
+from rules.core.model import Resource
 from rules.mesh.hosts import (
     GatewayHost,
     expand,
@@ -66,9 +67,9 @@ class MeshIndex:
                 for written in string_items(resource.spec.get("hosts")):
                     self._add_service_host(expand(written, resource.namespace, domain), resource)
             elif kind == "DestinationRule" and resource.group == "networking.istio.io":
-                written = resource.spec.get("host")
-                if isinstance(written, str) and written:
-                    host = expand(written, resource.namespace, domain)
+                named = resource.spec.get("host")
+                if isinstance(named, str) and named:
+                    host = expand(named, resource.namespace, domain)
                     self.destination_rules[host].append(resource)
             elif kind == "Gateway" and resource.group == "networking.istio.io":
                 key = (resource.namespace, resource.name)

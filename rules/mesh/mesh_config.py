@@ -16,8 +16,9 @@ from typing import Any
 
 import yaml
 
+from rules.core.document import KeyPath
 from rules.core.loader import HELM_VALUES_KIND
-from rules.core.model import UNNAMED, KeyPath, Resource, describe
+from rules.core.model import UNNAMED, Resource, describe
 
 INSTALL_GROUP = "install.istio.io"
 _NO_PILOT_PROFILES = frozenset({"empty"})
@@ -110,10 +111,10 @@ def mesh_config_source(resource: Resource, root_namespace: str) -> MeshConfigSou
         data = mapping(resource.body.get("data"))
         if "mesh" not in data:
             return None
-        mesh = parse_embedded_yaml(data["mesh"])
-        if mesh is None:
+        embedded = parse_embedded_yaml(data["mesh"])
+        if embedded is None:
             return None
-        return MeshConfigSource(resource, mesh, ("data", "mesh"), None, None, embedded=True)
+        return MeshConfigSource(resource, embedded, ("data", "mesh"), None, None, embedded=True)
     return None
 
 
@@ -121,8 +122,9 @@ def enables_pilot(operator: Resource) -> bool:
     """Whether an IstioOperator installs istiod; gateway-only ones do not, so set no mesh config."""
     spec = operator.spec
     pilot = mapping(mapping(spec.get("components")).get("pilot"))
-    if isinstance(pilot.get("enabled"), bool):
-        return pilot["enabled"]
+    enabled = pilot.get("enabled")
+    if isinstance(enabled, bool):
+        return enabled
     return spec.get("profile") not in _NO_PILOT_PROFILES
 
 

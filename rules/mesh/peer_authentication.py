@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.core.model import KeyPath, Resource
+from rules.core.document import KeyPath
+from rules.core.model import Resource
 from rules.mesh.authz import describe_labels, selector_labels
 
 Scope = tuple[str | None, frozenset[tuple[str, str]] | None]

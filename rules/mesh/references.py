@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rules.core.model import KeyPath, Resource
+from rules.core.document import KeyPath
+from rules.core.model import Resource
 from rules.mesh.hosts import names_a_gateway, resolve_gateway_name
 
 ROUTE_KINDS = ("http", "tcp", "tls")

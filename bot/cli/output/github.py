@@ -38,7 +38,8 @@ def to_github(report: Report, compared: bool = False) -> str:
     change did not cause them; an error annotation would blame it)."""
     lines = []
     for f in report.findings:
-        name, title = f.severity, f.rule
+        name: str = f.severity
+        title = f.rule
         if f.waived:
             name, title = "notice", f"{f.rule} (waived)"
         elif compared and not f.new:
