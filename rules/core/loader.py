@@ -71,6 +71,14 @@ ISTIO_KINDS = frozenset(
         "WasmPlugin",
     }
 )
+INSTALLER_KINDS: dict[str, frozenset[str]] = {
+    "argoproj.io": frozenset({"Application", "ApplicationSet"}),
+    "helm.toolkit.fluxcd.io": frozenset({"HelmRelease"}),
+    "kustomize.toolkit.fluxcd.io": frozenset({"Kustomization"}),
+    "sailoperator.io": frozenset({"Istio"}),
+}
+"""What deploys or installs things: Argo CD and Flux (their targets and the istiod values they
+carry) and the Sail Operator's `Istio` (mesh config and version)."""
 CLUSTER_SCOPED_KINDS = frozenset({"Namespace"})
 HELM_VALUES_KIND = "HelmValues"
 """Pseudo-kind for an istiod Helm values file: a plain mapping with a top-level `meshConfig`."""
@@ -83,7 +91,9 @@ _GO_TEMPLATE = re.compile(
     r"|toYaml\b|tpl\b|printf\b|required\b|default\b|quote\b)"
 )
 HELM_TEMPLATE = "Helm template: render it first (helm template ...) and check the output"
-_WANTED_KINDS = ISTIO_KINDS | KUBERNETES_KINDS | {"List"}
+_WANTED_KINDS = (
+    ISTIO_KINDS | KUBERNETES_KINDS | {"List"} | frozenset().union(*INSTALLER_KINDS.values())
+)
 
 
 class _DuplicateKeyError(yaml.MarkedYAMLError):
@@ -382,6 +392,7 @@ def _resource(
     if not (
         (group in ISTIO_GROUPS and kind in ISTIO_KINDS)
         or (group in KUBERNETES_GROUPS and kind in KUBERNETES_KINDS)
+        or kind in INSTALLER_KINDS.get(group, ())
     ):
         return None
     metadata = body.get("metadata")
