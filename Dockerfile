@@ -5,15 +5,17 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libyaml-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY rules ./rules
 COPY bot ./bot
 COPY render ./render
 COPY migrations ./migrations
-# Alembic's configuration lives in code (bot/db.py: alembic_config), which finds the migrations
-# beside the installed `bot` package: put them there. alembic.ini is for developers only.
-RUN python -m venv /opt/footgun && /opt/footgun/bin/pip install ".[helm]" \
-    && cp -r migrations "$(/opt/footgun/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/migrations" \
+# Dependencies exactly as locked (hashes checked), then the project itself without resolving
+# anything. The `migrations` package installs beside `bot`, where bot/db.py runs Alembic from
+# (its configuration lives in code; alembic.ini is for developers only).
+RUN python -m venv /opt/footgun \
+    && /opt/footgun/bin/pip install --require-hashes -r requirements.lock \
+    && /opt/footgun/bin/pip install --no-deps . \
     && /opt/footgun/bin/python -c 'import bot.db, sys; sys.exit(not (bot.db.MIGRATIONS / "env.py").is_file())'
 
 # Runtime stage: slim, non-root, with only the virtual environment and the App manifest.

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,32 +28,76 @@ class SettingsError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True)
 
-    app_id: int | None = None
-    private_key: SecretStr | None = None
-    private_key_file: Path | None = None
-    webhook_secret: SecretStr | None = None
-    database_url: str = Field(DEFAULT_DATABASE_URL, repr=False)
-    github_api_url: str = "https://api.github.com"
-    workers: int = Field(2, ge=0, le=64)
-    job_max_attempts: int = Field(5, ge=1, le=50)
-    http_timeout: float = Field(30.0, gt=0, le=600)
-    delivery_retention_days: int = Field(30, ge=1, le=3650)
-    sweep_interval: float = Field(300.0, gt=0, le=86400)
-    """Seconds between waiver sweeps in each serving process (reminders, passed deadlines)."""
-    log_level: str = "INFO"
-    log_format: Literal["auto", "json", "text"] = "auto"
-    """JSON lines for log collectors; `auto` writes readable text when stderr is a terminal."""
-    public_url: str | None = None
-    """Where GitHub reaches this server (`https://footgun.example.com`); else the request's host."""
-    github_web_url: str | None = None
-    """GitHub's web pages (the manifest flow); derived from `github_api_url` when unset."""
-    credentials_file: Path | None = None
-    """Where /setup stores the App it registered; default: beside the SQLite database."""
-    app_manifest: Path | None = None
-    """The App manifest /setup posts; default: app.yml of this checkout, else of the working dir."""
-    setup_enabled: bool = True
-    app_html_url: str | None = None
-    """The App's page on GitHub, known when /setup registered it (read from the credentials file)."""
+    app_id: int | None = Field(None, description="the App's ID")
+    private_key: SecretStr | None = Field(
+        None, description="the App's private key, PEM text (checked at start: a placeholder fails)"
+    )
+    private_key_file: Path | None = Field(
+        None, description="a file holding the App's private key, instead of `PRIVATE_KEY`"
+    )
+    webhook_secret: SecretStr | None = Field(None, description="the App's webhook secret")
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        repr=False,
+        description="`sqlite:///PATH` or `postgresql://USER:PASSWORD@HOST/DB` (as pasted)",
+        json_schema_extra={"shown_default": "sqlite:///footgun.db"},
+    )
+    github_api_url: str = Field(
+        "https://api.github.com", description="GitHub Enterprise Server: `https://HOST/api/v3`"
+    )
+    workers: int = Field(2, ge=0, le=64, description="in-process job workers")
+    job_max_attempts: int = Field(
+        5, ge=1, le=50, description="then the check run concludes with the error"
+    )
+    http_timeout: float = Field(30.0, gt=0, le=600, description="seconds, for calls to GitHub")
+    delivery_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="webhook deliveries older than this are deleted hourly, unless their job is "
+        "still queued or running",
+    )
+    sweep_interval: float = Field(
+        300.0,
+        gt=0,
+        le=86400,
+        description="seconds between waiver sweeps (reminders, passed deadlines) in each "
+        "`footgun serve`; `footgun sweep` from cron does the same once",
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="`json` (one object a line, for log collectors), `text`, or `auto`: text on "
+        "a terminal, JSON otherwise; secrets are redacted either way",
+    )
+    public_url: str | None = Field(
+        None,
+        description="where GitHub reaches this server, e.g. `https://footgun.example.com`",
+        json_schema_extra={"shown_default": "the host a browser used"},
+    )
+    github_web_url: str | None = Field(
+        None,
+        description="GitHub's web pages, for the setup flow",
+        json_schema_extra={"shown_default": "derived from the API URL"},
+    )
+    credentials_file: Path | None = Field(
+        None,
+        description="where `/setup` stores the App it registered",
+        json_schema_extra={"shown_default": "`footgun-credentials.json` beside the SQLite file"},
+    )
+    app_manifest: Path | None = Field(
+        None,
+        description="the App manifest `/setup` posts",
+        json_schema_extra={
+            "shown_default": "`app.yml` of the checkout (`/app/app.yml` in the image)"
+        },
+    )
+    setup_enabled: bool = Field(True, description="`false` turns `/setup` off")
+    app_html_url: str | None = Field(
+        None,
+        description="the App's page on GitHub (known when `/setup` registered it)",
+        json_schema_extra={"shown_default": "read from the credentials file"},
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -238,11 +283,22 @@ def default_credentials_file(database_url: str) -> Path:
 
 
 def _check_pem(key: SecretStr) -> None:
+    """Load the key now, so a placeholder between PEM markers fails at start-up with one line,
+    not at the first webhook with a traceback. The message never quotes the key."""
     text = key.get_secret_value()
     if "-----BEGIN" not in text or "PRIVATE KEY-----" not in text:
         raise ValueError(
             "is not a PEM private key (expected a '-----BEGIN ... PRIVATE KEY-----' block)"
         )
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        load_pem_private_key(text.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ValueError(
+            "holds PEM markers but no loadable private key: paste the key GitHub generated "
+            "for the App (Settings > Developer settings > GitHub Apps > Private keys)"
+        ) from None
 
 
 def normalise_database_url(url: str) -> str:
@@ -295,3 +351,24 @@ def registration_hint(settings: Settings) -> str:
         " by hand (GitHub: Settings > Developer settings > GitHub Apps) and set FOOTGUN_APP_ID,"
         " FOOTGUN_PRIVATE_KEY or FOOTGUN_PRIVATE_KEY_FILE, and FOOTGUN_WEBHOOK_SECRET"
     )
+
+
+def settings_table() -> list[str]:
+    """The settings as a Markdown table, generated from the fields above so the docs that show
+    it (README, docs/deploy.md) cannot drift from the code."""
+    rows = ["| variable | default | what |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        shown = extra.get("shown_default")
+        if shown is None:
+            default = field.default
+            if isinstance(default, bool):
+                shown = f"`{str(default).lower()}`"
+            elif isinstance(default, float) and default.is_integer():
+                shown = f"`{int(default)}`"
+            else:
+                shown = "-" if default is None else f"`{default}`"
+        elif not str(shown).startswith("`") and "://" in str(shown):
+            shown = f"`{shown}`"
+        rows.append(f"| `{PREFIX}{name.upper()}` | {shown} | {field.description or ''} |")
+    return rows

@@ -27,6 +27,7 @@ from rules import (
     permissive_mtls,
     proxy_resources_missing,
     revision_label,
+    schema_invalid,
     short_host_name,
     sidecar_egress_unscoped,
     sidecar_missing,
@@ -52,6 +53,7 @@ RULES: dict[str, ModuleType] = {
         proxy_resources_missing,
         in_place_upgrade,
         revision_label,
+        schema_invalid,
     )
 }
 

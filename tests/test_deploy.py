@@ -169,9 +169,10 @@ def test_the_image_puts_migrations_where_the_code_looks_and_ships_the_manifest()
     assert Path(db.__file__).resolve().parents[1] / "migrations" == db.MIGRATIONS
     assert "alembic.ini" not in (ROOT / "Dockerfile").read_text().replace("alembic.ini is for", "")
     build = " ".join(args for word, args in stages()[0] if word == "RUN")
-    assert re.search(
-        r'cp -r migrations "\$\(/opt/footgun/bin/python .*purelib.*\)/migrations"', build
-    )
+    # the package carries its migrations (see the wheel test): no second copy beside them
+    assert "cp -r migrations" not in build
+    assert "--require-hashes -r requirements.lock" in build, "the image installs the lock"
+    assert "pip install --no-deps ." in build
     final = stages()[-1]
     env = " ".join(args for word, args in final if word == "ENV")
     manifest_path = re.search(r"FOOTGUN_APP_MANIFEST=(\S+)", env)[1]
@@ -390,3 +391,80 @@ def test_the_docs_code_blocks_are_valid_yaml_where_they_are_yaml():
         blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.DOTALL)
         for block in blocks:
             assert yaml.safe_load(block) is not None
+
+
+def test_the_wheel_carries_the_migrations_without_a_packaging_warning(tmp_path):
+    """What `pip install .` (the image) installs: Alembic's env.py, template and every version,
+    as packages setuptools knows (no "migrations.versions is absent" warning)."""
+    import subprocess
+    import sys
+    import zipfile
+
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "migrations.versions" not in built.stdout + built.stderr
+    [wheel] = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    versions = sorted(p.name for p in (ROOT / "migrations" / "versions").glob("*.py"))
+    assert {"migrations/env.py", "migrations/script.py.mako"} <= names
+    assert {f"migrations/versions/{v}" for v in versions} <= names
+
+
+def test_the_locks_pin_every_declared_dependency_with_hashes():
+    """requirements.lock (the image) and requirements-dev.lock (make, CI) pin every dependency
+    pyproject.toml declares, at a version it allows, each with its hashes: `make lock` refreshes
+    them after a change."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def pins(lock: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        hashed: dict[str, bool] = {}
+        name = ""
+        for line in (ROOT / lock).read_text().splitlines():
+            if line[:1].isalnum():
+                requirement, _, version = line.split(";")[0].split("\\")[0].strip().partition("==")
+                name = canonicalize_name(requirement.split("[")[0])
+                found[name], hashed[name] = version, False
+            elif line.strip().startswith("--hash=sha256:") and name:
+                hashed[name] = True
+        assert all(hashed.values()), (
+            f"{lock}: pins without hashes: {[n for n, h in hashed.items() if not h]}"
+        )
+        return found
+
+    runtime, dev = pins("requirements.lock"), pins("requirements-dev.lock")
+    for lock, pinned, declared in (
+        ("requirements.lock", runtime, project["dependencies"]),
+        (
+            "requirements-dev.lock",
+            dev,
+            project["dependencies"] + project["optional-dependencies"]["dev"],
+        ),
+    ):
+        for spec in map(Requirement, declared):
+            if spec.marker is not None and not spec.marker.evaluate():
+                continue
+            name = canonicalize_name(spec.name)
+            assert name in pinned, f"{lock} lacks {spec.name}: run `make lock`"
+            assert spec.specifier.contains(pinned[name], prereleases=True), (
+                f"{lock} pins {spec.name}=={pinned[name]}, outside {spec.specifier}: run `make lock`"
+            )
+
+
+def test_ci_run_is_tracked_not_ignored():
+    import subprocess
+
+    ignored = subprocess.run(
+        ["git", "-C", str(ROOT), "check-ignore", "-q", ".ci/run"], capture_output=True
+    )
+    assert ignored.returncode == 1, ".gitignore hides .ci/run"

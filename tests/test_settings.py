@@ -150,3 +150,15 @@ def test_secrets_and_the_database_password_stay_out_of_reprs():
     for secret in ("hook-secret-123", "testonlynotarealkey", "db-password-456"):
         assert secret not in shown
     assert "db-password-456" not in settings.database_url_for_logs
+
+
+def test_a_placeholder_between_pem_markers_is_refused_at_start_naming_the_setting():
+    placeholder = (
+        "-----BEGIN RSA PRIVATE KEY-----\nreplace with the App's private key\n"
+        "-----END RSA PRIVATE KEY-----\n"
+    )
+    with pytest.raises(SettingsError) as refused:
+        load_settings(private_key=placeholder)
+    message = str(refused.value)
+    assert message.startswith("FOOTGUN_PRIVATE_KEY: holds PEM markers but no loadable private key")
+    assert "replace with" not in message and "\n" not in message

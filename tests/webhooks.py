@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from githubkit.webhooks import sign
 
+from tests.fakegithub.state import key_pair
 from tests.helpers import FIXTURES
 
 SECRET = "test-webhook-secret"
-PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAtestonlynotarealkey\n-----END RSA PRIVATE KEY-----\n"
+PRIVATE_KEY = key_pair("settings")[0]  # a real key: settings load it at start-up
 WEBHOOKS = FIXTURES / "github-webhooks"
 
 

@@ -10,6 +10,7 @@ value is a `ConfigError` whose one-line message names it. Example:
     exclude: ["**/testdata/**"]
     health_paths: [/healthz, /ready]
     probes_rewritten: false
+    istio_version: "1.24"
     rules:
       sidecar-missing: off
       short-host-name: error
@@ -38,6 +39,8 @@ from rules.core.model import SEVERITIES
 
 DEFAULT_HEALTH_PATHS = ("/health", "/healthz", "/ready", "/readyz", "/livez", "/metrics")
 PERMISSIONS = ("read", "triage", "write", "maintain", "admin")
+ISTIO_VERSIONS = ("1.30", "1.24")
+"""The Istio releases whose CRD schemas rule schema-invalid knows (rules/schema), newest first."""
 
 
 class ConfigError(ValueError):
@@ -83,6 +86,8 @@ class Config:
     """Paths kubelet probes use: authorization must let callers without identity reach them."""
     probes_rewritten: bool = False
     """True when injection rewrites HTTP probes to pilot-agent, so they bypass authorization."""
+    istio_version: str = ISTIO_VERSIONS[0]
+    """The Istio release whose CRD schemas resources are validated against."""
 
     def rule(self, rule_id: str) -> RuleSettings:
         return self.rules.get(rule_id, RuleSettings())
@@ -107,6 +112,7 @@ _TOP_KEYS = {
     "waive",
     "health_paths",
     "probes_rewritten",
+    "istio_version",
 }
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -164,10 +170,25 @@ def parse_config(
         if not isinstance(data["probes_rewritten"], bool):
             raise ConfigError(f"{source}: probes_rewritten must be true or false")
         kwargs["probes_rewritten"] = data["probes_rewritten"]
+    if "istio_version" in data:
+        kwargs["istio_version"] = _parse_istio_version(data["istio_version"], source)
     kwargs["rules"] = _parse_rules(data.get("rules") or {}, known_rules, source)
     kwargs["waivers"] = _parse_waiver_settings(data.get("waivers") or {}, source)
     kwargs["waive"] = tuple(_parse_waive(data.get("waive") or [], known_rules, source))
     return Config(**kwargs)
+
+
+def _parse_istio_version(value: Any, source: str) -> str:
+    """`"1.24"`, `1.24` (YAML reads it as a number: 1.30 arrives as 1.3) or `"1.24.6"`."""
+    for known in ISTIO_VERSIONS:
+        if isinstance(value, float) and float(known) == value:
+            return known
+        if isinstance(value, str) and (value == known or value.startswith(known + ".")):
+            return known
+    raise ConfigError(
+        f"{source}: istio_version must be one of {', '.join(ISTIO_VERSIONS)} "
+        f"(the Istio releases whose schemas are known), got {value!r}"
+    )
 
 
 def _parse_health_paths(value: Any, source: str) -> tuple[str, ...]:

@@ -69,6 +69,25 @@ ISTIO_KINDS = frozenset(
         "IstioOperator",
         "Telemetry",
         "WasmPlugin",
+        "TrafficExtension",
+    }
+)
+GATEWAY_API_GROUPS = frozenset({"gateway.networking.k8s.io", "gateway.networking.x-k8s.io"})
+GATEWAY_API_KINDS = frozenset(
+    {
+        "GatewayClass",
+        "Gateway",
+        "HTTPRoute",
+        "GRPCRoute",
+        "TCPRoute",
+        "TLSRoute",
+        "UDPRoute",
+        "ReferenceGrant",
+        "BackendTLSPolicy",
+        "ListenerSet",
+        "XBackend",
+        "XBackendTrafficPolicy",
+        "XMesh",
     }
 )
 INSTALLER_KINDS: dict[str, frozenset[str]] = {
@@ -79,7 +98,7 @@ INSTALLER_KINDS: dict[str, frozenset[str]] = {
 }
 """What deploys or installs things: Argo CD and Flux (their targets and the istiod values they
 carry) and the Sail Operator's `Istio` (mesh config and version)."""
-CLUSTER_SCOPED_KINDS = frozenset({"Namespace"})
+CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "GatewayClass", "XMesh"})
 HELM_VALUES_KIND = "HelmValues"
 """Pseudo-kind for an istiod Helm values file: a plain mapping with a top-level `meshConfig`."""
 
@@ -92,7 +111,11 @@ _GO_TEMPLATE = re.compile(
 )
 HELM_TEMPLATE = "Helm template: render it first (helm template ...) and check the output"
 _WANTED_KINDS = (
-    ISTIO_KINDS | KUBERNETES_KINDS | {"List"} | frozenset().union(*INSTALLER_KINDS.values())
+    ISTIO_KINDS
+    | GATEWAY_API_KINDS
+    | KUBERNETES_KINDS
+    | {"List"}
+    | frozenset().union(*INSTALLER_KINDS.values())
 )
 
 
@@ -391,6 +414,7 @@ def _resource(
     group = api_version.rpartition("/")[0] if "/" in api_version else ""
     if not (
         (group in ISTIO_GROUPS and kind in ISTIO_KINDS)
+        or (group in GATEWAY_API_GROUPS and kind in GATEWAY_API_KINDS)
         or (group in KUBERNETES_GROUPS and kind in KUBERNETES_KINDS)
         or kind in INSTALLER_KINDS.get(group, ())
     ):
