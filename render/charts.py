@@ -203,7 +203,7 @@ def values_file_layer(path: str, data: bytes | None) -> ValuesLayer | tuple[str,
         return (path, 1, f"values file {path} is not in the repository")
     text = _text(data)
     try:
-        body = yaml.safe_load(text)
+        body = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         return (path, line, f"values file {path} is not valid YAML: {exc.problem}")
@@ -287,7 +287,7 @@ def _mapping(data: bytes | None) -> dict[str, Any]:
     if data is None:
         return {}
     try:
-        value = yaml.safe_load(_text(data))
+        value = yaml.load(_text(data), Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
         return {}
     return value if isinstance(value, dict) else {}

@@ -259,7 +259,7 @@ def _generated_file(data: bytes | None, folder: str, name: str, key: str) -> str
     if data is None:
         return None
     try:
-        body = yaml.safe_load(data)
+        body = yaml.load(data, Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
         return None
     for generator in _seq(_map(body).get("configMapGenerator")):
@@ -345,7 +345,7 @@ def _prefix(resource: Resource, key: KeyPath) -> KeyPath:
 
 def _embedded(text: str) -> dict[str, Any] | None:
     try:
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
         return None
     if value is None:

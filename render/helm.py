@@ -129,6 +129,7 @@ class HelmEngine:
         self.memory_mb = memory_mb
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
+        self._ready = False
         self.renders = 0
         """How many renders went to a worker (the render cache's misses)."""
 
@@ -138,12 +139,11 @@ class HelmEngine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start(self) -> RenderFailure | None:
-        """Start the worker now (say, while files are still being read); None when it is up."""
-        if self._process is not None and self._process.poll() is None:
-            return None
-        if not available():
-            return RenderFailure("engine", INSTALL_HINT)
+    def spawn(self) -> None:
+        """Start the worker in the background (say, while files are still read and parsed):
+        its start-up then overlaps with other work. `render` waits for it to be ready."""
+        if self._process is not None or not available():
+            return
         # Go's crash report can be long: a file, not a pipe nobody drains, receives it.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         env = {
@@ -159,12 +159,24 @@ class HelmEngine:
             env=env,
             cwd=tempfile.gettempdir(),
         )
+        self._ready = False
+
+    def start(self) -> RenderFailure | None:
+        """Make sure a worker is up and ready; None when it is, else why it is not."""
+        if self._process is not None and self._process.poll() is not None:
+            self.close()
+        if self._process is not None and self._ready:
+            return None
+        if not available():
+            return RenderFailure("engine", INSTALL_HINT)
+        self.spawn()
         hello = self._answer(_START_LIMIT)
         if isinstance(hello, RenderFailure) or not hello.get("ok"):
             self.close()
             if isinstance(hello, RenderFailure):
                 return hello
             return RenderFailure("engine", f"the Helm engine did not start: {hello.get('error')}")
+        self._ready = True
         return None
 
     def render(

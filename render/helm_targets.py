@@ -26,7 +26,7 @@ from render.charts import Chart, ValuesSet, find_charts, values_file_layer
 from render.gitops import ChartUse
 from render.sourcemap import TemplateMap, ValuesLayer
 from rules.core.document import Document
-from rules.core.loader import parse_file
+from rules.core.loader import ParseCache, parse_file
 
 RenderCache = MutableMapping[str, dict[str, Any]]
 _CACHE_FORMAT = "helm-1"
@@ -84,8 +84,12 @@ def render_charts(
     specs: Iterable[ChartSpec] = (),
     uses: Iterable[ChartUse] = (),
     cache: RenderCache | None = None,
+    parse_cache: ParseCache | None = None,
 ) -> HelmOutcome:
-    """Render every chart of `files` with each values set; `engine` None means Helm is off."""
+    """Render every chart of `files` with each values set; `engine` None means Helm is off.
+
+    `cache` keeps renders by chart and values; `parse_cache` (the loader's) keeps the parsed
+    rendered manifests by their text, so an unchanged render is neither rendered nor parsed."""
     charts, skipped = find_charts(files)
     outcome = HelmOutcome(skipped=list(skipped))
     if not charts:
@@ -107,8 +111,11 @@ def render_charts(
             values = ValuesSet(use.label, list(use.layers), use.release, use.namespace)
             values.problems.extend(use.problems)
             sets.append((used, values))
+    engine.spawn()
+    defaults = {chart.path: _defaults(chart) for chart in charts}
     for chart, values in sets:
-        outcome.targets.append(_render(chart, values, files, engine, cache))
+        target = _render(chart, values, engine, cache, defaults[chart.path], parse_cache)
+        outcome.targets.append(target)
     return outcome
 
 
@@ -138,9 +145,10 @@ def target_name(chart: Chart, values: ValuesSet) -> str:
 def _render(
     chart: Chart,
     values: ValuesSet,
-    files: Mapping[str, bytes],
     engine: helm.HelmEngine,
     cache: RenderCache | None,
+    defaults: list[ValuesLayer],
+    parse_cache: ParseCache | None,
 ) -> ChartTarget:
     target = ChartTarget(target_name(chart, values), chart, values)
     if chart.problem is not None:
@@ -177,20 +185,30 @@ def _render(
         path = source[0] if source else _chart_file(chart)
         target.failure = ChartFailure(path, int(line or 1), f"Helm: {message}")
         return target
-    layers = [*_defaults(chart), *values.layers]
+    layers = [*defaults, *values.layers]
     for template, text in sorted(answer["manifests"].items()):
-        _add_documents(target, chart, template, text, layers)
+        _add_documents(target, chart, template, text, layers, parse_cache)
     return target
 
 
 def _add_documents(
-    target: ChartTarget, chart: Chart, template: str, text: str, layers: list[ValuesLayer]
+    target: ChartTarget,
+    chart: Chart,
+    template: str,
+    text: str,
+    layers: list[ValuesLayer],
+    parse_cache: ParseCache | None,
 ) -> None:
     if not text.strip() or posixpath.basename(template) == "NOTES.txt":
         return
     source = chart.template_source(template)
     shown, template_text = source if source else (_chart_file(chart), "")
-    parsed = parse_file(shown, text)
+    key = "helm:" + hashlib.sha256(f"{shown}\0{text}".encode()).hexdigest()
+    parsed = parse_cache.get(key) if parse_cache is not None else None
+    if parsed is None:
+        parsed = parse_file(shown, text)
+        if parse_cache is not None:
+            parse_cache[key] = parsed
     if parsed.skipped:
         target.skipped.append((shown, f"rendered by {target.name}: {parsed.skipped}"))
         return
