@@ -31,6 +31,7 @@ from rules import (
     short_host_name,
     sidecar_egress_unscoped,
     sidecar_missing,
+    strict_mtls_missing,
     subset_not_defined,
 )
 
@@ -40,6 +41,7 @@ RULES: dict[str, ModuleType] = {
         fault_injection,
         permissive_mtls,
         mtls_weakened,
+        strict_mtls_missing,
         authz_unscoped,
         authz_blocks_health_probes,
         sidecar_missing,

@@ -1,37 +1,47 @@
-"""An AuthorizationPolicy blocks the kubelet's health probes.
+"""An AuthorizationPolicy blocks the kubelet's health probes, where probes reach authorization.
 
 An ALLOW policy makes the workloads it selects deny-by-default: a request passes only when an
-ALLOW policy for that workload matches it. The kubelet probes through the sidecar, in
-plaintext, without any mesh identity, so unless some rule admits a health path to a caller
-without identity, readiness probes fail and the Deployment never becomes ready.
+ALLOW policy for that workload matches it. The kubelet is not in the mesh: it probes in
+plaintext, without any identity, so a probe that reaches the sidecar's authorization fails
+unless some rule admits it to a caller without identity.
 
-ALLOW policies that apply to the same workloads are judged together: the policy itself, those
-in its namespace whose selector is the same or broader (namespace-wide included) and those in
-the root namespace likewise. A separate health-only policy therefore makes the others harmless.
+Istio facts (checked against istio/istio 1.30.3, `pkg/kube/inject/app_probe.go` and the istiod
+chart): the injector rewrites `httpGet`, `tcpSocket` (since 1.12) and `grpc` (since 1.13)
+probes of injected pods to the agent's status port 15020, and pilot-agent probes the application
+from inside the pod, so rewritten probes never cross Envoy's inbound listener nor any
+AuthorizationPolicy. Rewriting is on by default (`sidecarInjectorWebhook.rewriteAppHTTPProbe:
+true` in the istiod chart since 1.7). The rule therefore fires only where probes do reach
+authorization: the mesh turns rewriting off (`rewriteAppHTTPProbe: false` in an IstioOperator's
+`spec.values`, istiod Helm values or the rendered `istio-sidecar-injector` ConfigMap's values),
+a pod turns it off (`sidecar.istio.io/rewriteAppHTTPProbers: "false"`, which also turns it back
+on with "true"), or `.github/footgun.yml` says `probes_rewritten: false` (default `true`) for a
+mesh installed elsewhere. Not rewritten, an `httpGet` probe is a GET of its path and a `grpc`
+probe a POST of `/grpc.health.v1.Health/Check`; a `tcpSocket` probe only opens a connection,
+which Envoy accepts before authorization, so it passes anyway.
+
+Where the workloads a policy selects are in the repository, their probes are judged one by one
+(path, method, port) against every ALLOW policy that applies to the workload (its namespace and
+the root namespace), and only workloads with a probe that is denied are named; a policy over
+pods without probes is fine. Where the repository holds none of the selected workloads, and the
+mesh does not rewrite probes, the configured `health_paths` (default /health, /healthz, /ready,
+/readyz, /livez, /metrics) stand for the probes: one admitted path is enough, and ALLOW policies
+whose selector is the same or broader (namespace-wide, root namespace) are judged together.
 A rule admits the kubelet when it has no `from` or a source that requires no identity (only IP
-blocks or negated identities), and no `when` requiring one; it admits a health path when its
-`to` is absent or an operation matches a GET of it (`paths` with Istio matching, `notPaths`,
-`methods`). Admitting one configured health path is enough.
+blocks or negated identities), and no `when` requiring one.
 
-A DENY policy is flagged per rule that certainly matches the kubelet - no `from`, or a source
-with only `notPrincipals`/`notNamespaces`/`notRequestPrincipals`, and no `when` - on a health
-path. Left alone: AUDIT and CUSTOM policies; policies attached with `targetRef(s)` (gateways,
-waypoints: not on the kubelet's path); policies selecting gateway pods (labels of a Gateway's
-selector, `istio: ingressgateway`, `gateway.networking.k8s.io/gateway-name`...), which answer
-probes on their status port, outside authorization; and ambient namespaces (labelled
-`istio.io/dataplane-mode: ambient`, or holding a pod so labelled or annotated
-`ambient.istio.io/redirection: enabled`: ambient exempts kubelet probes).
-
-Configuration (top level of `.github/footgun.yml`): `health_paths` (default /health, /healthz,
-/ready, /readyz, /livez, /metrics) and `probes_rewritten: true` for meshes whose sidecar
-injection rewrites HTTP probes to pilot-agent, which then never cross the authorization filter;
-the rule is quiet then.
+A DENY policy is flagged per rule that certainly matches the kubelet (no `from`, or a source
+with only `notPrincipals`/`notNamespaces`/`notRequestPrincipals`, and no `when`) on a probe.
+Left alone: AUDIT and CUSTOM policies; policies attached with `targetRef(s)` (gateways,
+waypoints: not on the kubelet's path); policies selecting gateway pods, which answer probes on
+their status port, outside authorization; and ambient namespaces (ztunnel exempts kubelet
+probes, since 1.22's ambient GA).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from rules.core.context import Context
@@ -39,26 +49,54 @@ from rules.core.document import KeyPath
 from rules.core.model import Problem, Resource, describe
 from rules.mesh import authz
 from rules.mesh.index import DATAPLANE_MODE
+from rules.mesh.mesh_config import is_injector_configmap
+from rules.mesh.probes import Probe, Rewriting, http_probes, mesh_rewriting, pod_rewriting
 
 ID = "authz-blocks-health-probes"
 SEVERITY = "error"
 KINDS = ("AuthorizationPolicy",)
 SUMMARY = "An AuthorizationPolicy denies the kubelet's health probes."
 WHY = (
-    "You add an AuthorizationPolicy to lock down a service and readiness probes start failing "
-    "within seconds; the Deployment rolls into a crash loop. The kubelet is not part of the mesh "
-    "and has no SPIFFE identity, so under a deny-by-default policy its probes are blocked like "
-    "any other unauthorized request. There is no 'allow kubelet' principal."
+    "Where probes are not rewritten to the sidecar agent (rewriting turned off for the mesh or "
+    "the pod), the kubelet's probes cross the sidecar's authorization like any request. The "
+    "kubelet is not part of the mesh and has no SPIFFE identity, so under a deny-by-default "
+    "policy its probes are denied: readiness fails within seconds and the Deployment rolls into "
+    "a crash loop. There is no 'allow kubelet' principal."
 )
 FIX = (
-    "Allow the health paths by path, not by source: add a rule without `from` whose `to` lists "
-    "them (`paths: [/health, /healthz, /ready, /readyz, /livez, /metrics]`), in the policy or "
-    "in a separate health-only ALLOW policy for the same workloads. In a DENY policy, exclude "
-    "them with `notPaths`. If sidecar injection rewrites HTTP probes to pilot-agent (Istio's "
-    "`rewriteAppHTTPProbers`), they never reach authorization: set `probes_rewritten: true` in "
-    ".github/footgun.yml."
+    "Allow the probe paths by path, not by source: add a rule without `from` whose `to` lists "
+    "them (`paths: [/healthz, /ready]`), in the policy or in a separate health-only ALLOW "
+    "policy for the same workloads; in a DENY policy, exclude them with `notPaths`. Or leave "
+    "Istio's probe rewriting on (`sidecarInjectorWebhook.rewriteAppHTTPProbe`, the "
+    "`sidecar.istio.io/rewriteAppHTTPProbers` annotation): rewritten probes never reach "
+    "authorization. For a mesh installed elsewhere that does not rewrite probes, set "
+    "`probes_rewritten: false` in .github/footgun.yml."
 )
-FAIL = """\
+_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  selector:
+    matchLabels: {app: reviews}
+  template:
+    metadata:
+      labels: {app: reviews}
+      annotations:
+        sidecar.istio.io/rewriteAppHTTPProbers: "false"
+    spec:
+      containers:
+      - name: reviews
+        image: example/reviews:1.2.0
+        readinessProbe:
+          httpGet: {path: /healthz, port: 9080}
+---
+"""
+FAIL = (
+    _DEPLOYMENT
+    + """\
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
@@ -74,7 +112,10 @@ spec:
     - source:
         principals: ["cluster.local/ns/bookinfo/sa/bookinfo-productpage"]
 """
-PASS = """\
+)
+PASS = (
+    _DEPLOYMENT
+    + """\
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
@@ -91,19 +132,38 @@ spec:
         principals: ["cluster.local/ns/bookinfo/sa/bookinfo-productpage"]
   - to:
     - operation:
-        paths: ["/health", "/healthz", "/ready", "/readyz", "/livez", "/metrics"]
+        paths: ["/healthz"]
 """
+)
 OPTIONS: dict[str, Any] = {}
 
 Labels = frozenset[tuple[str, str]] | None
 GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
-HOW_TO_QUIET = "if injection rewrites probes, set `probes_rewritten: true` in .github/footgun.yml"
+HOW_TO_FIX = "admit these paths in a rule without `from`, or leave probe rewriting on"
+MAX_LISTED = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    """A workload of the repository as authorization sees it: its labels, and the probes that
+    reach the sidecar (empty when they are rewritten or it has none)."""
+
+    resource: Resource
+    labels: dict[str, Any]
+    judged: bool
+    """Whether its probes go through the sidecar at all (it has one; not a gateway)."""
+    rewriting: Rewriting
+    probes: tuple[Probe, ...]
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     config = ctx.config
-    if config.probes_rewritten:
-        return
+    root = config.root_namespace
+    mesh = mesh_rewriting(
+        ctx.index.sidecar_mesh_configs(),
+        [c for c in ctx.of_kind("ConfigMap") if is_injector_configmap(c, root)],
+        config,
+    )
     ambient = _ambient_namespaces(ctx)
     gateways = _gateway_selectors(ctx)
     policies = [
@@ -113,23 +173,79 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         and p.namespace not in ambient
         and not _selects_gateway(authz.selector_labels(p), gateways)
     ]
+    pods = _pods(ctx, mesh)
     allows = [p for p in policies if authz.action(p) == "ALLOW"]
     admitting: dict[str | None, list[Labels]] = defaultdict(list)
     """Per namespace, the selectors of the ALLOW policies that admit a health path."""
     for policy in allows:
         if _admitted(policy, config.health_paths):
             admitting[policy.namespace].append(authz.selector_labels(policy))
-    root = config.root_namespace
     for policy in allows:
+        selected = _selected(policy, pods, root)
+        if selected:
+            blocked = [
+                (pod, probe)
+                for pod in selected
+                for probe in pod.probes
+                if not _allowed(probe, pod, allows, root)
+            ]
+            if blocked:
+                yield _blocking_allow(policy, root, _listing(blocked), _reasons(blocked))
+            continue
+        if mesh.rewritten:
+            continue
         labels = authz.selector_labels(policy)
         candidates = admitting.get(policy.namespace, [])
         if policy.namespace != root:
             candidates = candidates + admitting.get(root, [])
         if not any(_covers(theirs, labels) for theirs in candidates):
-            yield _blocking_allow(policy, config.health_paths, root)
+            listing = ", ".join(config.health_paths)
+            yield _blocking_allow(policy, root, listing, mesh.reason)
     for policy in policies:
         if authz.action(policy) == "DENY":
-            yield from _blocking_deny(policy, config.health_paths, config.root_namespace)
+            yield from _blocking_deny(policy, _selected(policy, pods, root), config, mesh)
+
+
+def _pods(ctx: Context, mesh: Rewriting) -> list[Pod]:
+    pods = []
+    for workload in ctx.index.workloads():
+        judged = workload.has_proxy and not workload.is_gateway
+        rewriting = pod_rewriting(workload.resource, workload.annotations, mesh)
+        probes: tuple[Probe, ...] = ()
+        if judged and not rewriting.rewritten:
+            probes = tuple(
+                http_probes(workload.resource, workload.template, workload.template_path)
+            )
+        pods.append(Pod(workload.resource, workload.labels, judged, rewriting, probes))
+    return pods
+
+
+def _selected(policy: Resource, pods: list[Pod], root: str) -> list[Pod]:
+    """The repository's workloads the policy applies to (those without sidecars included: they
+    show that the repository holds what the policy selects)."""
+    return [p for p in pods if authz.applies_to(policy, p.resource.namespace, p.labels, root)]
+
+
+def _allowed(probe: Probe, pod: Pod, allows: list[Resource], root: str) -> bool:
+    """Some ALLOW policy for the pod has a rule admitting this probe's request to the kubelet."""
+    return any(
+        authz.may_admit_anonymous(rule)
+        and authz.admits_request(rule, probe.path, probe.method, probe.port)
+        for policy in allows
+        if authz.applies_to(policy, pod.resource.namespace, pod.labels, root)
+        for _, rule in authz.rules_of(policy)
+    )
+
+
+def _listing(blocked: list[tuple[Pod, Probe]]) -> str:
+    described = [probe.describe() for _, probe in blocked]
+    shown = "; ".join(described[:MAX_LISTED])
+    more = len(described) - MAX_LISTED
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def _reasons(blocked: list[tuple[Pod, Probe]]) -> str:
+    return "; ".join(dict.fromkeys(pod.rewriting.reason for pod, _ in blocked))
 
 
 def _gateway_selectors(ctx: Context) -> list[frozenset[tuple[str, str]]]:
@@ -181,7 +297,7 @@ def _covers(theirs: Labels, mine: Labels) -> bool:
     return theirs is None or (mine is not None and theirs <= mine)
 
 
-def _blocking_allow(policy: Resource, health_paths: tuple[str, ...], root: str) -> Problem:
+def _blocking_allow(policy: Resource, root: str, listing: str, reason: str) -> Problem:
     spec = policy.spec
     path: KeyPath = (
         ("spec", "rules")
@@ -192,25 +308,41 @@ def _blocking_allow(policy: Resource, health_paths: tuple[str, ...], root: str) 
     return Problem(
         policy,
         path,
-        f"{describe(policy)} (ALLOW) {lead} to "
-        f"{authz.describe_selection(policy, root)}, and no ALLOW policy for them admits "
-        f"{', '.join(health_paths)} to callers without identity, so the kubelet's probes fail; "
-        f"{HOW_TO_QUIET}",
+        f"{describe(policy)} (ALLOW) {lead} to {authz.describe_selection(policy, root)}, and no "
+        f"ALLOW policy for them admits {listing} to callers without identity. The kubelet's "
+        f"probes reach authorization because probe rewriting is off ({reason}), so they fail; "
+        f"{HOW_TO_FIX}",
         identity=("allow-policy",),
     )
 
 
-def _blocking_deny(policy: Resource, health_paths: tuple[str, ...], root: str) -> Iterator[Problem]:
+def _blocking_deny(
+    policy: Resource, selected: list[Pod], config: Any, mesh: Rewriting
+) -> Iterator[Problem]:
+    root = config.root_namespace
     for index, rule in authz.rules_of(policy):
         if not authz.surely_matches_anonymous(rule):
             continue
-        blocked = authz.admitted_paths(rule, health_paths, strict=True)
-        if not blocked:
-            continue
+        if selected:
+            blocked = [
+                (pod, probe)
+                for pod in selected
+                for probe in pod.probes
+                if authz.admits_request(rule, probe.path, probe.method, probe.port, strict=True)
+            ]
+            if not blocked:
+                continue
+            listing, reason = _listing(blocked), _reasons(blocked)
+        else:
+            paths = authz.admitted_paths(rule, config.health_paths, strict=True)
+            if mesh.rewritten or not paths:
+                continue
+            listing, reason = ", ".join(paths), mesh.reason
         yield Problem(
             policy,
             ("spec", "rules", index),
-            f"{describe(policy)} (DENY) rule {index + 1} denies {', '.join(blocked)} on "
-            f"{authz.describe_selection(policy, root)} to callers without identity, so the "
-            f"kubelet's probes fail; {HOW_TO_QUIET}",
+            f"{describe(policy)} (DENY) rule {index + 1} denies {listing} on "
+            f"{authz.describe_selection(policy, root)} to callers without identity. The "
+            f"kubelet's probes reach authorization because probe rewriting is off ({reason}), "
+            f"so they fail; exclude these paths with `notPaths`, or leave probe rewriting on",
         )

@@ -7,13 +7,13 @@ from tests.helpers import config
 def test_health_defaults():
     parsed = config("")
     assert parsed.health_paths == DEFAULT_HEALTH_PATHS == Config().health_paths
-    assert parsed.probes_rewritten is False
+    assert parsed.probes_rewritten is True, "Istio rewrites probes by default"
 
 
 def test_health_paths_and_probes_rewritten_are_top_level_keys():
-    parsed = config("health_paths: [/status, /ping, /status]\nprobes_rewritten: true\n")
+    parsed = config("health_paths: [/status, /ping, /status]\nprobes_rewritten: false\n")
     assert parsed.health_paths == ("/status", "/ping")
-    assert parsed.probes_rewritten is True
+    assert parsed.probes_rewritten is False
     assert config("health_paths: /status\n").health_paths == ("/status",)
 
 

@@ -32,23 +32,74 @@ def test_fail_example_is_flagged_and_pass_example_is_not():
     assert_findings(RULE, proxy_resources_missing.PASS)
 
 
-def test_missing_memory_limit_in_an_operator():
-    source = operator("          limits: {cpu: 500m}\n")
+def test_a_null_memory_limit_removes_the_chart_default():
+    source = operator("          limits: {cpu: 500m, memory: null}\n")
     [finding] = findings_of(RULE, source)
-    assert (finding.line, finding.column) == (12, 11)
-    assert finding.message.startswith(
+    assert (finding.line, finding.column) == (12, 31)
+    assert finding.message == (
         "IstioOperator istio-system/control-plane: "
-        "spec.values.global.proxy.resources.limits.memory is not set"
+        "spec.values.global.proxy.resources.limits.memory is null, which removes the istiod "
+        "chart's default proxy memory limit (1024Mi), so sidecar proxies run without a memory "
+        "limit"
     )
 
 
-def test_an_operator_without_values_is_flagged_at_spec():
+@pytest.mark.parametrize(
+    "resources, position",
+    [
+        ("          limits: null\n", (12, 11)),
+        ("          limits:\n            memory: ''\n", (13, 13)),
+        ("          null\n", (11, 9)),
+    ],
+    ids=["limits-null", "memory-blank", "resources-null"],
+)
+def test_values_that_remove_the_memory_limit(resources, position):
+    assert_findings(RULE, operator(resources), position)
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        "          limits: {cpu: 500m}\n",
+        "          limits: {cpu: null}\n",
+        "          limits: {}\n",
+        "          {}\n",
+        "          requests: {cpu: 50m, memory: 64Mi}\n",
+    ],
+    ids=["cpu-limit-only", "cpu-limit-removed", "empty-limits", "empty-resources", "requests"],
+)
+def test_values_that_keep_the_chart_default_memory_limit(resources):
+    """Near-misses: the chart merges values into its defaults (requests 100m/128Mi, limits
+    2000m/1024Mi), so overriding only the CPU limit, or an empty mapping, keeps the memory
+    limit."""
+    assert_findings(RULE, operator(resources))
+
+
+def test_an_operator_without_values_gets_the_chart_defaults():
     source = OPERATOR.split("  values:")[0].replace("{{", "{").replace("}}", "}")
-    assert_findings(RULE, source, (6, 1))
+    assert_findings(RULE, source)
+
+
+def test_a_request_above_the_default_limit_is_invalid():
+    [finding] = findings_of(RULE, operator("          requests: {memory: 2Gi}\n"))
+    assert (finding.line, finding.column) == (12, 22)
+    assert (
+        "spec.values.global.proxy.resources.limits.memory is 1024Mi (the istiod chart's "
+        "default), below its request of 2Gi" in finding.message
+    )
+
+
+def test_the_demo_profile_lowers_the_default_requests():
+    low_limit = "          limits: {memory: 64Mi}\n"
+    assert_findings(RULE, operator(low_limit), (12, 20))
+    demo = operator(low_limit).replace("spec:\n", "spec:\n  profile: demo\n", 1)
+    assert_findings(RULE, demo)
 
 
 def test_a_gateway_only_operator_is_not_judged():
-    source = OPERATOR.split("  meshConfig:")[0] + "  components:\n    pilot: {enabled: false}\n"
+    source = operator("          limits: {memory: null}\n").replace(
+        "  meshConfig:", "  components:\n    pilot: {enabled: false}\n  meshConfig:"
+    )
     assert_findings(RULE, source)
 
 
@@ -78,19 +129,19 @@ def test_limit_below_request_message_names_both_values():
 def test_helm_values_file():
     values = {
         "istiod-values.yaml": "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n"
-        "      requests: {memory: 128Mi}\n"
+        "      limits: {memory: ~}\n"
     }
-    assert_findings(RULE, values, (4, 5))
+    assert_findings(RULE, values, (5, 16))
     [finding] = findings_of(RULE, values)
     assert (
-        "Helm values file istiod-values.yaml: global.proxy.resources.limits.memory is not set"
-        in (finding.message)
+        "Helm values file istiod-values.yaml: global.proxy.resources.limits.memory is null"
+        in finding.message
     )
-    fixed = {
+    requests_only = {
         "istiod-values.yaml": "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n"
-        "      limits: {memory: 256Mi}\n"
+        "      requests: {memory: 128Mi}\n"
     }
-    assert_findings(RULE, fixed)
+    assert_findings(RULE, requests_only)
 
 
 def test_the_istio_configmap_carries_no_proxy_resources():
@@ -125,11 +176,23 @@ def test_request_annotations_without_a_memory_limit():
     assert (finding.line, finding.column) == (11, 9)
     assert finding.message == (
         "Deployment shop/web sets sidecar.istio.io/proxyMemory: 128Mi but no "
-        "sidecar.istio.io/proxyMemoryLimit: request annotations replace the mesh-wide proxy "
-        "resources, so its sidecar runs without a memory limit"
+        "sidecar.istio.io/proxyMemoryLimit: once any sidecar.istio.io/proxy* resource annotation "
+        "is set, the injector uses only these annotations and none of the mesh-wide resources, "
+        "so its sidecar runs without a memory limit"
     )
     assert_findings(RULE, deployment("proxyCPU: 100m"), (10, 9))
     assert_findings(RULE, deployment("proxyCPU: 100m", "proxyCPULimit: 200m"), (10, 9))
+
+
+def test_only_a_cpu_limit_annotation_loses_the_default_memory_limit():
+    """The injection template's `if or (isset ...)` covers the limit annotations too."""
+    [finding] = findings_of(RULE, deployment("proxyCPULimit: 500m"))
+    assert (finding.line, finding.column) == (10, 9)
+    assert "sets sidecar.istio.io/proxyCPULimit: 500m but no" in finding.message
+
+
+def test_pods_without_resource_annotations_get_the_mesh_defaults():
+    assert_findings(RULE, deployment("proxyImage: example/proxy:1", "statsInclusionPrefixes: x"))
 
 
 def test_request_annotations_with_a_memory_limit_are_fine():
@@ -207,19 +270,19 @@ def test_kubernetes_quantities(text, value):
     assert parse_quantity(text) == value
 
 
-def test_a_values_override_need_not_repeat_the_memory_limit_of_its_base():
+def test_a_values_override_restoring_the_memory_limit_covers_its_base():
     base_values = (
-        "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n      limits: {memory: 512Mi}\n"
+        "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n      limits: {memory: null}\n"
     )
-    override = (
-        "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n      requests: {memory: 256Mi}\n"
-    )
+    override = "meshConfig: {}\nglobal:\n  proxy:\n    resources:\n      limits: {memory: 512Mi}\n"
     assert_findings(RULE, {"istio/values.yaml": base_values, "istio/values-prod.yaml": override})
-    assert_findings(RULE, {"a/values.yaml": base_values, "b/values.yaml": override}, (4, 5))
+    assert_findings(RULE, {"a/values.yaml": base_values, "b/values.yaml": override}, (5, 16))
 
 
 def test_an_ambient_install_without_sidecar_namespaces_is_not_judged():
-    ambient = OPERATOR.split("  meshConfig:")[0] + "  profile: ambient\n"
+    ambient = operator("          limits: {memory: null}\n").replace(
+        "spec:\n", "spec:\n  profile: ambient\n", 1
+    )
     assert_findings(RULE, ambient)
     sidecars = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: legacy\n  labels: {istio-injection: enabled}\n"
-    assert_findings(RULE, {"iop.yaml": ambient, "ns.yaml": sidecars}, (6, 1))
+    assert_findings(RULE, {"iop.yaml": ambient, "ns.yaml": sidecars}, (13, 20))

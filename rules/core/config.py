@@ -9,7 +9,7 @@ value is a `ConfigError` whose one-line message names it. Example:
     include: ["mesh/**"]
     exclude: ["**/testdata/**"]
     health_paths: [/healthz, /ready]
-    probes_rewritten: false
+    probes_rewritten: true
     istio_version: "1.24"
     rules:
       sidecar-missing: off
@@ -84,8 +84,9 @@ class Config:
     waive: tuple[ConfigWaiver, ...] = ()
     health_paths: tuple[str, ...] = DEFAULT_HEALTH_PATHS
     """Paths kubelet probes use: authorization must let callers without identity reach them."""
-    probes_rewritten: bool = False
-    """True when injection rewrites HTTP probes to pilot-agent, so they bypass authorization."""
+    probes_rewritten: bool = True
+    """Whether the mesh's injector rewrites probes to the sidecar agent (Istio's default), so
+    they bypass authorization. `false` for a mesh, installed elsewhere, that turned it off."""
     istio_version: str = ISTIO_VERSIONS[0]
     """The Istio release whose CRD schemas resources are validated against."""
 

@@ -26,7 +26,6 @@ NEGATED_IDENTITY = ("notPrincipals", "notNamespaces", "notRequestPrincipals")
 IP_FIELDS = ("ipBlocks", "remoteIpBlocks", "notIpBlocks", "notRemoteIpBlocks")
 IDENTITY_CONDITIONS = ("source.principal", "source.namespace", "request.auth.", "connection.sni")
 CALLER_IPS = ("source.ip", "remote.ip")
-UNKNOWABLE_OPERATION = ("hosts", "notHosts", "ports", "notPorts")
 
 
 def action(policy: Resource) -> str:
@@ -48,6 +47,15 @@ def selector_labels(policy: Resource) -> frozenset[tuple[str, str]] | None:
     if not isinstance(labels, dict) or not labels:
         return None
     return frozenset((str(k), str(v)) for k, v in labels.items())
+
+
+def applies_to(policy: Resource, namespace: str | None, labels: dict[str, Any], root: str) -> bool:
+    """Whether the policy applies to a workload of `namespace` with pod `labels`: its own
+    namespace or the root namespace (mesh-wide), and a selector those labels satisfy."""
+    if policy.namespace != namespace and policy.namespace != root:
+        return False
+    selector = selector_labels(policy)
+    return selector is None or all(str(labels.get(k)) == v and k in labels for k, v in selector)
 
 
 def describe_labels(labels: Iterable[tuple[str, str]]) -> str:
@@ -188,9 +196,18 @@ def _template(pattern: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
-def _operation_admits(operation: dict[str, Any], path: str, strict: bool) -> bool:
-    """Whether a GET of `path` matches the operation. `strict`: fields we cannot judge fail."""
-    if strict and any(values(operation, key) for key in UNKNOWABLE_OPERATION):
+def _operation_admits(
+    operation: dict[str, Any], path: str, strict: bool, method: str = "GET", port: int | None = None
+) -> bool:
+    """Whether a request (`method` of `path`, to container `port` when known) matches the
+    operation. `strict`: fields we cannot judge fail; otherwise they pass."""
+    if strict and any(values(operation, key) for key in ("hosts", "notHosts")):
+        return False
+    ports, not_ports = values(operation, "ports"), values(operation, "notPorts")
+    if port is None:
+        if strict and (ports or not_ports):
+            return False
+    elif (ports and str(port) not in ports) or str(port) in not_ports:
         return False
     paths, not_paths = values(operation, "paths"), values(operation, "notPaths")
     if paths and not any(path_matches(p, path) for p in paths):
@@ -198,9 +215,9 @@ def _operation_admits(operation: dict[str, Any], path: str, strict: bool) -> boo
     if any(path_matches(p, path) for p in not_paths):
         return False
     methods, not_methods = values(operation, "methods"), values(operation, "notMethods")
-    if methods and not any(string_matches(m, "GET") for m in methods):
+    if methods and not any(string_matches(m, method) for m in methods):
         return False
-    return not any(string_matches(m, "GET") for m in not_methods)
+    return not any(string_matches(m, method) for m in not_methods)
 
 
 def admitted_paths(
@@ -213,6 +230,14 @@ def admitted_paths(
         for path in health_paths
         if found is None or any(_operation_admits(op, path, strict) for op in found)
     ]
+
+
+def admits_request(
+    rule: dict[str, Any], path: str, method: str, port: int | None, strict: bool = False
+) -> bool:
+    """Whether the rule's `to` matches one request (absent `to` matches every request)."""
+    found = operations(rule)
+    return found is None or any(_operation_admits(op, path, strict, method, port) for op in found)
 
 
 def only_health_paths(rule: dict[str, Any], health_paths: Iterable[str]) -> bool:

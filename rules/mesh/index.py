@@ -6,6 +6,7 @@ share one pass over the resources instead of each scanning them again.
 
 from __future__ import annotations
 
+import posixpath
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -232,6 +233,16 @@ class MeshIndex:
             if s.spec.get("type") != "ExternalName"
             and not is_gateway_selector(mapping(s.spec.get("selector")))
         ]
+
+    def control_plane_installs(self) -> list[MeshConfigSource]:
+        """The mesh config sources that install istiod, one per configuration and folder (the
+        values files of one folder are layers of one install; so are overlays of one name)."""
+        installs: dict[tuple[Any, ...], MeshConfigSource] = {}
+        for source in self.mesh_configs:
+            if source.installs_control_plane:
+                folder = posixpath.dirname(source.resource.path)
+                installs.setdefault((*source.layer_key, folder), source)
+        return list(installs.values())
 
     def sidecar_mesh_configs(self) -> list[MeshConfigSource]:
         """Mesh config sources whose sidecar settings matter: an ambient-profile install counts

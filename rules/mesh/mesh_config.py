@@ -48,6 +48,7 @@ MESH_CONFIG_KINDS = (
     "HelmRelease",
     "Istio",
 )
+INJECTOR_CONFIGMAP = "istio-sidecar-injector"
 _NO_PILOT_PROFILES = frozenset({"empty"})
 _MAX_EMBEDDED_CHARS = 256 * 1024
 
@@ -71,6 +72,23 @@ class MeshConfigSource:
         return describe(self.resource)
 
     @property
+    def installs_control_plane(self) -> bool:
+        """Whether the source installs istiod (an IstioOperator, istiod Helm values and the
+        like), not just configures a running one (the `istio` ConfigMap)."""
+        return self.resource.kind != "ConfigMap"
+
+    def root_namespace(self, default: str) -> str:
+        """The root namespace this install gives the mesh: `meshConfig.rootNamespace`, else the
+        chart's `global.istioNamespace` (both default to istio-system), else `default`."""
+        for value in (
+            self.mesh.get("rootNamespace"),
+            mapping(mapping(self.values).get("global")).get("istioNamespace"),
+        ):
+            if isinstance(value, str) and value:
+                return value
+        return default
+
+    @property
     def default_config(self) -> dict[str, Any]:
         return mapping(self.mesh.get("defaultConfig"))
 
@@ -79,11 +97,20 @@ class MeshConfigSource:
         return mapping(mapping(mapping(self.values).get("global")).get("proxy"))
 
     @property
+    def profile(self) -> str | None:
+        """The install profile: IstioOperator `spec.profile`, Helm `profile` or `global.profile`
+        (the chart reads `profile` first)."""
+        if self.resource.kind in ("IstioOperator", "Istio"):
+            value = self.resource.spec.get("profile")
+        else:
+            values = mapping(self.values)
+            value = values.get("profile") or mapping(values.get("global")).get("profile")
+        return value if isinstance(value, str) else None
+
+    @property
     def ambient_only(self) -> bool:
         """An install with the `ambient` profile: sidecars only where a namespace asks for them."""
-        if self.resource.kind in ("IstioOperator", "Istio"):
-            return self.resource.spec.get("profile") == "ambient"
-        return mapping(self.values).get("profile") == "ambient"
+        return self.profile == "ambient"
 
     @property
     def layer_key(self) -> tuple[Any, ...]:
@@ -263,6 +290,22 @@ def _application_installs(resource: Resource) -> list[ChartInstall]:
 
 def _version(value: Any) -> str | None:
     return None if value in (None, "") else str(value).strip()
+
+
+def is_injector_configmap(resource: Resource, root_namespace: str) -> bool:
+    """The sidecar injector's ConfigMap (`istio-sidecar-injector[-<rev>]` in the root namespace),
+    as a rendered istiod chart holds it: its `data.values` are the chart values it injects with."""
+    name = resource.name
+    return (
+        resource.kind == "ConfigMap"
+        and resource.namespace == root_namespace
+        and (name == INJECTOR_CONFIGMAP or name.startswith(INJECTOR_CONFIGMAP + "-"))
+    )
+
+
+def injector_values(configmap: Resource) -> dict[str, Any] | None:
+    """The chart values (JSON) under `data.values` of the injector ConfigMap; None if unreadable."""
+    return parse_embedded_yaml(mapping(configmap.body.get("data")).get("values"))
 
 
 def enables_pilot(operator: Resource) -> bool:
