@@ -19,14 +19,15 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from render import helm
 from render.charts import Chart, ValuesSet, find_charts, values_file_layer
 from render.gitops import ChartUse
 from render.sourcemap import TemplateMap, ValuesLayer
-from rules.core.document import Document
-from rules.core.loader import ParseCache, parse_file
+from rules.core.document import Document, KeyPath
+from rules.core.loader import ParseCache, parse_file, resources_of
+from rules.core.model import Resource, Skipped
 
 RenderCache = MutableMapping[str, dict[str, Any]]
 _CACHE_FORMAT = "helm-1"
@@ -245,3 +246,61 @@ def _chart_file(chart: Chart) -> str:
 def _cache_key(chart: Chart, values: dict[str, Any], release: str, namespace: str) -> str:
     text = json.dumps([_CACHE_FORMAT, values, release, namespace], sort_keys=True, default=str)
     return hashlib.sha256((chart.digest() + text).encode()).hexdigest()
+
+
+@dataclass(slots=True, eq=False)
+class MappedDocument(Document):
+    """A rendered manifest: parsed like any document, but its keys are located through the
+    chart's template and values (`TemplateMap`), and it is not what a person edits."""
+
+    source: TemplateMap | None = None
+    editable: ClassVar[bool] = False
+
+    def locate(self, path: KeyPath) -> tuple[str, int, int]:
+        if self.source is None:
+            return Document.locate(self, path)
+        return self.source.locate(path)
+
+    def position(self, path: KeyPath) -> tuple[int, int]:
+        return self.locate(path)[1:]
+
+
+def resources(outcome: HelmOutcome, default_namespace: str) -> tuple[list[Resource], list[Skipped]]:
+    """The rendered resources of every chart target (namespace: their own, else the release's,
+    else `default_namespace`), and the skipped entries: charts not rendered, with the reason
+    (a render failure names the file and line Helm gave)."""
+    found: list[Resource] = []
+    skipped = [Skipped(path, reason) for path, reason in outcome.skipped]
+    for target in outcome.targets:
+        skipped.extend(Skipped(path, reason) for path, reason in target.skipped)
+        if target.failure is not None:
+            failure = target.failure
+            skipped.append(
+                Skipped(
+                    failure.path,
+                    f"render failed ({target.name}), line {failure.line}: {failure.message}",
+                )
+            )
+            continue
+        namespace = target.values.namespace or default_namespace
+        for rendered in target.documents:
+            document = rendered.document
+            mapped = MappedDocument(
+                rendered.template,
+                document.text,
+                document.start_line,
+                document.body,
+                source=rendered.source,
+            )
+            found.extend(resources_of(rendered.template, mapped, namespace, target.name))
+    return found, skipped
+
+
+def template_files(files: Iterable[str]) -> set[str]:
+    """The files of chart `templates/` folders: rendered, never read as plain manifests."""
+    charts = tuple(
+        path[: -len("Chart.yaml")] for path in files if posixpath.basename(path) == "Chart.yaml"
+    )
+    return {
+        path for path in files if charts and path.startswith(charts) and "/templates/" in f"/{path}"
+    }

@@ -111,7 +111,7 @@ def allowed_imports(package: str) -> set[str] | None:
     match = re.search(r"^May import: (.+)$", doc, re.M)
     if match is None:
         return None
-    return set(re.findall(r"\b(?:bot|rules)(?:\.\w+)*", match[1].split("(")[0]))
+    return set(re.findall(r"\b(?:bot|rules|render)(?:\.\w+)*", match[1].split("(")[0]))
 
 
 def subpackages() -> list[str]:

@@ -119,16 +119,22 @@ def add_check(commands: Subcommands) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     from bot.cli import sources
+    from bot.cli.rendering import ChartRenderer
     from bot.cli.two_cores import parse_in_parallel
     from rules.core.engine import analyse
 
     sources.check_paths(args.paths)
     config = load_config(args.config)
     unreadable: list[Skipped] = []
-    files = [f for f in sources.from_paths(args.paths, unreadable) if config.wants(f.path)]
-    cache = open_cache(args)
-    parse_in_parallel(files, cache)
-    report = analyse(files, config=config, cache=cache)
+    every = list(sources.from_paths(args.paths, unreadable))
+    with ChartRenderer(persistent=not args.no_cache) as renderer:
+        renderer.warm_up(every)
+        files = [f for f in every if config.wants(f.path)]
+        cache = open_cache(args)
+        parse_in_parallel(files, cache)
+        rendered, templates = renderer.render(every, config, cache)
+    files = [f for f in files if f.path not in templates]
+    report = analyse(files, config=config, cache=cache, rendered=rendered)
     report.skipped.extend(s for s in unreadable if config.wants(s.path))
     return emit(report, args.format, new_only=False)
 
@@ -148,6 +154,7 @@ def add_diff(commands: Subcommands) -> None:
 
 def run_diff(args: argparse.Namespace) -> int:
     from bot.cli import sources
+    from bot.cli.rendering import ChartRenderer, chart_folders
     from bot.cli.two_cores import compare, parse_in_parallel
     from rules.core.loader import cache_key
 
@@ -159,15 +166,32 @@ def run_diff(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     else:
         config = config_at(args.base, base_files)
+    base_every, head_every = base_files, head_files
     base_files = [f for f in base_files if config.wants(f.path)]
     head_files = [f for f in head_files if config.wants(f.path)]
     cache = open_cache(args)
-    unread = {
-        f.key for f in (*base_files, *head_files) if f.key is not None and cache_key(f) not in cache
-    }
-    sources.read_blobs([*base_files, *head_files], unread)
-    parse_in_parallel([*base_files, *head_files], cache)
-    report = compare(head_files, base_files, config, cache, keep_base=not args.no_cache)
+    with ChartRenderer(persistent=not args.no_cache) as renderer:
+        renderer.warm_up(head_every)
+        charts = chart_folders([*base_every, *head_every])
+        unread = {  # chart files are read whatever the parse cache holds: they are rendered
+            f.key
+            for f in (*base_every, *head_every)
+            if f.key is not None and (cache_key(f) not in cache or f.path.startswith(charts))
+        }
+        sources.read_blobs([*base_every, *head_every], unread)
+        parse_in_parallel([*base_files, *head_files], cache)
+        base_rendered, base_templates = renderer.render(base_every, config, cache)
+        rendered, templates = renderer.render(head_every, config, cache)
+    report = compare(
+        [f for f in head_files if f.path not in templates],
+        [f for f in base_files if f.path not in base_templates],
+        config,
+        cache,
+        keep_base=not args.no_cache,
+        rendered=rendered,
+        base_rendered=base_rendered,
+        key_files=base_every,
+    )
     return emit(report, args.format, new_only=True, compared=True)
 
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rules.core.config import Config
-    from rules.core.engine import Report
+    from rules.core.engine import Rendered, Report
     from rules.core.loader import ParseCache, SourceFile
-    from rules.core.model import Finding
+    from rules.core.model import Finding, Resource
 
 
 def compare(
@@ -25,29 +25,50 @@ def compare(
     config: Config,
     cache: ParseCache,
     keep_base: bool,
+    rendered: Rendered | None = None,
+    base_rendered: Rendered | None = None,
+    key_files: list[SourceFile] | None = None,
 ) -> Report:
     """Analyse head against base. The base's findings come from the findings cache when a
-    previous run stored them (`keep_base`), else from a child process working in parallel."""
+    previous run stored them (`keep_base`), else from a child process working in parallel.
+    `rendered` / `base_rendered`: the revisions' rendered charts; `key_files`: every file the
+    base's findings depend on (chart files included), for the findings cache's key."""
     from rules.core.engine import analyse
 
+    def run(base_findings: Iterable[Finding] | None) -> Report:
+        return analyse(
+            head_files,
+            base_files,
+            config,
+            cache=cache,
+            base_findings=base_findings,
+            rendered=rendered,
+            base_rendered=base_rendered,
+        )
+
+    extra = list(base_rendered[0]) if base_rendered is not None else []
     if not keep_base:
-        with base_findings_in_parallel(base_files, config, cache) as base_findings:
-            return analyse(head_files, base_files, config, cache=cache, base_findings=base_findings)
+        with base_findings_in_parallel(base_files, config, cache, extra) as base_findings:
+            return run(base_findings)
     from bot.cli.parse_cache import FindingsCache, analysis_key
 
-    findings_cache, key = FindingsCache(), analysis_key(base_files, config)
+    findings_cache = FindingsCache()
+    key = analysis_key(key_files if key_files is not None else base_files, config)
     known = findings_cache.get(key)
     if known is not None:
-        return analyse(head_files, base_files, config, cache=cache, base_findings=known)
-    with base_findings_in_parallel(base_files, config, cache) as base_findings:
-        report = analyse(head_files, base_files, config, cache=cache, base_findings=base_findings)
+        return run(known)
+    with base_findings_in_parallel(base_files, config, cache, extra) as base_findings:
+        report = run(base_findings)
     findings_cache.put(key, report.base_findings)
     return report
 
 
 @contextmanager
 def base_findings_in_parallel(
-    base_files: list[SourceFile], config: Config, cache: ParseCache
+    base_files: list[SourceFile],
+    config: Config,
+    cache: ParseCache,
+    rendered: list[Resource] | None = None,
 ) -> Iterator[Iterable[Finding] | None]:
     """The findings at base, computed by a forked child while this process analyses head.
 
@@ -68,7 +89,7 @@ def base_findings_in_parallel(
 
     def compute() -> list[Finding]:
         resources, _ = load(base_files, config.default_namespace, cache)
-        return run_rules(Context(resources, config), locate=False)
+        return run_rules(Context([*resources, *(rendered or [])], config), locate=False)
 
     load(base_files, config.default_namespace, cache)
     read_end, write_end = os.pipe()

@@ -17,8 +17,19 @@ import rules as registry
 from rules.core.config import Config
 from rules.core.context import Context
 from rules.core.loader import ParseCache, SourceFile, load
-from rules.core.model import Edit, Finding, Problem, Skipped, fingerprint, stable_path
+from rules.core.model import (
+    Edit,
+    Finding,
+    Problem,
+    Resource,
+    Skipped,
+    fingerprint,
+    stable_path,
+)
 from rules.core.waivers import ConfigFileWaiver, Waiver
+
+Rendered = tuple[Sequence[Resource], Sequence[Skipped]]
+"""What a render stage made of a revision: resources, and what it skipped (with the reason)."""
 
 
 @dataclass(slots=True)
@@ -55,18 +66,27 @@ def analyse(
     waivers: Sequence[Waiver] = (),
     today: dt.date | None = None,
     base_findings: Iterable[Finding] | None = None,
+    rendered: Rendered | None = None,
+    base_rendered: Rendered | None = None,
 ) -> Report:
     """Analyse `head`; with `base`, findings whose fingerprint exists at base are not new.
 
     `base_findings`, when given, are the findings at base computed elsewhere (another process,
     a cache): the rules are then not run on base. It is iterated only after the head analysis.
+    `rendered` / `base_rendered`: what a render stage made of the revision's charts (resources,
+    and what it skipped), analysed with the plain files.
     """
     config = config or Config()
     base_context = None
     if base is not None:
         base_resources, _ = load(_wanted(base, config), config.default_namespace, cache)
+        if base_rendered is not None:
+            base_resources = [*base_resources, *base_rendered[0]]
         base_context = Context(base_resources, config)
     head_resources, skipped = load(_wanted(head, config), config.default_namespace, cache)
+    if rendered is not None:
+        head_resources = [*head_resources, *rendered[0]]
+        skipped = [*skipped, *rendered[1]]
     head_context = Context(head_resources, config, base=base_context)
 
     findings = run_rules(head_context)
@@ -112,17 +132,20 @@ def run_rules(context: Context, locate: bool = True) -> list[Finding]:
 def to_finding(rule_id: str, severity: str, problem: Problem, locate: bool = True) -> Finding:
     resource = problem.resource
     key = problem.identity or stable_path(resource.body, problem.path)
-    line, column = resource.position(problem.path) if locate else (0, 0)
+    if resource.target is not None:  # the same resource deployed twice gives two findings
+        key = (*key, "@target", resource.target)
+    path, line, column = resource.locate(problem.path) if locate else (resource.path, 0, 0)
+    editable = resource.document is not None and resource.document.editable
     return Finding(
         rule=rule_id,
         severity=severity,  # type: ignore[arg-type]
         message=problem.message,
-        path=resource.path,
+        path=path,
         line=line,
         column=column,
         resource=resource.ref,
         fingerprint=fingerprint(rule_id, resource.ref, key),
-        edit=_edit(problem) if problem.fix and locate else None,
+        edit=_edit(problem) if problem.fix and locate and editable else None,
     )
 
 

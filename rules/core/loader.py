@@ -386,6 +386,17 @@ def _in_templates(path: str) -> bool:
     return "/templates/" in f"/{path}"
 
 
+def resources_of(
+    path: str, document: Document, namespace: str, target: str | None = None
+) -> list[Resource]:
+    """The resources of one parsed document (a rendered one included), `namespace` applied to
+    those without one, each marked with the `target` that deploys it."""
+    found = list(_resources(path, document, namespace))
+    for resource in found:
+        resource.target = target
+    return found
+
+
 def _resources(path: str, document: Document, default_namespace: str) -> Iterator[Resource]:
     body = document.body
     if "kind" not in body and "meshConfig" in body:

@@ -56,6 +56,8 @@ class Resource:
     path: str
     document: Document | None = None
     prefix: KeyPath = ()
+    target: str | None = None
+    """What deploys the resource (`charts/reviews (values-prod.yaml)`); None for plain files."""
 
     @property
     def ref(self) -> ResourceRef:
@@ -90,6 +92,15 @@ class Resource:
         if self.document is None:
             return (1, 1)
         return self.document.position(self.prefix + tuple(path))
+
+    def locate(self, path: KeyPath) -> tuple[str, int, int]:
+        """The file, line and column a person edits for the key path `path` (for a rendered
+        resource: a template or a values file)."""
+        if self.document is None:
+            return (self.path, 1, 1)
+        if self.document.editable:  # a plain file (its cached parse may carry another path)
+            return (self.path, *self.document.position(self.prefix + tuple(path)))
+        return self.document.locate(self.prefix + tuple(path))
 
     def __repr__(self) -> str:
         return f"<Resource {self.ref} {self.path}>"
