@@ -21,7 +21,7 @@ from typing import Any
 from render import helm
 from render.charts import find_charts
 from render.gitops import uses
-from render.helm_targets import render_charts, resources, template_files
+from render.helm_targets import ChartSpec, render_charts, resources, template_files
 from rules.core.config import Config
 from rules.core.engine import Rendered
 from rules.core.loader import ParseCache, SourceFile, load
@@ -95,13 +95,31 @@ class ChartRenderer:
         charts, _ = find_charts(data)
         if not charts and not any(_is_chart_file(p) for p in data):
             return None, set()
+        settings = _render_settings(config)
+        if getattr(settings, "helm", "auto") == "off":
+            return None, set()  # `render.helm: off`: templates are plain files again, as before
+        specs = [
+            ChartSpec(c.path, list(c.values), c.release, c.namespace)
+            for c in getattr(settings, "charts", ())
+        ]
         manifests = [f for f in files if config.wants(f.path)]
         gitops, _ = load(manifests, config.default_namespace, parse_cache)
         chart_uses, _ = uses(gitops, data, {c.path for c in charts})
         outcome = render_charts(
-            data, self.engine, uses=chart_uses, cache=self.cache, parse_cache=parse_cache
+            data,
+            self.engine,
+            specs=specs,
+            uses=chart_uses,
+            cache=self.cache,
+            parse_cache=parse_cache,
         )
         return resources(outcome, config.default_namespace), template_files(data)
+
+
+def _render_settings(config: Config) -> Any:
+    """The config's `render:` settings (`helm: auto|off`, `charts: [{path, values, release,
+    namespace}]`), None where the config has none."""
+    return getattr(config, "render", None)
 
 
 def chart_folders(files: list[SourceFile]) -> tuple[str, ...]:
