@@ -17,15 +17,24 @@ Application installing the istiod chart with inline values (mesh config, nothing
 
 Each figure is the median wall time of `--runs` runs in this process (the CLI's own start-up,
 about 0.15 s, comes on top). Peak memory: this process and the largest Helm worker.
+
+Then the real commands on the same repository as a git repository (`cli_figures`), as a user
+pays them (start-up included): `footgun check` with an empty cache, and `footgun diff BASE HEAD`
+where HEAD changes one chart's `values-prod.yaml`, with the cache a `footgun check` of BASE
+left (each run starts from a copy of it).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -270,5 +279,48 @@ def main() -> None:
     print(f"peak memory: this process {own:.0f} MiB, Helm worker {worker:.0f} MiB")
 
 
+def cli_figures(runs: int) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) / "repo"
+        write(root, repository())
+        git(root, "init", "-q", "-b", "main")
+        git(root, "add", "-A")
+        git(root, "-c", "user.name=b", "-c", "user.email=b@example.com", "commit", "-qm", "base")
+        base = git(root, "rev-parse", "HEAD")
+        cold = [footgun(root, Path(scratch) / f"cold{i}", "check", ".") for i in range(runs)]
+        warm_base = Path(scratch) / "warm-base"
+        footgun(root, warm_base, "check", ".")
+        write(root, repository(changed=True))
+        git(root, "-c", "user.name=b", "-c", "user.email=b@example.com", "commit", "-qam", "head")
+        warm = []
+        for i in range(runs):
+            cache = Path(scratch) / f"warm{i}"
+            shutil.copytree(warm_base, cache)
+            warm.append(footgun(root, cache, "diff", base, "HEAD"))
+    print(f"footgun check, cold cache:             {median(cold)}")
+    print(f"footgun diff, one values file changed: {median(warm)}")
+
+
+def write(root: Path, files: dict[str, bytes]) -> None:
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def footgun(root: Path, cache: Path, *args: str) -> float:
+    script = Path(sys.executable).with_name("footgun")
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    started = time.perf_counter()
+    subprocess.run([str(script), *args, "--format", "json"], cwd=root, env=env, capture_output=True)
+    return time.perf_counter() - started
+
+
 if __name__ == "__main__":
     main()
+    cli_figures(int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 5)
