@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -109,6 +111,9 @@ class Job(Base):
     run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_by: Mapped[str | None] = mapped_column(String(128))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_session: Mapped[int | None] = mapped_column(Integer)
+    """PostgreSQL: the backend pid of the claiming worker's session, which holds the job's
+    advisory lock until the job ends or the process dies (then the job is resumed at once)."""
     last_error: Mapped[str | None] = mapped_column(Text)
     dedupe_key: Mapped[str | None] = mapped_column(String(400))
     delivery_id: Mapped[str | None] = mapped_column(String(64))
@@ -228,10 +233,17 @@ class WaiverEvent(Base):
 
 
 class SlashCommand(Base):
-    """A comment whose commands were executed: an edit or a redelivery never runs them twice."""
+    """A comment whose commands were executed: an edit or a redelivery never runs them twice.
+
+    The rows of one user in one repository are also that user's quota (commented comments per
+    hour), and `role` the repository role looked up for the comment, if one was.
+    """
 
     __tablename__ = "slash_commands"
-    __table_args__ = (UniqueConstraint("comment_kind", "comment_id"),)
+    __table_args__ = (
+        UniqueConstraint("comment_kind", "comment_id"),
+        Index("ix_slash_commands_quota", "repository", "author", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     comment_kind: Mapped[str] = mapped_column(String(16))
@@ -241,6 +253,38 @@ class SlashCommand(Base):
     author: Mapped[str | None] = mapped_column(String(255))
     job_id: Mapped[int | None] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    role: Mapped[str | None] = mapped_column(String(16))
+
+
+class UnconcludedCheck(Base):
+    """A check run a failed job could not conclude (GitHub did not answer): a sweep does it later.
+
+    One row per head SHA; the sweep concludes the App's check run there with `reason` unless
+    something else has completed it meanwhile, then deletes the row.
+    """
+
+    __tablename__ = "unconcluded_checks"
+    __table_args__ = (UniqueConstraint("repository", "head_sha"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installation_id: Mapped[int] = mapped_column(BigInteger)
+    repository: Mapped[str] = mapped_column(String(255))
+    head_sha: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    """Also the claim: a sweep moves it forward before trying, so replicas do not both try."""
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Readiness(Base):
+    """One row /readyz rewrites: the database answering is not enough, it must take writes."""
+
+    __tablename__ = "readiness"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CleanupIssue(Base):
@@ -298,7 +342,19 @@ class Database:
         await self.engine.dispose()
 
 
+PG_KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
+"""PostgreSQL's side of our connections: a replica whose host vanished without closing them is
+noticed in about 25 s (the OS default is hours), and the job claims it held are dropped."""
+
+
 def open_database(url: str, **engine_options: Any) -> Database:
+    if url.startswith("postgresql+asyncpg"):
+        connect_args = engine_options.setdefault("connect_args", {})
+        connect_args.setdefault("server_settings", {}).update(PG_KEEPALIVES)
     engine = create_async_engine(url, **engine_options)
     if engine.dialect.name != "sqlite":
         return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
@@ -464,6 +520,70 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class DatabaseInUse(Exception):
+    """Another process serves this SQLite file: one line, naming the file and that process."""
+
+
+_HELD: dict[Path, tuple[int, int]] = {}
+"""Lock files this process holds: path -> (descriptor, holders in this process)."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for PostgreSQL or an in-memory database."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def hold_sqlite_file(url: str) -> Callable[[], None]:
+    """Take the one-process lock of a SQLite database; the function that gives it back.
+
+    One process serves a SQLite file: its workers' claims, the start-up release of abandoned
+    jobs and the group writer all assume so, and a second `footgun serve` would take over the
+    first one's running jobs and post their comments twice. The lock is an exclusive `flock`
+    on `FILE.lock` beside the database (the kernel drops it when the process dies, even by
+    SIGKILL). Holding it again in the same process is fine. No-op for PostgreSQL.
+    """
+    path = sqlite_file(url)
+    if path is None:
+        return lambda: None
+    lock = path.with_name(path.name + ".lock").resolve()
+    if lock in _HELD:
+        descriptor, count = _HELD[lock]
+        _HELD[lock] = (descriptor, count + 1)
+        return lambda: _let_go(lock)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(descriptor)
+        raise DatabaseInUse(
+            f"the SQLite database {path} is in use by another footgun process (pid {holder}):"
+            " one process serves a SQLite file; stop that one first, or use PostgreSQL to run"
+            " several replicas"
+        ) from None
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+    _HELD[lock] = (descriptor, 1)
+    return lambda: _let_go(lock)
+
+
+def _let_go(lock: Path) -> None:
+    if lock not in _HELD:
+        return
+    descriptor, count = _HELD[lock]
+    if count > 1:
+        _HELD[lock] = (descriptor, count - 1)
+        return
+    del _HELD[lock]
+    os.close(descriptor)  # closing the last descriptor drops the flock
 
 
 def alembic_config(url: str | None = None) -> Any:

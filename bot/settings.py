@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         description="seconds between waiver sweeps (reminders, passed deadlines) in each "
         "`footgun serve`; `footgun sweep` from cron does the same once",
     )
+    check_sweep_interval: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        description="seconds between sweeps that conclude check runs a failed job could not "
+        "conclude (GitHub was down), in each `footgun serve`",
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: Literal["auto", "json", "text"] = Field(
         "auto",

@@ -31,10 +31,15 @@ blocks or negated identities), and no `when` requiring one.
 
 A DENY policy is flagged per rule that certainly matches the kubelet (no `from`, or a source
 with only `notPrincipals`/`notNamespaces`/`notRequestPrincipals`, and no `when`) on a probe.
-Left alone: AUDIT and CUSTOM policies; policies attached with `targetRef(s)` (gateways,
-waypoints: not on the kubelet's path); policies selecting gateway pods, which answer probes on
-their status port, outside authorization; and ambient namespaces (ztunnel exempts kubelet
-probes, since 1.22's ambient GA).
+Left alone: AUDIT and CUSTOM policies; policies attached with `targetRef(s)`, which never reach
+the kubelet's path (Istio 1.32 `ShouldAttachPolicy`: a pod with a sidecar ignores every policy
+that has `targetRefs`; a Gateway target is an ingress gateway, whose probes go to its status
+port, or a waypoint, and a Service or GatewayClass target is enforced by waypoints, which the
+kubelet's probes, sent straight to the pod, never cross); policies selecting gateway pods
+(labels of a Gateway's selector, `istio: ingressgateway`, `gateway.networking.k8s.io/gateway-name`),
+which answer probes on their status port, outside authorization; and ambient namespaces
+(labelled `istio.io/dataplane-mode: ambient`, or holding a pod so labelled or annotated
+`ambient.istio.io/redirection: enabled`: ztunnel exempts kubelet probes, since 1.22's ambient GA).
 """
 
 from __future__ import annotations

@@ -2,6 +2,12 @@
 
 Chaos tests add `fault.delay` or `fault.abort` to a route; forgetting to remove it ships a
 permanent outage for a share of requests that never shows up in application logs.
+
+Istio fact (istio/istio 1.30.3, `pilot/pkg/networking/core/route/route.go`, `TranslateFault`;
+VirtualService `http[].fault` since 1.0): a route's `fault` becomes Envoy's HTTP fault filter
+on the calling proxy (the sidecars for `mesh`, the gateways the VirtualService is bound to): a
+`delay` (`fixedDelay`) or an `abort` (`httpStatus`, `grpcStatus`) on the share of requests its
+`percentage` gives. A fault with neither is dropped, so `fault: {}` is not flagged.
 """
 
 from __future__ import annotations

@@ -3,6 +3,14 @@
 A misspelt gateway name, or a short name that resolves in the wrong namespace (`my-gateway` in a
 VirtualService of namespace `shop` means `shop/my-gateway`, not `istio-system/my-gateway`), and
 the routes never reach the ingress: Istio accepts the VirtualService and serves 404s.
+
+Istio facts (istio/istio 1.30.3, `pilot/pkg/model/config.go`, `resolveGatewayName`): a short
+`name` in `gateways` is `<VirtualService namespace>/name`; `ns/name` is taken as written and
+`./name` in the VirtualService's namespace; the legacy `name.ns[.svc...]` form means `ns/name`;
+`mesh` stands for the sidecars. istioctl reports a missing one as IST0101
+(`analyzers/virtualservice/gateways.go`).
+A Kubernetes Gateway API Gateway of that namespace and name counts: Istio binds VirtualServices
+to it, and istioctl 1.32's GatewayAnalyzer accepts it (`virtualservice/gateways.go`).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from typing import Any
 
 from rules.core.context import Context
 from rules.core.model import Problem, describe
+from rules.mesh.gateway_api import Found
 from rules.mesh.references import gateway_references
 
 ID = "gateway-not-found"
@@ -105,6 +114,10 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         for position, namespace, name in gateway_references(vs):
             if index.gateway(namespace, name) is not None:
                 continue
+            if namespace is not None:
+                found, _ = index.gateway_api.lookup("Gateway", (namespace, ""), name)
+                if found is not Found.MISSING:
+                    continue  # a Gateway API Gateway: Istio binds VirtualServices to it too
             elsewhere = sorted(ns or "" for ns in index.gateway_namespaces(name))
             hint = (
                 f"; a Gateway '{name}' exists in namespace {', '.join(elsewhere)}: write "

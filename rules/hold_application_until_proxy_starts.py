@@ -4,6 +4,17 @@ iptables already sends an application's traffic to Envoy while Envoy has no rout
 made at start-up fail with "connection refused" and the pod looks flaky until it restarts. The
 mesh config can hold every application until its proxy is ready; a pod can opt out again
 (judged only on pods that get a sidecar, as proxy-resources-missing does).
+
+Istio facts (istio/istio 1.30.3, `files/injection-template.yaml`): the setting exists since
+1.7, read from `meshConfig.defaultConfig`, the pod's `proxy.istio.io/config` and the chart value
+`global.proxy.holdApplicationUntilProxyStarts`. It only matters for a sidecar injected as a
+regular container: with Kubernetes native sidecars (the proxy as a restartable init container,
+which Kubernetes starts and waits for before the application) the template ignores it. Native
+sidecars are on when istiod's `ENABLE_NATIVE_SIDECARS` is "true", or by default since 1.28
+("auto") when every node runs Kubernetes 1.33 or later; per pod, the annotation
+`sidecar.istio.io/nativeSidecar`. The repository cannot show the nodes' version, so only an
+explicit "true" (istiod values `env` / `pilot.env`, an IstioOperator's `spec.values.pilot.env`
+or `components.pilot.k8s.env`; the pod annotation) makes the rule quiet.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ from rules.mesh.mesh_config import (
     file_scope,
     is_false,
     is_true,
+    mapping,
     parse_embedded_yaml,
 )
 
@@ -38,7 +50,9 @@ WHY = (
 FIX = (
     "Set `holdApplicationUntilProxyStarts: true` in the mesh config's `defaultConfig` "
     "(IstioOperator `spec.meshConfig.defaultConfig`, the `istio` ConfigMap's `mesh`, or Helm "
-    "`meshConfig.defaultConfig`), and remove pod annotations that set it to false."
+    "`meshConfig.defaultConfig`), and remove pod annotations that set it to false. Or run "
+    'Kubernetes native sidecars (istiod `env: {ENABLE_NATIVE_SIDECARS: "true"}`, nodes on '
+    "Kubernetes 1.33 or later), which start the proxy before the application."
 )
 FAIL = """\
 apiVersion: install.istio.io/v1alpha1
@@ -73,12 +87,16 @@ OPTIONS: dict[str, Any] = {}
 
 SETTING = "holdApplicationUntilProxyStarts"
 PROXY_CONFIG = "proxy.istio.io/config"
+NATIVE_SIDECAR = "sidecar.istio.io/nativeSidecar"
+NATIVE_ENV = "ENABLE_NATIVE_SIDECARS"
 _FALSE_SETTING = re.compile(rf"""(["']?{SETTING}["']?\s*:\s*)false\b""")
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     sources = ctx.index.sidecar_mesh_configs()
     for source in sources:
+        if native_sidecars(source):
+            continue  # Kubernetes starts the proxy before the application anyway
         setting = source.default_config.get(SETTING)
         if _holds(source) or (not is_false(setting) and covered_by_layers(source, sources, _holds)):
             continue
@@ -86,6 +104,8 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     for workload in ctx.index.workloads():
         if not workload.has_proxy:
             continue  # opted out, host network or ambient: no sidecar to wait for
+        if is_true(workload.annotations.get(NATIVE_SIDECAR)):
+            continue
         value = workload.annotations.get(PROXY_CONFIG)
         proxy_config = parse_embedded_yaml(value)
         if proxy_config is None or not is_false(proxy_config.get(SETTING)):
@@ -100,6 +120,19 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             "and fail their first outbound calls",
             fix=_annotation_fix(value),
         )
+
+
+def native_sidecars(source: MeshConfigSource) -> bool:
+    """istiod's `ENABLE_NATIVE_SIDECARS` is "true" in this install's values."""
+    values = mapping(source.values)
+    envs = [mapping(values.get("env")), mapping(mapping(values.get("pilot")).get("env"))]
+    if source.resource.kind == "IstioOperator":
+        pilot = mapping(mapping(source.resource.spec.get("components")).get("pilot"))
+        listed = mapping(pilot.get("k8s")).get("env")
+        for item in listed if isinstance(listed, list) else ():
+            if isinstance(item, dict) and item.get("name") == NATIVE_ENV:
+                envs.append({NATIVE_ENV: item.get("value")})
+    return any(is_true(env.get(NATIVE_ENV)) for env in envs)
 
 
 def _holds(source: MeshConfigSource) -> bool:

@@ -3,6 +3,17 @@
 A typo in a host (`reviwes`), a Service renamed in one file but not in the rules that point at
 it: Istio accepts the configuration and the traffic fails with 503s (no healthy upstream), or
 the DestinationRule's TLS and subsets silently apply to nothing.
+
+Istio facts (istio/istio 1.30.3): a destination host must name a service of the registry
+(a Kubernetes Service or a ServiceEntry host visible through `exportTo`), or the route has no
+cluster and fails with 503s; istioctl reports route and mirror destinations so
+(`analyzers/virtualservice/destinationhosts.go`, IST0101 ReferencedResourceNotFound). This rule
+also reads VirtualService and DestinationRule hosts, which istioctl does not, and only where
+the repository shows the Services of the host's namespace. pilot expands only a name without a
+dot (`ResolveShortnameToFQDN`): a partial name such as `reviews.bookinfo` or
+`reviews.bookinfo.svc` in a destination or a DestinationRule's host is kept as written and
+names no service, though cluster DNS would resolve it; it is reported with the full name as
+the fix (unless a ServiceEntry lists it exactly).
 """
 
 from __future__ import annotations
@@ -11,9 +22,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
-from rules.core.model import Problem, describe
-from rules.mesh.hosts import in_cluster
-from rules.mesh.references import host_references
+from rules.core.model import Problem, Resource, describe
+from rules.mesh.hosts import in_cluster, string_items
+from rules.mesh.references import HostReference, host_references
 
 ID = "host-not-found"
 SEVERITY = "warning"
@@ -93,7 +104,17 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             service = in_cluster(fqdn, domain)
             if service is None or service[1] not in index.service_namespaces:
                 continue
-            if index.services_for(ref.host, resource.namespace):
+            found = index.services_for(ref.host, resource.namespace)
+            if found:
+                if _partial(ref, resource.kind, fqdn) and not _literal_entry(ref.host, found):
+                    yield Problem(
+                        resource,
+                        ref.path,
+                        f"{describe(resource)} {ref.role} '{ref.host}' is a partial name: Istio "
+                        f"expands only a name without a dot and keeps '{ref.host}' as written, so "
+                        f"it matches no service (Service {fqdn} exists); write {fqdn}",
+                        fix=("set", fqdn),
+                    )
                 continue
             shown = f"'{ref.host}'" + ("" if ref.host == fqdn else f" ({fqdn})")
             hidden = [
@@ -117,3 +138,19 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 f"{describe(resource)} {ref.role} {shown} matches no Service or ServiceEntry "
                 f"in this repository, which defines other Services in namespace {service[1]}",
             )
+
+
+def _partial(ref: HostReference, kind: str, fqdn: str) -> bool:
+    """`name.namespace` or `name.namespace.svc` where Istio needs a service name: a
+    DestinationRule's host or a route's destination (VirtualService hosts match Host headers,
+    where such names are aliases)."""
+    return (
+        "." in ref.host and ref.host != fqdn and (kind == "DestinationRule" or ref.role != "host")
+    )
+
+
+def _literal_entry(host: str, found: list[Resource]) -> bool:
+    """A ServiceEntry that lists the host exactly as written: Istio then finds it."""
+    return any(
+        r.kind == "ServiceEntry" and host in string_items(r.spec.get("hosts")) for r in found
+    )

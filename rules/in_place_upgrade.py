@@ -4,6 +4,12 @@ Bumping `tag` or `hub` without a new `revision` replaces the running istiod: sid
 talk to a control plane of another version, and there is no old istiod left to roll back to.
 A canary upgrade installs the new version under a new revision beside the old one.
 
+Istio facts (Istio's upgrade docs, canary upgrades since 1.6): `revision` gives each control
+plane its own istiod and injector, so a new version installs beside the old one and namespaces
+move with `istio.io/rev`; the same revision with a new `tag`/`hub` (or `values.global.tag` /
+`values.global.hub`) upgrades the running istiod in place, which the docs call the less safe
+method.
+
 Where the control plane is installed, and what counts (facts from Istio's "Upgrade with Helm"
 and "Canary upgrades" guides, 1.20-1.28, and the Sail Operator's update strategies):
 

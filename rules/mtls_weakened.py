@@ -18,6 +18,13 @@ that caused it:
 Already PERMISSIVE or DISABLE at base is nothing new. A DestinationRule that newly sets
 `tls.mode: DISABLE` (top level, per port, per subset) makes its clients send plaintext; it is
 compared with the base DestinationRule of the same name, or for the same host.
+
+Istio facts (istio/istio 1.30.3, `pilot/pkg/security/authn/policy_applier.go`): the effective
+mode is composed mesh, then namespace, then workload, then port, each UNSET level inheriting
+its parent's, from a PERMISSIVE default; of several policies for one scope the oldest wins.
+Clients send mTLS on their own to servers with a sidecar (`enableAutoMtls`, default true since
+1.5) unless a DestinationRule's `tls.mode: DISABLE` turns it off for that host: plaintext where
+the server accepts it, failing requests where it is STRICT.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from rules.core.context import Context
 from rules.core.document import KeyPath
 from rules.core.model import Problem, Resource, describe, stable_path
 from rules.schema import store as schema_store
-from rules.schema.validator import Issue, Walker, dotted, key_text, suggest
+from rules.schema.validator import MAX_COUNTED, Issue, Walker, dotted, key_text, suggest
 
 ID = "schema-invalid"
 SEVERITY = "error"
@@ -163,14 +163,15 @@ def _check_resource(
         return
     walker = Walker(store.nodes, MAX_REPORTED)
     _walk_top(resource.body, root, walker)
+    seen: dict[tuple[str, ...], int] = {}
     for issue in walker.issues:
-        yield _to_problem(resource, issue, store, set_name, others)
+        yield _to_problem(resource, issue, store, set_name, others, seen)
     hidden = walker.count - len(walker.issues)
     if hidden > 0:
-        more = f"{hidden:,}" if walker.count < 10_000 else f"{hidden:,} or more"
+        more = f"{hidden:,}" if walker.count < MAX_COUNTED else f"at least {hidden:,}"
         yield Problem(
             resource,
-            (),
+            walker.issues[-1].path,  # listed after the last one shown
             f"{describe(resource)}: {more} more schema problems not shown "
             f"(only the first {MAX_REPORTED} are reported per resource)",
             identity=("schema-more",),
@@ -284,7 +285,12 @@ def _metadata(value: Any, walker: Walker) -> None:
 
 
 def _to_problem(
-    resource: Resource, issue: Issue, store: schema_store.Store, set_name: str, others: list[str]
+    resource: Resource,
+    issue: Issue,
+    store: schema_store.Store,
+    set_name: str,
+    others: list[str],
+    seen: dict[tuple[str, ...], int],
 ) -> Problem:
     message = issue.message
     severity = None
@@ -293,11 +299,16 @@ def _to_problem(
             if _declared(resource, store, other, issue.path):
                 message, severity = _newer(issue, store, set_name, other)
                 break
+    # List items are named by their content: identical items (ten `- 42`) are told apart by
+    # their rank among the identical ones, which inserting other items does not change.
+    identity = (*stable_path(resource.body, issue.path), issue.code)
+    rank = seen.get(identity, 0)
+    seen[identity] = rank + 1
     return Problem(
         resource,
         issue.path,
         f"{describe(resource)}: {message}",
-        identity=(*stable_path(resource.body, issue.path), issue.code),
+        identity=(*identity, str(rank)) if rank else identity,
         severity=severity,  # type: ignore[arg-type]
     )
 

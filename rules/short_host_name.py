@@ -3,6 +3,11 @@
 Istio expands a short host in the namespace of the resource that names it, not of the Service:
 `reviews` in a VirtualService of namespace `frontend` means `reviews.frontend.svc.cluster.local`.
 Moving the resource, or copying it to another namespace, silently points it somewhere else.
+
+Istio fact (istio/istio 1.30.3, `pilot/pkg/model/config.go`, `ResolveShortnameToFQDN`, the same
+since 1.0): a host without a dot becomes `<host>.<namespace of the resource>.svc.<domain>`; `*`,
+IP addresses and anything with a dot are kept as written. istioctl's analyzers expand alike
+(`ConvertHostToFQDN`).
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 A Sidecar's point is to narrow what istiod sends a proxy. `*/*` (or leaving `egress` out, which
 Istio treats as `*/*`) keeps the whole mesh in every proxy it applies to, while the resource's
 presence suggests the namespace is already scoped.
+
+Istio facts (istio/istio 1.30.3, `pilot/pkg/model/sidecar.go`; Sidecar since 1.1): a Sidecar
+without `egress` gets one egress listener with hosts `*/*`, the whole mesh, as if it were
+absent. Sidecar resources configure sidecar proxies only: workloads in ambient namespaces run
+none, so their Sidecars are not judged.
 """
 
 from __future__ import annotations

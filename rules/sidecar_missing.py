@@ -3,6 +3,13 @@
 Without a namespace-wide Sidecar (or a mesh-wide default in the root namespace) istiod sends
 every proxy the configuration of every service in the mesh: proxy memory and push times grow
 with the size of the mesh instead of with what the namespace calls.
+
+Istio facts (istio/istio 1.30.3, `pilot/pkg/model/sidecar.go` and `push_context.go`; Sidecar
+since 1.1): a proxy's scope is the Sidecar without `workloadSelector` of its namespace, else the
+root namespace's Sidecar without `workloadSelector`, else every service exported to it. A pod
+gets a sidecar where its namespace is labelled `istio-injection: enabled`, or `istio.io/rev`
+without `istio-injection` (`mutatingwebhook.yaml`). A Namespace the repository declares in the
+mesh is judged even when its workloads are deployed from elsewhere: its Sidecar belongs with it.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from typing import Any
 
 from rules.core.context import Context
 from rules.core.loader import WORKLOAD_KINDS
-from rules.core.model import Problem
+from rules.core.model import Problem, Resource
 
 ID = "sidecar-missing"
 SEVERITY = "warning"
@@ -96,7 +103,9 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
     if index.root_default_sidecars():
         return
     root = ctx.config.root_namespace
+    judged = set()
     for namespace in index.application_namespaces():
+        judged.add(namespace)
         if index.namespace_sidecars(namespace):
             continue
         membership = index.mesh_membership(namespace)
@@ -112,15 +121,37 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         anchor = membership.namespace_object or (
             with_sidecars[0].resource if with_sidecars else services[0]
         )
-        yield Problem(
-            anchor,
-            ("metadata", "name"),
-            f"Namespace {namespace} is in the mesh ({membership.reason}) and this repository holds "
-            f"{_holdings(len(with_sidecars), len(services))} in it, but no Sidecar without "
-            f"workloadSelector in {namespace} and no default Sidecar in {root}: its proxies "
-            "receive configuration for every service in the mesh",
-            identity=("namespace", namespace),
+        holds = _holdings(len(with_sidecars), len(services))
+        yield _problem(
+            anchor, namespace, membership.reason, root, f" and this repository holds {holds} in it"
         )
+    for namespace_object in ctx.of_kind("Namespace"):
+        namespace = namespace_object.name
+        if namespace in judged or namespace == root or index.namespace_sidecars(namespace):
+            continue
+        judged.add(namespace)
+        membership = index.mesh_membership(namespace)
+        if membership is None or membership.namespace_object is None:
+            continue
+        yield _problem(
+            membership.namespace_object,
+            namespace,
+            membership.reason,
+            root,
+            " and holds no workloads in this repository (they are deployed from elsewhere; its "
+            "Sidecar belongs here, beside the Namespace)",
+        )
+
+
+def _problem(anchor: Resource, namespace: str, reason: str, root: str, holdings: str) -> Problem:
+    return Problem(
+        anchor,
+        ("metadata", "name"),
+        f"Namespace {namespace} is in the mesh ({reason}){holdings}, but no Sidecar without "
+        f"workloadSelector in {namespace} and no default Sidecar in {root}: its proxies receive "
+        "configuration for every service in the mesh",
+        identity=("namespace", namespace),
+    )
 
 
 def _holdings(workloads: int, services: int) -> str:

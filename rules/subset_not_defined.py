@@ -3,6 +3,12 @@
 Subsets live in DestinationRules, routes in VirtualServices, often in different files or
 pull requests: remove `v1` from a DestinationRule while a route still sends traffic to it, and
 that route fails with 503s (no healthy upstream) from the moment the change is applied.
+
+Istio facts (istio/istio 1.30.3): a route to an undefined subset has no cluster and fails with
+503s; istioctl reports it (`analyzers/virtualservice/destinationrules.go`, IST0101 for the
+host+subset). istiod merges the DestinationRules of one host that have no workload selector,
+concatenating their subsets by name (`pilot/pkg/model/destination_rule.go`), so their union
+counts here.
 """
 
 from __future__ import annotations

@@ -51,3 +51,17 @@ def assert_findings(rule: str, head, *positions: tuple[int, int], base=None, cfg
     """Assert `rule` reports exactly these (line, column) positions (any file)."""
     actual = [(line, column) for _, line, column in found(rule, head, base, cfg)]
     assert actual == list(positions), f"{rule}: expected {list(positions)}, got {actual}"
+
+
+def findings_with_unknown_namespaces(rule: str, head: dict[str, str]) -> list[Finding]:
+    """The findings of `rule` when resources without `metadata.namespace` have an unknown
+    namespace (plain files applied with `kubectl -n`), as the loader reads them for targets."""
+    from rules.core.context import Context
+    from rules.core.engine import run_rules
+    from rules.core.loader import CLUSTER_SCOPED_KINDS, load
+
+    resources, _ = load(files(head))
+    for resource in resources:
+        if resource.kind not in CLUSTER_SCOPED_KINDS and not resource.metadata.get("namespace"):
+            resource.namespace = None
+    return [f for f in run_rules(Context(resources, config())) if f.rule == rule]

@@ -103,6 +103,64 @@ DIFFERENCES: dict[tuple[str, str, str], tuple[str, str]] = {
 """(case file, code, resource) -> (direction, why we differ). Case by case, with reasons."""
 
 
+NO_OFFLINE = (
+    "none offline; IST0171 (NegativeConditionStatus) repeats the condition from a live "
+    "cluster, for HTTPRoute and GRPCRoute only"
+)
+ANTICIPATED: dict[str, tuple[str, str, str]] = {
+    "route-parent-not-found": (
+        NO_OFFLINE,
+        "route `Accepted: False`, reason `NoMatchingParent`",
+        "`referenceAllowed` (parent Service not found), `extractParentReferenceInfo`",
+    ),
+    "route-not-attached": (
+        NO_OFFLINE,
+        "route `Accepted: False`, reason `NotAllowedByListeners` (namespace, kind) or "
+        "`NoMatchingParent` (sectionName, port)",
+        "`referenceAllowed`, `GenerateGatewaySupportedKinds`, `namespacesFromSelector`",
+    ),
+    "route-hostname-mismatch": (
+        NO_OFFLINE,
+        "route `Accepted: False`, reason `NoMatchingListenerHostname`; a hostname that matches "
+        "no listener while others do is dropped with no condition",
+        "`referenceAllowed` (hostname match)",
+    ),
+    "backend-not-found": (
+        NO_OFFLINE,
+        "route `ResolvedRefs: False`, reason `BackendNotFound`",
+        "`buildDestination`",
+    ),
+    "reference-not-permitted": (
+        NO_OFFLINE + "; for Gateways too",
+        "route `ResolvedRefs: False`, reason `RefNotPermitted`; Gateway listener "
+        "`ResolvedRefs: False`, reason `RefNotPermitted`",
+        "`buildDestination` (`enforceRefGrant`), `buildTLS`, `ReferenceGrantsCollection`",
+    ),
+    "waypoint-missing": (
+        "none offline; IST0171 repeats AuthorizationPolicy `ZtunnelAccepted` / `WaypointAccepted` "
+        "and Service `istio.io/WaypointBound` from a live cluster",
+        "AuthorizationPolicy `ZtunnelAccepted` with reason `UnsupportedValue` (HTTP attributes); "
+        "`WaypointAccepted: False` with reason `TargetNotFound`, `AncestorNotBound` or `Invalid`; "
+        "Service `istio.io/WaypointBound: False` (reason `UnsupportedTrafficType` when the "
+        "waypoint takes other traffic); mesh route `ResolvedWaypoints` with reason "
+        "`MissingUseWaypointLabel`",
+        "`serviceregistry/ambient/authorization.go`, `policies.go`, `model/service.go`; "
+        "`referenceAllowed`",
+    ),
+    "mixed-routing-apis": (
+        "IST0109 (ConflictingMeshGatewayVirtualServiceHosts) for two VirtualServices only; an "
+        "HTTPRoute becomes a VirtualService inside istiod, where no analyzer sees it",
+        "none: for mesh traffic the older VirtualService wins, at a gateway they are merged by "
+        "creation time, silently",
+        "`convertHTTPRoute` (routes become VirtualServices)",
+    ),
+}
+"""Gateway API and ambient rules -> (what istioctl analyze reports, the status condition Istio
+sets at runtime, where Istio 1.32 decides it, under pilot/pkg/config/kube/gateway unless named).
+istioctl has no offline analyzer for these: its ConditionAnalyzer (IST0171) only repeats the
+status conditions a running istiod wrote on live resources."""
+
+
 @dataclass
 class CaseResult:
     file: str
@@ -260,6 +318,24 @@ def render(comparison: Comparison) -> str:
     for file, what, count in comparison.not_compared:
         analyzer, code = what.rsplit(" ", 1)
         lines.append(f"| {file} | {what} | {count} | {NOT_COMPARED[(analyzer, code)]} |")
+    lines += [
+        "",
+        "## Gateway API and ambient: what these rules anticipate",
+        "",
+        "istioctl analyze has no offline analyzer for the Gateway API footguns: Istio reports them "
+        "only at runtime, as status conditions on the route, Gateway, AuthorizationPolicy or "
+        "Service, and istioctl's ConditionAnalyzer (IST0171 NegativeConditionStatus) repeats "
+        "those conditions only when it reads a live cluster. Each rule below reports from the "
+        "manifests what Istio would later write into a status nobody reads. (Istio 1.32, "
+        "`pilot/pkg/config/kube/gateway` unless named.)",
+        "",
+        "| rule | istioctl analyze | runtime condition | where Istio decides it |",
+        "|---|---|---|---|",
+        *(
+            f"| `{rule}` | {offline} | {condition} | {where} |"
+            for rule, (offline, condition, where) in ANTICIPATED.items()
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 

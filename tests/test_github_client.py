@@ -79,15 +79,15 @@ def test_a_jwt_signed_with_another_key_is_rejected(fake):
     assert fake.log[0].status == 401
 
 
-def test_an_expired_token_is_refused_by_the_fake(fake):
+def test_an_expired_token_is_refused_by_the_fake_and_replaced(fake):
     pull = seed_pull(fake)
     client = installation(fake)
     asyncio.run(client.get(f"repos/acme/mesh/pulls/{pull.number}"))
     for token in fake.tokens.values():
         token.expires_at = 0
-    with pytest.raises(GitHubError) as info:
-        asyncio.run(client.get(f"repos/acme/mesh/pulls/{pull.number}"))
-    assert info.value.status == 401
+    asyncio.run(client.get(f"repos/acme/mesh/pulls/{pull.number}"))
+    assert [r.status for r in fake.requests("GET", "pulls/1$")] == [200, 401, 200]
+    assert len(fake.requests("POST", "access_tokens$")) == 2
 
 
 def test_server_errors_are_retried_in_place_then_succeed(fake):
@@ -213,3 +213,76 @@ def test_an_unusable_private_key_fails_for_good_naming_the_setting_not_the_key(f
     assert "FOOTGUN_PRIVATE_KEY" in message and "\n" not in message
     assert key_body not in message and "BEGIN" not in message
     assert fake.log == []  # nothing was sent: the token could not even be signed
+
+
+def test_a_post_answered_after_the_timeout_is_not_sent_again(fake):
+    """GitHub made the review; its answer came too late. Sending it again would post it twice:
+    the job gets a retryable error instead, and its next attempt finds the review by its markers."""
+    pull = seed_pull(fake)
+    fake.answer_late("POST", f"/repos/acme/mesh/pulls/{pull.number}/reviews", seconds=30)
+    with pytest.raises(RetryableError) as info:
+        asyncio.run(
+            installation(fake).json(
+                "POST",
+                f"repos/acme/mesh/pulls/{pull.number}/reviews",
+                json={"event": "COMMENT", "body": "one review", "commit_id": pull.head_sha},
+            )
+        )
+    assert "timed out" in str(info.value)
+    assert len(fake.requests("POST", "/reviews$")) == 1
+    assert [r["body"] for r in fake.reviews_on("acme/mesh", pull.number)] == ["one review"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_writes_that_got_a_server_error_go_back_to_the_job_not_sent_again(fake, method):
+    """A 502 does not say the write was not done (a proxy may give up before the API)."""
+    seed_pull(fake)
+    fake.fail(method, "/repos/acme/mesh/check-runs(/1)?", 502, times=5)
+    path = "repos/acme/mesh/check-runs" + ("/1" if method == "PATCH" else "")
+    with pytest.raises(RetryableError):
+        asyncio.run(installation(fake).json(method, path, json={"name": "x", "head_sha": "0"}))
+    assert len(fake.requests(method, "/check-runs")) == 1
+
+
+def test_a_read_answered_after_the_timeout_is_retried_in_place(fake):
+    pull = seed_pull(fake)
+    fake.answer_late("GET", f"/repos/acme/mesh/pulls/{pull.number}", seconds=30)
+    data = asyncio.run(installation(fake).get(f"repos/acme/mesh/pulls/{pull.number}"))
+    assert data["number"] == pull.number
+    assert len(fake.requests("GET", "pulls/1$")) == 2
+
+
+def test_a_revoked_token_is_replaced_at_the_first_401(fake):
+    """GitHub revoked the cached token: the call is sent once more with a new token, and the
+    calls after it use the new one (instead of failing until the old one would have expired)."""
+    pull = seed_pull(fake)
+    client = installation(fake)
+    asyncio.run(client.get(f"repos/acme/mesh/pulls/{pull.number}"))
+    [first] = fake.tokens
+    fake.revoke_tokens()
+    data = asyncio.run(client.get(f"repos/acme/mesh/pulls/{pull.number}"))
+    assert data["number"] == pull.number
+    items = asyncio.run(client.paginate(f"repos/acme/mesh/pulls/{pull.number}/files"))
+    assert len(items) == 5
+    [second] = fake.tokens
+    assert second != first
+    assert len(fake.requests("POST", "access_tokens$")) == 2
+    assert [r.status for r in fake.requests("GET", "pulls/1$")] == [200, 401, 200]
+
+
+def test_a_token_revoked_through_the_api_is_replaced_too(fake):
+    pull = seed_pull(fake)
+    client = installation(fake)
+    asyncio.run(client.request("DELETE", "installation/token"))
+    assert not fake.tokens
+    assert asyncio.run(client.get(f"repos/acme/mesh/pulls/{pull.number}"))["number"] == 1
+
+
+def test_a_401_that_a_new_token_does_not_cure_fails_after_one_exchange(fake):
+    seed_pull(fake)
+    fake.fail("GET", "/repos/acme/mesh/pulls/1", 401, times=5, message="Bad credentials")
+    with pytest.raises(GitHubError) as info:
+        asyncio.run(installation(fake).get("repos/acme/mesh/pulls/1"))
+    assert info.value.status == 401
+    assert len(fake.requests("GET", "pulls/1$")) == 2
+    assert len(fake.requests("POST", "access_tokens$")) == 2

@@ -278,3 +278,25 @@ def test_an_ambient_install_is_judged_only_where_namespaces_use_sidecars():
     assert_findings(RULE, {"values.yaml": "profile: ambient\nmeshConfig: {}\n"})
     sidecars = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: legacy\n  labels: {istio.io/rev: stable}\n"
     assert_findings(RULE, {"iop.yaml": ambient, "ns.yaml": sidecars}, (6, 1))
+
+
+def test_native_sidecars_start_the_proxy_first_so_the_setting_does_not_matter():
+    """The injection template ignores the setting for native sidecars (Istio 1.28+ "auto" on
+    Kubernetes 1.33+ nodes, or ENABLE_NATIVE_SIDECARS=true): only an explicit "true" counts,
+    since the repository cannot show the nodes' version."""
+    profile = "  profile: default\n"
+    assert_findings(RULE, operator(profile), (6, 1))
+    native_values = '  values:\n    pilot:\n      env: {ENABLE_NATIVE_SIDECARS: "true"}\n'
+    assert_findings(RULE, operator(profile + native_values))
+    native_k8s = (
+        "  components:\n    pilot:\n      k8s:\n        env:\n"
+        '        - {name: ENABLE_NATIVE_SIDECARS, value: "true"}\n'
+    )
+    assert_findings(RULE, operator(profile + native_k8s))
+    assert_findings(RULE, operator(profile + native_values.replace('"true"', '"auto"')), (6, 1))
+    helm = {"istiod.yaml": 'meshConfig: {}\nenv:\n  ENABLE_NATIVE_SIDECARS: "true"\n'}
+    assert_findings(RULE, helm)
+    opt_out = """        proxy.istio.io/config: '{"holdApplicationUntilProxyStarts": false}'\n"""
+    native_pod = opt_out + '        sidecar.istio.io/nativeSidecar: "true"\n'
+    assert_findings(RULE, deployment(native_pod))
+    assert_findings(RULE, deployment(opt_out), (10, 9))

@@ -62,7 +62,10 @@ def test_unknown_host_in_hosts_routes_mirror_and_tcp_is_flagged():
 
 def test_short_and_namespace_forms_expand_before_the_lookup():
     assert_findings("host-not-found", vs(destination="reviews"))
-    assert_findings("host-not-found", vs(namespace="other", destination="reviews.bookinfo"))
+    # Istio keeps a name with a dot as written: `reviews.bookinfo` is found, as a partial name.
+    assert_findings(
+        "host-not-found", vs(namespace="other", destination="reviews.bookinfo"), (22, 9)
+    )
     assert_findings("host-not-found", vs(destination="ratings"), (22, 9))
     [finding] = [f for f in run(vs(destination="ratings")).findings if f.rule == "host-not-found"]
     assert "'ratings' (ratings.bookinfo.svc.cluster.local)" in finding.message
@@ -194,3 +197,62 @@ spec:
     for namespace in ("banana", "bookinfo"):
         visible = source.replace("namespace: istio-system", f"namespace: {namespace}")
         assert_findings("host-not-found", visible, (28, 7))
+
+
+PARTIAL_SERVICE = (
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: reviews\n  namespace: bookinfo\n"
+    "spec:\n  ports:\n  - port: 9080\n"
+)
+
+
+def partial_destination(host: str) -> str:
+    return (
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: front\n"
+        f"  namespace: web\nspec:\n  hosts: [front]\n  http:\n  - route:\n    - destination:\n"
+        f"        host: {host}\n"
+    )
+
+
+def test_a_partial_destination_name_is_kept_literal_by_istio():
+    """pilot's ResolveShortnameToFQDN expands only a name without a dot: `reviews.bookinfo`
+    names no service, and the route fails."""
+    source = {"svc.yaml": PARTIAL_SERVICE, "vs.yaml": partial_destination("reviews.bookinfo")}
+    [finding] = [f for f in run(source).findings if f.rule == "host-not-found"]
+    assert (finding.path, finding.line, finding.column) == ("vs.yaml", 11, 9)
+    assert finding.message == (
+        "VirtualService web/front destination host 'reviews.bookinfo' is a partial name: Istio "
+        "expands only a name without a dot and keeps 'reviews.bookinfo' as written, so it "
+        "matches no service (Service reviews.bookinfo.svc.cluster.local exists); write "
+        "reviews.bookinfo.svc.cluster.local"
+    )
+    assert finding.edit.replacement == "        host: reviews.bookinfo.svc.cluster.local"
+    svc_form = {"svc.yaml": PARTIAL_SERVICE, "vs.yaml": partial_destination("reviews.bookinfo.svc")}
+    assert len([f for f in run(svc_form).findings if f.rule == "host-not-found"]) == 1
+
+
+def test_full_names_short_names_and_literal_service_entries_are_not_partial():
+    full = partial_destination("reviews.bookinfo.svc.cluster.local")
+    assert [
+        f
+        for f in run({"s.yaml": PARTIAL_SERVICE, "v.yaml": full}).findings
+        if f.rule == "host-not-found"
+    ] == []
+    entry = (
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: legacy\n"
+        "  namespace: web\nspec:\n  hosts: [reviews.bookinfo]\n  resolution: DNS\n"
+    )
+    source = {
+        "s.yaml": PARTIAL_SERVICE,
+        "e.yaml": entry,
+        "v.yaml": partial_destination("reviews.bookinfo"),
+    }
+    assert [f for f in run(source).findings if f.rule == "host-not-found"] == []
+    # A VirtualService's own hosts match Host headers, where `reviews.bookinfo` is an alias.
+    own = partial_destination("reviews.bookinfo.svc.cluster.local").replace(
+        "hosts: [front]", "hosts: [reviews.bookinfo]"
+    )
+    assert [
+        f
+        for f in run({"s.yaml": PARTIAL_SERVICE, "v.yaml": own}).findings
+        if f.rule == "host-not-found"
+    ] == []

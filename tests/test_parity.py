@@ -128,3 +128,30 @@ def test_the_summary_names_every_difference_with_its_reason(comparison):
     assert "**unexplained**" not in text
     for (_file, _, resource), (direction, reason) in parity.DIFFERENCES.items():
         assert f"| {resource} | {direction} | {reason} |" in text
+
+
+GATEWAY_API_RULES = {
+    "route-parent-not-found",
+    "route-not-attached",
+    "route-hostname-mismatch",
+    "backend-not-found",
+    "reference-not-permitted",
+    "waypoint-missing",
+    "mixed-routing-apis",
+}
+
+
+def test_every_gateway_api_rule_says_which_runtime_condition_it_anticipates():
+    assert set(parity.ANTICIPATED) == GATEWAY_API_RULES
+
+
+def test_the_conditions_in_parity_are_the_ones_the_rules_document():
+    import re
+
+    import rules as registry
+
+    for rule_id, (_, condition, _) in parity.ANTICIPATED.items():
+        doc = registry.get(rule_id).__doc__
+        for reason in re.findall(r"`([A-Za-z./]+)`", condition):
+            if reason[0].isupper() or reason.startswith("istio.io/"):
+                assert reason in doc, f"{rule_id}: its docstring does not name {reason}"

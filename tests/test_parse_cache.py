@@ -263,3 +263,11 @@ def test_a_hit_keeps_an_entry_alive_touching_it_at_most_once_a_day(tmp_path):
     age(cache.root / parse_cache.PRUNED_MARKER, 2)
     write_entry(tmp_path, "c" * 40)
     assert old in ParseCache(tmp_path)
+
+
+def test_an_invalid_manifest_keeps_its_error_position_in_the_cache(tmp_path):
+    broken = b"apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n\tlabels: {}\n"
+    ParseCache(tmp_path)[KEY] = parse_file("svc.yaml", broken)
+    resources, skipped = load([SourceFile("svc.yaml", b"", KEY)], cache=ParseCache(tmp_path))
+    assert [r.kind for r in resources] == ["File"] and len(skipped) == 1
+    assert resources[0].position(()) == (5, 1)

@@ -210,7 +210,7 @@ def test_a_retry_after_a_partial_upload_does_not_repeat_annotations(world):
     from bot.queue.jobs import RetryableError
 
     pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/big.yaml": faulty_routes(61)})
-    world.fake.fail("PATCH", r"/repos/acme/mesh/check-runs/\d+", 503, times=3, after=1)
+    world.fake.fail("PATCH", r"/repos/acme/mesh/check-runs/\d+", 503, after=1)
     with pytest.raises(RetryableError):
         run_job(world, pull)
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
@@ -218,3 +218,19 @@ def test_a_retry_after_a_partial_upload_does_not_repeat_annotations(world):
     run_job(world, pull)
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
     assert (check["conclusion"], check["output"]["annotations_count"]) == ("failure", 61)
+
+
+def test_summary_lists_the_changed_files_that_could_not_be_analysed_first():
+    from rules.core.model import Skipped
+
+    skipped = [
+        Skipped("charts/t/templates/vs.yaml", "Helm template"),
+        Skipped("mesh/broken.yaml", "invalid YAML at line 3, column 1: a tab character"),
+    ]
+    links = Links("https://github.com/acme/mesh", "abc1234")
+    text = render.summary([], skipped, links, changed={"mesh/broken.yaml", "mesh/ok.yaml"})
+    changed = text.index("**1 changed file could not be analysed** (nothing in them was checked):")
+    broken = text.index("- `mesh/broken.yaml`: invalid YAML at line 3, column 1")
+    other = text.index("**1 other file skipped:**")
+    assert changed < broken < other < text.index("- `charts/t/templates/vs.yaml`: Helm template")
+    assert "changed file" not in render.summary([], skipped[:1], links, changed={"mesh/ok.yaml"})

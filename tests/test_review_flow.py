@@ -302,3 +302,15 @@ def test_parsing_and_analysis_run_off_the_event_loop(world, monkeypatch):
     assert parsed_on and loop_threads[0] not in parsed_on
     [check] = world.fake.runs_for(world.repo, pull.head_sha)
     assert check["conclusion"] == "failure"
+
+
+def test_a_changed_manifest_that_does_not_parse_is_reported_and_listed(world):
+    broken = vs("reviews").replace("  hosts:", "\thosts:")
+    pull = world.pull(BASE, {"mesh/reviews.yaml": broken})
+    run_job(world, pull)
+    [check] = world.fake.runs_for(world.repo, pull.head_sha)
+    assert check["output"]["title"] == "1 new warning"
+    summary = check["output"]["summary"]
+    assert "**1 changed file could not be analysed** (nothing in them was checked):" in summary
+    assert "- `mesh/reviews.yaml`: invalid YAML at line" in summary
+    assert "`yaml-invalid`" in summary

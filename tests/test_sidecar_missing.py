@@ -226,3 +226,32 @@ def test_external_name_services_do_not_count():
         "spec: {type: ExternalName, externalName: db.example.com}\n"
     )
     assert_findings(RULE, docs(NAMESPACE, alias))
+
+
+def test_a_namespace_declared_in_the_mesh_without_workloads_in_the_repository():
+    """A platform repository declares the namespaces; the teams deploy into them elsewhere."""
+    [finding] = [f for f in run(NAMESPACE).findings if f.rule == RULE]
+    assert (finding.resource.kind, finding.line, finding.column) == ("Namespace", 4, 3)
+    assert finding.message == (
+        "Namespace shop is in the mesh (labelled istio-injection: enabled) and holds no workloads "
+        "in this repository (they are deployed from elsewhere; its Sidecar belongs here, beside "
+        "the Namespace), but no Sidecar without workloadSelector in shop and no default Sidecar "
+        "in istio-system: its proxies receive configuration for every service in the mesh"
+    )
+    revision = NAMESPACE.replace("istio-injection: enabled", "istio.io/rev: stable")
+    assert_findings(RULE, revision, (4, 3))
+
+
+def test_a_declared_namespace_keeps_its_finding_when_workloads_arrive():
+    head = docs(NAMESPACE, DEPLOYMENT.format(name="web"))
+    [finding] = [f for f in run(head, NAMESPACE).findings if f.rule == RULE]
+    assert finding.new is False
+
+
+def test_declared_namespaces_that_need_no_finding():
+    disabled = NAMESPACE.replace("istio-injection: enabled", "istio-injection: disabled")
+    assert_findings(RULE, disabled)
+    assert_findings(RULE, docs(NAMESPACE, SIDECAR.format(namespace="shop")))
+    assert_findings(RULE, docs(NAMESPACE, SIDECAR.format(namespace="istio-system")))
+    root = NAMESPACE.replace("name: shop", "name: istio-system")
+    assert_findings(RULE, root)

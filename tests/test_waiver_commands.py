@@ -321,7 +321,7 @@ async def test_a_comment_runs_once_even_when_delivered_again(world, database):
         context(world, database, "command", again, job_id=2)
     )  # an edit, a redelivery
     await command_handler.run(
-        context(world, database, "command", again, job_id=1)
+        context(world, database, "command", again, job_id=1, attempts=2)
     )  # a retry of the same job
     assert len(await waivers(database)) == 1
     assert len(bot_replies(world, pull)) == 1
@@ -343,10 +343,18 @@ async def test_waivers_lists_the_pull_requests_waivers(world, database):
 async def test_recheck_queues_a_review_of_the_head_and_help_shows_the_rules_here(world, database):
     people(world)
     pull = faulty_pull(world, config="waivers: {max_days: 14, remind_days_before: 2}\n")
-    await say(world, database, pull, "rita", "/footgun recheck\n/footgun help")
+    await say(world, database, pull, "rita", "/footgun recheck")  # read: may not re-run reviews
+    assert await queued_reviews(database) == []
+    assert (
+        "@rita needs `write` permission on this repository (has `read`), or to be the pull "
+        "request's author, to run the check again." in bot_replies(world, pull)[0]
+    )
+    await say(world, database, pull, "author", "/footgun recheck")  # the author may
+    await say(world, database, pull, "maria", "/footgun recheck\n/footgun help")
     [queued] = await queued_reviews(database)
     assert (queued["head_sha"], queued["reason"]) == (pull.head_sha, "/footgun recheck")
-    [reply] = bot_replies(world, pull)
+    _, by_author, reply = bot_replies(world, pull)
+    assert f"Checking {pull.head_sha[:7]} again." in by_author
     assert f"Checking {pull.head_sha[:7]} again." in reply
     assert "at most 14 days away" in reply and (
         "A reminder comes 2 days before the deadline; a waiver granted closer to its deadline than that gets none."

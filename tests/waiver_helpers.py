@@ -44,9 +44,15 @@ def faulty_pull(world: Any, config: str | None = None) -> Any:
 
 
 def context(
-    world: Any, database: Any, kind: str, payload: dict[str, Any], job_id: int | None = None
+    world: Any,
+    database: Any,
+    kind: str,
+    payload: dict[str, Any],
+    job_id: int | None = None,
+    attempts: int = 1,
 ) -> jobs.JobContext:
-    info = jobs.JobInfo(job_id or next(_job_ids), kind, payload, 1)
+    """What the worker hands a handler; `attempts` counts claims (a retry is claimed again)."""
+    info = jobs.JobInfo(job_id or next(_job_ids), kind, payload, attempts)
     return jobs.JobContext(
         None, world.app, database.sessions, info, logging.getLogger(f"test.{kind}")
     )

@@ -339,6 +339,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from bot.web.app import create_app
 
     settings = _app_settings(args)
+    _hold_database(settings)
     if not settings.has_app_credentials and settings.setup_enabled:
         import logging
 
@@ -355,6 +356,16 @@ def run_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=15,
     )
     return EXIT_OK
+
+
+def _hold_database(settings: Settings) -> None:
+    """Refuse with one line when another process serves the same SQLite file (kept to the end)."""
+    from bot import db
+
+    try:
+        db.hold_sqlite_file(settings.database_url)
+    except db.DatabaseInUse as exc:
+        raise UsageError(str(exc)) from None
 
 
 def setup_url(settings: Settings, host: str, port: int) -> str:
@@ -376,6 +387,7 @@ def run_worker(args: argparse.Namespace) -> int:
         from bot.settings import registration_hint
 
         raise UsageError(registration_hint(settings))
+    _hold_database(settings)
     asyncio.run(_work(Runtime(settings)))
     return EXIT_OK
 

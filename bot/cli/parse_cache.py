@@ -243,6 +243,7 @@ class ParseCache(MutableMapping[str, ParsedFile]):
             key,
             parsed.skipped,
             [(d.path, d.text, d.start_line, d.body) for d in parsed.documents],
+            parsed.invalid,
         )
         self.entries.write(self._name(key), record)
 
@@ -263,12 +264,13 @@ class ParseCache(MutableMapping[str, ParsedFile]):
     def _read(self, key: str) -> ParsedFile | None:
         record = self.entries.read(self._name(key))
         try:
-            stored_key, skipped, documents = record
+            stored_key, skipped, documents, invalid = record
             if stored_key != key:
                 return None
             return ParsedFile(
                 [Document(path, text, start, body) for path, text, start, body in documents],
                 skipped,
+                tuple(invalid) if invalid is not None else None,
             )
         except Exception:
             return None

@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from githubkit import AppAuthStrategy, GitHub
-from githubkit.cache import MemCacheStrategy
+from githubkit.cache import AsyncBaseCache, BaseCache, MemCacheStrategy
 from githubkit.exception import (
     GitHubException,
     RateLimitExceeded,
@@ -65,11 +65,33 @@ class InvalidAppKey(Exception):
         )
 
 
+REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+"""Methods whose second attempt does what the first did (RFC 9110's idempotent methods)."""
+UNSENT = (httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Timeouts before any byte of the request left: GitHub cannot have acted on it."""
+
+
+def _repeatable(request: httpx.Request, exc: GitHubException) -> bool:
+    """Whether sending `request` again cannot do its work twice.
+
+    A POST or PATCH that timed out while waiting for the answer, or got a 5xx, may have been
+    carried out (GitHub answers late, or a proxy gives up before the API does): sending it again
+    posts the review, the reply or the check run twice, and appends annotations twice. Those
+    go back to the job, whose next attempt looks at what exists first (the check run of the
+    head SHA, the fingerprint markers, the reply marker). Exchanging the installation token is
+    safe to repeat: a second token costs nothing.
+    """
+    if request.method in REPEATABLE_METHODS or request.url.path.endswith("/access_tokens"):
+        return True
+    return isinstance(exc, RequestTimeout) and isinstance(exc.exc, UNSENT)
+
+
 class _ServerErrorRetry:
-    """Retry 5xx and timeouts a few times in place; rate limits go back to the job queue.
+    """Retry 5xx and timeouts a few times in place when that is safe; the rest go to the queue.
 
     A rate-limited job must not sleep in a worker for minutes: the queue reschedules it after
-    the `Retry-After` GitHub gave, and the worker serves other jobs meanwhile.
+    the `Retry-After` GitHub gave, and the worker serves other jobs meanwhile. A write GitHub may
+    have done is never sent twice here (`_repeatable`).
     """
 
     def __init__(self, attempts: int, delay: float):
@@ -81,11 +103,61 @@ class _ServerErrorRetry:
             and not isinstance(exc, RateLimitExceeded)
             and exc.response.status_code >= 500
         )
+        request = exc.request if isinstance(exc, RequestTimeout | RequestFailed) else None
+        if request is not None and not _repeatable(request, exc):
+            return RetryOption(False)
         if transient and retry_count < self.attempts:
             # githubkit reads a zero wait as "no wait given" and sleeps a minute: never send 0.
             wait = max(self.delay * (retry_count + 1), 0.001)
             return RetryOption(True, timedelta(seconds=wait))
         return RetryOption(False)
+
+
+class _Tokens(AsyncBaseCache, BaseCache):
+    """The App's JWT and installation tokens in memory, until they expire or GitHub refuses one.
+
+    githubkit keeps a token until a minute before its hour is up; a token revoked earlier
+    (`DELETE /installation/token`, a leaked token GitHub invalidated, a rotated key) answers 401
+    to every call. `forget` drops it, so the next call exchanges a new one.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[str, datetime]] = {}
+
+    def get(self, key: str) -> str | None:
+        item = self._items.get(key)
+        if item is None or item[1] <= datetime.now(UTC):
+            self._items.pop(key, None)
+            return None
+        return item[0]
+
+    def set(self, key: str, value: str, ex: timedelta) -> None:
+        self._items[key] = (value, datetime.now(UTC) + ex)
+
+    async def aget(self, key: str) -> str | None:
+        return self.get(key)
+
+    async def aset(self, key: str, value: str, ex: timedelta) -> None:
+        self.set(key, value, ex)
+
+    def forget(self, token: str) -> bool:
+        """Drop every entry holding `token`; whether there was one."""
+        stale = [key for key, (value, _) in self._items.items() if value == token]
+        for key in stale:
+            del self._items[key]
+        return bool(stale)
+
+
+class _TokenCache(MemCacheStrategy):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens = _Tokens()
+
+    def get_cache_storage(self) -> _Tokens:  # type: ignore[override]
+        return self.tokens
+
+    async def get_async_cache_storage(self) -> _Tokens:  # type: ignore[override]
+        return self.tokens
 
 
 class _Client(GitHub[Any]):
@@ -138,7 +210,7 @@ class GitHubApp:
         self._timeout = timeout
         self._retry = _ServerErrorRetry(retries, retry_delay)
         self._installations: dict[int, Installation] = {}
-        self._tokens = MemCacheStrategy()
+        self._tokens = _TokenCache()
         """This App's JWT and installation tokens; not githubkit's process-wide default."""
 
     def installation(self, installation_id: int) -> Installation:
@@ -154,7 +226,9 @@ class GitHubApp:
                 async_event_hooks={"response": [_count]},
                 user_agent="istio-footgun-bot",
             )
-            installation = self._installations[installation_id] = Installation(client)
+            installation = self._installations[installation_id] = Installation(
+                client, self._tokens.tokens
+            )
         return installation
 
     async def aclose(self) -> None:
@@ -188,8 +262,35 @@ async def open_client(settings: Any) -> AsyncIterator[GitHubApp | None]:
 class Installation:
     """Calls made as one installation. Paths are relative to the API root: `repos/o/r/...`."""
 
-    def __init__(self, client: _Client):
+    def __init__(self, client: _Client, tokens: _Tokens | None = None):
         self.client = client
+        self._tokens = tokens or _Tokens()
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        """`arequest`, sent once more with a new token when GitHub refused the cached one (401)."""
+        try:
+            return await self.client.arequest(method, path, **kwargs)
+        except RequestFailed as exc:
+            if not self._forget_refused_token(exc):
+                raise
+        return await self.client.arequest(method, path, **kwargs)
+
+    def _forget_refused_token(self, exc: GitHubException) -> bool:
+        """On a 401 for an installation token we hold, drop it; whether one was dropped.
+
+        A 401 means GitHub did nothing with the request, so sending it again is safe.
+        """
+        if not isinstance(exc, RequestFailed) or exc.response.status_code != 401:
+            return False
+        scheme, _, token = exc.request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "token" or not self._tokens.forget(token):
+            return False
+        log.warning(
+            "GitHub refused the installation token on %s %s (401): exchanging a new one",
+            exc.request.method,
+            exc.request.url.path,
+        )
+        return True
 
     async def request(
         self,
@@ -201,12 +302,13 @@ class Installation:
         accept: str = JSON,
     ) -> httpx.Response:
         try:
-            response = await self.client.arequest(
+            response = await self._send(
                 method, path, params=params, json=json, headers={"Accept": accept}
             )
         except GitHubException as exc:
             raise _translate(exc, method, path) from None
-        return response.raw_response
+        raw: httpx.Response = response.raw_response
+        return raw
 
     @asynccontextmanager
     async def stream(self, path: str, *, accept: str = JSON) -> AsyncIterator[httpx.Response]:
@@ -216,9 +318,7 @@ class Installation:
         when one leads to another origin: a download host such as codeload never sees the token.
         """
         try:
-            response = await self.client.arequest(
-                "GET", path, headers={"Accept": accept}, stream=True
-            )
+            response = await self._send("GET", path, headers={"Accept": accept}, stream=True)
         except GitHubException as exc:
             raise _translate(exc, "GET", path) from None
         try:
@@ -240,30 +340,40 @@ class Installation:
         key: str | None = None,
         limit: int | None = None,
     ) -> list[Any]:
-        """Every item of a list endpoint (up to `limit`), following Link headers, 100 a page."""
+        """Every item of a list endpoint (up to `limit`), following Link headers, 100 a page.
+
+        A token refused on a later page is exchanged and the list read again from the start.
+        """
+        try:
+            return await self._paginate(path, params, key, limit)
+        except GitHubException as exc:
+            if not self._forget_refused_token(exc):
+                raise _translate(exc, "GET", path) from None
+        try:
+            return await self._paginate(path, params, key, limit)
+        except GitHubException as exc:
+            raise _translate(exc, "GET", path) from None
+
+    async def _paginate(
+        self, path: str, params: dict[str, Any] | None, key: str | None, limit: int | None
+    ) -> list[Any]:
         items: list[Any] = []
 
         async def first_page() -> Any:
-            try:
-                return await self.client.arequest(
-                    "GET",
-                    path,
-                    params={**(params or {}), "per_page": PER_PAGE},
-                    headers={"Accept": JSON},
-                )
-            except GitHubException as exc:
-                raise _translate(exc, "GET", path) from None
+            return await self._send(
+                "GET",
+                path,
+                params={**(params or {}), "per_page": PER_PAGE},
+                headers={"Accept": JSON},
+            )
 
         paginator = self.client.rest.paginate(
             first_page, map_func=(lambda r: r.json()[key]) if key else (lambda r: r.json())
         )
-        try:
-            async for item in paginator:
-                items.append(item)
-                if limit is not None and len(items) >= limit:
-                    break
-        except GitHubException as exc:
-            raise _translate(exc, "GET", path) from None
+        async for item in paginator:
+            items.append(item)
+            if limit is not None and len(items) >= limit:
+                break
         return items
 
 

@@ -1,9 +1,13 @@
 """The durable job queue: enqueue in the delivery's transaction, claim under a lease, finish.
 
 At-least-once: a job is claimed by one worker at a time (PostgreSQL `FOR UPDATE SKIP LOCKED`;
-SQLite's single writer makes one conditional UPDATE atomic) and holds a lease the worker renews;
-when a worker dies, its lease runs out and another worker resumes the job. Handlers therefore
-publish idempotently. Jobs that share a dedupe key (the reviews of one PR head) never run at the
+SQLite's single writer makes one conditional UPDATE atomic) and holds a lease the worker renews.
+On PostgreSQL the claim is also tied to the claiming worker's database session: it takes a
+session-level advisory lock on the job, which PostgreSQL drops when that process dies, so
+another replica resumes the job within a poll (about a second) instead of waiting out the
+lease, and never while the owner's session lives. On SQLite (one process per file) a restart
+releases what the previous run held. A worker whose lease was lost stops its handler (`LeaseLost`).
+Handlers publish idempotently. Jobs that share a dedupe key (the reviews of one PR head) never run at the
 same time: publishing is safe to repeat, not to interleave. Handlers are registered by job kind in
 `HANDLERS`; a worker only claims the kinds it has a handler for, so a job of a kind this version
 does not know waits in the queue.
@@ -11,14 +15,32 @@ does not know waits in the queue.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, aliased
 
 from bot.db import Database, Job, PullRequest, rows_affected, utcnow
@@ -30,6 +52,29 @@ BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 15 * 60.0
 RETRY_AFTER_MAX_SECONDS = 60 * 60.0
 ERROR_MAX_CHARS = 4000
+
+
+ADVISORY_CLASS = 1181708148
+"""First key of the jobs' advisory locks (`pg_advisory_lock(ADVISORY_CLASS, job id)`): "Foot"."""
+
+
+class LeaseLost(Exception):
+    """Another worker owns this job now: stop before publishing anything more."""
+
+
+_OWNERSHIP: contextvars.ContextVar[Callable[[], Awaitable[None]] | None] = contextvars.ContextVar(
+    "job_ownership", default=None
+)
+
+
+async def still_owned() -> None:
+    """Raise `LeaseLost` when the running job was taken over; call it before publishing.
+
+    The worker renews the lease here (a no-op outside a worker, as in handler tests).
+    """
+    check = _OWNERSHIP.get()
+    if check is not None:
+        await check()
 
 
 class RetryableError(Exception):
@@ -131,6 +176,7 @@ def add(
         "run_after": run_after or now,
         "locked_by": None,
         "locked_until": None,
+        "claim_session": None,
         "last_error": None,
         "dedupe_key": dedupe_key,
         "delivery_id": delivery_id,
@@ -148,21 +194,88 @@ async def claim(
     *,
     lease: timedelta = LEASE,
     now: datetime | None = None,
+    connection: AsyncConnection | None = None,
 ) -> Job | None:
-    """Take the next due job (or one whose lease ran out) for `worker`, counting an attempt."""
+    """Take the next due job (or one whose owner is gone) for `worker`, counting an attempt.
+
+    With `connection` (PostgreSQL: the worker's own session, held while it works) the claim
+    takes the job's advisory lock on it; `release(connection, job)` gives it back.
+    """
     if not kinds:
         return None
-    return await database.run(_claim, worker, kinds, lease, now or utcnow())
+    if connection is None:
+        return await database.run(_claim, worker, kinds, lease, now or utcnow())
+    try:
+        async with connection.begin():
+            return await connection.run_sync(_claim_on, worker, kinds, lease, now or utcnow())
+    except _Contended:
+        return None
+
+
+class _Contended(Exception):
+    """The job's advisory lock is held by another session: the claim is rolled back."""
+
+
+def _claim_on(
+    connection: Any, worker: str, kinds: list[str], lease: timedelta, now: datetime
+) -> Job | None:
+    with Session(bind=connection, expire_on_commit=False) as session:
+        return _claim(session, worker, kinds, lease, now, locking=True)
+
+
+_PG_LOCKS = table(
+    "pg_locks",
+    column("locktype"),
+    column("database"),
+    column("classid"),
+    column("objid"),
+    column("objsubid"),
+    column("pid"),
+    column("granted"),
+)
+
+
+def _alive(job: Any, now: datetime, dialect: str) -> ColumnElement[bool]:
+    """Whether the worker that claimed a running `job` still owns it.
+
+    A claim made with an advisory lock lives while the claiming session holds that lock
+    (PostgreSQL drops it when the process dies, or its connection does); any other claim
+    lives until its lease runs out.
+    """
+    leased: ColumnElement[bool] = job.locked_until >= now
+    if dialect != "postgresql":
+        return leased
+    lock_held = exists().where(
+        _PG_LOCKS.c.locktype == "advisory",
+        _PG_LOCKS.c.database
+        == select(literal_column("oid"))
+        .select_from(table("pg_database"))
+        .where(literal_column("datname") == func.current_database())
+        .scalar_subquery(),
+        _PG_LOCKS.c.classid == literal_column(str(ADVISORY_CLASS)),
+        _PG_LOCKS.c.objid == job.id,
+        _PG_LOCKS.c.objsubid == literal_column("2"),
+        _PG_LOCKS.c.pid == job.claim_session,
+        _PG_LOCKS.c.granted == true(),
+    )
+    return or_(and_(job.claim_session.is_(None), leased), lock_held)
 
 
 def _claim(
-    session: Session, worker: str, kinds: list[str], lease: timedelta, now: datetime
+    session: Session,
+    worker: str,
+    kinds: list[str],
+    lease: timedelta,
+    now: datetime,
+    *,
+    locking: bool = False,
 ) -> Job | None:
+    dialect = session.get_bind().dialect.name
     due = or_(
         and_(Job.status == QUEUED, Job.run_after <= now),
-        and_(Job.status == RUNNING, Job.locked_until < now),
+        and_(Job.status == RUNNING, ~_alive(Job, now, dialect)),
     )
-    # A job whose twin (same dedupe key) holds a live lease waits for it: two reviews of one head
+    # A job whose twin (same dedupe key) is still owned waits for it: two reviews of one head
     # publishing at once would both create the check run, or both post the same comment.
     other = aliased(Job)
     twin_running = (
@@ -171,7 +284,7 @@ def _claim(
             other.dedupe_key == Job.dedupe_key,
             other.id != Job.id,
             other.status == RUNNING,
-            other.locked_until >= now,
+            _alive(other, now, dialect),
         )
         .exists()
     )
@@ -183,6 +296,7 @@ def _claim(
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
+    locking = locking and dialect == "postgresql"
     statement = (
         update(Job)
         .where(Job.id == candidate, due)
@@ -190,13 +304,32 @@ def _claim(
             status=RUNNING,
             locked_by=worker,
             locked_until=now + lease,
+            claim_session=func.pg_backend_pid() if locking else None,
             attempts=Job.attempts + 1,
             updated_at=now,
         )
         .returning(Job)
         .execution_options(synchronize_session=False)
     )
-    return session.scalars(statement).first()
+    job = session.scalars(statement).first()
+    if job is not None and locking:
+        # Session-level: it outlives this transaction and dies with the connection.
+        taken = session.scalar(
+            text("SELECT pg_try_advisory_lock(:class, :job)"),
+            {"class": ADVISORY_CLASS, "job": job.id},
+        )
+        if not taken:  # its owner's session still holds it: never run one job twice at once
+            raise _Contended
+    return job
+
+
+async def release(connection: AsyncConnection, job_id: int) -> None:
+    """Give back the advisory lock `claim` took on the worker's session (after `finish`)."""
+    async with connection.begin():
+        await connection.execute(
+            text("SELECT pg_advisory_unlock(:class, :job)"),
+            {"class": ADVISORY_CLASS, "job": job_id},
+        )
 
 
 async def release_abandoned(database: Database, now: datetime | None = None) -> int:
@@ -243,6 +376,7 @@ async def finish(
         "status": status,
         "locked_by": None,
         "locked_until": None,
+        "claim_session": None,
         "updated_at": now,
     }
     if note is not None:

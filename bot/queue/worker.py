@@ -3,12 +3,18 @@
 Retryable failures come back with exponential backoff (or the server's Retry-After) until
 `job_max_attempts`; then, as for any other failure, the job is marked failed and the handler's
 `give_up` runs once, so the user sees why (the review handler concludes its check run).
+
+A worker whose lease was taken over stops its handler at once (the heartbeat cancels it, and
+`jobs.still_owned()` before publishing says so): it must not publish what the new owner will.
+On PostgreSQL a job's claim holds an advisory lock on the connection the worker claimed it on,
+kept out of the pool until the job ends (see `bot.queue.jobs`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import socket
@@ -18,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from bot import logs
 from bot.db import Database, Job, utcnow
@@ -30,6 +36,8 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 DB_ERROR_PAUSE_SECONDS = 5.0
+HEARTBEAT_MAX_SECONDS = 5.0
+"""At most this long between lease renewals: a taken-over job is noticed within it."""
 
 
 class Wakeup:
@@ -88,11 +96,35 @@ class Worker:
 
     async def run_once(self) -> bool:
         """Claim and process one job; False when none was due."""
-        job = await jobs.claim(self.database, self.name, sorted(self.handlers), lease=self.lease)
-        if job is None:
-            return False
-        await self.process(job)
+        kinds = sorted(self.handlers)
+        if self.database.engine.dialect.name != "postgresql":
+            job = await jobs.claim(self.database, self.name, kinds, lease=self.lease)
+            if job is None:
+                return False
+            await self.process(job)
+            return True
+        # The claim's advisory lock lives on this connection, held until the job ends.
+        async with self.database.engine.connect() as session:
+            job = await jobs.claim(
+                self.database, self.name, kinds, lease=self.lease, connection=session
+            )
+            if job is None:
+                return False
+            try:
+                await self.process(job)
+            finally:
+                await asyncio.shield(self._unlock(session, job.id))
         return True
+
+    async def _unlock(self, session: AsyncConnection, job_id: int) -> None:
+        try:
+            await jobs.release(session, job_id)
+        except Exception as exc:  # the lock goes with the connection: discard it
+            log.warning(
+                "job %s: cannot release its lock (%s); dropping the connection", job_id, exc
+            )
+            with contextlib.suppress(Exception):
+                await session.invalidate()
 
     async def process(self, job: Job) -> None:
         info = JobInfo(job.id, job.kind, dict(job.payload), job.attempts)
@@ -124,6 +156,11 @@ class Worker:
             log.info("job %s (%s) attempt %d started", job.id, job.kind, job.attempts)
             try:
                 await self._run_leased(handler, ctx)
+            except jobs.LeaseLost:
+                log.warning(
+                    "job %s: another worker took it over; stopped before publishing more", job.id
+                )
+                JOBS.labels(job.kind, "lease_lost").inc()
             except RetryableError as exc:
                 await self._retry(job, handler, ctx, exc)
             except asyncio.CancelledError:
@@ -137,22 +174,49 @@ class Worker:
                 await self._final(job, DONE, None)
 
     async def _run_leased(self, handler: jobs.Handler, ctx: JobContext) -> None:
-        """Run the handler while renewing the lease, so a long job is not taken over."""
+        """Run the handler while renewing the lease; stop it (`LeaseLost`) once it is lost."""
+        lost = asyncio.Event()
+
+        async def owned() -> None:
+            if lost.is_set() or not await jobs.renew(
+                self.database, ctx.job.id, self.name, self.lease
+            ):
+                lost.set()
+                raise jobs.LeaseLost(f"job {ctx.job.id} was taken over by another worker")
+
+        context = contextvars.copy_context()
+        context.run(jobs._OWNERSHIP.set, owned)
+        task = asyncio.create_task(handler.run(ctx), context=context)
 
         async def heartbeat() -> None:
+            interval = min(self.lease.total_seconds() / 3, HEARTBEAT_MAX_SECONDS)
             while True:
-                await asyncio.sleep(self.lease.total_seconds() / 3)
-                if not await jobs.renew(self.database, ctx.job.id, self.name, self.lease):
-                    log.warning("job %s: lease lost to another worker", ctx.job.id)
+                await asyncio.sleep(interval)
+                try:
+                    mine = await jobs.renew(self.database, ctx.job.id, self.name, self.lease)
+                except Exception as exc:  # try again at the next beat; the lease has slack
+                    log.warning("job %s: cannot renew its lease: %s", ctx.job.id, _describe(exc))
+                    continue
+                if not mine:
+                    lost.set()
+                    task.cancel()
                     return
 
         beat = asyncio.create_task(heartbeat())
         try:
-            await handler.run(ctx)
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if lost.is_set() and not (current and current.cancelling()):
+                raise jobs.LeaseLost(f"job {ctx.job.id} was taken over by another worker") from None
+            raise
         finally:
             beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await beat
+            pending = [beat] if task.done() else [beat, task]
+            task.cancel()
+            for unfinished in pending:  # a finished task is not awaited again: its traceback stays
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await unfinished
 
     async def _retry(
         self, job: Job, handler: jobs.Handler, ctx: JobContext, exc: RetryableError

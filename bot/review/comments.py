@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import rules as registry
@@ -92,10 +92,25 @@ LISTED = 50
 """Waived and skipped entries listed by name in the summary; the rest are counted."""
 
 
+def _list_skipped(out: Capped, skipped: list[Skipped]) -> None:
+    for s in skipped[:LISTED]:
+        out.add(f"- `{s.path}`: {s.reason}")
+    if len(skipped) > LISTED:
+        out.add(f"- …and {len(skipped) - LISTED} more")
+    out.add("")
+
+
 def summary(
-    findings: list[Finding], skipped: list[Skipped], links: Links, notes: Iterable[str] = ()
+    findings: list[Finding],
+    skipped: list[Skipped],
+    links: Links,
+    notes: Iterable[str] = (),
+    changed: Collection[str] = (),
 ) -> str:
-    """What a reviewer reads in ten seconds: counts and notes first, then new findings by file."""
+    """What a reviewer reads in ten seconds: counts and notes first, then new findings by file.
+
+    Skipped files the pull request changed come first and by name (`changed`: its paths): they
+    are what this review could not judge; other skipped files of the repository follow."""
     new = [f for f in findings if f.new and not f.waived]
     old = [f for f in findings if not f.new and not f.waived]
     waived = [f for f in findings if f.waived]
@@ -132,13 +147,18 @@ def summary(
         if len(waived) > LISTED:
             out.add(f"- …and {len(waived) - LISTED} more")
         out.add("")
-    if skipped:
-        out.add(f"**{plural(len(skipped), 'file')} skipped:**")
-        for s in skipped[:LISTED]:
-            out.add(f"- `{s.path}`: {s.reason}")
-        if len(skipped) > LISTED:
-            out.add(f"- …and {len(skipped) - LISTED} more")
-        out.add("")
+    changed_skipped = [s for s in skipped if s.path in changed]
+    other_skipped = [s for s in skipped if s.path not in changed]
+    if changed_skipped:
+        out.add(
+            f"**{plural(len(changed_skipped), 'changed file')} could not be analysed** "
+            "(nothing in them was checked):"
+        )
+        _list_skipped(out, changed_skipped)
+    if other_skipped:
+        lead = "other file" if changed_skipped else "file"
+        out.add(f"**{plural(len(other_skipped), lead)} skipped:**")
+        _list_skipped(out, other_skipped)
     for note in notes:
         out.add(f"_Note: {note}._")
         out.add("")

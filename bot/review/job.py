@@ -74,12 +74,14 @@ async def run(ctx: Any) -> None:
     )
     for finding in report.findings:
         finding.in_diff = finding.line in change.diff_lines.get(finding.path, ())
+    await jobs.still_owned()  # a worker whose job was taken over publishes nothing
     conclusion = await publish.conclude_check(
         gh, repo, check, report.findings, change, report.skipped, links
     )
     for finding in report.findings:
         if finding.new and not finding.waived:
             metrics.FINDINGS.labels(finding.rule).inc()
+    await jobs.still_owned()
     result = await publish.publish_review(
         gh, repo, number, report.findings, change, links, report.skipped
     )

@@ -90,7 +90,7 @@ async def conclude_check(
     conclusion = "failure" if Report(findings).failing(new_only=True) else "success"
     output = {
         "title": render.title(findings),
-        "summary": render.summary(findings, skipped, links, change.notes),
+        "summary": render.summary(findings, skipped, links, change.notes, change.changed_paths),
         "text": render.details(findings),
     }
     annotations = [

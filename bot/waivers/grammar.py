@@ -20,6 +20,9 @@ import difflib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from markdown_it import MarkdownIt
 
 PREFIX = "/footgun"
 MAX_REASON = 500
@@ -87,32 +90,83 @@ _RULE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 _DAYS = re.compile(r"^([1-9][0-9]{0,3})d$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _WAIVER_ID = re.compile(r"^#?[0-9]{1,12}$")
-_FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
+_DETAILS_OPEN = re.compile(r"<details(?=[\s>/])", re.IGNORECASE)
+_DETAILS_CLOSE = re.compile(r"</details\s*>", re.IGNORECASE)
+# markdown-it-py follows CommonMark; GitHub adds tables and strikethrough to it (GFM).
+_MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
 def find_commands(body: str | None, known_rules: Iterable[str]) -> Iterator[Command | CommandError]:
-    """Each `/footgun` line of a comment, parsed. Quoted lines and code blocks are not commands:
-    quoting someone's command in a reply must not run it again."""
+    """Each command line of a comment (see `command_lines`), parsed."""
     rules = frozenset(known_rules)
-    fence = ""
-    for raw in (body or "").splitlines():
-        line = raw.strip()
-        opener = _FENCE.match(line)
-        if fence:
-            # Only a run of the same character, at least as long, closes a block (CommonMark).
-            if (
-                opener
-                and opener.group(1)[0] == fence[0]
-                and len(opener.group(1)) >= len(fence)
-                and not opener.group(2).strip()
-            ):
-                fence = ""
+    for line in command_lines(body):
+        yield parse(line, rules)
+
+
+def command_lines(body: str | None) -> Iterator[str]:
+    """The command lines of a comment, as GitHub renders it: each line of an ordinary top-level
+    paragraph that starts with `/footgun`.
+
+    Nothing else is a command, however it looks in the source: code (fenced or indented by four
+    spaces), quotes (quoting a command must not run it again), lists, tables, headings, HTML
+    blocks and comments, and whatever is inside `<details>` (collapsed on GitHub). The comment
+    is parsed by a CommonMark parser with GitHub's tables, not by stripping lines, so what
+    counts is what a reader sees.
+    """
+    tokens = _MARKDOWN.parse(body or "")
+    hidden = 0  # <details> elements open at this point
+    for index, token in enumerate(tokens):
+        if token.type == "html_block":
+            hidden = _details_depth(hidden, token.content)
+        elif token.type == "inline":
+            top = index > 0 and tokens[index - 1].type == "paragraph_open" and token.level == 1
+            for line, hidden_before in _lines(token.children or [], hidden):
+                if top and not hidden_before and _is_command(line):
+                    yield line.strip()
+            for child in token.children or []:
+                if child.type == "html_inline":
+                    hidden = _details_depth(hidden, child.content)
+
+
+def _lines(children: list[Any], hidden: int) -> Iterator[tuple[str, int]]:
+    """The visible text of each line of a paragraph whose start is visible (plain text), with
+    the number of `<details>` open where it starts."""
+    pieces: list[str] | None = []
+    start = hidden
+    for child in [*children, None]:
+        if child is None or child.type in ("softbreak", "hardbreak"):
+            if pieces:
+                yield "".join(pieces), start
+            pieces, start = [], hidden
             continue
-        if opener:
-            fence = opener.group(1)
+        if child.type == "html_inline":
+            hidden = _details_depth(hidden, child.content)
+        if pieces is None:
             continue
-        if line == PREFIX or line.startswith((PREFIX + " ", PREFIX + "\t")):
-            yield parse(line, rules)
+        if not pieces and child.type != "text":
+            pieces = None  # the line starts with markup (an HTML comment, a link...): not a command
+            continue
+        pieces.append(_source(child))
+
+
+def _source(child: Any) -> str:
+    """A token of a command line as the user typed it (near enough for the grammar's words)."""
+    if child.type == "code_inline":
+        return f"{child.markup}{child.content}{child.markup}"
+    if child.type in ("em_open", "em_close", "strong_open", "strong_close", "s_open", "s_close"):
+        return str(child.markup)
+    if child.type in ("html_inline", "link_open", "link_close", "image"):
+        return ""
+    return str(child.content)
+
+
+def _is_command(line: str) -> bool:
+    line = line.strip()
+    return line == PREFIX or line.startswith((PREFIX + " ", PREFIX + "\t"))
+
+
+def _details_depth(depth: int, html: str) -> int:
+    return max(0, depth + len(_DETAILS_OPEN.findall(html)) - len(_DETAILS_CLOSE.findall(html)))
 
 
 def parse(line: str, known_rules: frozenset[str]) -> Command | CommandError:

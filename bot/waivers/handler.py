@@ -2,9 +2,18 @@
 
 Payload (from the webhook intake): `installation_id, repository, pull_number, comment_kind`
 (`issue` for the PR conversation, `review` for an inline thread), `comment_id, in_reply_to_id,
-body, author`. Each comment runs once: its id is recorded before anything happens, so an edited
-comment or a second delivery does nothing, while a retry of the same job resumes (the waiver is
-keyed by the comment and the reply carries a marker, so neither is made twice).
+body, author, author_association, url`. Each comment runs once: its id is recorded before
+anything happens, so an edited comment or a second delivery does nothing, while a retry of the
+same job resumes (the waiver is keyed by the comment and the reply carries a marker, so neither
+is made twice).
+
+A comment costs a bounded number of GitHub calls however many lines it has: at most
+`MAX_COMMANDS` commands run (the rest are answered in one line); the pull request, the base
+config, the commenter's role and the analysis are each looked up at most once per comment, and
+only when a command needs them; what the webhook already tells (the author, `author_association`)
+and what the database remembers (a role found to be `none` within the hour) is used first; and
+each user has a quota of comments per repository and hour, kept in the database. A comment
+over the quota is answered once ("try again at"), then ignored.
 
 Authorisation uses GitHub's collaborator permission (`role_name`) against the `waivers` settings
 of `.github/footgun.yml` at the PR's BASE commit, as the check itself does.
@@ -13,19 +22,22 @@ of `.github/footgun.yml` at the PR's BASE commit, as the check itself does.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 import rules as registry
-from bot.db import SlashCommand, Waiver, rows_affected, utcnow
+from bot.db import SlashCommand, Waiver, utcnow
 from bot.github import changeset, markers
+from bot.github import markdown as md
 from bot.github.client import GitHubError, Installation
 from bot.queue import jobs
+from bot.waivers import policy
 from bot.waivers import store as waivers
 from bot.waivers.grammar import (
     USAGE,
@@ -40,10 +52,18 @@ from bot.waivers.grammar import (
 )
 from bot.waivers.policy import ROLE_ORDER, decide_waiver, role_allows
 from rules.core.config import Config
+from rules.core.engine import Report
 
 log = logging.getLogger(__name__)
-REPLY_MARKER = "<!-- footgun:reply-to={} -->"
+REPLY_MARKER = markers.REPLY_MARKER
 RULES_IN_REPLY = 8
+MAX_COMMANDS = 10
+"""Commands run per comment; the rest are answered with one line."""
+QUOTA_WINDOW = dt.timedelta(hours=1)
+WAIVERS_LISTED = 50
+"""Rows of `/footgun waivers`; the rest are counted (the CLI's ledger lists them all)."""
+REPLY_LIMIT = md.BODY_LIMIT - 500
+"""A reply stays this far under GitHub's body limit (the marker and a summary line fit)."""
 
 
 @dataclass
@@ -54,7 +74,8 @@ class Answer:
 
 @dataclass
 class Thread:
-    """Where the command was written, and how to answer there."""
+    """Where the command was written, how to answer there, and what the comment's commands
+    needed to know, each looked up once."""
 
     gh: Installation
     repo: str
@@ -62,35 +83,85 @@ class Thread:
     kind: str
     comment_id: int
     parent_id: int | None
-    pull: dict[str, Any]
     author: str
+    association: str | None = None
+    comment_url: str | None = None
+    attempts: int = 1
+    known_role: str | None = None
+    """A role known without asking GitHub (the webhook, or the database within the hour)."""
+    looked_up_role: str | None = None
+    _pull: dict[str, Any] | None = None
+    _config: Config | changeset.ConfigInvalid | None = None
+    _analysis: tuple[changeset.ChangeSet, Report] | None = field(default=None, repr=False)
 
     @classmethod
-    async def of(cls, ctx: jobs.JobContext) -> Thread:
-        """The thread of the job's comment, with the pull request as GitHub has it now."""
+    def of(cls, ctx: jobs.JobContext) -> Thread:
+        """The thread of the job's comment (no call to GitHub yet)."""
         payload = ctx.job.payload
-        gh = ctx.github.installation(payload["installation_id"])
-        repo, number = payload["repository"], payload["pull_number"]
-        pull = await gh.get(f"repos/{repo}/pulls/{number}")
+        association = payload.get("author_association")
         return cls(
-            gh,
-            repo,
-            number,
+            ctx.github.installation(payload["installation_id"]),
+            payload["repository"],
+            payload["pull_number"],
             payload["comment_kind"],
             payload["comment_id"],
             payload.get("in_reply_to_id"),
-            pull,
             payload.get("author") or "",
+            association,
+            payload.get("url"),
+            getattr(ctx.job, "attempts", 1) or 1,
+            policy.role_from_association(association),
         )
 
-    @property
-    def url(self) -> str:
+    async def pull(self) -> dict[str, Any]:
+        """The pull request as GitHub has it now (one call per comment)."""
+        if self._pull is None:
+            self._pull = await self.gh.get(f"repos/{self.repo}/pulls/{self.number}")
+        return self._pull
+
+    async def config(self) -> Config:
+        """The base branch's config (one call per comment); raises ConfigInvalid."""
+        if self._config is None:
+            try:
+                self._config = await base_config(
+                    self.gh, self.repo, (await self.pull())["base"]["sha"]
+                )
+            except changeset.ConfigInvalid as exc:
+                self._config = exc
+        if isinstance(self._config, changeset.ConfigInvalid):
+            raise self._config
+        return self._config
+
+    async def role(self) -> str:
+        """The commenter's repository role: known already, or looked up once per comment."""
+        if self.known_role is None:
+            self.known_role = self.looked_up_role = await permission(
+                self.gh, self.repo, self.author
+            )
+        return self.known_role
+
+    async def analysis(self, today: dt.date) -> tuple[changeset.ChangeSet, Report]:
+        """The pull request's findings at its head (read and analysed once per comment)."""
+        if self._analysis is None:
+            pull = await self.pull()
+            change = await changeset.fetch(
+                self.gh, changeset.PullRequest.from_json(pull), diff=False
+            )
+            report = await changeset.analyse(
+                change.head, change.base, change.config, change.parsed, today=today
+            )
+            self._analysis = change, report
+        return self._analysis
+
+    async def url(self) -> str:
+        if self.comment_url:
+            return self.comment_url
         anchor = (
             f"discussion_r{self.comment_id}"
             if self.kind == "review"
             else f"issuecomment-{self.comment_id}"
         )
-        return f"{self.pull['html_url']}#{anchor}"
+        return f"{(await self.pull())['html_url']}#{anchor}"
 
     @property
     def key(self) -> str:
@@ -105,15 +176,21 @@ class Thread:
         )
 
     async def reply(self, text: str) -> None:
-        """Answer once: a retried job finds its earlier reply by the marker."""
+        """Answer once: a retried job finds its earlier reply by the marker, which only counts at
+        the end of one of the bot's own comments (a first attempt has no earlier reply)."""
         marker = REPLY_MARKER.format(self.key)
-        if self.kind == "review":
-            existing = await self.gh.paginate(f"repos/{self.repo}/pulls/{self.number}/comments")
-        else:
-            existing = await self.gh.paginate(f"repos/{self.repo}/issues/{self.number}/comments")
-        if any(marker in (c.get("body") or "") for c in existing):
-            return
-        body = f"{text}\n\n{marker}"
+        if self.attempts > 1:
+            if self.kind == "review":
+                path = f"repos/{self.repo}/pulls/{self.number}/comments"
+            else:
+                path = f"repos/{self.repo}/issues/{self.number}/comments"
+            existing = await self.gh.paginate(path)
+            if any(
+                markers.posted_by_an_app(c) and markers.ends_with(c.get("body"), marker)
+                for c in existing
+            ):
+                return
+        body = f"{fit(text, REPLY_LIMIT)}\n\n{marker}"
         if self.kind == "review":
             root = self.parent_id or self.comment_id
             await self.gh.json(
@@ -139,24 +216,93 @@ async def run(ctx: jobs.JobContext) -> None:
     commands = list(find_commands(payload.get("body"), registry.RULES))
     if not commands:
         return
-    if not await _first_run(ctx, payload):
+    row = await _first_run(ctx, payload)
+    if row is None:
         ctx.log.info("comment %s already executed; not running it again", payload["comment_id"])
         return
-    thread = await Thread.of(ctx)
-    answers = [await execute(ctx, thread, command, index) for index, command in enumerate(commands)]
+    thread = Thread.of(ctx)
+    earlier, known_none = await _quota(ctx, thread, row)
+    limit = policy.comments_per_hour(thread.association)
+    if earlier >= limit:
+        ctx.log.warning(
+            "comment %s by %s not run: %d comments with commands in %s within the hour (quota %d)",
+            payload["comment_id"],
+            author,
+            earlier + 1,
+            thread.repo,
+            limit,
+        )
+        if earlier == limit:  # answered once; the rest of the hour costs no call at all
+            await thread.reply(
+                f"@{author} that is more than {limit} comments with `/footgun` commands in this "
+                "repository within an hour: this one and the next are not run. Try again in an hour."
+            )
+        return
+    if known_none and thread.known_role is None:
+        thread.known_role = "none"
+    distinct = list(dict.fromkeys(commands))  # the same command twice in a comment runs once
+    run_now, extra = distinct[:MAX_COMMANDS], len(distinct) - MAX_COMMANDS
+    answers = [await execute(ctx, thread, command, index) for index, command in enumerate(run_now)]
+    repeated = len(commands) - len(distinct)
+    if repeated:
+        answers.append(
+            Answer(True, f"{repeated:,} repeated command{'s' if repeated != 1 else ''} ran once.")
+        )
+    if extra > 0:
+        answers.append(
+            Answer(
+                False,
+                f"{extra:,} more command{'s' if extra != 1 else ''} not run: at most "
+                f"{MAX_COMMANDS} commands run per comment.",
+            )
+        )
+    if thread.looked_up_role is not None:
+        async with ctx.sessions.begin() as session:
+            await session.execute(
+                update(SlashCommand)
+                .where(SlashCommand.id == row)
+                .values(role=thread.looked_up_role)
+            )
     await thread.react("+1" if all(a.ok for a in answers) else "confused")
-    await thread.reply("\n\n---\n\n".join(a.text for a in answers))
+    await thread.reply(combine(answers))
+
+
+def combine(answers: list[Answer], limit: int = REPLY_LIMIT) -> str:
+    """The answers in one reply under `limit` characters: whole answers while they fit, then
+    one line for those that did not (GitHub refuses a longer comment)."""
+    parts: list[str] = []
+    size = 0
+    separator = "\n\n---\n\n"
+    for index, answer in enumerate(answers):
+        if size + len(separator) + len(answer.text) > limit - 200:
+            left = len(answers) - index
+            parts.append(
+                f"{left} more answer{'s' if left != 1 else ''} did not fit in one comment "
+                f"({sum(not a.ok for a in answers[index:])} of them refusals)."
+            )
+            break
+        parts.append(answer.text)
+        size += len(separator) + len(answer.text)
+    return separator.join(parts)
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` cut at a line boundary under `limit`, saying so (a last guard; answers are capped)."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit - 100)
+    return text[: cut if cut > 0 else limit - 100] + "\n\n…(the rest did not fit in one comment)"
 
 
 async def give_up(ctx: jobs.JobContext, error: str) -> None:
-    thread = await Thread.of(ctx)
+    thread = Thread.of(ctx)
     await thread.reply(
-        f"@{thread.author} the command could not run: {error}. Post it again to retry."
+        f"@{thread.author} the command could not run: {md.text(error, 300)}. Post it again to retry."
     )
 
 
-async def _first_run(ctx: jobs.JobContext, payload: dict[str, Any]) -> bool:
-    """Record the comment as executed; False when another job already ran (or runs) it."""
+async def _first_run(ctx: jobs.JobContext, payload: dict[str, Any]) -> int | None:
+    """Record the comment as executed: its row, or None when another job already ran (or runs) it."""
     values = {
         "comment_kind": payload["comment_kind"],
         "comment_id": payload["comment_id"],
@@ -168,20 +314,37 @@ async def _first_run(ctx: jobs.JobContext, payload: dict[str, Any]) -> bool:
     }
     try:
         async with ctx.sessions.begin() as session:
-            result = await session.execute(
-                waivers.insert_ignoring_duplicates(session, SlashCommand, values)
-            )
-            if rows_affected(result) == 1:
-                return True
-            owner = await session.scalar(
-                select(SlashCommand.job_id).where(
-                    SlashCommand.comment_kind == values["comment_kind"],
-                    SlashCommand.comment_id == values["comment_id"],
+            await session.execute(waivers.insert_ignoring_duplicates(session, SlashCommand, values))
+            row = (
+                await session.execute(
+                    select(SlashCommand.id, SlashCommand.job_id).where(
+                        SlashCommand.comment_kind == values["comment_kind"],
+                        SlashCommand.comment_id == values["comment_id"],
+                    )
                 )
-            )
+            ).one()
     except IntegrityError:
-        return False
-    return owner == ctx.job.id
+        return None
+    return row.id if row.job_id == ctx.job.id else None
+
+
+async def _quota(ctx: jobs.JobContext, thread: Thread, row: int) -> tuple[int, bool]:
+    """How many comments with commands the author wrote in this repository within the hour
+    before this one, and whether GitHub said within the hour that they have no role here."""
+    since = utcnow() - QUOTA_WINDOW
+    mine = (
+        SlashCommand.repository == thread.repo,
+        SlashCommand.author == thread.author,
+        SlashCommand.received_at > since,
+    )
+    async with ctx.sessions() as session:
+        earlier = await session.scalar(
+            select(func.count()).select_from(SlashCommand).where(*mine, SlashCommand.id < row)
+        )
+        none = await session.scalar(
+            select(func.count()).select_from(SlashCommand).where(*mine, SlashCommand.role == "none")
+        )
+    return int(earlier or 0), bool(none)
 
 
 async def execute(
@@ -189,7 +352,7 @@ async def execute(
 ) -> Answer:
     match command:
         case CommandError():
-            return Answer(False, f"> {command.line}\n\n{command.reply()}")
+            return Answer(False, f"> {md.text(command.line, 300)}\n\n{command.reply()}")
         case Waive():
             return await _waive(ctx, thread, command, index)
         case Unwaive():
@@ -197,9 +360,7 @@ async def execute(
         case ListWaivers():
             return await _list(ctx, thread)
         case Recheck():
-            head = thread.pull["head"]["sha"]
-            await _recheck(ctx, thread, "/footgun recheck")
-            return Answer(True, f"Checking {head[:7]} again.")
+            return await _recheck_command(ctx, thread)
         case Help():
             return await _help(thread)
     raise TypeError(command)
@@ -209,12 +370,22 @@ async def execute(
 
 
 async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: int) -> Answer:
-    repo, pull = thread.repo, thread.pull
+    repo = thread.repo
+    if thread.known_role == "none" and thread._config is None:
+        # No configurable permission is reached without a role: refused before any look-up.
+        return await _refuse(
+            ctx,
+            thread,
+            f"@{thread.author} has no role on this repository: only its collaborators may waive findings.",
+        )
     try:
-        config = await base_config(thread.gh, repo, pull["base"]["sha"])
+        config = await thread.config()
     except changeset.ConfigInvalid as exc:
-        return await _refuse(ctx, thread, f"The base branch's configuration is invalid: {exc}")
-    role = await permission(thread.gh, repo, thread.author)
+        return await _refuse(
+            ctx, thread, f"The base branch's configuration is invalid: {md.text(exc, 300)}"
+        )
+    role = await thread.role()
+    pull = await thread.pull()
     today = utcnow().date()
     decision = decide_waiver(
         command,
@@ -237,10 +408,7 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
                 "bot's inline comments: `/footgun waive <rule> <Kind>/<namespace>/"
                 "<name> until YYYY-MM-DD because <reason>`.",
             )
-    change = await changeset.fetch(thread.gh, changeset.PullRequest.from_json(pull))
-    report = await changeset.analyse(
-        change.head, change.base, change.config, change.parsed, today=today
-    )
+    _, report = await thread.analysis(today)
     matched = waivers.resolve(report.findings, command.rule, command.target, fingerprint)
     if not matched:
         return await _refuse(
@@ -250,6 +418,7 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
         )
     rule = matched[0].rule
     assert decision.until is not None  # an allowed waiver always has its deadline
+    url = await thread.url()
     async with ctx.sessions.begin() as session:
         waiver, created = await waivers.grant(
             session,
@@ -263,7 +432,7 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
             deadline=decision.until,
             remind_days_before=config.waivers.remind_days_before,
             approved_by=thread.author,
-            command_url=thread.url,
+            command_url=url,
             command_key=f"{thread.key}:{index}",
         )
         if created and pull.get("state") == "open":
@@ -274,9 +443,9 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
         (
             f"Waiver **#{waiver.id}**: {waivers.describe(waiver)} ({count} finding{'s' if count != 1 else ''}) is "
             f"waived until **{waiver.deadline}** (end of day UTC), approved by @{waiver.approved_by}, because "
-            f"{waiver.reason}\n\nThe check runs again on {pull['head']['sha'][:7]}. After the deadline it fails "
-            f"again; once merged, the finding must be gone from the default branch by then or a cleanup issue is "
-            f"opened. Undo with `/footgun unwaive {waiver.id}`."
+            f"{md.text(waiver.reason, md.REASON_LIMIT)}\n\nThe check runs again on {pull['head']['sha'][:7]}. After the "
+            "deadline it fails again; once merged, the finding must be gone from the default branch by then or a "
+            f"cleanup issue is opened. Undo with `/footgun unwaive {waiver.id}`."
         ),
     )
 
@@ -303,16 +472,21 @@ def _nothing_matched(
     if fingerprint is not None:
         return f"The finding this thread is about is no longer in the pull request at {head[:7]}: nothing to waive."
     same_rule = sorted({str(f.resource) for f in findings if f.rule == command.rule})
-    where = f" on `{command.target}`" if command.target else ""
+    rule = md.code(command.rule)
+    where = f" on {md.code(command.target)}" if command.target else ""
     if same_rule:
-        listed = ", ".join(f"`{r}`" for r in same_rule[:RULES_IN_REPLY])
-        return f"No `{command.rule}` finding{where} at {head[:7]}. Its findings are on: {listed}."
-    return (
-        f"No `{command.rule}` finding{where} in this pull request at {head[:7]}: nothing to waive."
-    )
+        listed = ", ".join(md.code(r) for r in same_rule[:RULES_IN_REPLY])
+        more = (
+            f" and {len(same_rule) - RULES_IN_REPLY} more"
+            if len(same_rule) > RULES_IN_REPLY
+            else ""
+        )
+        return f"No {rule} finding{where} at {head[:7]}. Its findings are on: {listed}{more}."
+    return f"No {rule} finding{where} in this pull request at {head[:7]}: nothing to waive."
 
 
 async def _refuse(ctx: jobs.JobContext, thread: Thread, reason: str) -> Answer:
+    url = await thread.url()
     async with ctx.sessions.begin() as session:
         waivers.audit(
             session,
@@ -321,7 +495,7 @@ async def _refuse(ctx: jobs.JobContext, thread: Thread, reason: str) -> Answer:
             pull_number=thread.number,
             actor=thread.author,
             detail=reason,
-            url=thread.url,
+            url=url,
         )
     return Answer(False, f"@{thread.author} the waiver was refused: {reason}")
 
@@ -341,13 +515,20 @@ async def _unwaive(ctx: jobs.JobContext, thread: Thread, command: Unwaive) -> An
             ctx, thread, f"Waiver #{waiver.id} belongs to #{waiver.pull_number}: unwaive it there."
         )
     if waiver.approved_by.lower() != thread.author.lower():
+        if thread.known_role == "none" and thread._config is None:
+            return await _refuse_unwaive(
+                ctx,
+                thread,
+                f"@{thread.author} has no role on this repository: only the approver or a collaborator "
+                f"with the waiver permission may revoke waiver #{waiver.id}.",
+            )
         try:
-            config = await base_config(thread.gh, thread.repo, thread.pull["base"]["sha"])
+            config = await thread.config()
         except changeset.ConfigInvalid as exc:
             return await _refuse_unwaive(
-                ctx, thread, f"The base branch's configuration is invalid: {exc}"
+                ctx, thread, f"The base branch's configuration is invalid: {md.text(exc, 300)}"
             )
-        role = await permission(thread.gh, thread.repo, thread.author)
+        role = await thread.role()
         if not role_allows(role, config.waivers.permission):
             return await _refuse_unwaive(
                 ctx,
@@ -357,9 +538,11 @@ async def _unwaive(ctx: jobs.JobContext, thread: Thread, command: Unwaive) -> An
                     f"to revoke a waiver approved by @{waiver.approved_by}."
                 ),
             )
+    pull = await thread.pull()
+    url = await thread.url()
     async with ctx.sessions.begin() as session:
-        revoked = await waivers.revoke(session, waiver.id, thread.author, thread.url)
-        if revoked and thread.pull.get("state") == "open":
+        revoked = await waivers.revoke(session, waiver.id, thread.author, url)
+        if revoked and pull.get("state") == "open":
             await _enqueue_review(session, ctx, thread, f"waiver #{waiver.id} revoked")
     if not revoked:
         async with ctx.sessions() as session:
@@ -371,11 +554,12 @@ async def _unwaive(ctx: jobs.JobContext, thread: Thread, command: Unwaive) -> An
     return Answer(
         True,
         f"Waiver **#{waiver.id}** ({waivers.describe(waiver)}) is revoked. The check runs again "
-        f"on {thread.pull['head']['sha'][:7]}.",
+        f"on {pull['head']['sha'][:7]}.",
     )
 
 
 async def _refuse_unwaive(ctx: jobs.JobContext, thread: Thread, reason: str) -> Answer:
+    url = await thread.url()
     async with ctx.sessions.begin() as session:
         waivers.audit(
             session,
@@ -384,7 +568,7 @@ async def _refuse_unwaive(ctx: jobs.JobContext, thread: Thread, reason: str) -> 
             pull_number=thread.number,
             actor=thread.author,
             detail=f"unwaive: {reason}",
-            url=thread.url,
+            url=url,
         )
     return Answer(False, reason)
 
@@ -401,30 +585,62 @@ async def _list(ctx: jobs.JobContext, thread: Thread) -> Answer:
     if not rows:
         return Answer(True, "This pull request has no waivers.")
     lines = ["| # | waived | until | status | approved by | reason |", "|---|---|---|---|---|---|"]
-    for w in rows:
-        reason = " ".join(w.reason.split()).replace("|", "\\|")
+    for w in rows[:WAIVERS_LISTED]:
         lines.append(
-            f"| {w.id} | {waivers.describe(w)} | {w.deadline} | {w.status.replace('_', ' ')} | "
-            f"@{w.approved_by} | {reason} |"
+            f"| {w.id} | {waivers.describe(w, table=True)} | {w.deadline} | {w.status.replace('_', ' ')} | "
+            f"@{w.approved_by} | {md.cell(w.reason, md.REASON_LIMIT)} |"
+        )
+    if len(rows) > WAIVERS_LISTED:
+        lines.append("")
+        lines.append(
+            f"…and {len(rows) - WAIVERS_LISTED} more: `footgun waivers list --repo {thread.repo}` "
+            "lists them all."
         )
     return Answer(True, "\n".join(lines))
 
 
 async def _help(thread: Thread) -> Answer:
     try:
-        settings = (await base_config(thread.gh, thread.repo, thread.pull["base"]["sha"])).waivers
+        settings = (await thread.config()).waivers
     except changeset.ConfigInvalid:
         settings = Config().waivers
     self_waive = "allowed" if settings.allow_self_waive else "not allowed"
     return Answer(
         True,
         (
-            f"```\n{USAGE}\n```\n\nHere a waiver needs `{settings.permission}` permission, a reason and a deadline at "
-            f"most {settings.max_days} days away (the end of that day, UTC); waiving in your own pull request is "
-            f"{self_waive}. A reminder comes {settings.remind_days_before} days before the deadline; a waiver granted "
-            "closer to its deadline than that gets none."
+            f"```\n{USAGE}\n```\n\n{COMMAND_LINES}\n\nHere a waiver needs `{settings.permission}` permission, a "
+            f"reason and a deadline at most {settings.max_days} days away (the end of that day, UTC); waiving in "
+            f"your own pull request is {self_waive}. A reminder comes {settings.remind_days_before} days before the "
+            "deadline; a waiver granted closer to its deadline than that gets none. `recheck` is for the pull "
+            f"request's author and those who may waive. At most {MAX_COMMANDS} commands run per comment, and "
+            f"{policy.COMMENTS_PER_HOUR} comments with commands per person, repository and hour."
         ),
     )
+
+
+COMMAND_LINES = (
+    "A command is a line of an ordinary paragraph that starts with `/footgun`. Lines in code "
+    "(fenced or indented), quotes, lists, tables, headings, HTML comments and blocks, or inside "
+    "`<details>` are never run."
+)
+
+
+async def _recheck_command(ctx: jobs.JobContext, thread: Thread) -> Answer:
+    pull = await thread.pull()
+    pr_author = (pull.get("user") or {}).get("login")
+    if thread.author.lower() != str(pr_author or "").lower():
+        try:
+            settings = (await thread.config()).waivers
+        except changeset.ConfigInvalid:
+            settings = Config().waivers
+        role = await thread.role()
+    else:
+        settings, role = Config().waivers, None
+    decision = policy.may_recheck(thread.author, role, pr_author, settings)
+    if not decision.allowed:
+        return Answer(False, decision.reason)
+    await _recheck(ctx, thread, "/footgun recheck")
+    return Answer(True, f"Checking {pull['head']['sha'][:7]} again.")
 
 
 async def _recheck(ctx: jobs.JobContext, thread: Thread, reason: str) -> None:
@@ -433,7 +649,8 @@ async def _recheck(ctx: jobs.JobContext, thread: Thread, reason: str) -> None:
 
 
 async def _enqueue_review(session: Any, ctx: jobs.JobContext, thread: Thread, reason: str) -> None:
-    head = thread.pull["head"]["sha"]
+    pull = thread._pull or {}
+    head = pull["head"]["sha"]
     await session.run_sync(
         jobs.enqueue,
         "review",
@@ -442,7 +659,7 @@ async def _enqueue_review(session: Any, ctx: jobs.JobContext, thread: Thread, re
             "repository": thread.repo,
             "pull_number": thread.number,
             "head_sha": head,
-            "base_sha": thread.pull["base"]["sha"],
+            "base_sha": pull["base"]["sha"],
             "reason": reason,
         },
         dedupe_key=jobs.review_key(thread.repo, thread.number, head),

@@ -80,3 +80,48 @@ def decide_waiver(
             f"the latest allowed is {latest.isoformat()}.",
         )
     return Decision(True, "ok", until)
+
+
+# -- who may ask at all: free information first --------------------------------------------------
+
+ASSOCIATED = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+"""`author_association` values of people who may hold a repository role. The others (CONTRIBUTOR,
+FIRST_TIME_CONTRIBUTOR, FIRST_TIMER, NONE) usually mean no role, but not always: GitHub computes
+the field without a viewer, so a member whose organisation membership is private shows as
+CONTRIBUTOR or NONE. They are looked up too, under the smaller quota below."""
+COMMENTS_PER_HOUR = 20
+"""Comments with commands answered per user, repository and hour, for associated commenters."""
+OUTSIDER_COMMENTS_PER_HOUR = 5
+"""The same for everyone else (each costs at most one permission look-up)."""
+
+
+def role_from_association(association: str | None) -> str | None:
+    """The repository role the webhook already tells, or None when it must be looked up.
+
+    OWNER is the account that owns the repository (admin); MANNEQUIN is a placeholder for an
+    imported, unclaimed account, which holds no role."""
+    if association == "OWNER":
+        return "admin"
+    if association == "MANNEQUIN":
+        return "none"
+    return None
+
+
+def comments_per_hour(association: str | None) -> int:
+    return COMMENTS_PER_HOUR if association in ASSOCIATED else OUTSIDER_COMMENTS_PER_HOUR
+
+
+def may_recheck(
+    commenter: str, commenter_role: str | None, pr_author: str | None, settings: WaiverSettings
+) -> Decision:
+    """`/footgun recheck` re-runs a whole review: for the pull request's author and for those
+    who may waive (everyone is rate limited besides)."""
+    if pr_author and commenter.lower() == pr_author.lower():
+        return Decision(True, "ok")
+    if role_allows(commenter_role, settings.permission):
+        return Decision(True, "ok")
+    return Decision(
+        False,
+        f"@{commenter} needs `{settings.permission}` permission on this repository (has "
+        f"`{commenter_role or 'none'}`), or to be the pull request's author, to run the check again.",
+    )

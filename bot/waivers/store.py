@@ -18,6 +18,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import PullRequest, Waiver, WaiverEvent, dialect_insert, rows_affected, utcnow
+from bot.github import markdown
 from bot.waivers.policy import expires_at
 from rules.core.model import Finding
 from rules.core.waivers import target_matches
@@ -301,7 +302,12 @@ def insert_ignoring_duplicates(session: AsyncSession, model: type, values: dict[
     )
 
 
-def describe(waiver: Waiver) -> str:
-    """`fault-injection` on `VirtualService/bookinfo/reviews`: how replies and issues name a waiver."""
-    what = ", ".join(f"`{r}`" for r in waiver.resources) or f"`{waiver.target}`"
-    return f"`{waiver.rule}` on {what}"
+def describe(waiver: Waiver, *, table: bool = False, listed: int = 5) -> str:
+    """`fault-injection` on `VirtualService/bookinfo/reviews`: how replies and issues name a
+    waiver (the names come from manifests: code spans that nothing in them can break)."""
+    resources = list(waiver.resources or [])
+    names = [markdown.code(r, table=table) for r in resources[:listed]]
+    if len(resources) > listed:
+        names.append(f"{len(resources) - listed} more")
+    what = ", ".join(names) or markdown.code(waiver.target, table=table)
+    return f"{markdown.code(waiver.rule, table=table)} on {what}"

@@ -59,6 +59,7 @@ class Runtime:
 
     async def start(self) -> None:
         settings = self.settings
+        self._stack.callback(db.hold_sqlite_file(settings.database_url))
         self.database = db.open_database(settings.database_url)
         self._stack.push_async_callback(self.database.dispose)
         if self.migrate if self.migrate is not None else settings.is_sqlite:

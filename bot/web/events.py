@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot.db import Installation, InstallationRepository, PullRequest, dialect_insert, utcnow
 from bot.queue import jobs
 from bot.waivers.grammar import PREFIX as COMMAND_PREFIX
+from bot.waivers.grammar import command_lines
 
 REVIEW_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review", "edited")
 
@@ -319,10 +320,14 @@ def pull_request_review_comment(
 def _command(
     session: Session, payload: dict[str, Any], delivery: str, pull_number: int, comment_kind: str
 ) -> Outcome | None:
-    """A slash command becomes a `command` job; other comments (and bots' own) are not ours."""
+    """A slash command becomes a `command` job; other comments (and bots' own) are not ours.
+
+    Only a comment with a command line as GitHub renders it (see `command_lines`: not in code,
+    quotes, HTML comments or `<details>`) costs a job; the author and `author_association` go
+    with it, so the job can refuse without asking GitHub who wrote it."""
     comment = payload["comment"]
     body = comment.get("body") or ""
-    if not any(line.strip().startswith(COMMAND_PREFIX) for line in body.splitlines()):
+    if COMMAND_PREFIX not in body or next(command_lines(body), None) is None:
         return None
     user = comment.get("user") or payload.get("sender") or {}
     if user.get("type") == "Bot":
@@ -343,6 +348,7 @@ def _command(
             "body": body,
             "author": user.get("login"),
             "author_association": comment.get("author_association"),
+            "url": comment.get("html_url"),
         },
         delivery_id=delivery,
     )

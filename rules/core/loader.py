@@ -72,7 +72,8 @@ ISTIO_KINDS = frozenset(
         "TrafficExtension",
     }
 )
-GATEWAY_API_GROUPS = frozenset({"gateway.networking.k8s.io", "gateway.networking.x-k8s.io"})
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+GATEWAY_API_GROUPS = frozenset({GATEWAY_API_GROUP, "gateway.networking.x-k8s.io"})
 GATEWAY_API_KINDS = frozenset(
     {
         "GatewayClass",
@@ -109,6 +110,13 @@ _GO_TEMPLATE = re.compile(
     r"\{\{-?\s*(?:\.|\$|-|if\b|else\b|end\b|range\b|with\b|include\b|template\b|define\b"
     r"|toYaml\b|tpl\b|printf\b|required\b|default\b|quote\b)"
 )
+FILE_KIND = "File"
+"""Pseudo-kind for a manifest file that does not parse (what the rule yaml-invalid reports)."""
+_TEMPLATE_MARKER = re.compile(r"\{\{|\{%|%\{")
+"""Go/Helm and Jinja (`{{`, `{%`) or Terraform (`%{`) templating: a file to render first.
+`${VAR}` alone is not one: Flux and kustomize parse a file before substituting it."""
+_API_VERSION_LINE = re.compile(r"""^["']?apiVersion["']?[ \t]*:""", re.M)
+_KIND_LINE = re.compile(r"""^["']?kind["']?[ \t]*:""", re.M)
 HELM_TEMPLATE = "Helm template: render it first (helm template ...) and check the output"
 _WANTED_KINDS = (
     ISTIO_KINDS
@@ -281,13 +289,19 @@ class SourceFile:
 
 @dataclass(slots=True)
 class ParsedFile:
-    """What the loader keeps per file content: documents, or the reason the file was skipped."""
+    """What the loader keeps per file content: documents, or the reason the file was skipped.
+
+    `invalid` is (line, column, problem, placeholders) when the file looks like a manifest,
+    holds no template markers and does not parse (`placeholders`: the failing document holds
+    `${...}`): the rule yaml-invalid reports it there."""
 
     documents: list[Document]
     skipped: str | None = None
+    invalid: Invalid | None = None
 
 
 ParseCache = MutableMapping[str, ParsedFile]
+Invalid = tuple[int, int, str, bool]
 
 
 def parse_file(path: str, data: bytes | str, size: int | None = None) -> ParsedFile:
@@ -326,9 +340,11 @@ def parse_file(path: str, data: bytes | str, size: int | None = None) -> ParsedF
         try:
             body = yaml.load(doc_text, Loader=_StrictLoader)  # noqa: S506 - a safe loader
         except yaml.MarkedYAMLError as exc:
-            return _skip(
-                HELM_TEMPLATE if templated else _describe_yaml_error(exc, doc_text, start_line)
-            )
+            if templated:
+                return _skip(HELM_TEMPLATE)
+            parsed = _skip(_describe_yaml_error(exc, doc_text, start_line))
+            parsed.invalid = _invalid_manifest(exc, text, doc_text, start_line)
+            return parsed
         except yaml.YAMLError as exc:
             return _skip(f"invalid YAML: {str(exc).splitlines()[0]}")
         except RecursionError:
@@ -368,10 +384,33 @@ def load(
                 cache[key] = parsed
         if parsed.skipped:
             skipped.append(Skipped(source.path, parsed.skipped))
+            if parsed.invalid is not None:
+                resources.append(_invalid_file(source.path, parsed.invalid))
             continue
         for document in parsed.documents:
             resources.extend(_resources(source.path, document, default_namespace))
     return resources, skipped
+
+
+def _invalid_file(path: str, invalid: Invalid) -> Resource:
+    """A file that does not parse, as a resource of kind `File` whose position is the error."""
+    line, column, problem, placeholders = invalid
+    document = _ErrorDocument(path, "", line - 1, {}, error_column=column)
+    body = {"problem": problem, "line": line, "column": column, "placeholders": placeholders}
+    return Resource("", FILE_KIND, path, None, body, path, document)
+
+
+@dataclass(slots=True, eq=False)
+class _ErrorDocument(Document):
+    """A document that does not parse: every position is the error's."""
+
+    error_column: int = 1
+
+    def node_at(self, path: KeyPath) -> tuple[Any, Any, int]:
+        return None, None, 0
+
+    def position(self, path: KeyPath) -> tuple[int, int]:
+        return (self.start_line + 1, self.error_column)
 
 
 def cache_key(source: SourceFile) -> str | None:
@@ -519,6 +558,25 @@ def _char_at(text: str, mark: Any) -> str:
     if mark.line < len(lines) and mark.column < len(lines[mark.line]):
         return str(lines[mark.line][mark.column])
     return ""
+
+
+def _invalid_manifest(
+    exc: yaml.MarkedYAMLError, text: str, doc_text: str, start_line: int
+) -> Invalid | None:
+    """Where a manifest-looking file without template markers fails to parse, and why."""
+    if _TEMPLATE_MARKER.search(text) or not (
+        _API_VERSION_LINE.search(doc_text) and _KIND_LINE.search(doc_text)
+    ):
+        return None
+    mark = exc.problem_mark or exc.context_mark
+    if exc.context == "while scanning a simple key" and exc.context_mark is not None:
+        mark = exc.context_mark  # the line that lacks its `:`, not the token after it
+    line, column = (start_line + mark.line + 1, mark.column + 1) if mark else (start_line + 1, 1)
+    last = start_line + len(doc_text.rstrip().splitlines())
+    if line > last:  # the end of the document: what was left open is on its last line
+        line, column = last, 1
+    problem = _describe_yaml_error(exc, doc_text, start_line).partition(": ")[2] or "invalid YAML"
+    return line, column, problem, "${" in doc_text
 
 
 def _skip(reason: str) -> ParsedFile:

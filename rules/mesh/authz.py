@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
+from rules.core.document import KeyPath
 from rules.core.model import Resource
 
 PEER_IDENTITY = ("principals", "namespaces", "requestPrincipals")
@@ -37,6 +38,44 @@ def action(policy: Resource) -> str:
 def has_target_ref(policy: Resource) -> bool:
     """Whether the policy attaches to a gateway or waypoint (`targetRef`/`targetRefs`)."""
     return bool(policy.spec.get("targetRef") or policy.spec.get("targetRefs"))
+
+
+class TargetRef(NamedTuple):
+    """One `targetRefs` entry (or the older single `targetRef`), with its key path."""
+
+    path: KeyPath
+    group: str
+    kind: str
+    name: str
+    namespace: str | None
+
+
+def target_refs(policy: Resource) -> list[TargetRef]:
+    """What a policy attaches to: a Gateway (an ingress gateway or a waypoint), a GatewayClass
+    (every waypoint of that class, from the root namespace), a Service or a ServiceEntry (at
+    the waypoint that serves it). Istio 1.32 reads `targetRef` only when `targetRefs` is empty."""
+    spec = policy.spec
+    found: list[TargetRef] = []
+    refs = spec.get("targetRefs")
+    entries: list[tuple[KeyPath, Any]]
+    if isinstance(refs, list) and refs:
+        entries = [(("spec", "targetRefs", i), ref) for i, ref in enumerate(refs)]
+    else:
+        entries = [(("spec", "targetRef"), spec.get("targetRef"))]
+    for path, ref in entries:
+        if not isinstance(ref, dict) or not isinstance(ref.get("name"), str):
+            continue
+        namespace = ref.get("namespace")
+        found.append(
+            TargetRef(
+                path,
+                str(ref.get("group") or ""),
+                str(ref.get("kind") or ""),
+                ref["name"],
+                namespace if isinstance(namespace, str) and namespace else None,
+            )
+        )
+    return found
 
 
 def selector_labels(policy: Resource) -> frozenset[tuple[str, str]] | None:

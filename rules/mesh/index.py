@@ -10,12 +10,14 @@ import posixpath
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from rules.core.config import Config
 from rules.core.document import KeyPath
 from rules.core.loader import ISTIO_GROUPS, WORKLOAD_KINDS
 from rules.core.model import Resource
+from rules.mesh.gateway_api import GatewayApiIndex
 from rules.mesh.hosts import (
     GatewayHost,
     expand,
@@ -156,6 +158,13 @@ class MeshIndex:
     def gateway_hosts(self, namespace: str | None, name: str) -> list[GatewayHost]:
         """The server hosts of Gateway `namespace/name`, with their namespace filters."""
         return self._gateway_hosts.get((namespace, name), [])
+
+    # --- Kubernetes Gateway API ---------------------------------------------------------------
+
+    @cached_property
+    def gateway_api(self) -> GatewayApiIndex:
+        """Gateway API Gateways, routes, ReferenceGrants and waypoints (built on first use)."""
+        return GatewayApiIndex(self.resources)
 
     # --- Namespaces, workloads, Sidecars, mesh config ----------------------------------------
 

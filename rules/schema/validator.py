@@ -38,7 +38,8 @@ from rules.core.document import KeyPath
 from rules.schema import durations
 from rules.schema.store import Node
 
-MAX_COUNTED = 10_000
+MAX_COUNTED = 100_000
+"""A bound on the walk's work beyond the loader's own (200,000 nodes a document)."""
 
 _TYPE_WORDS = {
     "object": "a mapping",

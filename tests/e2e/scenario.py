@@ -203,8 +203,11 @@ def check_run_event(ref: PullRef, example: str, head_sha: str) -> dict[str, Any]
     )
 
 
-def issue_comment_event(ref: PullRef, comment: dict[str, Any]) -> dict[str, Any]:
-    """`issue_comment.created` for `comment`, written in the PR's conversation."""
+def issue_comment_event(
+    ref: PullRef, comment: dict[str, Any], association: str = "MEMBER"
+) -> dict[str, Any]:
+    """`issue_comment.created` for `comment`, written in the PR's conversation by someone whose
+    `author_association` is `association`."""
     login = comment["user"]["login"]
     return payload(
         "issue_comment.created.on-pull-request",
@@ -215,7 +218,7 @@ def issue_comment_event(ref: PullRef, comment: dict[str, Any]) -> dict[str, Any]
             "comment.body": comment["body"],
             "comment.user.login": login,
             "comment.user.type": "User",
-            "comment.author_association": "MEMBER",
+            "comment.author_association": association,
             "comment.html_url": comment["html_url"],
             "sender.login": login,
             "sender.type": "User",

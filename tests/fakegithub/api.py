@@ -28,6 +28,8 @@ DIFF_MAX_FILES = 300
 DIFF_MAX_LINES = 20_000
 FILES_MAX = 3000
 JWT_MAX_SECONDS = 600
+LATE = "fake_github_late"
+"""Response extension: seconds the HTTP server holds this answer back (see `State.answer_late`)."""
 TOKEN_SECONDS = 3600
 
 
@@ -138,12 +140,16 @@ class FakeGitHub(State):
         return response
 
     def _dispatch(self, request: httpx.Request, path: str) -> httpx.Response:
+        late = 0.0
         for fault in self.faults:
             if fault.times > 0 and fault.method == request.method and fault.path.fullmatch(path):
                 if fault.after > 0:
                     fault.after -= 1
                     continue
                 fault.times -= 1
+                if fault.late > 0:
+                    late = fault.late
+                    break
                 if fault.status == 0:
                     raise httpx.ReadTimeout("timed out", request=request)
                 raise ApiError(fault.status, fault.body["message"], headers=fault.headers)
@@ -153,10 +159,12 @@ class FakeGitHub(State):
                 call = Call(self, request, match.groupdict())
                 self._authenticate(call, template)
                 result = handler(call)
-                if isinstance(result, httpx.Response):
-                    return result
-                status = 201 if method == "POST" else 200
-                return httpx.Response(status, json=result)
+                if not isinstance(result, httpx.Response):
+                    status = 201 if method == "POST" else 200
+                    result = httpx.Response(status, json=result)
+                if late:
+                    result.extensions[LATE] = late
+                return result
         raise ApiError(404, "Not Found")
 
     # -- auth ---------------------------------------------------------------------------------
@@ -246,8 +254,15 @@ class FakeGitHub(State):
     def mock(self, respx_mock: Any) -> None:
         """Route every request to this fake's host through `handle`."""
         url = httpx.URL(self.base_url)
-        respx_mock.route(host=url.host).mock(side_effect=self.handle)
+        respx_mock.route(host=url.host).mock(side_effect=self._handle_in_process)
         respx_mock.route(host=httpx.URL(self.codeload.url).host).mock(side_effect=self.handle)
+
+    def _handle_in_process(self, request: httpx.Request) -> httpx.Response:
+        """`handle` for respx: an answer held back (`answer_late`) never comes, as after a timeout."""
+        response = self.handle(request)
+        if response.extensions.get(LATE):
+            raise httpx.ReadTimeout("the answer came after the client's timeout", request=request)
+        return response
 
     def asgi(self):
         from tests.fakegithub.asgi import asgi_app
@@ -298,6 +313,14 @@ def get_app(call: Call) -> Any:
     if created is not None:
         return call.fake.manifests.json(created)
     return {"id": call.fake.app_id, "slug": call.fake.slug, "name": "Istio footguns"}
+
+
+@route("DELETE", "/installation/token")
+def revoke_installation_token(call: Call) -> Any:
+    """The token the request authenticated with stops working at once (204)."""
+    credential = call.request.headers.get("authorization", "").partition(" ")[2]
+    call.fake.tokens.pop(credential, None)
+    return httpx.Response(204)
 
 
 @route("POST", "/app-manifests/{code}/conversions")

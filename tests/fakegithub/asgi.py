@@ -7,6 +7,7 @@ the API then share one port.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import httpx
@@ -28,6 +29,10 @@ def asgi_app(fake: FakeGitHub) -> Starlette:
             request.method, str(request.url), headers=request.headers.raw, content=body
         )
         answer = fake.handle(forwarded)
+        from tests.fakegithub.api import LATE
+
+        if answer.extensions.get(LATE):  # done already; only the answer is slow
+            await asyncio.sleep(answer.extensions[LATE])
         headers = {
             k: v
             for k, v in answer.headers.items()

@@ -120,6 +120,10 @@ class Fault:
     body: dict[str, Any]
     after: int = 0
     """Matching requests to let through before failing."""
+    late: float = 0.0
+    """When positive, the request is carried out as usual and only its answer is held back this
+    many seconds (over HTTP), or lost (through respx): a write GitHub made whose answer arrived
+    after the client stopped waiting."""
 
 
 @dataclass
@@ -261,6 +265,26 @@ class State:
     def timeout(self, method: str, path: str, times: int = 1) -> None:
         """Make the next `times` requests to `path` time out (no answer at all)."""
         self.fail(method, path, 0, times)
+
+    def answer_late(self, method: str, path: str, seconds: float, times: int = 1) -> None:
+        """Carry out the next `times` requests to `path`, then answer `seconds` late.
+
+        GitHub does the write whatever happens to the connection afterwards: a client whose
+        timeout is shorter sees a timeout, yet the review, comment or check run exists.
+        """
+        self.faults.append(Fault(method.upper(), re.compile(path), 0, times, {}, {}, late=seconds))
+
+    def revoke_tokens(self, installation: int | None = None) -> list[str]:
+        """Invalidate every installation token (of one installation), as GitHub does when a
+        token is revoked (`DELETE /installation/token`) or the App's key is rotated; the tokens."""
+        revoked = [
+            t.token
+            for t in self.tokens.values()
+            if installation is None or t.installation == installation
+        ]
+        for token in revoked:
+            del self.tokens[token]
+        return revoked
 
     def secondary_rate_limit(
         self, method: str, path: str, retry_after: int = 60, status: int = 403
