@@ -23,10 +23,12 @@ from typing import Any, ClassVar
 
 from render import helm
 from render.charts import Chart, ValuesSet, find_charts, values_file_layer
-from render.gitops import ChartUse
+from render.gitops import ChartUse, uses
 from render.sourcemap import TemplateMap, ValuesLayer
+from rules.core.config import Config
 from rules.core.document import Document, KeyPath
-from rules.core.loader import ParseCache, parse_file, resources_of
+from rules.core.engine import Rendered
+from rules.core.loader import ParseCache, SourceFile, load, parse_file, resources_of
 from rules.core.model import Resource, Skipped
 
 RenderCache = MutableMapping[str, dict[str, Any]]
@@ -304,3 +306,34 @@ def template_files(files: Iterable[str]) -> set[str]:
     return {
         path for path in files if charts and path.startswith(charts) and "/templates/" in f"/{path}"
     }
+
+
+def render_revision(
+    files: list[SourceFile],
+    config: Config,
+    engine: helm.HelmEngine | None,
+    cache: RenderCache | None,
+    parse_cache: ParseCache | None,
+) -> tuple[Rendered | None, set[str]]:
+    """A revision's charts rendered with every values set its files name: the resources and
+    skipped entries for `rules.core.engine.analyse`, and the chart templates' paths (rendered,
+    so not to be read as plain manifests). None when the revision holds no chart, or the
+    config says `render.helm: off` (templates are then plain files, skipped as before)."""
+    data = {f.path: f.data.encode() if isinstance(f.data, str) else f.data for f in files}
+    charts, _ = find_charts(data)
+    if not charts and not any(posixpath.basename(p) == "Chart.yaml" for p in data):
+        return None, set()
+    settings = getattr(config, "render", None)  # `render:` in the config, where it has one
+    if getattr(settings, "helm", "auto") == "off":
+        return None, set()
+    specs = [
+        ChartSpec(c.path, list(c.values), c.release, c.namespace)
+        for c in getattr(settings, "charts", ())
+    ]
+    manifests = [f for f in files if config.wants(f.path)]
+    gitops, _ = load(manifests, config.default_namespace, parse_cache)
+    chart_uses, _ = uses(gitops, data, {c.path for c in charts})
+    outcome = render_charts(
+        data, engine, specs=specs, uses=chart_uses, cache=cache, parse_cache=parse_cache
+    )
+    return resources(outcome, config.default_namespace), template_files(data)

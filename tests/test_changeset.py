@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from bot.github.changeset import BlobCache, ConfigInvalid, PullRequest, fetch
 from bot.github.diffs import apply_patch, right_side_lines
+from render import helm
 from tests.fakegithub.world import virtual_service as vs
 
 
@@ -200,3 +201,29 @@ def test_a_pull_request_changing_only_a_template_helper_is_relevant(world):
         CHART, {"charts/reviews/templates/_helpers.tpl": '{{- define "x" }}{{ end }}\n'}
     )
     assert change_set(world, pull).relevant
+
+
+@pytest.mark.skipif(not helm.available(), reason="Helm support is not installed")
+def test_the_app_renders_charts_and_reports_on_the_values_line(world):
+    from bot.github.changeset import analyse
+    from tests.test_helm_targets import repo
+
+    chart = {path: data.decode() for path, data in repo().items()}
+    app = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: reviews-prod\n"
+        "spec:\n  source:\n    path: charts/reviews\n    helm:\n"
+        "      valueFiles: [values-prod.yaml, values-chaos.yaml]\n"
+        "  destination:\n    namespace: prod\n"
+    )
+    chaos = chart["charts/reviews/values-chaos.yaml"]
+    base = {
+        **chart,
+        "charts/reviews/values-chaos.yaml": chaos.replace("true", "false"),
+        "argocd/reviews.yaml": app,
+    }
+    pull = world.pull(base, {"charts/reviews/values-chaos.yaml": chaos})
+    change = change_set(world, pull)
+    report = world.run(analyse(change.head, change.base, change.config, change.parsed))
+    new = [(f.rule, f.path, f.line) for f in report.findings if f.new]
+    assert new == [("fault-injection", "charts/reviews/values-chaos.yaml", 3)]
+    assert "charts/reviews/values-chaos.yaml" in change.diff_lines  # so it can be commented on

@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from render import helm
-from render.charts import find_charts
-from render.gitops import uses
-from render.helm_targets import ChartSpec, render_charts, resources, template_files
+from render.helm_targets import render_revision
 from rules.core.config import Config
 from rules.core.engine import Rendered
-from rules.core.loader import ParseCache, SourceFile, load
+from rules.core.loader import ParseCache, SourceFile
 
 
 class RenderCache(MutableMapping[str, dict[str, Any]]):
@@ -91,35 +89,7 @@ class ChartRenderer:
     ) -> tuple[Rendered | None, set[str]]:
         """The rendered resources (and skipped entries) of `files`' charts, and the paths of the
         chart templates, which are rendered instead of read as plain manifests."""
-        data = {f.path: _bytes(f.data) for f in files}
-        charts, _ = find_charts(data)
-        if not charts and not any(_is_chart_file(p) for p in data):
-            return None, set()
-        settings = _render_settings(config)
-        if getattr(settings, "helm", "auto") == "off":
-            return None, set()  # `render.helm: off`: templates are plain files again, as before
-        specs = [
-            ChartSpec(c.path, list(c.values), c.release, c.namespace)
-            for c in getattr(settings, "charts", ())
-        ]
-        manifests = [f for f in files if config.wants(f.path)]
-        gitops, _ = load(manifests, config.default_namespace, parse_cache)
-        chart_uses, _ = uses(gitops, data, {c.path for c in charts})
-        outcome = render_charts(
-            data,
-            self.engine,
-            specs=specs,
-            uses=chart_uses,
-            cache=self.cache,
-            parse_cache=parse_cache,
-        )
-        return resources(outcome, config.default_namespace), template_files(data)
-
-
-def _render_settings(config: Config) -> Any:
-    """The config's `render:` settings (`helm: auto|off`, `charts: [{path, values, release,
-    namespace}]`), None where the config has none."""
-    return getattr(config, "render", None)
+        return render_revision(files, config, self.engine, self.cache, parse_cache)
 
 
 def chart_folders(files: list[SourceFile]) -> tuple[str, ...]:
@@ -130,7 +100,3 @@ def chart_folders(files: list[SourceFile]) -> tuple[str, ...]:
 
 def _is_chart_file(path: str) -> bool:
     return path.rpartition("/")[2] == "Chart.yaml"
-
-
-def _bytes(data: bytes | str) -> bytes:
-    return data.encode() if isinstance(data, str) else data

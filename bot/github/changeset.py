@@ -20,6 +20,7 @@ file is relevant, whatever the file's extension.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ import rules as registry
 from bot.github import tarball
 from bot.github.client import DIFF, RAW, GitHubError, Installation
 from bot.github.diffs import apply_patch, git_blob_sha, right_side_lines
+from render import helm
+from render.helm_targets import render_revision
 from rules.core import engine
 from rules.core.config import Config, ConfigError, parse_config
 from rules.core.loader import MAX_FILE_BYTES, ParsedFile, SourceFile, load, parse_file
@@ -530,9 +533,41 @@ async def analyse(
     parsed: dict[str, ParsedFile],
     **options: Any,
 ) -> engine.Report:
-    """`rules.core.engine.analyse` on the files fetched here, in a thread.
+    """`rules.core.engine.analyse` on the files fetched here, in a thread, charts rendered.
 
     The analysis is pure CPU, seconds of it on a large repository: run on the event loop, it
-    would stall the webhook intake (GitHub gives up after 10 s) and the health probes.
+    would stall the webhook intake (GitHub gives up after 10 s) and the health probes. Charts
+    render in a Helm worker of this analysis (its own process: analyses run in parallel
+    threads), renders cached process-wide by chart and values.
     """
-    return await asyncio.to_thread(engine.analyse, head, base, config, cache=parsed, **options)
+
+    def run() -> engine.Report:
+        with contextlib.ExitStack() as stack:
+            helm_engine = stack.enter_context(helm.HelmEngine()) if helm.available() else None
+            if helm_engine is not None and _has_chart(head):
+                helm_engine.spawn()
+            rendered, templates = render_revision(head, config, helm_engine, RENDERS, parsed)
+            base_rendered, base_templates = (
+                render_revision(base, config, helm_engine, RENDERS, parsed)
+                if base is not None
+                else (None, set())
+            )
+            return engine.analyse(
+                [f for f in head if f.path not in templates],
+                [f for f in base if f.path not in base_templates] if base is not None else None,
+                config,
+                cache=parsed,
+                rendered=rendered,
+                base_rendered=base_rendered,
+                **options,
+            )
+
+    return await asyncio.to_thread(run)
+
+
+RENDERS = LRU(2000)
+"""Helm renders by chart and values digest, shared by the analyses of this process."""
+
+
+def _has_chart(files: list[SourceFile]) -> bool:
+    return any(f.path.rpartition("/")[2] == "Chart.yaml" for f in files)
