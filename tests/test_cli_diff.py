@@ -306,8 +306,9 @@ def test_github_annotations_in_a_diff_blame_only_new_findings(repo, capsys):
     base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
     repo.commit({"mesh/vs.yaml": FAULTY})
     lines = run_cli(capsys, "diff", base, "--format", "github").out.splitlines()
-    assert lines[0].startswith(
+    # The change's own error comes first: GitHub shows only the first 10 of each level.
+    assert lines[0].startswith("::error file=mesh/vs.yaml,line=10,col=5,title=fault-injection::")
+    assert lines[1].startswith(
         "::notice file=mesh/old.yaml,line=10,col=5,title=fault-injection (already at base)::"
     )
-    assert lines[1].startswith("::error file=mesh/vs.yaml,line=10,col=5,title=fault-injection::")
     assert lines[2] == "footgun: 2 errors, 0 warnings, 1 new"

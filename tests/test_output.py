@@ -130,8 +130,8 @@ def test_github_escaping_follows_the_workflow_command_rules():
     assert lines == [
         "::error file=a%2Cb%3Ac.yaml,line=3,col=7,title=fault-injection::50%25 fail,%0Asee: docs",
         "::warning file=mesh/a.yaml,line=3,col=7,title=fault-injection::just a warning",
-        "::notice file=mesh/a.yaml,line=3,col=7,title=fault-injection (waived)::waived one",
         "::warning file=t.yaml,title=footgun%3A file skipped::skipped: not UTF-8",
+        "::notice file=mesh/a.yaml,line=3,col=7,title=fault-injection (waived)::waived one",
         "footgun: 1 error, 1 warning, 1 waived, 1 file skipped",
     ]
 

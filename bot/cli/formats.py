@@ -17,7 +17,13 @@ REPORT_FORMATS = ("text", "json", "sarif", "github")
 RULE_FORMATS = ("text", "markdown", "json")
 
 
-def render_report(report: Report, fmt: str, color: bool = False, compared: bool = False) -> str:
+def render_report(
+    report: Report,
+    fmt: str,
+    color: bool = False,
+    compared: bool = False,
+    sarif_category: str | None = None,
+) -> str:
     """Render a report. `compared`: the report judged a change against a base revision."""
     if fmt == "json":
         from bot.cli.output.json_report import to_json
@@ -26,7 +32,7 @@ def render_report(report: Report, fmt: str, color: bool = False, compared: bool 
     if fmt == "sarif":
         from bot.cli.output.sarif import to_sarif
 
-        return to_sarif(report, compared=compared)
+        return to_sarif(report, compared=compared, category=sarif_category)
     if fmt == "github":
         from bot.cli.output.github import to_github
 

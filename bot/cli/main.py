@@ -118,25 +118,30 @@ def add_check(commands: Subcommands) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    report = check_report(args.paths, args.config, open_cache(args))
+    return emit(report, args, new_only=False)
+
+
+def check_report(paths: list[str], config_path: str | None, cache: ParseCache) -> Report:
+    """The report of `footgun check PATH...` (also what the Action runs on a push)."""
     from bot.cli import sources
     from bot.cli.rendering import ChartRenderer
     from bot.cli.two_cores import parse_in_parallel
     from rules.core.engine import analyse
 
-    sources.check_paths(args.paths)
-    config = load_config(args.config)
+    sources.check_paths(paths)
+    config = load_config(config_path)
     unreadable: list[Skipped] = []
-    every = list(sources.from_paths(args.paths, unreadable))
-    with ChartRenderer(persistent=not args.no_cache) as renderer:
+    every = list(sources.from_paths(paths, unreadable))
+    with ChartRenderer(persistent=not isinstance(cache, dict)) as renderer:
         renderer.warm_up(every)
         files = [f for f in every if config.wants(f.path)]
-        cache = open_cache(args)
         parse_in_parallel(files, cache)
         rendered, templates = renderer.render(every, config, cache)
     files = [f for f in files if f.path not in templates]
     report = analyse(files, config=config, cache=cache, rendered=rendered)
     report.skipped.extend(s for s in unreadable if config.wants(s.path))
-    return emit(report, args.format, new_only=False)
+    return report
 
 
 # --- diff --------------------------------------------------------------------------------------
@@ -153,24 +158,41 @@ def add_diff(commands: Subcommands) -> None:
 
 
 def run_diff(args: argparse.Namespace) -> int:
+    report = diff_report(args.base, args.head, args.config, open_cache(args), not args.no_cache)
+    return emit(report, args, new_only=True, compared=True)
+
+
+def diff_report(
+    base: str,
+    head: str,
+    config_path: str | None,
+    cache: ParseCache,
+    keep_base: bool = True,
+    wanted: Callable[[str], bool] | None = None,
+) -> Report:
+    """The report of `footgun diff BASE HEAD` (also what the Action and `footgun review` run on
+    a pull request); `wanted` narrows the files analysed on both sides."""
     from bot.cli import sources
     from bot.cli.rendering import ChartRenderer, chart_folders
     from bot.cli.two_cores import compare, parse_in_parallel
     from rules.core.loader import cache_key
 
-    base_commit = sources.resolve(args.base)
-    head_commit = sources.resolve(args.head)
+    base_commit = sources.resolve(base)
+    head_commit = sources.resolve(head)
     base_files = sources.from_git(base_commit)
     head_files = sources.from_git(head_commit)
-    if args.config:
-        config = load_config(args.config)
+    if config_path:
+        config = load_config(config_path)
     else:
-        config = config_at(args.base, base_files)
+        config = config_at(base, base_files)
+
+    def keep(path: str) -> bool:
+        return config.wants(path) and (wanted is None or wanted(path))
+
     base_every, head_every = base_files, head_files
-    base_files = [f for f in base_files if config.wants(f.path)]
-    head_files = [f for f in head_files if config.wants(f.path)]
-    cache = open_cache(args)
-    with ChartRenderer(persistent=not args.no_cache) as renderer:
+    base_files = [f for f in base_files if keep(f.path)]
+    head_files = [f for f in head_files if keep(f.path)]
+    with ChartRenderer(persistent=not isinstance(cache, dict)) as renderer:
         renderer.warm_up(head_every)
         charts = chart_folders([*base_every, *head_every])
         unread = {  # chart files are read whatever the parse cache holds: they are rendered
@@ -182,17 +204,16 @@ def run_diff(args: argparse.Namespace) -> int:
         parse_in_parallel([*base_files, *head_files], cache)
         base_rendered, base_templates = renderer.render(base_every, config, cache)
         rendered, templates = renderer.render(head_every, config, cache)
-    report = compare(
+    return compare(
         [f for f in head_files if f.path not in templates],
         [f for f in base_files if f.path not in base_templates],
         config,
         cache,
-        keep_base=not args.no_cache,
+        keep_base=keep_base,
         rendered=rendered,
         base_rendered=base_rendered,
         key_files=base_every,
     )
-    return emit(report, args.format, new_only=True, compared=True)
 
 
 def config_at(revision: str, files: list[SourceFile]) -> Config:
@@ -207,6 +228,43 @@ def config_at(revision: str, files: list[SourceFile]) -> Config:
             text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
             return _parse_config(text, f"{revision}:{DEFAULT_CONFIG}")
     return Config()
+
+
+# --- action -----------------------------------------------------------------------------------
+
+
+def add_action(commands: Subcommands) -> None:
+    action = commands.add_parser(
+        "action",
+        help="the GitHub Action's analysis (reads the runner's environment; see action.yml)",
+    )
+    action.add_argument(
+        "--no-cache", action="store_true", help="parse every file again (no parse cache)"
+    )
+    action.set_defaults(handler=run_action, short_lived=True)
+
+
+def run_action(args: argparse.Namespace) -> int:
+    """Bad input becomes an error annotation too: in a workflow, stderr is easy to miss."""
+    from bot.cli import action, sources
+    from bot.cli.output.github import command
+    from rules.core.config import ConfigError
+
+    try:
+        runner = action.Runner.from_environment()
+        cache = open_cache(args)
+        return action.run(
+            runner,
+            lambda paths, config: check_report(paths, config, cache),
+            lambda base, head, config, wanted: diff_report(
+                base, head, config, cache, not args.no_cache, wanted
+            ),
+            sys.stdout.write,
+        )
+    except (action.ActionError, sources.SourceError, ConfigError, UsageError) as exc:
+        sys.stdout.write(command("error", str(exc), title="footgun") + "\n")
+        sys.stdout.flush()
+        return _fail(str(exc))
 
 
 # --- rules -------------------------------------------------------------------------------------
@@ -235,6 +293,11 @@ def _analysis_options(parser: argparse.ArgumentParser) -> None:
         "--no-cache",
         action="store_true",
         help="parse every file again instead of using the parse cache ($XDG_CACHE_HOME/footgun)",
+    )
+    parser.add_argument(
+        "--sarif-category",
+        metavar="NAME",
+        help="SARIF: the category code scanning keeps this analysis under (automationDetails.id)",
     )
 
 
@@ -271,11 +334,16 @@ def open_cache(args: argparse.Namespace) -> ParseCache:
     return ParseCache()
 
 
-def emit(report: Report, fmt: str, new_only: bool, compared: bool = False) -> int:
+def emit(report: Report, args: argparse.Namespace, new_only: bool, compared: bool = False) -> int:
     from bot.cli import formats
 
+    fmt = args.format
     color = fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    sys.stdout.write(formats.render_report(report, fmt, color=color, compared=compared))
+    sys.stdout.write(
+        formats.render_report(
+            report, fmt, color=color, compared=compared, sarif_category=args.sarif_category
+        )
+    )
     sys.stdout.flush()
     return EXIT_FINDINGS if report.failing(new_only) else EXIT_OK
 
@@ -540,6 +608,7 @@ def _with_database(settings: Settings, work: Any, migrate: bool | None = None) -
 COMMANDS: list[Callable[[Subcommands], None]] = [
     add_check,
     add_diff,
+    add_action,
     add_rules,
     _app_commands,
     _waiver_commands,

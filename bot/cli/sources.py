@@ -100,6 +100,12 @@ def resolve(revision: str, cwd: str | None = None) -> str:
     raise SourceError(f"unknown revision '{revision}'")
 
 
+def is_shallow(cwd: str | None = None) -> bool:
+    """Whether the repository is a shallow clone (history cut off, as CI checkouts often are)."""
+    out = _run_git(["rev-parse", "--is-shallow-repository"], cwd)
+    return out.returncode == 0 and out.stdout.strip() == b"true"
+
+
 def from_git(revision: str, cwd: str | None = None) -> list[SourceFile]:
     """Every YAML blob of `revision`, keyed by blob SHA, content not yet read (see `read_blobs`).
 

@@ -1,19 +1,34 @@
-"""GitHub Actions workflow commands: each finding becomes an annotation on the run and the PR.
+"""GitHub Actions workflow commands: the findings that matter most become annotations.
 
 `::error file=F,line=L,col=C,title=T::message`. GitHub's escaping: in the message `%`, CR and
 LF become `%25`, `%0D`, `%0A`; property values also escape `:` and `,` (`%3A`, `%2C`), which
-would otherwise end the value. Waived findings become notices, so they stay visible without
-alarming anyone.
+would otherwise end the value. Waived findings, and in a diff the findings the base already
+had, become notices: visible without blaming the change.
+
+GitHub shows at most 10 annotations of each level (error, warning, notice) per step and 50
+per job, and drops the rest without a word. So findings are ranked (new errors, then new
+warnings, then the rest: `ranking`), each level gets its 10, and what does not fit is printed
+as plain log lines under a group, with one notice saying how many were left out and where the
+whole list is (the job summary).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from bot.cli.output.ranking import introduced, ranked
 from bot.cli.output.text import summary
 
 if TYPE_CHECKING:
     from rules.core.engine import Report
+    from rules.core.model import Finding
+
+ANNOTATIONS_PER_LEVEL = 10
+"""GitHub shows 10 error, 10 warning and 10 notice annotations per step; more are dropped."""
+ANNOTATIONS_PER_JOB = 50
+"""And 50 per job: this step's 30 leave room for the other steps of the job."""
+LEVELS = ("error", "warning", "notice")
 
 
 def escape_data(text: str) -> str:
@@ -33,26 +48,61 @@ def command(name: str, message: str, **properties: object) -> str:
     )
 
 
-def to_github(report: Report, compared: bool = False) -> str:
-    """`compared`: a diff, where findings already present at base become notices too (the
-    change did not cause them; an error annotation would blame it)."""
-    lines = []
-    for f in report.findings:
-        name: str = f.severity
-        title = f.rule
-        if f.waived:
-            name, title = "notice", f"{f.rule} (waived)"
-        elif compared and not f.new:
-            name, title = "notice", f"{f.rule} (already at base)"
-        lines.append(command(name, f.message, file=f.path, line=f.line, col=f.column, title=title))
-    for skipped in report.skipped:
+def level_of(finding: Finding, compared: bool) -> tuple[str, str]:
+    """The annotation level and title of a finding."""
+    if finding.waived:
+        return "notice", f"{finding.rule} (waived)"
+    if not introduced(finding, compared):
+        return "notice", f"{finding.rule} (already at base)"
+    return finding.severity, finding.rule
+
+
+def to_github(
+    report: Report, compared: bool = False, per_level: int = ANNOTATIONS_PER_LEVEL
+) -> str:
+    """`compared`: a diff, where findings already present at base become notices."""
+    shown: dict[str, list[str]] = {level: [] for level in LEVELS}
+    left_out: list[str] = []
+    for level, title, where, message in _entries(report, compared):
+        if len(shown[level]) < per_level:
+            shown[level].append(command(level, message, **where, title=title))
+        else:
+            place = ":".join(str(where[k]) for k in ("file", "line", "col") if k in where)
+            left_out.append(f"{place}: {level}: {' '.join(message.split())} [{title}]")
+    if left_out and len(shown["notice"]) >= per_level:
+        dropped = shown["notice"].pop()
+        left_out.insert(0, f"(notice) {dropped.partition('::')[2].partition('::')[2]}")
+    lines = [line for level in LEVELS for line in shown[level]]
+    if left_out:
         lines.append(
             command(
-                "warning",
-                f"skipped: {skipped.reason}",
-                file=skipped.path,
-                title="footgun: file skipped",
+                "notice",
+                f"{len(left_out)} more not shown as annotations (GitHub shows "
+                f"{per_level} of each level per step): see the job summary or this step's log",
+                title="footgun: more findings",
             )
         )
+        lines.append(f"::group::footgun: {len(left_out)} more")
+        lines.extend(left_out)
+        lines.append("::endgroup::")
     lines.append(f"footgun: {summary(report, compared)}")
     return "\n".join(lines) + "\n"
+
+
+def _entries(report: Report, compared: bool) -> Iterator[tuple[str, str, dict[str, object], str]]:
+    """(level, title, location properties, message), most important first."""
+    findings = ranked(report.findings, compared)
+    blocking = [f for f in findings if not f.waived and introduced(f, compared)]
+    for f in blocking:
+        level, title = level_of(f, compared)
+        yield level, title, {"file": f.path, "line": f.line, "col": f.column}, f.message
+    for skipped in report.skipped:
+        yield (
+            "warning",
+            "footgun: file skipped",
+            {"file": skipped.path},
+            f"skipped: {skipped.reason}",
+        )
+    for f in findings[len(blocking) :]:
+        level, title = level_of(f, compared)
+        yield level, title, {"file": f.path, "line": f.line, "col": f.column}, f.message

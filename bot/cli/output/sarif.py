@@ -4,6 +4,12 @@ Each rule becomes a `reportingDescriptor` whose help text is the rule's own SUMM
 code scanning shows the same explanation as the docs. Results carry our fingerprint in
 `partialFingerprints` (code scanning tracks an alert across pushes by it, not by line), a
 `baselineState` when the report compared two revisions, and a suppression when waived.
+
+Code scanning keeps at most 5,000 results of a run (it accepts 25,000 and drops the rest), so
+results are ranked (unwaived findings the change introduced first, errors before warnings) and
+cut at 5,000 here, with a notification saying how many were left out: the choice is ours, and
+the reader is told. A `category` becomes `automationDetails.id` (a runAutomationDetails), which
+code scanning uses to keep this analysis apart from others of the same tool (two workflows, two folders).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import rules as registry
+from bot.cli.output.ranking import ranked
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -25,13 +32,20 @@ SCHEMA = (
 )
 FINGERPRINT_KEY = "footgunFingerprint/v1"
 TOOL_NAME = "footgun"
+MAX_RESULTS = 5000
+"""Code scanning stores the first 5,000 results of a run (prioritised by severity)."""
 
 
-def to_sarif(report: Report, compared: bool = False) -> str:
-    return json.dumps(sarif_log(report, compared), indent=2) + "\n"
+def to_sarif(report: Report, compared: bool = False, category: str | None = None) -> str:
+    return json.dumps(sarif_log(report, compared, category), indent=2) + "\n"
 
 
-def sarif_log(report: Report, compared: bool = False) -> dict[str, Any]:
+def sarif_log(
+    report: Report,
+    compared: bool = False,
+    category: str | None = None,
+    max_results: int = MAX_RESULTS,
+) -> dict[str, Any]:
     modules = list(registry.RULES.values())
     index = {module.ID: position for position, module in enumerate(modules)}
     driver: dict[str, Any] = {
@@ -42,14 +56,22 @@ def sarif_log(report: Report, compared: bool = False) -> dict[str, Any]:
     version = _version()
     if version:
         driver["semanticVersion"] = version
+    findings = ranked(report.findings, compared)
+    kept = findings[:max_results]
     run: dict[str, Any] = {
         "tool": {"driver": driver},
         "columnKind": "unicodeCodePoints",
         "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root."}}},
-        "results": [_result(f, index, compared) for f in report.findings],
+        "results": [_result(f, index, compared) for f in kept],
     }
-    if report.skipped:
-        run["invocations"] = [_invocation(report)]
+    if category:
+        # The category is everything up to the last slash of the id (GitHub's convention).
+        run["automationDetails"] = {"id": category.rstrip("/") + "/"}
+    notifications = _skipped(report) + _truncation(len(findings) - len(kept), max_results)
+    if notifications:
+        run["invocations"] = [
+            {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+        ]
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
@@ -101,25 +123,38 @@ def _result(finding: Finding, index: dict[str, int], compared: bool) -> dict[str
     return result
 
 
-def _invocation(report: Report) -> dict[str, Any]:
+def _skipped(report: Report) -> list[dict[str, Any]]:
     """Skipped files become notifications: visible in SARIF viewers, not alerts."""
-    return {
-        "executionSuccessful": True,
-        "toolExecutionNotifications": [
-            {
-                "level": "warning",
-                "message": {"text": f"skipped: {s.reason}"},
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": quote(s.path), "uriBaseId": "%SRCROOT%"}
-                        }
+    return [
+        {
+            "level": "warning",
+            "message": {"text": f"skipped: {s.reason}"},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": quote(s.path), "uriBaseId": "%SRCROOT%"}
                     }
-                ],
-            }
-            for s in report.skipped
-        ],
-    }
+                }
+            ],
+        }
+        for s in report.skipped
+    ]
+
+
+def _truncation(omitted: int, kept: int) -> list[dict[str, Any]]:
+    if omitted <= 0:
+        return []
+    return [
+        {
+            "level": "warning",
+            "descriptor": {"id": "results-truncated"},
+            "message": {
+                "text": f"{omitted} more results were left out: code scanning keeps {kept:,} "
+                "per run. The most important were kept (new errors first); the job summary "
+                "or `footgun check --format json` lists every finding."
+            },
+        }
+    ]
 
 
 def _version() -> str | None:
