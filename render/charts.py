@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from render.sourcemap import ValuesLayer
+from render.helm_sourcemap import ValuesLayer
 from rules.core.document import Document
 
 _INDEXED = re.compile(r"^(.*?)((?:\[\d+\])*)$", re.S)

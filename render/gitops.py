@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from render.charts import set_parameter, values_file_layer
-from render.sourcemap import ValuesLayer
+from render.helm_sourcemap import ValuesLayer
 from rules.core.document import Document, KeyPath
 from rules.core.model import Resource
 

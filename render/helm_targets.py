@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from render import helm
 from render.charts import Chart, ValuesSet, find_charts, values_file_layer
 from render.gitops import ChartUse, uses
-from render.sourcemap import TemplateMap, ValuesLayer
+from render.helm_sourcemap import TemplateMap, ValuesLayer
 from rules.core.config import Config
 from rules.core.document import Document, KeyPath
 from rules.core.engine import Rendered
