@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from render import helm_targets
 from render.build import INSTALL_HINT, Builder, KustomizeTool
+from render.helm_targets import ChartEngine
 from render.kustomize import Root, Snapshot, consumed, find_kustomizations, plan_roots
 from render.sourcemap import KustomizeOrigin, ParsedPatch
 from rules.core.config import Config
@@ -35,6 +37,7 @@ from rules.core.model import Resource, Skipped
 from rules.core.targets import RenderFailure, Revision
 
 ORIGIN = "config.kubernetes.io/origin"
+CHART_FILE = "Chart.yaml"
 BuildCache = MutableMapping[str, tuple[str | None, str | None]]
 """Build key (the content of a root's inputs and the tool's version) -> (output, error)."""
 Reader = Callable[[list[SourceFile]], None]
@@ -60,12 +63,80 @@ def render_revision(
     parse_cache: ParseCache | None = None,
     stats: RenderStats | None = None,
     within: Callable[[str], bool] | None = None,
+    charts: ChartEngine | None = None,
 ) -> Revision:
     """What the snapshot `files` deploys. `files` lists every file of the revision (not only
     YAML: a build may read `.json` patches or generator files); those whose `data` is empty are
-    read with `read` only when a build needs them. With `within`, only the roots and plain files
-    whose path it accepts are analysed (`footgun check overlays/prod`); every file of the
-    snapshot may still be read by a build."""
+    read with `read` only when a build needs them. With `within`, only the roots, charts and
+    plain files whose path it accepts are analysed (`footgun check overlays/prod`); every file
+    of the snapshot may still be read by a build. With `charts`, Helm charts are a second kind
+    of target (`render.helm_targets`), once per values set."""
+    files = list(files)
+    revision = _render_kustomize(
+        files,
+        config,
+        builder=builder,
+        read=read,
+        cache=cache,
+        parse_cache=parse_cache,
+        stats=stats,
+        within=within,
+    )
+    if charts is not None:
+        add_charts(
+            revision, files, config, charts, read=read, parse_cache=parse_cache, within=within
+        )
+    return revision
+
+
+def add_charts(
+    revision: Revision,
+    files: list[SourceFile],
+    config: Config,
+    charts: ChartEngine,
+    *,
+    read: Reader | None = None,
+    parse_cache: ParseCache | None = None,
+    within: Callable[[str], bool] | None = None,
+) -> None:
+    """The chart targets of the snapshot `files` added to `revision`, and the chart templates
+    taken out of its plain files (they are rendered, not read as manifests). Chart files listed
+    unread are read with `read`."""
+    inside = within or (lambda path: True)
+    folders = tuple(
+        f.path[: -len(CHART_FILE)]
+        for f in files
+        if f.path.rpartition("/")[2] == CHART_FILE and inside(f.path)
+    )
+    if not folders:
+        return
+    _fill([f for f in files if f.path.startswith(folders) and not f.data], read)
+    used = [f for f in files if inside(f.path) or f.path.startswith(folders)]
+    rendered, templates = helm_targets.render_revision(
+        used, config, charts.engine, charts.cache, parse_cache
+    )
+    if rendered is None:
+        return
+    revision.plain = [f for f in revision.plain if f.path not in templates]
+    revision.rendered.extend(rendered.rendered)
+    revision.failures.extend(rendered.failures)
+    revision.skipped.extend(rendered.skipped)
+    revision.targets.extend(rendered.targets)
+    revision.build_keys.extend(rendered.build_keys)
+
+
+def _render_kustomize(
+    files: list[SourceFile],
+    config: Config,
+    *,
+    builder: Builder | None,
+    read: Reader | None,
+    cache: BuildCache | None,
+    parse_cache: ParseCache | None,
+    stats: RenderStats | None,
+    within: Callable[[str], bool] | None,
+) -> Revision:
+    """The Kustomize targets of the snapshot `files`, and its plain files."""
     by_path = {f.path: f for f in files}
     inside = within or (lambda path: True)
     yaml_files = [f for f in by_path.values() if config.wants(f.path) and inside(f.path)]
