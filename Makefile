@@ -33,9 +33,10 @@ lint: install
 
 # Refresh the locks after changing dependencies in pyproject.toml (universal: every platform).
 lock: install
-	$(BIN)/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 \
-		--quiet --output-file requirements.lock
-	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
+# Both locks hold the `helm` extra (the Helm SDK): the image, `make run` and `make test` render charts.
+	$(BIN)/uv pip compile pyproject.toml --extra helm --generate-hashes --universal \
+		--python-version 3.11 --quiet --output-file requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra helm --generate-hashes --universal \
 		--python-version 3.11 --quiet --output-file requirements-dev.lock
 
 # Regenerate the docs generated from code: docs/rules.md, the README's rule and settings tables,

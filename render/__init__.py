@@ -12,6 +12,11 @@ line a person edits), the targets that failed (`render-failed`) and those skippe
   the snapshot, no network, no plugins or exec functions, no Helm, load restrictor on, a time
   and an output limit), behind the `Builder` interface so tests and rules never need kubectl.
 - `sourcemap`: where a rendered key path comes from: the patch that set it, else the base file.
+- `helm_targets`: Helm charts as a second kind of target, once per values set: `charts` (charts
+  and the values sets the repository names for them), `gitops` (Argo CD Applications and
+  ApplicationSets, Flux Kustomizations and HelmReleases), `helm` (the Helm engine, in a child
+  process: `helm_worker`), `helm_sourcemap` (rendered chart keys back to template and values
+  lines).
 
 Rendering runs tools, so it is not part of `rules`, which stays pure.
 

@@ -5,7 +5,12 @@ inputs it has not built before (the build cache is keyed by the content of every
 unchanged root costs a dictionary lookup, at base and at head alike), turns the output into
 resources with their target and origin, and hands every file no root reads to the rules as a
 plain file. Roots that cannot be built become `render-failed` findings or skipped targets with a
-reason; nothing is silently dropped.
+reason; nothing is silently dropped. A root that an Argo CD Application or a Flux Kustomization
+deploys takes its destination namespace (`gitops_namespaces`).
+
+Helm charts are the second kind of target (`charts=`, see `render.helm_targets`): each chart once
+per values set, its resources with a `TemplateMap` origin, its failed renders `render-failed`,
+its templates taken out of the plain files.
 """
 
 from __future__ import annotations
@@ -18,16 +23,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from render import helm_targets
 from render.build import INSTALL_HINT, Builder, KustomizeTool
+from render.gitops import uses
+from render.helm_targets import ChartEngine
 from render.kustomize import Root, Snapshot, consumed, find_kustomizations, plan_roots
 from render.sourcemap import KustomizeOrigin, ParsedPatch
 from rules.core.config import Config
 from rules.core.document import Document
 from rules.core.loader import (
+    INSTALLER_KINDS,
     ParseCache,
     ParsedFile,
     Placement,
     SourceFile,
+    load,
     parse_file,
     resources_of,
 )
@@ -35,6 +45,10 @@ from rules.core.model import Resource, Skipped
 from rules.core.targets import RenderFailure, Revision
 
 ORIGIN = "config.kubernetes.io/origin"
+CHART_FILE = "Chart.yaml"
+_GITOPS_KINDS = {
+    group: kinds for group, kinds in INSTALLER_KINDS.items() if group != "sailoperator.io"
+}
 BuildCache = MutableMapping[str, tuple[str | None, str | None]]
 """Build key (the content of a root's inputs and the tool's version) -> (output, error)."""
 Reader = Callable[[list[SourceFile]], None]
@@ -60,12 +74,81 @@ def render_revision(
     parse_cache: ParseCache | None = None,
     stats: RenderStats | None = None,
     within: Callable[[str], bool] | None = None,
+    charts: ChartEngine | None = None,
 ) -> Revision:
     """What the snapshot `files` deploys. `files` lists every file of the revision (not only
     YAML: a build may read `.json` patches or generator files); those whose `data` is empty are
-    read with `read` only when a build needs them. With `within`, only the plain files whose
-    path it accepts, and the roots that lie or read a file there, are analysed (`footgun check
-    overlays/prod`); every file of the snapshot may still be read by a build."""
+    read with `read` only when a build needs them. With `within`, only the plain files and charts
+    whose path it accepts, and the roots that lie or read a file there, are analysed (`footgun
+    check overlays/prod`); every file of the snapshot may still be read by a build. With
+    `charts`, Helm charts are a second kind of target (`render.helm_targets`), once per values
+    set."""
+    files = list(files)
+    revision = _render_kustomize(
+        files,
+        config,
+        builder=builder,
+        read=read,
+        cache=cache,
+        parse_cache=parse_cache,
+        stats=stats,
+        within=within,
+    )
+    if charts is not None:
+        add_charts(
+            revision, files, config, charts, read=read, parse_cache=parse_cache, within=within
+        )
+    return revision
+
+
+def add_charts(
+    revision: Revision,
+    files: list[SourceFile],
+    config: Config,
+    charts: ChartEngine,
+    *,
+    read: Reader | None = None,
+    parse_cache: ParseCache | None = None,
+    within: Callable[[str], bool] | None = None,
+) -> None:
+    """The chart targets of the snapshot `files` added to `revision`, and the chart templates
+    taken out of its plain files (they are rendered, not read as manifests). Chart files listed
+    unread are read with `read`."""
+    inside = within or (lambda path: True)
+    folders = tuple(
+        f.path[: -len(CHART_FILE)]
+        for f in files
+        if f.path.rpartition("/")[2] == CHART_FILE and inside(f.path)
+    )
+    if not folders:
+        return
+    _fill([f for f in files if f.path.startswith(folders) and not f.data], read)
+    used = [f for f in files if inside(f.path) or f.path.startswith(folders)]
+    rendered, templates = helm_targets.render_revision(
+        used, config, charts.engine, charts.cache, parse_cache
+    )
+    if rendered is None:
+        return
+    revision.plain = [f for f in revision.plain if f.path not in templates]
+    revision.rendered.extend(rendered.rendered)
+    revision.failures.extend(rendered.failures)
+    revision.skipped.extend(rendered.skipped)
+    revision.targets.extend(rendered.targets)
+    revision.build_keys.extend(rendered.build_keys)
+
+
+def _render_kustomize(
+    files: list[SourceFile],
+    config: Config,
+    *,
+    builder: Builder | None,
+    read: Reader | None,
+    cache: BuildCache | None,
+    parse_cache: ParseCache | None,
+    stats: RenderStats | None,
+    within: Callable[[str], bool] | None,
+) -> Revision:
+    """The Kustomize targets of the snapshot `files`, and its plain files."""
     by_path = {f.path: f for f in files}
     inside = within or (lambda path: True)
     yaml_files = [f for f in by_path.values() if config.wants(f.path) and inside(f.path)]
@@ -127,6 +210,7 @@ def render_revision(
             )
             for root, result in zip(todo, results, strict=True):
                 cache[keys[root.folder]] = (result.output, result.error)
+    namespaces: dict[str, str] | None = None
     for root in buildable:
         output, error = cache[keys[root.folder]]
         revision.targets.append(root.name)
@@ -137,8 +221,18 @@ def render_revision(
                 RenderFailure(root.name, path, line, error or "the build failed")
             )
             continue
+        if namespaces is None:
+            namespaces = gitops_namespaces(yaml_files, by_path, config, parse_cache)
         _add_resources(
-            revision, root, output, keys[root.folder], by_path, config, parse_cache, read
+            revision,
+            root,
+            output,
+            keys[root.folder],
+            by_path,
+            config,
+            parse_cache,
+            read,
+            namespaces,
         )
     return revision
 
@@ -190,6 +284,7 @@ def _add_resources(
     config: Config,
     parse_cache: ParseCache | None,
     read: Reader | None,
+    namespaces: Mapping[str, str],
 ) -> None:
     parsed = _parsed(f"build-{key}", root.kustomization.path, output, parse_cache)
     if parsed.skipped:
@@ -202,7 +297,8 @@ def _add_resources(
             )
         )
         return
-    placement = Placement(config, root.name, config.namespace_for(root.kustomization.path))
+    namespace = namespaces.get(root.folder) or config.namespace_for(root.kustomization.path)
+    placement = Placement(config, root.name, namespace)
     patches = [ParsedPatch.of(p) for p in reversed(root.patches)]
     bases: dict[str, list[Document]] = {}
     for document in parsed.documents:
@@ -222,6 +318,34 @@ def _add_resources(
                 [p for p in patches if p.targets(resource.kind, resource.name, original_name)],
             )
             revision.rendered.append(resource)
+
+
+def gitops_namespaces(
+    files: list[SourceFile],
+    by_path: Mapping[str, SourceFile],
+    config: Config,
+    parse_cache: ParseCache | None,
+) -> dict[str, str]:
+    """The namespace each folder is deployed to by the repository's Argo CD Applications and
+    Flux Kustomizations (`destination.namespace`, `targetNamespace`): the target's namespace
+    of a kustomization root in that folder (DESIGN, "Targets"). A folder deployed to two
+    namespaces gets none here (one build cannot stand for both)."""
+    resources, _ = load(files, Placement(config), parse_cache)
+    if not any(r.kind in _GITOPS_KINDS.get(r.group, ()) for r in resources):
+        return {}
+    charts = {
+        p[: -len(CHART_FILE)].rstrip("/") for p in by_path if p.rpartition("/")[2] == CHART_FILE
+    }
+    _, folder_uses = uses(resources, dict.fromkeys(by_path, b""), charts)
+    found: dict[str, set[str | None]] = {}
+    for use in folder_uses:
+        found.setdefault(use.path, set()).add(use.namespace)
+    namespaces = {}
+    for path, names in found.items():
+        (name,) = names if len(names) == 1 else (None,)
+        if name is not None:
+            namespaces[path] = name
+    return namespaces
 
 
 def _parsed(key: str, path: str, text: str, cache: ParseCache | None) -> ParsedFile:

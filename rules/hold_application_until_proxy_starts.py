@@ -27,6 +27,7 @@ from rules.core.context import Context
 from rules.core.loader import WORKLOAD_KINDS
 from rules.core.model import Problem, describe
 from rules.mesh.mesh_config import (
+    MESH_CONFIG_KINDS,
     MeshConfigSource,
     covered_by_layers,
     dotted,
@@ -39,7 +40,7 @@ from rules.mesh.mesh_config import (
 
 ID = "hold-application-until-proxy-starts"
 SEVERITY = "warning"
-KINDS = ("IstioOperator", "ConfigMap", "HelmValues", *sorted(WORKLOAD_KINDS))
+KINDS = (*MESH_CONFIG_KINDS, *sorted(WORKLOAD_KINDS))
 SUMMARY = "Mesh config does not hold applications until their proxy starts, or a pod opts out."
 WHY = (
     "Without `holdApplicationUntilProxyStarts` the application container can start before "

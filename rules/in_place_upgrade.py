@@ -1,4 +1,4 @@
-"""An IstioOperator changes the Istio version of an existing control plane in place.
+"""A change upgrades the Istio control plane in place instead of beside the old one.
 
 Bumping `tag` or `hub` without a new `revision` replaces the running istiod: sidecars briefly
 talk to a control plane of another version, and there is no old istiod left to roll back to.
@@ -9,6 +9,24 @@ plane its own istiod and injector, so a new version installs beside the old one 
 move with `istio.io/rev`; the same revision with a new `tag`/`hub` (or `values.global.tag` /
 `values.global.hub`) upgrades the running istiod in place, which the docs call the less safe
 method.
+
+Where the control plane is installed, and what counts (facts from Istio's "Upgrade with Helm"
+and "Canary upgrades" guides, 1.20-1.28, and the Sail Operator's update strategies):
+
+- IstioOperator: `tag`, `hub` (and their `values.global` twins) change while `revision` is
+  empty or unchanged, or the revision is removed.
+- The `istiod` Helm chart installed by an Argo CD Application (`targetRevision` of a source
+  with `chart: istiod`) or a Flux HelmRelease (`spec.chart.spec.version`): a new chart version
+  on the same Application / HelmRelease is `helm upgrade` of the same release, the in-place
+  path; Istio's canary path installs a second istiod release with `revision=<new>`. So a
+  version change is flagged unless the values set a new `revision`. (Values held in files or
+  ConfigMaps are not read here: with those and no inline revision, nothing is said.) The
+  `base`, `gateway`, `cni` and `ztunnel` charts are not flagged: Istio's canary procedure
+  upgrades `base` in place first (it holds cluster-wide CRDs), documents in-place gateway
+  upgrades, and does not support canary upgrades of ztunnel (and so of the CNI node agent).
+- The Sail Operator's `Istio` (sailoperator.io): `spec.version` changes while
+  `spec.updateStrategy.type` is `InPlace`, which is the default. InPlace runs one control plane
+  revision and swaps it; `RevisionBased` creates a new IstioRevision beside the old one.
 """
 
 from __future__ import annotations
@@ -20,12 +38,22 @@ from typing import Any
 from rules.core.context import Context
 from rules.core.document import KeyPath
 from rules.core.model import Problem, Resource, describe
-from rules.mesh.mesh_config import INSTALL_GROUP, dotted, enables_pilot, file_scope, mapping
+from rules.mesh.mesh_config import (
+    INSTALL_GROUP,
+    ISTIOD_CHART,
+    SAIL_GROUP,
+    ChartInstall,
+    chart_installs,
+    dotted,
+    enables_pilot,
+    file_scope,
+    mapping,
+)
 
 ID = "in-place-upgrade"
 SEVERITY = "error"
-KINDS = ("IstioOperator",)
-SUMMARY = "An IstioOperator changes the Istio version without a new revision."
+KINDS = ("IstioOperator", "Application", "HelmRelease", "Istio")
+SUMMARY = "The control plane changes version in place (IstioOperator, istiod chart, Sail Istio)."
 WHY = (
     "An in-place control plane upgrade swaps istiod under running sidecars: across some "
     "version pairs xDS changes drop connections or fail config pushes, and with the old "
@@ -93,6 +121,67 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         old = _counterpart(operator, before.get((operator.namespace, operator.name), []))
         if old is not None:
             yield from _compare(old, operator)
+    yield from _chart_upgrades(ctx)
+    yield from _sail_upgrades(ctx)
+
+
+def _istiod_installs(resources: Any) -> dict[tuple[Any, ...], ChartInstall]:
+    found: dict[tuple[Any, ...], ChartInstall] = {}
+    for resource in resources:
+        for install in chart_installs(resource):
+            if install.chart == ISTIOD_CHART:
+                key = (resource.kind, resource.namespace, resource.name, install.source)
+                found.setdefault(key, install)
+    return found
+
+
+def _chart_upgrades(ctx: Context) -> Iterator[Problem]:
+    """The istiod chart's version changes on the same Application or HelmRelease."""
+    assert ctx.base is not None
+    before = _istiod_installs(ctx.base.of_kind("Application", "HelmRelease"))
+    for key, new in _istiod_installs(ctx.of_kind("Application", "HelmRelease")).items():
+        old = before.get(key)
+        if old is None or old.version is None or new.version is None:
+            continue
+        if old.version == new.version:
+            continue
+        if new.revision and new.revision != old.revision:
+            continue  # a new revision: a canary beside the old control plane
+        if new.external_values and not new.revision:
+            continue  # the revision may be set in a values file we do not read here
+        where = f"revision {new.revision} unchanged" if new.revision else "no revision"
+        yield Problem(
+            new.resource,
+            new.version_path,
+            f"{describe(new.resource)} upgrades the istiod chart in place ({old.version} -> "
+            f"{new.version}, {where}): the running istiod is replaced under live sidecars and "
+            "cannot be rolled back; install the new version as a second istiod release with a "
+            "new `revision` value instead",
+            identity=("istiod-chart", *map(str, new.source), "version"),
+        )
+
+
+def _sail_upgrades(ctx: Context) -> Iterator[Problem]:
+    """A Sail `Istio` changes `spec.version` under the InPlace update strategy (the default)."""
+    assert ctx.base is not None
+    before = {r.name: r for r in ctx.base.of_kind("Istio") if r.group == SAIL_GROUP}
+    for istio in ctx.of_kind("Istio"):
+        old = before.get(istio.name)
+        if istio.group != SAIL_GROUP or old is None:
+            continue
+        old_version, new_version = _text(old.spec.get("version")), _text(istio.spec.get("version"))
+        if old_version is None or new_version is None or old_version == new_version:
+            continue
+        strategy = mapping(istio.spec.get("updateStrategy")).get("type") or "InPlace"
+        if strategy != "InPlace":
+            continue
+        default = "" if "updateStrategy" in istio.spec else "default "
+        message = (
+            f"{describe(istio)} moves spec.version {old_version} -> {new_version} with the "
+            f"{default}InPlace strategy: the operator swaps the running control plane under "
+            "live sidecars; spec.updateStrategy.type: RevisionBased installs a canary revision"
+        )
+        yield Problem(istio, ("spec", "version"), message, identity=("spec", "version"))
 
 
 def _counterpart(operator: Resource, candidates: list[Resource]) -> Resource | None:

@@ -42,7 +42,14 @@ from rules.mesh.quantities import parse_quantity
 
 ID = "proxy-resources-missing"
 SEVERITY = "warning"
-KINDS = ("IstioOperator", "HelmValues", *sorted(WORKLOAD_KINDS))
+KINDS = (
+    "IstioOperator",
+    "HelmValues",
+    "Application",
+    "HelmRelease",
+    "Istio",
+    *sorted(WORKLOAD_KINDS),
+)
 SUMMARY = "Sidecar proxies have no memory limit, or limits below their requests."
 WHY = (
     "An Envoy sidecar's memory grows under load (connections, stats, xDS config). Without a "

@@ -16,7 +16,7 @@ from rules.core.model import Problem
 
 ID = "render-failed"
 SEVERITY = "error"
-KINDS = ("Kustomization",)
+KINDS = ("Kustomization", "HelmChart")
 SUMMARY = "A kustomization root or chart fails to render, so what it deploys was not analysed."
 WHY = (
     "A target that does not build deploys nothing the review could see: none of its resources "

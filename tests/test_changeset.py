@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from bot.github.changeset import BlobCache, ConfigInvalid, PullRequest, fetch
 from bot.github.diffs import apply_patch, right_side_lines
+from render import helm
 from tests.fakegithub.world import virtual_service as vs
 
 
@@ -168,3 +169,61 @@ def test_a_changed_file_is_fetched_when_its_rebuilt_text_does_not_hash_right(wor
     ]
     [resource_file] = [f for f in change.head if f.path == "mesh/1.yaml"]
     assert "fault" in change.parsed[resource_file.key].documents[0].text
+
+
+CHART = {
+    "charts/reviews/Chart.yaml": "apiVersion: v2\nname: reviews\nversion: 1.0.0\n",
+    "charts/reviews/values.yaml": "chaos:\n  enabled: false\n",
+    "charts/reviews/templates/_helpers.tpl": '{{- define "reviews.name" -}}reviews{{- end }}\n',
+    "charts/reviews/templates/vs.yaml": "kind: VirtualService\nname: {{ .Values.x }}\n",
+    "charts/reviews/files/routes.json": "{}\n",
+}
+
+
+def test_chart_files_are_read_at_base_and_head_with_their_content(world):
+    base = {**CHART, "mesh/a.yaml": vs("a")}
+    pull = world.pull(base, {"charts/reviews/values.yaml": "chaos:\n  enabled: true\n"})
+    change = change_set(world, pull)
+    assert change.relevant  # a values file of a chart: what the chart renders may change
+    for revision, values in ((change.head, b"true"), (change.base, b"false")):
+        files = {f.path: f for f in revision}
+        assert set(CHART) <= set(files)
+        assert files["charts/reviews/templates/_helpers.tpl"].data.startswith(b"{{- define")
+        assert values in files["charts/reviews/values.yaml"].data
+        assert files["charts/reviews/files/routes.json"].data == b"{}\n"
+    # No more than one read per blob: trees, files, diff and the blobs (no tarball for 7).
+    blob_reads = world.fake.requests("GET", "/git/blobs/")
+    assert len(blob_reads) <= len(base) + 1
+
+
+def test_a_pull_request_changing_only_a_template_helper_is_relevant(world):
+    pull = world.pull(
+        CHART, {"charts/reviews/templates/_helpers.tpl": '{{- define "x" }}{{ end }}\n'}
+    )
+    assert change_set(world, pull).relevant
+
+
+@pytest.mark.skipif(not helm.available(), reason="Helm support is not installed")
+def test_the_app_renders_charts_and_reports_on_the_values_line(world):
+    from bot.github.changeset import analyse
+    from tests.test_helm_targets import repo
+
+    chart = {path: data.decode() for path, data in repo().items()}
+    app = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: reviews-prod\n"
+        "spec:\n  source:\n    path: charts/reviews\n    helm:\n"
+        "      valueFiles: [values-prod.yaml, values-chaos.yaml]\n"
+        "  destination:\n    namespace: prod\n"
+    )
+    chaos = chart["charts/reviews/values-chaos.yaml"]
+    base = {
+        **chart,
+        "charts/reviews/values-chaos.yaml": chaos.replace("true", "false"),
+        "argocd/reviews.yaml": app,
+    }
+    pull = world.pull(base, {"charts/reviews/values-chaos.yaml": chaos})
+    change = change_set(world, pull)
+    report = world.run(analyse(change.head, change.base, change.config, change.parsed))
+    new = [(f.rule, f.path, f.line) for f in report.findings if f.new]
+    assert new == [("fault-injection", "charts/reviews/values-chaos.yaml", 3)]
+    assert "charts/reviews/values-chaos.yaml" in change.diff_lines  # so it can be commented on

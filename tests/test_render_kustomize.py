@@ -370,3 +370,43 @@ def test_an_inline_strategic_merge_patch_points_at_its_line(key):
     [fault] = rule(render_run(repo), "fault-injection")
     assert fault.path == "overlays/prod/kustomization.yaml"
     assert kustomization.splitlines()[fault.line - 1].strip() == "fault:"
+
+
+def application(name: str, path: str, namespace: str) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: argoproj.io/v1alpha1
+        kind: Application
+        metadata:
+          name: {name}
+          namespace: argocd
+        spec:
+          source:
+            repoURL: https://example.com/repo.git
+            path: {path}
+          destination:
+            namespace: {namespace}
+        """)
+
+
+@needs_kustomize
+def test_an_argo_cd_destination_namespace_is_the_namespace_of_the_root_it_deploys():
+    repo = {
+        **BASE,
+        "overlays/prod/kustomization.yaml": "resources:\n- ../../base\n",
+        "argocd/reviews.yaml": application("reviews", "overlays/prod", "shop"),
+    }
+    shorts = rule(render_run(repo), "short-host-name")
+    assert shorts and {f.resource.namespace for f in shorts} == {"shop"}
+    assert all("reviews.shop.svc.cluster.local" in f.message for f in shorts)
+
+
+@needs_kustomize
+def test_a_root_deployed_to_two_namespaces_takes_neither():
+    repo = {
+        **BASE,
+        "overlays/prod/kustomization.yaml": "resources:\n- ../../base\n",
+        "argocd/a.yaml": application("a", "overlays/prod", "shop"),
+        "argocd/b.yaml": application("b", "overlays/prod", "store"),
+    }
+    shorts = rule(render_run(repo), "short-host-name")
+    assert shorts and {f.resource.namespace for f in shorts} == {None}

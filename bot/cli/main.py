@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bot.db import Database
     from bot.settings import Settings
     from bot.web.app import Runtime
+    from render.helm_targets import ChartEngine
     from rules.core.config import Config
     from rules.core.engine import Report
     from rules.core.loader import ParseCache, SourceFile
@@ -126,32 +127,47 @@ def run_check(args: argparse.Namespace) -> int:
 def check_report(paths: list[str], config_path: str | None, cache: ParseCache) -> Report:
     """The report of `footgun check PATH...` (also what the Action runs on a push)."""
     from bot.cli import sources
+    from bot.cli.rendering import ChartRenderer
     from bot.cli.two_cores import parse_in_parallel
     from rules.core.engine import analyse
 
     sources.check_paths(paths)
     config = load_config(config_path)
     unreadable: list[Skipped] = []
-    files = [f for f in sources.from_paths(paths, unreadable) if config.wants(f.path)]
-    parse_in_parallel(files, cache)
-    revision = render_working_tree(paths, files, config, cache)
+    every = list(sources.from_paths(paths, unreadable))
+    with ChartRenderer(persistent=not isinstance(cache, dict)) as renderer:
+        renderer.warm_up(every)
+        files = [f for f in every if config.wants(f.path)]
+        parse_in_parallel(files, cache)
+        revision = render_working_tree(paths, files, every, config, cache, renderer.charts)
     report = analyse(revision, config=config, cache=cache)
     report.skipped.extend(s for s in unreadable if config.wants(s.path))
     return report
 
 
 def render_working_tree(
-    paths: list[str], files: list[SourceFile], config: Config, cache: ParseCache
+    paths: list[str],
+    files: list[SourceFile],
+    every: list[SourceFile],
+    config: Config,
+    cache: ParseCache,
+    charts: ChartEngine | None = None,
 ) -> Revision:
     """What the named paths deploy: kustomization roots under them built (their bases may lie
-    elsewhere under the current folder), every other file plain."""
+    elsewhere under the current folder), charts rendered once per values set, every other file
+    plain. `files` are the YAML files named, `every` every file read under the named paths."""
     from bot.cli import sources
     from rules.core.targets import Revision
 
     if config.render.kustomize == "off" or not all(_under_cwd(p) for p in paths):
-        return Revision(plain=files)
-    snapshot, within = sources.working_tree(paths, files)
-    if not _has_kustomization(snapshot):
+        revision = Revision(plain=files)
+        if charts is not None and _has_chart(every):
+            from render.targets import add_charts
+
+            add_charts(revision, every, config, charts, parse_cache=cache)
+        return revision
+    snapshot, within = sources.working_tree(paths, every)
+    if not _has_kustomization(snapshot) and not _has_chart(snapshot):
         return Revision(plain=files)  # and the render stage is not even imported
     from render.targets import render_revision
 
@@ -162,6 +178,7 @@ def render_working_tree(
         cache=open_build_cache(persistent=not isinstance(cache, dict)),
         parse_cache=cache,
         within=within,
+        charts=charts,
     )
 
 
@@ -199,6 +216,7 @@ def diff_report(
     """The report of `footgun diff BASE HEAD` (also what the Action and `footgun review` run on
     a pull request); `wanted` narrows the files analysed on both sides."""
     from bot.cli import sources
+    from bot.cli.rendering import ChartRenderer, chart_folders
     from bot.cli.two_cores import compare, parse_in_parallel
     from rules.core.loader import cache_key
 
@@ -216,14 +234,26 @@ def diff_report(
 
     base_files = [f for f in base_all if keep(f.path)]
     head_files = [f for f in head_all if keep(f.path)]
-    unread = {
-        f.key for f in (*base_files, *head_files) if f.key is not None and cache_key(f) not in cache
-    }
-    sources.read_blobs([*base_files, *head_files], unread)
-    parse_in_parallel([*base_files, *head_files], cache)
-    builds = open_build_cache(persistent=not isinstance(cache, dict))
-    base_revision = render_commit(base_all, base_files, config, cache, builds, wanted)
-    head_revision = render_commit(head_all, head_files, config, cache, builds, wanted)
+    with ChartRenderer(persistent=not isinstance(cache, dict)) as renderer:
+        renderer.warm_up(head_all)
+        charts = chart_folders([*base_all, *head_all])
+        unread = {
+            f.key
+            for f in (*base_files, *head_files)
+            if f.key is not None and cache_key(f) not in cache
+        }
+        unread.update(  # chart files are read whatever the parse cache holds: they are rendered
+            f.key for f in (*base_all, *head_all) if f.key is not None and f.path.startswith(charts)
+        )
+        sources.read_blobs([*base_all, *head_all], unread)
+        parse_in_parallel([*base_files, *head_files], cache)
+        builds = open_build_cache(persistent=not isinstance(cache, dict))
+        base_revision = render_commit(
+            base_all, base_files, config, cache, builds, wanted, renderer.charts
+        )
+        head_revision = render_commit(
+            head_all, head_files, config, cache, builds, wanted, renderer.charts
+        )
     return compare(head_revision, base_revision, config, cache, keep_base=keep_base)
 
 
@@ -234,29 +264,44 @@ def render_commit(
     cache: ParseCache,
     builds: Any,
     wanted: Callable[[str], bool] | None = None,
+    charts: ChartEngine | None = None,
 ) -> Revision:
-    """What a commit deploys. Builds are cached by the content of their inputs, so base and
-    head share every root the change did not touch, and a root is built once across runs."""
+    """What a commit deploys. Builds and renders are cached by the content of their inputs, so
+    base and head share every root and chart the change did not touch, and each is built once
+    across runs."""
     from rules.core.targets import Revision
 
-    if config.render.kustomize == "off" or not _has_kustomization(every_file):
+    if not _has_kustomization(every_file) and not _has_chart(every_file):
         return Revision(plain=files)  # and the render stage is not even imported
     from bot.cli import sources
-    from render.targets import render_revision
+    from render.targets import add_charts, render_revision
 
+    def read(unread: list[SourceFile]) -> None:
+        sources.read_blobs(unread, {f.key for f in unread if f.key})
+
+    if config.render.kustomize == "off":
+        revision = Revision(plain=files)
+        if charts is not None:
+            add_charts(revision, every_file, config, charts, read=read, parse_cache=cache)
+        return revision
     return render_revision(
         every_file,
         config,
-        read=lambda unread: sources.read_blobs(unread, {f.key for f in unread if f.key}),
+        read=read,
         cache=builds,
         parse_cache=cache,
         within=wanted,
+        charts=charts,
     )
 
 
 def _has_kustomization(files: list[SourceFile]) -> bool:
     names = ("kustomization.yaml", "kustomization.yml", "Kustomization")
     return any(f.path.rpartition("/")[2] in names for f in files)
+
+
+def _has_chart(files: list[SourceFile]) -> bool:
+    return any(f.path.rpartition("/")[2] == "Chart.yaml" for f in files)
 
 
 def config_at(revision: str, files: list[SourceFile]) -> Config:

@@ -1,5 +1,9 @@
 """Where the CLI gets files: the working tree, or a git revision read without checking it out.
 
+YAML files everywhere, and every file of a Helm chart folder (one with `Chart.yaml`): its
+templates (`.yaml`, `.tpl`, `.txt`), and whatever `.Files.Get` may read. The analysis takes
+the YAML files it wants (`Config.wants`); rendering takes the chart files.
+
 Every `SourceFile` carries a content key for the parse cache: the sha256 of the bytes for files
 on disk, the blob SHA for files in git. Blob SHAs come from `git ls-tree` for free, so a cached
 blob is never even read (`read_blobs` takes the keys still needed).
@@ -19,6 +23,7 @@ from rules.core.model import Skipped
 
 _SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__"}
 _YAML = (".yaml", ".yml")
+CHART_FILE = "Chart.yaml"
 
 
 class SourceError(Exception):
@@ -50,10 +55,14 @@ def from_paths(paths: list[str], unreadable: list[Skipped] | None = None) -> Ite
         if root.is_file():
             yield _read(str(root), root.as_posix())
         elif root.is_dir():
+            charts: list[str] = []
             for folder, dirs, files in os.walk(root):
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+                if CHART_FILE in files:
+                    charts.append(folder + os.sep)
+                in_chart = any((folder + os.sep).startswith(c) for c in charts)
                 for file in sorted(files):
-                    if not file.endswith(_YAML):
+                    if not (file.endswith(_YAML) or in_chart):
                         continue
                     path = os.path.join(folder, file)
                     shown = os.path.normpath(path).replace(os.sep, "/")
@@ -137,22 +146,28 @@ def is_shallow(cwd: str | None = None) -> bool:
 
 
 def from_git(revision: str, cwd: str | None = None, every_file: bool = False) -> list[SourceFile]:
-    """Every YAML blob of `revision` (every blob with `every_file`: builds read `.json` patches
-    and generator files), keyed by blob SHA, content not yet read (see `read_blobs`).
+    """Every YAML blob of `revision` and every file of its chart folders (every blob with
+    `every_file`: builds read `.json` patches and generator files), keyed by blob SHA, content not yet read (see `read_blobs`).
 
     Keying by blob SHA lets the parse cache skip reading and parsing unchanged files.
     """
     listing = _git(["ls-tree", "-r", "-z", "--full-tree", revision], cwd)
-    entries = []
+    blobs = []
     for record in listing.split(b"\0"):
         if not record:
             continue
         meta, _, path = record.partition(b"\t")
         mode, kind, sha = meta.split()
-        name = path.decode("utf-8", "surrogateescape")
-        if kind == b"blob" and (every_file or name.endswith(_YAML)) and mode != b"120000":
-            entries.append((name, sha.decode()))
-    return [SourceFile(name, b"", sha) for name, sha in entries]
+        if kind == b"blob" and mode != b"120000":
+            blobs.append((path.decode("utf-8", "surrogateescape"), sha.decode()))
+    charts = tuple(
+        name[: -len(CHART_FILE)] for name, _ in blobs if name.rpartition("/")[2] == CHART_FILE
+    )
+    return [
+        SourceFile(name, b"", sha)
+        for name, sha in blobs
+        if every_file or name.endswith(_YAML) or (charts and name.startswith(charts))
+    ]
 
 
 def read_blobs(

@@ -10,11 +10,17 @@ repository, which holds the objects of fork pull requests too (GitHub keeps `ref
 so a fork the App is not installed on works like any branch.
 
 The repository config comes from the BASE commit: a pull request must not switch off its gate.
+
+Helm charts render from every file of their folder (templates, `.tpl` helpers, files read by
+`.Files.Get`), not only YAML: those files are read too, through the same cache and archive, and
+their content is kept (`ChangeSet.texts`) for rendering. A pull request that changes a chart's
+file is relevant, whatever the file's extension.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -24,6 +30,8 @@ import rules as registry
 from bot.github import tarball
 from bot.github.client import DIFF, RAW, GitHubError, Installation
 from bot.github.diffs import apply_patch, git_blob_sha, right_side_lines
+from render import helm
+from render.helm_targets import ChartEngine
 from render.kustomize import KUSTOMIZATION_NAMES, Snapshot, find_kustomizations, plan_roots
 from render.targets import render_revision
 from rules.core import engine
@@ -135,6 +143,8 @@ class ChangeSet:
     relevant: bool = False
     """Whether a changed file holds something the rules read (or could not be read)."""
     notes: list[str] = field(default_factory=list)
+    texts: dict[str, bytes] = field(default_factory=dict)
+    """The content of chart files (by blob SHA), for rendering."""
 
     @property
     def changed_paths(self) -> set[str]:
@@ -154,16 +164,19 @@ async def fetch(
     base_tree = await _tree(gh, repo, pull.base_sha, notes)
     config = await _config(gh, repo, base_tree, cache)
     change = ChangeSet(pull, files, diff_lines, config, notes=notes)
-    reader = _BlobReader(gh, repo, cache, change.parsed)
+    reader = _BlobReader(gh, repo, cache, change.parsed, change.texts)
 
+    base_charts = chart_folders(base_tree)
     wanted_head, wanted_base, reader.patches = _changed_blobs(files, base_tree, config)
     sizes = dict(base_tree.values())
-    base_all = {p: e[0] for p, e in base_tree.items() if config.wants(p)}
+    base_all = {p: e[0] for p, e in base_tree.items() if wants(config, p, base_charts)}
+    reader.keep.update(sha for p, sha in base_all.items() if in_chart(p, base_charts))
     # Base first: a changed head file is then rebuilt from its base text and its patch.
     await reader.read(_by_sha(wanted_base), sizes, Archive(pull.base_sha, base_all))
     await reader.read(_by_sha(wanted_head), sizes, Archive(pull.head_sha, wanted_head))
     change.relevant = (
-        _holds_resources(wanted_head, change.parsed, config, skipped_counts=True)
+        _touches_charts(files, base_charts)
+        or _holds_resources(wanted_head, change.parsed, config, skipped_counts=True)
         or _holds_resources(wanted_base, change.parsed, config, skipped_counts=False)
         or _changes_a_kustomization(files, config)
     )
@@ -173,13 +186,19 @@ async def fetch(
         return change
 
     head_tree = await _tree(gh, repo, pull.head_sha, notes)
-    head_all = {p: e[0] for p, e in head_tree.items() if config.wants(p)}
+    head_charts = chart_folders(head_tree)
+    head_all = {p: e[0] for p, e in head_tree.items() if wants(config, p, head_charts)}
+    reader.keep.update(sha for p, sha in head_all.items() if in_chart(p, head_charts))
     sizes = dict([*head_tree.values(), *base_tree.values()])
     # Head first: what is left at base is what the pull request changed, a few blob reads.
     await reader.read(_by_sha(head_all), sizes, Archive(pull.head_sha, head_all))
     await reader.read(_by_sha(base_all), sizes)
-    change.head = await _with_build_inputs(reader, head_tree, _sources(head_all), config)
-    change.base = await _with_build_inputs(reader, base_tree, _sources(base_all), config)
+    change.head = await _with_build_inputs(
+        reader, head_tree, _sources(head_all, change.texts), config
+    )
+    change.base = await _with_build_inputs(
+        reader, base_tree, _sources(base_all, change.texts), config
+    )
     return change
 
 
@@ -222,6 +241,26 @@ async def _with_build_inputs(
     return [*sources, *extra]
 
 
+def chart_folders(tree: dict[str, Any]) -> tuple[str, ...]:
+    """The folders of a tree holding a `Chart.yaml` ("" for a chart at the root), as prefixes."""
+    return tuple(
+        path[: -len("Chart.yaml")] for path in tree if path.rpartition("/")[2] == "Chart.yaml"
+    )
+
+
+def in_chart(path: str, charts: tuple[str, ...]) -> bool:
+    return bool(charts) and path.startswith(charts)
+
+
+def wants(config: Config, path: str, charts: tuple[str, ...]) -> bool:
+    """A file the analysis reads (YAML the config wants), or a file of a chart (to render)."""
+    return config.wants(path) or in_chart(path, charts)
+
+
+def _touches_charts(files: list[ChangedFile], charts: tuple[str, ...]) -> bool:
+    return any(in_chart(f.path, charts) or f.path.endswith("/Chart.yaml") for f in files)
+
+
 def _changed_blobs(
     files: list[ChangedFile], base_tree: Tree, config: Config
 ) -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str | None, str]]]:
@@ -244,9 +283,11 @@ def _by_sha(paths: dict[str, str]) -> dict[str, str]:
     return {sha: path for path, sha in paths.items()}
 
 
-def _sources(paths: dict[str, str]) -> list[SourceFile]:
-    """Source files whose content is already parsed in the pinned cache (hence no data)."""
-    return [SourceFile(path, b"", sha) for path, sha in sorted(paths.items())]
+def _sources(paths: dict[str, str], texts: dict[str, bytes] | None = None) -> list[SourceFile]:
+    """Source files whose content is already parsed in the pinned cache (hence no data), and
+    chart files with their content (`texts`, by blob SHA)."""
+    texts = texts or {}
+    return [SourceFile(path, texts.get(sha, b""), sha) for path, sha in sorted(paths.items())]
 
 
 def _holds_resources(
@@ -379,9 +420,17 @@ class _BlobReader:
     """Fetch and parse blobs not yet in the cache, a few at a time, pinning what this run uses."""
 
     def __init__(
-        self, gh: Installation, repo: str, cache: BlobCache, pinned: dict[str, ParsedFile]
+        self,
+        gh: Installation,
+        repo: str,
+        cache: BlobCache,
+        pinned: dict[str, ParsedFile],
+        kept: dict[str, bytes] | None = None,
     ):
         self.gh, self.repo, self.cache, self.pinned = gh, repo, cache, pinned
+        self.keep: set[str] = set()
+        """Blob SHAs whose content this run keeps (chart files, for rendering)."""
+        self.kept = kept if kept is not None else {}
         self.limit = asyncio.Semaphore(BLOB_CONCURRENCY)
         self.patches: dict[str, tuple[str | None, str]] = {}
         """Head blob SHA -> (base blob SHA or None when added, patch from the files list)."""
@@ -395,10 +444,20 @@ class _BlobReader:
     ) -> None:
         """Parse the blobs `shas` ({SHA: path}); from `archive` in bulk when many must be fetched."""
         todo = self._todo(shas, sizes)
+        # Chart files parsed before (by an earlier run) still need their content here.
+        listed = {sha for sha, _ in todo}
+        todo += [
+            (sha, path)
+            for sha, path in shas.items()
+            if sha in self.keep and sha not in self.kept and sha not in listed
+        ]
         missing = sum(not self._at_hand(sha) for sha, _ in todo)
         if archive is not None and missing > tarball.TARBALL_THRESHOLD:
             await self._unpack(archive)
         texts = await asyncio.gather(*(self._text(sha) for sha, _ in todo))
+        for (sha, _), data in zip(todo, texts, strict=True):
+            if sha in self.keep:
+                self.kept[sha] = data
         # Parsing is CPU work (a first review of a large repository parses thousands of files):
         # in a thread, so that the event loop keeps serving webhooks meanwhile.
         parsed = await asyncio.to_thread(
@@ -531,20 +590,37 @@ async def analyse(
 ) -> engine.Report:
     """`rules.core.engine.analyse` on what the files fetched here deploy, in a thread.
 
-    The analysis is pure CPU, seconds of it on a large repository, and a Kustomize build runs
-    a tool: run on the event loop, it would stall the webhook intake (GitHub gives up after
-    10 s) and the health probes. Builds are cached by the content of their inputs
-    (`BlobCache.builds`): base and head share every root the pull request did not touch.
+    The analysis is pure CPU, seconds of it on a large repository, and a Kustomize build or a
+    Helm render runs a tool: run on the event loop, it would stall the webhook intake (GitHub
+    gives up after 10 s) and the health probes. Builds are cached by the content of their inputs
+    (`BlobCache.builds`): base and head share every root the pull request did not touch. Charts
+    render in a Helm worker of this analysis (its own process: analyses run in parallel
+    threads), renders cached process-wide by chart and values.
     """
 
     def work() -> engine.Report:
         builds = CACHE.builds
-        head_revision = render_revision(head, config, cache=builds, parse_cache=parsed)
-        base_revision = (
-            render_revision(base, config, cache=builds, parse_cache=parsed)
-            if base is not None
-            else None
-        )
-        return engine.analyse(head_revision, base_revision, config, cache=parsed, **options)
+        with contextlib.ExitStack() as stack:
+            helm_engine = stack.enter_context(helm.HelmEngine()) if helm.available() else None
+            if helm_engine is not None and _has_chart(head):
+                helm_engine.spawn()
+            charts = ChartEngine(helm_engine, RENDERS)
+            head_revision = render_revision(
+                head, config, cache=builds, parse_cache=parsed, charts=charts
+            )
+            base_revision = (
+                render_revision(base, config, cache=builds, parse_cache=parsed, charts=charts)
+                if base is not None
+                else None
+            )
+            return engine.analyse(head_revision, base_revision, config, cache=parsed, **options)
 
     return await asyncio.to_thread(work)
+
+
+RENDERS = LRU(2000)
+"""Helm renders by chart and values digest, shared by the analyses of this process."""
+
+
+def _has_chart(files: list[SourceFile]) -> bool:
+    return any(f.path.rpartition("/")[2] == "Chart.yaml" for f in files)

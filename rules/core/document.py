@@ -7,7 +7,7 @@ composes nodes the first time a rule asks where a key is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -23,6 +23,8 @@ class Document:
     start_line: int
     body: Any
     _nodes: Any = field(default=None, repr=False)
+    editable: ClassVar[bool] = True
+    """Whether `text` is what a person edits (a rendered document is not: no mechanical fix)."""
 
     def node_at(self, path: KeyPath) -> tuple[Any, Any, int]:
         """The (key node, value node) at the deepest present prefix of `path`, and its depth."""
@@ -44,6 +46,11 @@ class Document:
             key_node, node = found
             depth += 1
         return key_node, node, depth
+
+    def locate(self, path: KeyPath) -> tuple[str, int, int]:
+        """The file, line and column a person edits for the key path `path`. Here this file; a
+        rendered document (a Helm chart's) maps its keys back to templates and values files."""
+        return (self.path, *self.position(path))
 
     def position(self, path: KeyPath) -> tuple[int, int]:
         key_node, node, _ = self.node_at(path)

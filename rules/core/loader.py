@@ -93,6 +93,14 @@ GATEWAY_API_KINDS = frozenset(
         "XMesh",
     }
 )
+INSTALLER_KINDS: dict[str, frozenset[str]] = {
+    "argoproj.io": frozenset({"Application", "ApplicationSet"}),
+    "helm.toolkit.fluxcd.io": frozenset({"HelmRelease"}),
+    "kustomize.toolkit.fluxcd.io": frozenset({"Kustomization"}),
+    "sailoperator.io": frozenset({"Istio"}),
+}
+"""What deploys or installs things: Argo CD and Flux (their targets and the istiod values they
+carry) and the Sail Operator's `Istio` (mesh config and version)."""
 CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "GatewayClass", "XMesh"})
 HELM_VALUES_KIND = "HelmValues"
 """Pseudo-kind for an istiod Helm values file: a plain mapping with a top-level `meshConfig`."""
@@ -112,7 +120,13 @@ _TEMPLATE_MARKER = re.compile(r"\{\{|\{%|%\{")
 _API_VERSION_LINE = re.compile(r"""^["']?apiVersion["']?[ \t]*:""", re.M)
 _KIND_LINE = re.compile(r"""^["']?kind["']?[ \t]*:""", re.M)
 HELM_TEMPLATE = "Helm template: render it first (helm template ...) and check the output"
-_WANTED_KINDS = ISTIO_KINDS | GATEWAY_API_KINDS | KUBERNETES_KINDS | {"List"}
+_WANTED_KINDS = (
+    ISTIO_KINDS
+    | GATEWAY_API_KINDS
+    | KUBERNETES_KINDS
+    | {"List"}
+    | frozenset().union(*INSTALLER_KINDS.values())
+)
 
 
 class _DuplicateKeyError(yaml.MarkedYAMLError):
@@ -482,6 +496,7 @@ def _resource(
         (group in ISTIO_GROUPS and kind in ISTIO_KINDS)
         or (group in GATEWAY_API_GROUPS and kind in GATEWAY_API_KINDS)
         or (group in KUBERNETES_GROUPS and kind in KUBERNETES_KINDS)
+        or kind in INSTALLER_KINDS.get(group, ())
     ):
         return None
     metadata = body.get("metadata")

@@ -18,6 +18,9 @@ from rules.core.model import Origin, Resource, Skipped
 
 RENDER_KIND = "Kustomization"
 RENDER_API = "kustomize.config.k8s.io/v1beta1"
+CHART_KIND = "HelmChart"
+CHART_API = "v2"
+"""A Helm chart as a render-failed finding names it (the `apiVersion` of a Chart.yaml)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +43,15 @@ class RenderFailure:
     path: str
     line: int
     message: str
+    kind: str = RENDER_KIND
+    """What the target is: a `Kustomization` root, or a Helm chart (`HelmChart`)."""
+    api_version: str = RENDER_API
 
     def resource(self) -> Resource:
         """The target itself, as the resource a `render-failed` finding is about."""
         return Resource(
-            RENDER_API,
-            RENDER_KIND,
+            self.api_version,
+            self.kind,
             self.target or ".",
             None,
             {},

@@ -35,7 +35,13 @@ from rules.mesh.hosts import (
     string_items,
     wildcard_keys,
 )
-from rules.mesh.mesh_config import INSTALL_GROUP, MeshConfigSource, mapping, mesh_config_source
+from rules.mesh.mesh_config import (
+    INSTALL_GROUP,
+    MESH_CONFIG_KINDS,
+    MeshConfigSource,
+    mapping,
+    mesh_config_source,
+)
 
 
 class MeshIndex:
@@ -216,7 +222,7 @@ class MeshIndex:
                     self._workloads[resource.scope or ""].append(workload)
             elif kind == "Service" and resource.group == "":
                 self._kube_services[resource.scope or ""].append(resource)
-            elif kind in ("IstioOperator", "ConfigMap", "HelmValues"):
+            elif kind in MESH_CONFIG_KINDS:
                 source = mesh_config_source(resource, root)
                 if source is not None:
                     self.mesh_configs.append(source)

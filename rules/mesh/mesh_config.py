@@ -2,9 +2,22 @@
 
 istiod takes its mesh config from an IstioOperator (`spec.meshConfig`, Helm values under
 `spec.values`), from the `istio` / `istio-<rev>` ConfigMap in the root namespace (a YAML string
-under `data.mesh`), or from an istiod Helm values file (`meshConfig`, `global`). Rules about
-mesh-wide settings see one `MeshConfigSource` per place, with the key paths to point at, so they
-never care which of the three a repository uses.
+under `data.mesh`), or from the istiod chart's Helm values (`meshConfig`, `global`) wherever the
+repository gives them:
+
+- a values file (a plain mapping with a top-level `meshConfig`);
+- an Argo CD `Application` whose source installs the chart `istiod`: `helm.valuesObject`, or
+  `helm.values` (a YAML string; when both are set Argo CD merges valuesObject over values, and
+  valuesObject is what we read);
+- a Flux `HelmRelease` of the chart `istiod`: `spec.values`;
+  (an Application or HelmRelease that also takes values from files or ConfigMaps is not judged
+  on its inline values alone;)
+- the Sail Operator's `Istio` (sailoperator.io, v1 and v1alpha1): `spec.values`, which takes the
+  istiod chart's values (`spec.values.meshConfig`, `spec.values.global`), `spec.profile`.
+
+Rules about mesh-wide settings see one `MeshConfigSource` per place, with the key paths to point
+at, so they never care which of these a repository uses. `chart_installs` lists every Istio
+chart an Application or HelmRelease installs, with its version, for the upgrade rule.
 """
 
 from __future__ import annotations
@@ -21,6 +34,20 @@ from rules.core.loader import HELM_VALUES_KIND
 from rules.core.model import UNNAMED, Resource, describe
 
 INSTALL_GROUP = "install.istio.io"
+ARGO_GROUP = "argoproj.io"
+FLUX_HELM_GROUP = "helm.toolkit.fluxcd.io"
+SAIL_GROUP = "sailoperator.io"
+ISTIOD_CHART = "istiod"
+ISTIO_CHARTS = frozenset({"base", "istiod", "gateway", "cni", "ztunnel"})
+"""The charts Istio publishes (istio-release charts repository, 1.20 to 1.28)."""
+MESH_CONFIG_KINDS = (
+    "IstioOperator",
+    "ConfigMap",
+    "HelmValues",
+    "Application",
+    "HelmRelease",
+    "Istio",
+)
 INJECTOR_CONFIGMAP = "istio-sidecar-injector"
 _NO_PILOT_PROFILES = frozenset({"empty"})
 _MAX_EMBEDDED_CHARS = 256 * 1024
@@ -76,7 +103,7 @@ class MeshConfigSource:
     def profile(self) -> str | None:
         """The install profile: IstioOperator `spec.profile`, Helm `profile` or `global.profile`
         (the chart reads `profile` first)."""
-        if self.resource.kind == "IstioOperator":
+        if self.resource.kind in ("IstioOperator", "Istio"):
             value = self.resource.spec.get("profile")
         else:
             values = mapping(self.values)
@@ -135,6 +162,20 @@ def mesh_config_source(resource: Resource, root_namespace: str) -> MeshConfigSou
         body = resource.body
         mesh = mapping(body.get("meshConfig"))
         return MeshConfigSource(resource, mesh, ("meshConfig",), body, ())
+    if resource.kind == "Istio" and resource.group == SAIL_GROUP:
+        values = mapping(resource.spec.get("values"))
+        return MeshConfigSource(
+            resource,
+            mapping(values.get("meshConfig")),
+            ("spec", "values", "meshConfig"),
+            values,
+            ("spec", "values"),
+        )
+    if resource.kind in ("Application", "HelmRelease"):
+        for install in chart_installs(resource):
+            if install.chart == ISTIOD_CHART and not install.external_values:
+                return install.mesh_config()
+        return None
     if resource.kind == "ConfigMap" and resource.namespace == root_namespace:
         if resource.name != "istio" and not resource.name.startswith("istio-"):
             return None
@@ -146,6 +187,112 @@ def mesh_config_source(resource: Resource, root_namespace: str) -> MeshConfigSou
             return None
         return MeshConfigSource(resource, embedded, ("data", "mesh"), None, None, embedded=True)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ChartInstall:
+    """An Istio chart that an Argo CD Application or a Flux HelmRelease installs.
+
+    `version_path` is where the chart version is written (`targetRevision`, `chart.spec.version`);
+    `values_path` where its values are, and `embedded` when they are a YAML string (Argo CD
+    `helm.values`), whose keys have no line of their own. `source` tells apart the sources of a
+    multi-source Application.
+    """
+
+    resource: Resource
+    chart: str
+    version: str | None
+    version_path: KeyPath
+    values: dict[str, Any]
+    values_path: KeyPath
+    embedded: bool
+    source: KeyPath
+    external_values: bool = False
+    """Values also come from elsewhere (Argo CD `valueFiles`, Flux `valuesFrom`): the inline
+    values alone are not the whole mesh config, so they are not judged as if they were (a values
+    file with `meshConfig` is a source of its own)."""
+
+    @property
+    def revision(self) -> str:
+        """The istiod revision the values install (`revision`), "" for the default one."""
+        value = self.values.get("revision")
+        return str(value).strip() if value not in (None, "") else ""
+
+    def mesh_config(self) -> MeshConfigSource:
+        path = self.values_path
+        mesh = mapping(self.values.get("meshConfig"))
+        if self.embedded:
+            return MeshConfigSource(self.resource, mesh, path, self.values, path, embedded=True)
+        return MeshConfigSource(self.resource, mesh, (*path, "meshConfig"), self.values, path)
+
+
+def chart_installs(resource: Resource) -> list[ChartInstall]:
+    """The Istio charts (`base`, `istiod`, `gateway`, `cni`, `ztunnel`) `resource` installs."""
+    if resource.kind == "Application" and resource.group == ARGO_GROUP:
+        return list(_application_installs(resource))
+    if resource.kind == "HelmRelease" and resource.group == FLUX_HELM_GROUP:
+        spec = resource.spec
+        chart_spec = mapping(mapping(spec.get("chart")).get("spec"))
+        name = chart_spec.get("chart")
+        if not isinstance(name, str) or posixpath.basename(name.rstrip("/")) not in ISTIO_CHARTS:
+            return []
+        values = spec.get("values")
+        return [
+            ChartInstall(
+                resource,
+                posixpath.basename(name.rstrip("/")),
+                _version(chart_spec.get("version")),
+                ("spec", "chart", "spec", "version"),
+                mapping(values),
+                ("spec", "values"),
+                False,
+                ("spec", "chart"),
+                bool(spec.get("valuesFrom")),
+            )
+        ]
+    return []
+
+
+def _application_installs(resource: Resource) -> list[ChartInstall]:
+    spec = resource.spec
+    sources: list[tuple[Any, KeyPath]] = [(spec.get("source"), ("spec", "source"))]
+    listed = spec.get("sources")
+    for index, source in enumerate(listed if isinstance(listed, list) else []):
+        sources.append((source, ("spec", "sources", index)))
+    installs = []
+    for source, key in sources:
+        if not isinstance(source, dict):
+            continue
+        chart = source.get("chart")
+        if not isinstance(chart, str) or chart not in ISTIO_CHARTS:
+            continue
+        helm = mapping(source.get("helm"))
+        values: dict[str, Any] = {}
+        values_path: KeyPath = (*key, "helm", "valuesObject")
+        embedded = False
+        if isinstance(helm.get("valuesObject"), dict):
+            values, values_path = helm["valuesObject"], (*key, "helm", "valuesObject")
+        elif isinstance(helm.get("values"), str | dict):
+            values = parse_embedded_yaml(helm["values"]) or {}
+            values_path, embedded = (*key, "helm", "values"), isinstance(helm["values"], str)
+        installs.append(
+            ChartInstall(
+                resource,
+                chart,
+                _version(source.get("targetRevision")),
+                (*key, "targetRevision"),
+                values,
+                values_path,
+                embedded,
+                key,
+                bool(helm.get("valueFiles")),
+            )
+        )
+    return installs
+
+
+def _version(value: Any) -> str | None:
+    return None if value in (None, "") else str(value).strip()
 
 
 def is_injector_configmap(resource: Resource, root_namespace: str) -> bool:
