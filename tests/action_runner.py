@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,7 +93,14 @@ class Run:
         return "".join(s.summary for s in self.steps)
 
     def step(self, step_id: str) -> StepResult:
-        return next(s for s in self.steps if s.id == step_id)
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        failed = self.steps[-1]
+        raise AssertionError(
+            f"step {step_id} did not run: step {failed.id} ended with {failed.code}\n"
+            f"{failed.stdout}\n{failed.stderr}"
+        )
 
     def annotations(self) -> list[str]:
         return [
@@ -221,3 +229,29 @@ def default_env(workspace: Path, temp: Path, tool_cache: Path, **github: str) ->
         "XDG_CACHE_HOME": str(temp / "cache"),
         **github,
     }
+
+
+def action_checkout(base: Path) -> tuple[Path, Path]:
+    """(the action as a workflow downloads it, a tool cache), for pytest's `base` temp dir.
+
+    The copy holds the repository's files and nothing built, made once per session. The tool
+    cache keeps the install step's virtualenv beside pytest's numbered temp dirs, so it
+    outlives the session, as on a self-hosted runner: the install step keys it by the action's
+    code and the interpreter, so a changed action is installed afresh, an unchanged one once.
+    """
+    target = base / "footgun-action" / "istio-footgun-bot"
+    tool_cache = base.parent / "footgun-action-toolcache"
+    if not target.exists():
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout.split(b"\0")
+        for name in filter(None, listed):
+            source = ROOT / name.decode()
+            if source.is_file():
+                (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target / name.decode())
+        tool_cache.mkdir(parents=True, exist_ok=True)
+    return target, tool_cache

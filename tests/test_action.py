@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.action_runner import ROOT, ActionRunner, default_env, load_action, run_scripts
+from tests.action_runner import (
+    ActionRunner,
+    action_checkout,
+    default_env,
+    load_action,
+    run_scripts,
+)
 from tests.cli_support import CLEAN, FAULTY, GitRepo, only
 from tests.helpers import FIXTURES
 
@@ -43,26 +48,8 @@ def test_every_input_reaches_a_step():
 
 
 @pytest.fixture(scope="module")
-def action_copy(tmp_path_factory):
-    """The action as a workflow downloads it: the repository's files, nothing built."""
-    target = tmp_path_factory.mktemp("action") / "istio-footgun-bot"
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, listed):
-        source = ROOT / name.decode()
-        if source.is_file():
-            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name.decode())
-    return target
-
-
-@pytest.fixture(scope="module")
-def tool_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("toolcache")
+def installed(tmp_path_factory):
+    return action_checkout(tmp_path_factory.getbasetemp())
 
 
 def setup_python(with_: dict[str, str]) -> dict[str, str]:
@@ -128,10 +115,10 @@ class Job:
 
 
 @pytest.fixture
-def job(tmp_path, action_copy, tool_cache):
+def job(tmp_path, installed):
     if not PULL_EVENT.exists():
         pytest.skip("the GitHub webhook fixtures are not available")
-    return Job(tmp_path, action_copy, tool_cache)
+    return Job(tmp_path, *installed)
 
 
 def base_files() -> dict[str, str | None]:

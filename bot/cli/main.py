@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from rules.core.engine import Report
     from rules.core.loader import ParseCache, SourceFile
     from rules.core.model import Skipped
+    from rules.core.targets import Revision
 
 DEFAULT_CONFIG = ".github/footgun.yml"
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -133,9 +134,37 @@ def check_report(paths: list[str], config_path: str | None, cache: ParseCache) -
     unreadable: list[Skipped] = []
     files = [f for f in sources.from_paths(paths, unreadable) if config.wants(f.path)]
     parse_in_parallel(files, cache)
-    report = analyse(files, config=config, cache=cache)
+    revision = render_working_tree(paths, files, config, cache)
+    report = analyse(revision, config=config, cache=cache)
     report.skipped.extend(s for s in unreadable if config.wants(s.path))
     return report
+
+
+def render_working_tree(
+    paths: list[str], files: list[SourceFile], config: Config, cache: ParseCache
+) -> Revision:
+    """What the named paths deploy: kustomization roots under them built (their bases may lie
+    elsewhere under the current folder), every other file plain."""
+    from bot.cli import sources
+    from render.targets import render_revision
+    from rules.core.targets import Revision
+
+    if config.render.kustomize == "off" or not all(_under_cwd(p) for p in paths):
+        return Revision(plain=files)
+    snapshot, within = sources.working_tree(paths, files)
+    return render_revision(
+        snapshot,
+        config,
+        read=sources.read_files,
+        cache=open_build_cache(persistent=not isinstance(cache, dict)),
+        parse_cache=cache,
+        within=within,
+    )
+
+
+def _under_cwd(path: str) -> bool:
+    relative = os.path.relpath(os.path.abspath(path))
+    return relative != ".." and not relative.startswith(".." + os.sep)
 
 
 # --- diff --------------------------------------------------------------------------------------
@@ -172,24 +201,53 @@ def diff_report(
 
     base_commit = sources.resolve(base)
     head_commit = sources.resolve(head)
-    base_files = sources.from_git(base_commit)
-    head_files = sources.from_git(head_commit)
+    base_all = sources.from_git(base_commit, every_file=True)
+    head_all = sources.from_git(head_commit, every_file=True)
     if config_path:
         config = load_config(config_path)
     else:
-        config = config_at(base, base_files)
+        config = config_at(base, base_all)
 
     def keep(path: str) -> bool:
         return config.wants(path) and (wanted is None or wanted(path))
 
-    base_files = [f for f in base_files if keep(f.path)]
-    head_files = [f for f in head_files if keep(f.path)]
+    base_files = [f for f in base_all if keep(f.path)]
+    head_files = [f for f in head_all if keep(f.path)]
     unread = {
         f.key for f in (*base_files, *head_files) if f.key is not None and cache_key(f) not in cache
     }
     sources.read_blobs([*base_files, *head_files], unread)
     parse_in_parallel([*base_files, *head_files], cache)
-    return compare(head_files, base_files, config, cache, keep_base=keep_base)
+    builds = open_build_cache(persistent=not isinstance(cache, dict))
+    base_revision = render_commit(base_all, base_files, config, cache, builds, wanted)
+    head_revision = render_commit(head_all, head_files, config, cache, builds, wanted)
+    return compare(head_revision, base_revision, config, cache, keep_base=keep_base)
+
+
+def render_commit(
+    every_file: list[SourceFile],
+    files: list[SourceFile],
+    config: Config,
+    cache: ParseCache,
+    builds: Any,
+    wanted: Callable[[str], bool] | None = None,
+) -> Revision:
+    """What a commit deploys. Builds are cached by the content of their inputs, so base and
+    head share every root the change did not touch, and a root is built once across runs."""
+    from bot.cli import sources
+    from render.targets import render_revision
+    from rules.core.targets import Revision
+
+    if config.render.kustomize == "off":
+        return Revision(plain=files)
+    return render_revision(
+        every_file,
+        config,
+        read=lambda unread: sources.read_blobs(unread, {f.key for f in unread if f.key}),
+        cache=builds,
+        parse_cache=cache,
+        within=wanted,
+    )
 
 
 def config_at(revision: str, files: list[SourceFile]) -> Config:
@@ -239,6 +297,43 @@ def run_action(args: argparse.Namespace) -> int:
         )
     except (action.ActionError, sources.SourceError, ConfigError, UsageError) as exc:
         sys.stdout.write(command("error", str(exc), title="footgun") + "\n")
+        sys.stdout.flush()
+        return _fail(str(exc))
+
+
+# --- review -----------------------------------------------------------------------------------
+
+
+def add_review(commands: Subcommands) -> None:
+    review = commands.add_parser(
+        "review",
+        help="post the App's inline review and check run from a GitHub Actions workflow "
+        "(GITHUB_TOKEN, GITHUB_EVENT_PATH)",
+    )
+    review.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG})")
+    review.add_argument(
+        "--no-cache", action="store_true", help="parse every file again (no parse cache)"
+    )
+    review.set_defaults(handler=run_review)
+
+
+def run_review(args: argparse.Namespace) -> int:
+    """Exit 1 when the change adds an unwaived error (as `footgun diff`), posted or not."""
+    from bot.cli import action, review, sources
+    from bot.cli.output.github import command
+    from rules.core.config import ConfigError
+
+    cache = open_cache(args)
+    try:
+        return review.run(
+            dict(os.environ),
+            lambda base, head, wanted: diff_report(
+                base, head, args.config, cache, not args.no_cache, wanted
+            ),
+            sys.stdout.write,
+        )
+    except (action.ActionError, sources.SourceError, ConfigError, UsageError) as exc:
+        sys.stdout.write(command("error", str(exc), title="footgun review") + "\n")
         sys.stdout.flush()
         return _fail(str(exc))
 
@@ -308,6 +403,24 @@ def open_cache(args: argparse.Namespace) -> ParseCache:
     from bot.cli.parse_cache import ParseCache
 
     return ParseCache()
+
+
+_BUILD_CACHE: Any = None
+
+
+def open_build_cache(persistent: bool = True) -> Any:
+    """Kustomize builds on disk next to the parse cache (one per process), or, with
+    --no-cache, a dictionary for this run only."""
+    global _BUILD_CACHE
+    if not persistent:
+        if not isinstance(_BUILD_CACHE, dict):
+            _BUILD_CACHE = {}
+        return _BUILD_CACHE
+    if _BUILD_CACHE is None or isinstance(_BUILD_CACHE, dict):
+        from bot.cli.parse_cache import BuildCache
+
+        _BUILD_CACHE = BuildCache()
+    return _BUILD_CACHE
 
 
 def emit(report: Report, args: argparse.Namespace, new_only: bool, compared: bool = False) -> int:
@@ -593,6 +706,7 @@ COMMANDS: list[Callable[[Subcommands], None]] = [
     add_check,
     add_diff,
     add_action,
+    add_review,
     add_rules,
     _app_commands,
     _waiver_commands,

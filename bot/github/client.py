@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from githubkit import AppAuthStrategy, GitHub
+from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
 from githubkit.cache import AsyncBaseCache, BaseCache, MemCacheStrategy
 from githubkit.exception import (
     GitHubException,
@@ -257,6 +257,31 @@ async def open_client(settings: Any) -> AsyncIterator[GitHubApp | None]:
         yield app
     finally:
         await app.aclose()
+
+
+def token_client(
+    token: str,
+    base_url: str = DEFAULT_API_URL,
+    timeout: float = 10.0,
+    *,
+    retries: int = 2,
+    retry_delay: float = 1.0,
+) -> Installation:
+    """Calls made with a plain token, such as a GitHub Actions workflow's `GITHUB_TOKEN`.
+
+    The same `Installation` as the App's, with the same retries, counting and error mapping,
+    so the Action publishes through the App's own code. Close it with `aclose()`.
+    """
+    client = _Client(
+        TokenAuthStrategy(token),
+        base_url=base_url.rstrip("/") + "/",
+        timeout=httpx.Timeout(timeout),
+        http_cache=False,
+        auto_retry=_ServerErrorRetry(retries, retry_delay),
+        async_event_hooks={"response": [_count]},
+        user_agent="istio-footgun-bot",
+    )
+    return Installation(client)
 
 
 class Installation:

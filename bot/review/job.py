@@ -72,6 +72,7 @@ async def run(ctx: Any) -> None:
         waivers=granted,
         today=dt.datetime.now(dt.UTC).date(),
     )
+    change.notes.extend(n for n in report.notes if n not in change.notes)
     for finding in report.findings:
         finding.in_diff = finding.line in change.diff_lines.get(finding.path, ())
     await jobs.still_owned()  # a worker whose job was taken over publishes nothing

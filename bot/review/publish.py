@@ -6,7 +6,8 @@
 - One inline comment per fingerprint per pull request: each carries a hidden marker, and the
   markers already on the PR are never posted again. Comments whose finding is gone are marked
   fixed, once.
-- One review per push, and none when there is nothing new to say.
+- One review per push (per head SHA, however often the job runs), and none when there is
+  nothing new to say.
 """
 
 from __future__ import annotations
@@ -54,14 +55,20 @@ class CheckRun:
     """Annotations an earlier attempt already added (GitHub keeps appending them)."""
 
 
-async def start_check(gh: Installation, repo: str, head_sha: str, app_id: Any = None) -> CheckRun:
-    """The check run for this head SHA, found (and set back to `in_progress`) or created."""
+async def start_check(
+    gh: Installation, repo: str, head_sha: str, app_id: Any = None, *, app_slug: str | None = None
+) -> CheckRun:
+    """The check run for this head SHA, found (and set back to `in_progress`) or created.
+
+    Only a run of the same app can be updated (GitHub answers 403 otherwise), so a run is ours
+    by the app's ID (the App knows it) or its slug (a workflow's token cannot ask for its ID:
+    its app is `github-actions`, whose ID differs on GitHub Enterprise Server)."""
     runs = await gh.paginate(
         f"repos/{repo}/commits/{head_sha}/check-runs",
         {"check_name": CHECK_NAME, "filter": "all"},
         key="check_runs",
     )
-    ours = [r for r in runs if app_id is None or str(r.get("app", {}).get("id")) == str(app_id)]
+    ours = [r for r in runs if _made_by(r, app_id, app_slug)]
     if ours:
         run = max(ours, key=lambda r: r["id"])
         if run.get("status") != "in_progress":
@@ -75,6 +82,13 @@ async def start_check(gh: Installation, repo: str, head_sha: str, app_id: Any = 
         json={"name": CHECK_NAME, "head_sha": head_sha, "status": "in_progress"},
     )
     return CheckRun(run["id"])
+
+
+def _made_by(run: dict[str, Any], app_id: Any, app_slug: str | None) -> bool:
+    app = run.get("app") or {}
+    if app_id is not None and str(app.get("id")) != str(app_id):
+        return False
+    return app_slug is None or app.get("slug") == app_slug
 
 
 async def conclude_check(
@@ -186,6 +200,15 @@ async def publish_review(
 
     todo = [f for f in findings if f.new and not f.waived and f.fingerprint not in posted]
     if not todo:
+        return result
+    if any(r.get("commit_id") == links.head_sha for r in reviews):
+        # One review per push: a re-run on the same head (or one whose earlier review GitHub
+        # took without every comment) adds none; the check run lists every finding.
+        log.info(
+            "a review of %s exists; %d new findings stay in the check run",
+            links.head_sha[:7],
+            len(todo),
+        )
         return result
     inline: list[dict[str, Any]] = []
     for f in todo:

@@ -23,6 +23,9 @@ from tests.fakegithub.state import LoggedRequest, Pull, Repo, State, Token
 
 DOCS = "https://docs.github.com/rest"
 MAX_SUMMARY = 65535
+MAX_BODY = 65536
+"""Characters GitHub accepts in a comment, review, review comment or issue body (422 above)."""
+MAX_TITLE = 256
 MAX_ANNOTATIONS = 50
 DIFF_MAX_FILES = 300
 DIFF_MAX_LINES = 20_000
@@ -73,6 +76,18 @@ class Call:
         self.body = json.loads(raw) if raw else {}
         self.installation: int | None = None
         self.app_id: int | None = None
+        self.token: Token | None = None
+
+    @property
+    def writer(self) -> str:
+        """The login that what this request writes is attributed to."""
+        return (self.token and self.token.actor) or self.fake.bot_login
+
+    @property
+    def app(self) -> dict[str, Any]:
+        if self.token and self.token.app:
+            return dict(self.token.app)
+        return {"id": self.fake.app_id, "slug": self.fake.slug}
 
     @property
     def repo(self) -> Repo:
@@ -183,7 +198,11 @@ class FakeGitHub(State):
         token = self.tokens.get(credential) if scheme.lower() in ("token", "bearer") else None
         if token is None or token.expires_at <= self.now():
             raise ApiError(401, "Bad credentials")
-        call.installation = token.installation
+        call.installation, call.token = token.installation, token
+        if token.permissions is not None and call.request.method != "GET":
+            needed = _permission_for(template)
+            if not any(token.permissions.get(p) == "write" for p in needed):
+                raise ApiError(403, "Resource not accessible by integration")
 
     def _verify_jwt(self, token: str) -> int:
         """The App the JWT is from: this fake's own App, or one created by the manifest flow."""
@@ -268,6 +287,18 @@ class FakeGitHub(State):
         from tests.fakegithub.asgi import asgi_app
 
         return asgi_app(self)
+
+
+def _permission_for(template: str) -> tuple[str, ...]:
+    """The token permissions, any of which allows a write to `template` (GitHub's permission
+    names: a pull request's conversation is an issue, writable with either)."""
+    if template.startswith("/repos/{owner}/{repo}/check-runs"):
+        return ("checks",)
+    if template.startswith("/repos/{owner}/{repo}/pulls"):
+        return ("pull_requests",)
+    if template.startswith("/repos/{owner}/{repo}/issues"):
+        return ("issues", "pull_requests")
+    return ("contents",)
 
 
 def _iso(seconds: float) -> str:
@@ -565,7 +596,7 @@ def create_check_run(call: Call) -> Any:
         "external_id": None,
         "details_url": None,
         "html_url": f"https://github.com/{repo.full_name}/runs/{run_id}",
-        "app": {"id": call.fake.app_id, "slug": call.fake.slug},
+        "app": call.app,
         "output": {
             "title": None,
             "summary": None,
@@ -627,6 +658,23 @@ def list_check_runs_for_ref(call: Call) -> Any:
 # -- reviews and review comments ----------------------------------------------------------------
 
 
+def _fits(resource: str, body: Any) -> None:
+    """422 for a body over GitHub's limit, answered as GitHub answers it."""
+    if isinstance(body, str) and len(body) > MAX_BODY:
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [
+                {
+                    "resource": resource,
+                    "code": "unprocessable",
+                    "field": "data",
+                    "message": f"Body is too long (maximum is {MAX_BODY} characters)",
+                }
+            ],
+        )
+
+
 def _comment_json(comment: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in comment.items() if not k.startswith("_")}
 
@@ -639,6 +687,7 @@ def _new_review_comment(
     path = item.get("path")
     if "body" not in item or path is None:
         raise ApiError(422, "Unprocessable Entity", ['"path", "body" weren\'t supplied.'])
+    _fits("PullRequestReviewComment", item["body"])
     if path not in changes:
         raise ApiError(422, "Unprocessable Entity", ["Path could not be resolved"])
     subject = item.get("subject_type", "line")
@@ -676,7 +725,7 @@ def _new_review_comment(
         "original_commit_id": commit_id,
         "body": item["body"],
         "in_reply_to_id": item.get("in_reply_to"),
-        "user": _user(call.fake.bot_login),
+        "user": _user(call.writer),
         "html_url": f"https://github.com/{repo}/pull/{pull.number}#discussion_r{comment_id}",
         "created_at": _iso(call.fake.now()),
         "updated_at": _iso(call.fake.now()),
@@ -693,6 +742,7 @@ def create_review(call: Call) -> Any:
         raise ApiError(
             422, "Unprocessable Entity", ["Body is required for comment or request changes events"]
         )
+    _fits("PullRequestReview", call.body.get("body"))
     commit_id = call.body.get("commit_id") or pull.head_sha
     review_id = call.fake.next_id()
     comments = [
@@ -712,7 +762,7 @@ def create_review(call: Call) -> Any:
     }.get(event or "", "PENDING")
     review = {
         "id": review_id,
-        "user": _user(call.fake.bot_login),
+        "user": _user(call.writer),
         "body": call.body.get("body", ""),
         "state": state,
         "commit_id": commit_id,
@@ -794,6 +844,7 @@ def update_review_comment(call: Call) -> Any:
     comment = _review_comment(call)
     if "body" not in call.body:
         raise ApiError(422, "Unprocessable Entity", ['"body" wasn\'t supplied.'])
+    _fits("PullRequestReviewComment", call.body["body"])
     comment["body"] = call.body["body"]
     comment["updated_at"] = _iso(call.fake.now())
     return _comment_json(comment)
@@ -827,11 +878,12 @@ def create_issue_comment(call: Call) -> Any:
     number, repo = _issue_number(call), call.repo.full_name
     if "body" not in call.body:
         raise ApiError(422, 'Invalid request.\n\n"body" wasn\'t supplied.')
+    _fits("IssueComment", call.body["body"])
     comment_id = call.fake.next_id()
     comment = {
         "id": comment_id,
         "body": call.body["body"],
-        "user": _user(call.fake.bot_login),
+        "user": _user(call.writer),
         "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
         "created_at": _iso(call.fake.now()),
         "updated_at": _iso(call.fake.now()),
@@ -847,6 +899,7 @@ def update_issue_comment(call: Call) -> Any:
     comment = call.fake.issue_comments.get(int(call.params["comment_id"]))
     if comment is None or comment["_repo"] != call.repo.full_name:
         raise ApiError(404, "Not Found")
+    _fits("IssueComment", call.body.get("body"))
     comment["body"] = call.body.get("body", comment["body"])
     return _comment_json(comment)
 
@@ -872,7 +925,7 @@ def _react(call: Call, subject: str, store: dict[int, dict[str, Any]]) -> Any:
     reaction = {
         "id": call.fake.next_id(),
         "content": content,
-        "user": _user(call.fake.bot_login),
+        "user": _user(call.writer),
         "created_at": _iso(call.fake.now()),
         "_subject": subject,
         "_comment": comment_id,
@@ -910,6 +963,20 @@ def create_issue(call: Call) -> Any:
             "Validation Failed",
             [{"resource": "Issue", "field": "title", "code": "missing_field"}],
         )
+    if len(call.body["title"]) > MAX_TITLE:
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [
+                {
+                    "resource": "Issue",
+                    "code": "custom",
+                    "field": "title",
+                    "message": f"title is too long (maximum is {MAX_TITLE} characters)",
+                }
+            ],
+        )
+    _fits("Issue", call.body.get("body"))
     assignees = list(call.body.get("assignees") or [])
     for login in assignees:
         if repo.permissions.get(login, "none") == "none":
@@ -929,7 +996,7 @@ def create_issue(call: Call) -> Any:
         "title": str(call.body["title"]),
         "body": call.body.get("body"),
         "state": "open",
-        "user": _user(call.fake.bot_login),
+        "user": _user(call.writer),
         "assignees": [_user(login) for login in assignees],
         "assignee": _user(assignees[0]) if assignees else None,
         "created_at": _iso(call.fake.now()),

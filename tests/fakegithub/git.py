@@ -69,6 +69,15 @@ class ObjectStore:
         self.trees[sha] = entries
         return sha
 
+    def put_commit_as(
+        self, sha: str, files: dict[str, bytes], parents: list[str], message: str
+    ) -> str:
+        """Store a commit made elsewhere (a local clone pushing) under its own SHA."""
+        tree = self.put_tree(files)
+        self.commits[sha] = Commit(sha, tree, parents, message)
+        self.files_of[sha] = dict(files)
+        return sha
+
     def put_commit(self, files: dict[str, bytes], parents: list[str], message: str) -> str:
         tree = self.put_tree(files)
         text = f"tree {tree}\n" + "".join(f"parent {p}\n" for p in parents)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,17 @@ class Token:
     token: str
     installation: int
     expires_at: float
+    actor: str | None = None
+    """Who writes with it; None: the App's bot."""
+    app: dict[str, Any] | None = None
+    """The app its check runs belong to; None: the App."""
+    permissions: dict[str, str] | None = None
+    """What it may write (`checks`, `pull_requests`, ...: `write` or `read`); None: unchecked."""
+
+
+GITHUB_ACTIONS_APP = {"id": 15368, "slug": "github-actions"}
+"""The app behind a workflow's GITHUB_TOKEN: its check runs and comments carry this identity."""
+WORKFLOW_PERMISSIONS = {"checks": "write", "pull_requests": "write", "contents": "read"}
 
 
 @dataclass
@@ -169,6 +181,24 @@ class State:
 
     # -- building the world -------------------------------------------------------------------
 
+    def workflow_token(self, repo: str, permissions: dict[str, str] | None = None) -> str:
+        """A GitHub Actions GITHUB_TOKEN for `repo`: it writes as `github-actions[bot]`, its
+        check runs belong to the GitHub Actions app, and a write beyond `permissions` is 403
+        (on a fork's pull request, GitHub makes every permission `read`)."""
+        installation = Installation(self.next_id(), repo.split("/")[0], {repo})
+        self.installations[installation.id] = installation
+        self.repos.setdefault(repo, Repo(repo, self.next_id(), ObjectStore()))
+        token = Token(
+            "ghs_" + secrets.token_hex(18),
+            installation.id,
+            self.now() + 6 * 3600,
+            actor="github-actions[bot]",
+            app=GITHUB_ACTIONS_APP,
+            permissions=dict(WORKFLOW_PERMISSIONS if permissions is None else permissions),
+        )
+        self.tokens[token.token] = token
+        return token.token
+
     def install(self, account: str, *repos: str) -> int:
         installation = Installation(self.next_id(), account, set(repos))
         self.installations[installation.id] = installation
@@ -199,6 +229,12 @@ class State:
             else:
                 content[path] = data.encode() if isinstance(data, str) else data
         return store.put_commit(content, [parent] if parent else [], message)
+
+    def receive_push(
+        self, repo: str, sha: str, files: dict[str, bytes], parents: list[str] | None = None
+    ) -> str:
+        """A commit pushed from a local clone: GitHub then holds it under the same SHA."""
+        return self.repos[repo].store.put_commit_as(sha, files, parents or [], "pushed")
 
     def open_pull(
         self, repo: str, base_sha: str, head_sha: str, head_repo: str | None = None, **extra: Any

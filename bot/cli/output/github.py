@@ -29,6 +29,8 @@ ANNOTATIONS_PER_LEVEL = 10
 ANNOTATIONS_PER_JOB = 50
 """And 50 per job: this step's 30 leave room for the other steps of the job."""
 LEVELS = ("error", "warning", "notice")
+Entry = tuple[str, str, dict[str, object], str]
+"""(level, title, location properties, message) of one annotation."""
 
 
 def escape_data(text: str) -> str:
@@ -61,18 +63,17 @@ def to_github(
     report: Report, compared: bool = False, per_level: int = ANNOTATIONS_PER_LEVEL
 ) -> str:
     """`compared`: a diff, where findings already present at base become notices."""
-    shown: dict[str, list[str]] = {level: [] for level in LEVELS}
-    left_out: list[str] = []
-    for level, title, where, message in _entries(report, compared):
-        if len(shown[level]) < per_level:
-            shown[level].append(command(level, message, **where, title=title))
-        else:
-            place = ":".join(str(where[k]) for k in ("file", "line", "col") if k in where)
-            left_out.append(f"{place}: {level}: {' '.join(message.split())} [{title}]")
+    shown: dict[str, list[Entry]] = {level: [] for level in LEVELS}
+    left_out: list[Entry] = []
+    for entry in _entries(report, compared):
+        (shown[entry[0]] if len(shown[entry[0]]) < per_level else left_out).append(entry)
     if left_out and len(shown["notice"]) >= per_level:
-        dropped = shown["notice"].pop()
-        left_out.insert(0, f"(notice) {dropped.partition('::')[2].partition('::')[2]}")
-    lines = [line for level in LEVELS for line in shown[level]]
+        left_out.insert(0, shown["notice"].pop())  # room for the note saying what is left out
+    lines = [
+        command(level, message, **where, title=title)
+        for name in LEVELS
+        for level, title, where, message in shown[name]
+    ]
     if left_out:
         lines.append(
             command(
@@ -83,13 +84,19 @@ def to_github(
             )
         )
         lines.append(f"::group::footgun: {len(left_out)} more")
-        lines.extend(left_out)
+        lines.extend(_log_line(entry) for entry in left_out)
         lines.append("::endgroup::")
     lines.append(f"footgun: {summary(report, compared)}")
     return "\n".join(lines) + "\n"
 
 
-def _entries(report: Report, compared: bool) -> Iterator[tuple[str, str, dict[str, object], str]]:
+def _log_line(entry: Entry) -> str:
+    level, title, where, message = entry
+    place = ":".join(str(where[k]) for k in ("file", "line", "col") if k in where)
+    return f"{place}: {level}: {' '.join(message.split())} [{title}]"
+
+
+def _entries(report: Report, compared: bool) -> Iterator[Entry]:
     """(level, title, location properties, message), most important first."""
     findings = ranked(report.findings, compared)
     blocking = [f for f in findings if not f.waived and introduced(f, compared)]

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING
 
 from bot.cli.output.github import level_of
 from bot.cli.output.ranking import introduced, ranked
-from bot.github.markdown import code
-from bot.github.markdown import text as escape
+from bot.github.markdown import MESSAGE_LIMIT, code, text
 
 if TYPE_CHECKING:
     from rules.core.engine import Report
@@ -73,7 +72,7 @@ def to_summary(
     listed = 0
     for path, items in _by_file(findings, compared):
         target = link(path, None) if link else None
-        heading = f"### [{escape(path)}]({target})" if target else f"### {code(path)}"
+        heading = f"### [{text(path)}]({target})" if target else f"### {code(path)}"
         if not (budget.add(heading) and budget.add()):
             break
         for f in items:
@@ -85,12 +84,12 @@ def to_summary(
         budget.add("### Skipped files")
         budget.add()
         for skipped in report.skipped:
-            if not budget.add(f"- {code(skipped.path)}: {escape(skipped.reason)}"):
+            if not budget.add(f"- {code(skipped.path)}: {text(skipped.reason, MESSAGE_LIMIT)}"):
                 break
-    text = "\n".join(budget.lines).rstrip() + "\n"
+    body = "\n".join(budget.lines).rstrip() + "\n"
     if budget.full:
-        text += tail.format(len(findings) - listed)
-    return text
+        body += tail.format(len(findings) - listed)
+    return body
 
 
 def _headline(report: Report, compared: bool) -> str:
@@ -145,7 +144,7 @@ def _line(f: Finding, compared: bool, link: LineLink | None) -> str:
     elif compared and not f.new:
         flags.append("already at base")
     suffix = f" _({', '.join(flags)})_" if flags else ""
-    return f"- {ICON[level]} {where} {code(f.rule)} {escape(f.message)}{suffix}"
+    return f"- {ICON[level]} {where} {code(f.rule)} {text(f.message, MESSAGE_LIMIT)}{suffix}"
 
 
 def _plural(count: int, word: str) -> str:
