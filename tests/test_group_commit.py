@@ -249,7 +249,7 @@ async def test_a_batch_whose_commit_fails_acknowledges_none_of_it_and_loses_noth
                     responses = await asyncio.gather(*sent)
                 finally:
                     event.remove(database.writer.engine, "commit", crash)
-            # none heard 202: 503, the database cannot write, so GitHub offers redelivery
+            # none heard 202, and the 503 says "not stored": GitHub lists them for redelivery
             assert [r.status_code for r in responses] == [503] * 5
 
             redelivered = await deliver(client, "pull_request", synchronize(510), delivery="lost-0")

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import UnconcludedCheck, dialect_insert, utcnow
+from bot.db import UnconcludedCheck, dialect_insert, rows_affected, utcnow
 from bot.queue.worker import PERIODIC, Periodic, TaskContext
 from bot.review import publish
 
@@ -90,7 +90,7 @@ async def sweep(ctx: TaskContext, now: datetime | None = None) -> int:
                     next_attempt_at=now + _backoff(interval, row.attempts + 1),
                 )
             )
-        if getattr(claimed, "rowcount", 0) != 1:
+        if rows_affected(claimed) != 1:
             continue  # another replica has it
         try:
             outcome = await conclude(ctx.github, row)
