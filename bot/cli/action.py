@@ -21,7 +21,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -56,7 +56,6 @@ class Runner:
     fail_on: str
     sarif: bool
     sarif_category: str
-    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_environment(cls, env: dict[str, str] | None = None) -> Runner:
@@ -257,7 +256,7 @@ def run(runner: Runner, check: CheckReport, diff: DiffReport, write: Callable[[s
             report,
             compared,
             link,
-            notes=[*notes, *runner.notes],
+            notes=notes,
             limit=summary_budget(runner.summary_file),
         ),
     )
