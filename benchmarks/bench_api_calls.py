@@ -23,24 +23,41 @@ import respx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import changeset, review, tarball
+from bot.github import changeset, tarball
+from bot.review import job as review
 from tests.fakegithub.world import job_context, make_world, virtual_service
 
 REPO_SIZES = (100, 500, 2000)
 PR_SIZES = (1, 10, 100)
 
 
-def measure(repo_size: int, pr_size: int) -> list[tuple[str, int, int, float, str]]:
+TEAMS = 40
+
+
+def kustomizations(repo_size: int) -> dict[str, str]:
+    """One kustomization root per team folder, listing its manifests (`--kustomize`)."""
+    return {
+        f"apps/team{t}/kustomization.yaml": "resources:\n"
+        + "".join(f"- vs{i}.yaml\n" for i in range(t, repo_size, TEAMS))
+        for t in range(TEAMS)
+    }
+
+
+def measure(
+    repo_size: int, pr_size: int, kustomize: bool = False
+) -> list[tuple[str, int, int, float, str]]:
     changeset.CACHE = changeset.BlobCache()  # a new process: nothing cached
     rows = []
     with respx.mock(assert_all_called=False) as mock:
         world = make_world(mock)
         base = {
-            f"apps/team{i % 40}/vs{i}.yaml": virtual_service(f"svc{i}") for i in range(repo_size)
+            f"apps/team{i % TEAMS}/vs{i}.yaml": virtual_service(f"svc{i}") for i in range(repo_size)
         }
+        if kustomize:
+            base.update(kustomizations(repo_size))
         for label, offset in (("cold", 0), ("warm", pr_size)):
             head = {
-                f"apps/team{i % 40}/vs{i}.yaml": virtual_service(f"svc{i}", fault=True)
+                f"apps/team{i % TEAMS}/vs{i}.yaml": virtual_service(f"svc{i}", fault=True)
                 for i in range(offset, offset + pr_size)
             }
             pull = world.pull(base, head)
@@ -77,7 +94,13 @@ def _kind(method: str, path: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blobs-only", action="store_true", help="never read a tarball")
-    if parser.parse_args().blobs_only:
+    parser.add_argument(
+        "--kustomize",
+        action="store_true",
+        help="every team folder is a kustomization root (40 roots, built at base and head)",
+    )
+    args = parser.parse_args()
+    if args.blobs_only:
         tarball.TARBALL_THRESHOLD = 10**9
     print(
         f"{'repository':>10} {'PR files':>8} {'cache':>5} {'calls':>6} {'downloads':>9} "
@@ -87,7 +110,8 @@ def main() -> None:
         for pr_size in PR_SIZES:
             if pr_size * 2 > repo_size:
                 continue
-            for label, calls, downloads, seconds, detail in measure(repo_size, pr_size):
+            rows = measure(repo_size, pr_size, args.kustomize)
+            for label, calls, downloads, seconds, detail in rows:
                 print(
                     f"{repo_size:>10} {pr_size:>8} {label:>5} {calls:>6} {downloads:>9} "
                     f"{seconds:>8.2f}  {detail}"

@@ -12,12 +12,18 @@ machine is shared, so one run says little.
 
 `--workers 0` (the default) measures intake alone: with fake credentials a review job could only
 fail against GitHub. Pass `--workers 2` to measure with idle workers polling the same database.
+
+`--slow-bodies N` measures the same under attack: before the deliveries, N unsigned requests
+declare a 24 MB body and send all of it but the last byte, and one declares 100 bytes and sends
+97; they hold. Printed besides: the server's peak resident memory (VmHWM) and its memory at the
+end, and how long the server took to answer and close each held request (capped at 70 s).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -34,7 +40,14 @@ from githubkit.webhooks import sign
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-webhook-secret"
-KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n"
+
+
+def private_key() -> str:
+    """A real RSA key (the settings load it at start); the test suite's, generated once."""
+    sys.path.insert(0, str(ROOT))
+    from tests.fakegithub.state import key_pair
+
+    return key_pair()[0]
 
 
 def example_payload() -> dict:
@@ -133,13 +146,59 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def memory_mb(pid: int) -> dict[str, float]:
+    """Resident memory now and at its peak (VmRSS, VmHWM from /proc), in MB."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return {
+        key: int(fields[name].split()[0]) / 1024
+        for key, name in (("rss", "VmRSS"), ("hwm", "VmHWM"))
+    }
+
+
+HELD_CAP_SECONDS = 70.0
+
+
+async def hold_body(port: int, declared: int, sent: int) -> float:
+    """An unsigned request that declares `declared` bytes, sends `sent` and holds; seconds from
+    its start until the server has answered and closed it (HELD_CAP_SECONDS if it never did)."""
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        (
+            "POST /webhooks HTTP/1.1\r\nHost: 127.0.0.1\r\nX-GitHub-Event: pull_request\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
+        ).encode()
+    )
+    chunk, left = b"x" * (1 << 20), sent
+    try:
+        while left > 0:
+            writer.write(chunk[: min(left, len(chunk))])
+            left -= min(left, len(chunk))
+            await asyncio.wait_for(writer.drain(), 2)
+    except (TimeoutError, ConnectionError):
+        pass  # the server stopped reading (or refused): hold what was sent
+    remaining = HELD_CAP_SECONDS - (time.perf_counter() - started)
+    with contextlib.suppress(TimeoutError, ConnectionError):  # until the server closes it
+        await asyncio.wait_for(reader.read(), max(remaining, 0.1))
+    writer.close()
+    return min(time.perf_counter() - started, HELD_CAP_SECONDS)
+
+
 async def measure(
-    port: int, server: subprocess.Popen, count: int, concurrency: int
+    port: int, server: subprocess.Popen, count: int, concurrency: int, slow_bodies: int = 0
 ) -> tuple[list[float], dict]:
     pending = list(
         reversed(deliveries(count))
     )  # before connecting: uvicorn drops idle ones after 5 s
     await wait_until_up(port, server)
+    attack: list[asyncio.Task[float]] = []
+    if slow_bodies:
+        big = 24 * 1024 * 1024
+        attack = [asyncio.create_task(hold_body(port, big, big - 1)) for _ in range(slow_bodies)]
+        attack.append(asyncio.create_task(hold_body(port, 100, 97)))
+        await asyncio.sleep(3)  # let them send what the server will read
     connections = [await Connection.open(port) for _ in range(concurrency)]
     for connection, (headers, raw) in zip(
         connections, deliveries(concurrency), strict=True
@@ -163,7 +222,17 @@ async def measure(
     elapsed, cpu = time.perf_counter() - started, cpu_seconds(server.pid) - cpu_before
     for connection in connections:
         connection.close()
-    return latencies, {"rate": count / elapsed, "cpu_ms": cpu * 1000 / count}
+    figures = {"rate": count / elapsed, "cpu_ms": cpu * 1000 / count}
+    if attack:
+        held = await asyncio.gather(*attack)
+        memory = memory_mb(server.pid)
+        figures.update(
+            rss_peak=memory["hwm"],
+            rss_end=memory["rss"],
+            held_big_max=max(held[:-1]),
+            held_small=held[-1],
+        )
+    return latencies, figures
 
 
 def run_client(main: Any) -> Any:
@@ -188,6 +257,12 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs, each on a fresh server; medians printed last"
     )
+    parser.add_argument(
+        "--slow-bodies",
+        type=int,
+        default=0,
+        help="unsigned 24 MB bodies held one byte short during the run (and one 100-byte body)",
+    )
     args = parser.parse_args()
     runs = [run_once(args) for _ in range(args.repeat)]
     if args.repeat > 1:
@@ -197,10 +272,17 @@ def main() -> int:
 
 
 def format_run(run: dict) -> str:
-    return (
+    text = (
         f"{run['rate']:.0f} acks/s  server CPU {run['cpu_ms']:.2f} ms/delivery  p50 {run['p50']:.1f}  "
         f"p90 {run['p90']:.1f}  p99 {run['p99']:.1f}  max {run['max']:.1f} ms"
     )
+    if "rss_peak" in run:
+        text += (
+            f"  | RSS peak {run['rss_peak']:.0f} MB, end {run['rss_end']:.0f} MB;"
+            f" held 24 MB bodies closed after {run['held_big_max']:.1f} s (max),"
+            f" the 100-byte one after {run['held_small']:.1f} s"
+        )
+    return text
 
 
 def run_once(args: argparse.Namespace) -> dict:
@@ -209,7 +291,7 @@ def run_once(args: argparse.Namespace) -> dict:
         env = {
             **os.environ,
             "FOOTGUN_APP_ID": "1",
-            "FOOTGUN_PRIVATE_KEY": KEY,
+            "FOOTGUN_PRIVATE_KEY": private_key(),
             "FOOTGUN_WEBHOOK_SECRET": SECRET,
             "FOOTGUN_DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.db'}",
             "FOOTGUN_GITHUB_API_URL": "http://127.0.0.1:9",
@@ -228,7 +310,9 @@ def run_once(args: argparse.Namespace) -> dict:
         ]
         server = subprocess.Popen(command, env=env, cwd=tmp)
         try:
-            latencies, run = run_client(measure(port, server, args.deliveries, args.concurrency))
+            latencies, run = run_client(
+                measure(port, server, args.deliveries, args.concurrency, args.slow_bodies)
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -236,8 +320,9 @@ def run_once(args: argparse.Namespace) -> dict:
     run.update(
         p50=percentile(ms, 0.50), p90=percentile(ms, 0.90), p99=percentile(ms, 0.99), max=max(ms)
     )
+    attack = f", {args.slow_bodies} slow bodies held" if args.slow_bodies else ""
     print(
-        f"{args.deliveries} deliveries at concurrency {args.concurrency}:",
+        f"{args.deliveries} deliveries at concurrency {args.concurrency}{attack}:",
         format_run(run),
         flush=True,
     )

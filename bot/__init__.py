@@ -13,5 +13,6 @@ them to it):
 - `web/`: the Starlette app, webhook intake and what each event means, the setup flow.
 - `cli/`: the `footgun` command and its output formats, reading files and git revisions.
 
-`rules` (pure analysis) is imported by all of these and imports none of them.
+`rules` (pure analysis) is imported by all of these and imports none of them; `render` (building
+what the repository deploys: Kustomize) imports `rules` and is used by `cli/` and `github/`.
 """

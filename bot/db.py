@@ -632,6 +632,22 @@ async def ping(database: Database) -> None:
         await connection.execute(text("SELECT 1"))
 
 
+def probe_write(session: Session) -> None:
+    """Rewrite the readiness row (for /readyz, through `Database.run` like the intake).
+
+    A database that answers may still refuse writes (a full disk, a read-only volume); the
+    deliveries would then be lost, so readiness must say so.
+    """
+    table = Readiness.__table__
+    insert = dialect_insert(session.get_bind().dialect.name)
+    statement = insert(table).values(id=1, checked_at=utcnow())
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["id"], set_={"checked_at": statement.excluded.checked_at}
+        )
+    )
+
+
 def rows_affected(result: Result[Any]) -> int:
     """How many rows an UPDATE, DELETE or INSERT matched: SQLAlchemy returns a `CursorResult` for
     those, typed as the general `Result`, so the count is read through the cursor's type."""

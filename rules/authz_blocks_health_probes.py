@@ -49,6 +49,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rules.core.config import Config
 from rules.core.context import Context
 from rules.core.document import KeyPath
 from rules.core.model import Problem, Resource, describe
@@ -146,6 +147,8 @@ Labels = frozenset[tuple[str, str]] | None
 GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
 HOW_TO_FIX = "admit these paths in a rule without `from`, or leave probe rewriting on"
 MAX_LISTED = 5
+Selectors = dict[int, frozenset[tuple[str, str]] | None]
+"""Each policy's selector labels, by `id()`, read once per run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +158,9 @@ class Pod:
 
     resource: Resource
     labels: dict[str, Any]
-    judged: bool
-    """Whether its probes go through the sidecar at all (it has one; not a gateway)."""
     rewriting: Rewriting
     probes: tuple[Probe, ...]
+    """Empty without a sidecar (or for a gateway, probed on its status port)."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
@@ -175,24 +177,30 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         p
         for p in ctx.of_kind("AuthorizationPolicy")
         if not authz.has_target_ref(p)
-        and p.namespace not in ambient
+        and p.scope not in ambient
         and not _selects_gateway(authz.selector_labels(p), gateways)
     ]
     pods = _pods(ctx, mesh)
+    if mesh.rewritten and not any(pod.probes for pod in pods):
+        return  # Istio's default: no probe of the repository reaches authorization
+    selectors: Selectors = {id(p): authz.selector_labels(p) for p in policies}
     allows = [p for p in policies if authz.action(p) == "ALLOW"]
+    allows_by_namespace: dict[str | None, list[Resource]] = defaultdict(list)
+    for policy in allows:
+        allows_by_namespace[policy.scope].append(policy)
     admitting: dict[str | None, list[Labels]] = defaultdict(list)
     """Per namespace, the selectors of the ALLOW policies that admit a health path."""
     for policy in allows:
         if _admitted(policy, config.health_paths):
-            admitting[policy.namespace].append(authz.selector_labels(policy))
+            admitting[policy.scope].append(authz.selector_labels(policy))
     for policy in allows:
-        selected = _selected(policy, pods, root)
+        selected = _selected(policy, pods, root, selectors)
         if selected:
             blocked = [
                 (pod, probe)
                 for pod in selected
                 for probe in pod.probes
-                if not _allowed(probe, pod, allows, root)
+                if not _allowed(probe, pod, allows_by_namespace, root, selectors)
             ]
             if blocked:
                 yield _blocking_allow(policy, root, _listing(blocked), _reasons(blocked))
@@ -200,7 +208,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         if mesh.rewritten:
             continue
         labels = authz.selector_labels(policy)
-        candidates = admitting.get(policy.namespace, [])
+        candidates = admitting.get(policy.scope, [])
         if policy.namespace != root:
             candidates = candidates + admitting.get(root, [])
         if not any(_covers(theirs, labels) for theirs in candidates):
@@ -208,11 +216,13 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             yield _blocking_allow(policy, root, listing, mesh.reason)
     for policy in policies:
         if authz.action(policy) == "DENY":
-            yield from _blocking_deny(policy, _selected(policy, pods, root), config, mesh)
+            yield from _blocking_deny(
+                policy, _selected(policy, pods, root, selectors), config, mesh
+            )
 
 
-def _pods(ctx: Context, mesh: Rewriting) -> list[Pod]:
-    pods = []
+def _pods(ctx: Context, mesh: Rewriting) -> Pods:
+    pods = Pods()
     for workload in ctx.index.workloads():
         judged = workload.has_proxy and not workload.is_gateway
         rewriting = pod_rewriting(workload.resource, workload.annotations, mesh)
@@ -221,23 +231,50 @@ def _pods(ctx: Context, mesh: Rewriting) -> list[Pod]:
             probes = tuple(
                 http_probes(workload.resource, workload.template, workload.template_path)
             )
-        pods.append(Pod(workload.resource, workload.labels, judged, rewriting, probes))
+        pods.add(Pod(workload.resource, workload.labels, rewriting, probes))
     return pods
 
 
-def _selected(policy: Resource, pods: list[Pod], root: str) -> list[Pod]:
+class Pods(list[Pod]):
+    """The repository's workloads, also by namespace: a policy outside the root namespace only
+    ever selects pods of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_namespace: dict[str | None, list[Pod]] = defaultdict(list)
+
+    def add(self, pod: Pod) -> None:
+        self.append(pod)
+        self.by_namespace[pod.resource.scope].append(pod)
+
+
+def _selected(policy: Resource, pods: Pods, root: str, selectors: Selectors) -> list[Pod]:
     """The repository's workloads the policy applies to (those without sidecars included: they
     show that the repository holds what the policy selects)."""
-    return [p for p in pods if authz.applies_to(policy, p.resource.namespace, p.labels, root)]
+    candidates = pods if policy.namespace == root else pods.by_namespace.get(policy.scope, [])
+    return [
+        p
+        for p in candidates
+        if authz.selects(policy, selectors[id(policy)], p.resource.scope, p.labels, root)
+    ]
 
 
-def _allowed(probe: Probe, pod: Pod, allows: list[Resource], root: str) -> bool:
-    """Some ALLOW policy for the pod has a rule admitting this probe's request to the kubelet."""
+def _allowed(
+    probe: Probe,
+    pod: Pod,
+    allows: dict[str | None, list[Resource]],
+    root: str,
+    selectors: Selectors,
+) -> bool:
+    """Some ALLOW policy for the pod (its namespace's, the root namespace's) has a rule
+    admitting this probe's request to the kubelet."""
+    namespace = pod.resource.scope
+    candidates = allows.get(namespace, []) + (allows.get(root, []) if namespace != root else [])
     return any(
         authz.may_admit_anonymous(rule)
         and authz.admits_request(rule, probe.path, probe.method, probe.port)
-        for policy in allows
-        if authz.applies_to(policy, pod.resource.namespace, pod.labels, root)
+        for policy in candidates
+        if authz.selects(policy, selectors[id(policy)], namespace, pod.labels, root)
         for _, rule in authz.rules_of(policy)
     )
 
@@ -283,7 +320,7 @@ def _ambient_namespaces(ctx: Context) -> set[str | None]:
     found: set[str | None] = {
         ns.name for ns in ctx.of_kind("Namespace") if ns.labels.get(DATAPLANE_MODE) == "ambient"
     }
-    found.update(w.resource.namespace for w in ctx.index.workloads() if w.in_ambient)
+    found.update(w.resource.scope for w in ctx.index.workloads() if w.in_ambient)
     return found
 
 
@@ -322,7 +359,7 @@ def _blocking_allow(policy: Resource, root: str, listing: str, reason: str) -> P
 
 
 def _blocking_deny(
-    policy: Resource, selected: list[Pod], config: Any, mesh: Rewriting
+    policy: Resource, selected: list[Pod], config: Config, mesh: Rewriting
 ) -> Iterator[Problem]:
     root = config.root_namespace
     for index, rule in authz.rules_of(policy):

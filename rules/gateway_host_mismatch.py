@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
-from rules.core.model import Problem, Resource, describe
+from rules.core.model import Problem, Resource, describe, is_unknown_scope
 from rules.mesh.hosts import MESH_GATEWAY, GatewayHost, in_cluster, matches
 from rules.mesh.index import MeshIndex
 from rules.mesh.references import gateway_references
@@ -137,7 +137,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             gateway: {
                 position
                 for position, host, expanded in judged
-                if _serves(index.gateway_hosts(*gateway), vs.namespace, host, expanded)
+                if _serves(index.gateway_hosts(*gateway), vs.scope, host, expanded)
             }
             for gateway in bound
         }
@@ -145,7 +145,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         for position, host, expanded in judged:
             if position not in served:
                 reasons = "; nor by ".join(
-                    f"Gateway {ns}/{name}"
+                    _gateway_name(index, ns, name)
                     + _explain(index.gateway_hosts(ns, name), vs.namespace, host, expanded)
                     for ns, name in bound
                 )
@@ -162,7 +162,8 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                 yield Problem(
                     vs,
                     ("spec", "gateways", position),
-                    f"{describe(vs)} is bound to Gateway {namespace}/{name}, which serves none of "
+                    f"{describe(vs)} is bound to {_gateway_name(index, namespace, name)}, which "
+                    "serves none of "
                     f"its hosts ({hosts}): the binding has no effect "
                     f"({_listing(index.gateway_hosts(namespace, name))})",
                 )
@@ -190,7 +191,7 @@ def _judged_hosts(
     judged = []
     for position, host in enumerate(hosts if isinstance(hosts, list) else ()):
         if isinstance(host, str) and host:
-            expanded = index.canonical_host(host, vs.namespace)
+            expanded = index.canonical_host(host, vs.scope)
             if not (mesh_bound and _in_cluster(host, expanded, domain, namespaces)):
                 judged.append((position, host, expanded))
     return judged
@@ -203,8 +204,22 @@ def _in_cluster(host: str, expanded: str, domain: str, namespaces: set[str | Non
     return service is not None and (host.count(".") != 1 or service[1] in namespaces)
 
 
-def _serves(servers: list[GatewayHost], namespace: str | None, host: str, expanded: str) -> bool:
-    return any(s.admits(namespace, host) or s.admits(namespace, expanded) for s in servers)
+def _serves(servers: list[GatewayHost], scope: str | None, host: str, expanded: str) -> bool:
+    """Whether a server admits the host. A namespace filter is judged only where both sides'
+    namespaces are known: a VirtualService applied with `kubectl -n` may be in the filter's."""
+    for server in servers:
+        if is_unknown_scope(scope) or is_unknown_scope(server.namespace):
+            if matches(server.host, host) or matches(server.host, expanded):
+                return True
+        elif server.admits(scope, host) or server.admits(scope, expanded):
+            return True
+    return False
+
+
+def _gateway_name(index: MeshIndex, namespace: str | None, name: str) -> str:
+    """`Gateway ns/name` as messages name it (no namespace where the repository sets none)."""
+    gateway = index.gateway(namespace, name)
+    return describe(gateway) if gateway is not None else f"Gateway {namespace}/{name}"
 
 
 def _listing(servers: list[GatewayHost]) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
-from rules.core.model import Problem, describe
+from rules.core.model import Problem, describe, is_unknown_scope
 from rules.mesh.gateway_api import Found
 from rules.mesh.references import gateway_references
 
@@ -114,11 +114,16 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         for position, namespace, name in gateway_references(vs):
             if index.gateway(namespace, name) is not None:
                 continue
+            scopes = index.gateway_namespaces(name)
+            if is_unknown_scope(namespace) or any(is_unknown_scope(ns) for ns in scopes):
+                # A short name in a namespace the repository does not determine, or a Gateway
+                # of that name whose namespace is unknown: not known to be missing.
+                continue
             if namespace is not None:
                 found, _ = index.gateway_api.lookup("Gateway", (namespace, ""), name)
                 if found is not Found.MISSING:
                     continue  # a Gateway API Gateway: Istio binds VirtualServices to it too
-            elsewhere = sorted(ns or "" for ns in index.gateway_namespaces(name))
+            elsewhere = sorted(ns or "" for ns in scopes)
             hint = (
                 f"; a Gateway '{name}' exists in namespace {', '.join(elsewhere)}: write "
                 f"{elsewhere[0]}/{name}"

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
-from rules.core.model import Problem, Resource, describe
+from rules.core.model import Problem, Resource, describe, is_unknown_scope, namespace_words
 from rules.mesh.hosts import in_cluster, string_items
 from rules.mesh.references import HostReference, host_references
 
@@ -100,11 +100,11 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         for ref in host_references(resource):
             if ref.host.startswith("*"):
                 continue
-            fqdn = index.canonical_host(ref.host, resource.namespace)
+            fqdn = index.canonical_host(ref.host, resource.scope)
             service = in_cluster(fqdn, domain)
             if service is None or service[1] not in index.service_namespaces:
                 continue
-            found = index.services_for(ref.host, resource.namespace)
+            found = index.services_for(ref.host, resource.scope)
             if found:
                 if _partial(ref, resource.kind, fqdn) and not _literal_entry(ref.host, found):
                     yield Problem(
@@ -116,11 +116,15 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                         fix=("set", fqdn),
                     )
                 continue
+            if is_unknown_scope(service[1]) or index.maybe_anywhere(service[0]):
+                # The host lands in a namespace the repository does not determine, or a
+                # Service of that name has an unknown namespace: not known to be missing.
+                continue
             shown = f"'{ref.host}'" + ("" if ref.host == fqdn else f" ({fqdn})")
             hidden = [
                 r
                 for r in index.service_hosts.get(fqdn, ())
-                if not index.exported(r, resource.namespace)
+                if not index.exported(r, resource.scope)
             ]
             if hidden:
                 names = ", ".join(describe(r) for r in hidden)
@@ -129,7 +133,7 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
                     resource,
                     ref.path,
                     f"{describe(resource)} {ref.role} {shown} is defined in this repository by "
-                    f"{names}, {which} exported to namespace {resource.namespace}",
+                    f"{names}, {which} exported to {namespace_words(resource)}",
                 )
                 continue
             yield Problem(

@@ -35,7 +35,7 @@ from typing import Any
 
 from rules.core.context import Context
 from rules.core.document import KeyPath
-from rules.core.model import Problem, Resource, describe
+from rules.core.model import Problem, Resource, describe, is_unknown_scope
 from rules.mesh.peer_authentication import (
     Scope,
     describe_scope,
@@ -265,6 +265,8 @@ def _describe_source(source: Slot | None, root: str) -> str:
         return f"port {port} of the policy {workloads}" if port else f"the policy {workloads}"
     if namespace == root:
         return "the mesh-wide policy"
+    if is_unknown_scope(namespace):
+        return "the namespace-wide policy of the namespace it is applied to"
     return f"the namespace-wide policy in {namespace}"
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.core.context import Context
-from rules.core.model import Problem, describe
+from rules.core.model import Problem, describe, is_unknown_scope
 from rules.mesh.references import host_references
 
 ID = "short-host-name"
@@ -90,10 +90,25 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             host = ref.host
             if "." in host or host.startswith("*"):
                 continue
-            expanded = index.canonical_host(host, resource.namespace)
+            expanded = index.canonical_host(host, resource.scope)
             defined = index.namespaces_defining_service(host)
             where = f"{describe(resource)} {ref.role} '{host}'"
-            if defined and resource.namespace not in defined:
+            if resource.namespace is None:
+                # The namespace is set when applied (`kubectl -n`): the expansion is unknown,
+                # and so is whether the Service is elsewhere.
+                yield Problem(
+                    resource,
+                    ref.path,
+                    f"{where} is a short name: Istio expands it in the namespace the "
+                    f"{resource.kind} is applied to, not in the namespace of the Service; write "
+                    "it in full",
+                )
+                continue
+            if (
+                defined
+                and resource.scope not in defined
+                and not any(is_unknown_scope(ns) for ns in defined)
+            ):
                 others = sorted(defined)
                 target = f"{host}.{others[0]}.svc.{ctx.config.cluster_domain}"
                 yield Problem(

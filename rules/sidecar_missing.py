@@ -19,7 +19,7 @@ from typing import Any
 
 from rules.core.context import Context
 from rules.core.loader import WORKLOAD_KINDS
-from rules.core.model import Problem, Resource
+from rules.core.model import Problem, Resource, is_unknown_scope
 
 ID = "sidecar-missing"
 SEVERITY = "warning"
@@ -104,9 +104,15 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
         return
     root = ctx.config.root_namespace
     judged = set()
-    for namespace in index.application_namespaces():
+    scopes = index.application_namespaces()
+    # Scopes of unknown namespace may all be one namespace: a namespace-wide Sidecar in any of
+    # them may be the one that scopes the others.
+    unknown_sidecar = any(is_unknown_scope(s) and index.namespace_sidecars(s) for s in scopes)
+    for namespace in scopes:
         judged.add(namespace)
         if index.namespace_sidecars(namespace):
+            continue
+        if is_unknown_scope(namespace) and unknown_sidecar:
             continue
         membership = index.mesh_membership(namespace)
         if membership is None:
@@ -144,13 +150,17 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
 
 
 def _problem(anchor: Resource, namespace: str, reason: str, root: str, holdings: str) -> Problem:
+    """The finding; a namespace the repository does not determine (resources applied with
+    `kubectl -n`) is named by what it holds, never by a guess."""
+    unknown = is_unknown_scope(namespace)
+    named = "The namespace these resources are applied to" if unknown else f"Namespace {namespace}"
     return Problem(
         anchor,
         ("metadata", "name"),
-        f"Namespace {namespace} is in the mesh ({reason}){holdings}, but no Sidecar without "
-        f"workloadSelector in {namespace} and no default Sidecar in {root}: its proxies receive "
-        "configuration for every service in the mesh",
-        identity=("namespace", namespace),
+        f"{named} is in the mesh ({reason}){holdings}, but no Sidecar without workloadSelector "
+        f"in {'it' if unknown else namespace} and no default Sidecar in {root}: its proxies "
+        "receive configuration for every service in the mesh",
+        identity=("namespace", "" if unknown else namespace),
     )
 
 

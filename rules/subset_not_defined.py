@@ -102,12 +102,19 @@ def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
             if not _is_subset_name(ref.subset):
                 continue
             subset = str(ref.subset)
-            defined = index.subsets_for(ref.host, vs.namespace)
+            defined = index.subsets_for(ref.host, vs.scope)
             if subset in defined:
                 continue
-            fqdn = index.canonical_host(ref.host, vs.namespace)
-            shown = ref.host if "." in ref.host else f"{ref.host} ({fqdn})"
-            rules = index.destination_rules_for(ref.host, vs.namespace)
+            fqdn = index.canonical_host(ref.host, vs.scope)
+            rules = index.destination_rules_for(ref.host, vs.scope)
+            if not rules and (
+                index.in_unknown_scope(ref.host, vs.scope)
+                or index.rule_maybe_anywhere(ref.host, vs.scope)
+            ):
+                # The DestinationRule may live where the repository does not show (the namespace
+                # this one is applied to) or be one of unknown namespace: not known to be missing.
+                continue
+            shown = ref.host if "." in ref.host or vs.namespace is None else f"{ref.host} ({fqdn})"
             if rules:
                 names = ", ".join(describe(r) for r in rules[:3]) + (
                     f" and {len(rules) - 3} more" if len(rules) > 3 else ""

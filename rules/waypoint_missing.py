@@ -62,12 +62,10 @@ from rules.mesh.gateway_api import (
     GatewayApiIndex,
     Scope,
     WaypointUse,
-    items,
     mapping,
     namespace_scope,
     parent_refs,
     scope_of,
-    text,
     waypoint_use,
 )
 from rules.mesh.index import MeshIndex
@@ -84,8 +82,10 @@ KINDS = (
     *sorted(WORKLOAD_KINDS),
 )
 SUMMARY = (
-    "Ambient mode: an AuthorizationPolicy with L7 attributes that only ztunnel would enforce, "
-    "or a policy target or `istio.io/use-waypoint` label without a waypoint in the repository."
+    "Ambient mode: L7 configuration that no waypoint enforces (an AuthorizationPolicy's HTTP "
+    "attributes bound by `selector`, a policy or Service route whose target no waypoint "
+    "serves), or an `istio.io/use-waypoint` label whose waypoint is absent or takes other "
+    "traffic."
 )
 WHY = (
     "In ambient mode ztunnel enforces policies at L4 only. An ALLOW rule on paths, methods, "
@@ -172,11 +172,6 @@ spec:
 """
 OPTIONS: dict[str, Any] = {}
 
-HTTP_OPERATION = ("hosts", "notHosts", "methods", "notMethods", "paths", "notPaths")
-HTTP_SOURCE = ("requestPrincipals", "notRequestPrincipals", "remoteIpBlocks", "notRemoteIpBlocks")
-L4_CONDITIONS = frozenset(
-    {"source.ip", "source.namespace", "source.principal", "destination.ip", "destination.port"}
-)
 WAYPOINT_POD_LABELS = ("istio.io/gateway-name", "gateway.networking.k8s.io/gateway-name")
 
 
@@ -217,7 +212,7 @@ def _wrong_traffic_type(ctx: Context, use: WaypointUse, waypoint: Resource) -> P
         needed = "workload"
     else:
         return None
-    takes = traffic_type(ctx, waypoint)
+    takes = ctx.index.gateway_api.traffic_type(waypoint)
     if takes in (needed, "all"):
         return None
     return Problem(
@@ -227,20 +222,6 @@ def _wrong_traffic_type(ctx: Context, use: WaypointUse, waypoint: Resource) -> P
         f"{describe(waypoint)} takes {takes} traffic ({WAYPOINT_FOR}), not {needed} traffic: "
         f"Istio does not bind it (UnsupportedTrafficType)",
     )
-
-
-def traffic_type(ctx: Context, waypoint: Resource) -> str:
-    """`istio.io/waypoint-for` of the waypoint, else of its GatewayClass, else `service`."""
-    written = text(waypoint.labels.get(WAYPOINT_FOR))
-    if written:
-        return written
-    class_name = waypoint.spec.get("gatewayClassName")
-    for gateway_class in ctx.of_kind("GatewayClass"):
-        if gateway_class.name == class_name and gateway_class.group == GROUP:
-            written = text(gateway_class.labels.get(WAYPOINT_FOR))
-            if written:
-                return written
-    return "service"
 
 
 # --- L7 rules that ztunnel would enforce -----------------------------------------------------
@@ -283,7 +264,7 @@ def _l7_at_ztunnel(index: MeshIndex, policy: Resource) -> Iterator[Problem]:
     if any(key in WAYPOINT_POD_LABELS for key, _ in labels):
         return  # a policy on the waypoint's (or gateway's) own Envoy pods
     for position, rule in authz.rules_of(policy):
-        attributes = http_attributes(rule)
+        attributes = authz.ztunnel_unsupported(rule)
         if not attributes:
             continue
         if action == "ALLOW":
@@ -298,20 +279,6 @@ def _l7_at_ztunnel(index: MeshIndex, policy: Resource) -> Iterator[Problem]:
             f"policy is enforced by ztunnel, which only sees L4: {effect}; bind it to a "
             "waypoint with `targetRefs`",
         )
-
-
-def http_attributes(rule: dict[str, Any]) -> list[str]:
-    """The attributes of a rule that ztunnel cannot enforce, in Istio's words."""
-    found: list[str] = []
-    for operation in authz.operations(rule) or []:
-        found.extend(key for key in HTTP_OPERATION if authz.values(operation, key))
-    for source in authz.sources(rule) or []:
-        found.extend(key for key in HTTP_SOURCE if authz.values(source, key))
-    for _, condition in items(rule.get("when")):
-        key = text(condition.get("key"))
-        if key and key not in L4_CONDITIONS:
-            found.append(key)
-    return list(dict.fromkeys(found))
 
 
 # --- targetRefs without a waypoint -----------------------------------------------------------

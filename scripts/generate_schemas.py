@@ -171,6 +171,16 @@ _CEL: list[tuple[str, Any]] = [
         r"\.size\(\)>0\):true",
         lambda m: ["needs_labels", "portLevelMtls"],
     ),
+    # Gateway API listeners: a field that some protocols must not set (or must leave empty).
+    (
+        r"self\.all\((\w+),\1\.protocolin\[((?:'[^']*',?)*)\]\?!has\(\1\.(\w+)\):true\)",
+        lambda m: ["each_forbids", "protocol", _strings(m[2]), m[3]],
+    ),
+    (
+        r"self\.all\((\w+),\1\.protocolin\[((?:'[^']*',?)*)\]\?\(!has\(\1\.(\w+)\)"
+        r"\|\|\1\.\3==''\):true\)",
+        lambda m: ["each_forbids", "protocol", _strings(m[2]), m[3]],
+    ),
     (
         r"self\.filter\(f,f\." + _F + "==" + _STR + r"\)\.size\(\)<=1",
         lambda m: ["once", m[1], m[2]],

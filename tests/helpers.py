@@ -7,8 +7,9 @@ from pathlib import Path
 
 import rules as registry
 from rules.core.config import Config, parse_config
-from rules.core.engine import Report, analyse
-from rules.core.loader import SourceFile
+from rules.core.context import Context
+from rules.core.engine import Report, analyse, run_rules
+from rules.core.loader import CLUSTER_SCOPED_KINDS, SourceFile, load
 from rules.core.model import Finding
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -37,6 +38,20 @@ def run(
     return analyse(files(head), files(base) if base is not None else None, conf)
 
 
+def render_run(
+    head: dict[str, str], base: dict[str, str] | None = None, cfg: str | Config = ""
+) -> Report:
+    """Like `run`, through the render stage: kustomization roots are built (kubectl needed
+    unless nothing is buildable), the rest read as plain files."""
+    from render.targets import render_revision
+
+    conf = cfg if isinstance(cfg, Config) else config(cfg)
+    cache: dict = {}
+    head_revision = render_revision(files(head), conf, cache=cache)
+    base_revision = render_revision(files(base), conf, cache=cache) if base is not None else None
+    return analyse(head_revision, base_revision, conf)
+
+
 def findings_of(rule: str, head, base=None, cfg: str | Config = "") -> list[Finding]:
     """The findings of `rule` alone, in report order (the other rules may flag the same files)."""
     return [f for f in run(head, base, cfg).findings if f.rule == rule]
@@ -56,10 +71,6 @@ def assert_findings(rule: str, head, *positions: tuple[int, int], base=None, cfg
 def findings_with_unknown_namespaces(rule: str, head: dict[str, str]) -> list[Finding]:
     """The findings of `rule` when resources without `metadata.namespace` have an unknown
     namespace (plain files applied with `kubectl -n`), as the loader reads them for targets."""
-    from rules.core.context import Context
-    from rules.core.engine import run_rules
-    from rules.core.loader import CLUSTER_SCOPED_KINDS, load
-
     resources, _ = load(files(head))
     for resource in resources:
         if resource.kind not in CLUSTER_SCOPED_KINDS and not resource.metadata.get("namespace"):

@@ -63,8 +63,10 @@ def test_json_report_follows_the_documented_schema(workdir, capsys):
     result = run_cli(capsys, "check", "--format", "json", "mesh")
     assert result.code == 1
     document = result.json
-    assert set(document) == {"version", "findings", "skipped", "counts"}
+    # DESIGN, second round: `notes` and each finding's `target` (null for plain files)
+    assert set(document) == {"version", "findings", "skipped", "notes", "counts"}
     assert document["version"] == 1
+    assert document["notes"] == []
     [finding] = document["findings"]
     assert set(finding) == {
         "rule",
@@ -77,7 +79,9 @@ def test_json_report_follows_the_documented_schema(workdir, capsys):
         "fingerprint",
         "new",
         "waived",
+        "target",
     }
+    assert finding["target"] is None
     assert (finding["path"], finding["line"], finding["column"]) == ("mesh/vs.yaml", *FAULT_AT)
     assert finding["resource"] == {
         "kind": "VirtualService",

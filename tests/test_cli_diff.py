@@ -312,3 +312,48 @@ def test_github_annotations_in_a_diff_blame_only_new_findings(repo, capsys):
         "::notice file=mesh/old.yaml,line=10,col=5,title=fault-injection (already at base)::"
     )
     assert lines[2] == "footgun: 2 errors, 0 warnings, 1 new"
+
+
+GATEWAY_API_GATEWAY = """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: ingress}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: https, port: 443, protocol: HTTPS, hostname: "*.example.com", allowedRoutes: {namespaces: {from: All}}}
+"""
+GATEWAY_API_ROUTE = """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: shop}
+spec:
+  parentRefs:
+  - {name: public, namespace: ingress}
+  - {name: canary, namespace: ingress}
+  hostnames: [shop.example.com]
+"""
+
+
+def test_a_route_whose_gateway_the_change_deletes_or_narrows_is_new(repo, capsys):
+    """The finding sits on the unchanged route file: only the Gateway's file changed."""
+    config = only("route-parent-not-found").replace("  route-hostname-mismatch: off\n", "")
+    canary = GATEWAY_API_GATEWAY.replace("name: public", "name: canary")
+    base = repo.commit(
+        {
+            CONFIG: config,
+            "ingress/public.yaml": GATEWAY_API_GATEWAY,
+            "ingress/canary.yaml": canary,
+            "apps/shop.yaml": GATEWAY_API_ROUTE,
+        },
+        "a route on two gateways",
+    )
+    narrowed = GATEWAY_API_GATEWAY.replace('"*.example.com"', "api.example.com")
+    repo.commit({"ingress/canary.yaml": None, "ingress/public.yaml": narrowed}, "drop canary")
+    result = run_cli(capsys, "diff", base, "--format", "json")
+    found = sorted((f["rule"], f["path"], f["line"], f["new"]) for f in result.json["findings"])
+    assert found == [
+        ("route-hostname-mismatch", "apps/shop.yaml", 6, True),
+        ("route-parent-not-found", "apps/shop.yaml", 7, True),
+    ]
+    assert result.code == 1

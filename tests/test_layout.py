@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("rules", "bot")
+PACKAGES = ("rules", "render", "bot")
 
 
 def module_name(path: Path) -> str:
@@ -103,6 +103,18 @@ def test_rules_never_import_bot():
     assert {name: deps for name, deps in offenders.items() if deps} == {}
 
 
+def test_render_imports_only_rules():
+    """The render stage sits between the snapshot and the rules: it may use `rules`, and the
+    App and the CLI use it; it never reaches into `bot`."""
+    assert allowed_imports("render") == {"rules"}
+    offenders = {
+        name: sorted(d for d in deps if d.split(".")[0] not in ("render", "rules"))
+        for name, deps in graph().items()
+        if name.split(".")[0] == "render"
+    }
+    assert {name: deps for name, deps in offenders.items() if deps} == {}
+
+
 def allowed_imports(package: str) -> set[str] | None:
     doc = ast.get_docstring(
         ast.parse((ROOT / package.replace(".", "/") / "__init__.py").read_text())
@@ -111,7 +123,7 @@ def allowed_imports(package: str) -> set[str] | None:
     match = re.search(r"^May import: (.+)$", doc, re.M)
     if match is None:
         return None
-    return set(re.findall(r"\b(?:bot|rules)(?:\.\w+)*", match[1].split("(")[0]))
+    return set(re.findall(r"\b(?:bot|render|rules)(?:\.\w+)*", match[1].split("(")[0]))
 
 
 def subpackages() -> list[str]:

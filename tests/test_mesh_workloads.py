@@ -10,7 +10,7 @@ from tests.helpers import config, files
 
 def index(text: str, cfg: str = "") -> MeshIndex:
     conf = config(cfg)
-    resources, skipped = load(files({"mesh.yaml": text}), conf.default_namespace)
+    resources, skipped = load(files({"mesh.yaml": text}), conf)
     assert not skipped
     return Context(resources, conf).index
 
@@ -58,7 +58,8 @@ def test_workloads_are_indexed_by_namespace_with_their_pod_templates():
     assert shop[0].template_path == ("spec", "template")
     assert shop[1].template_path == ("spec", "jobTemplate", "spec", "template")
     assert shop[1].labels == {"app": "report"}
-    [debug] = mesh.workloads_in("default")
+    # no namespace in the repository: unknown, never `default` (DESIGN "Targets")
+    [debug] = [w for w in mesh.workloads() if w.resource.namespace is None]
     assert debug.template_path == () and debug.labels == {"app": "debug"}
     assert debug.resource.position(debug.annotation_path("x")) == (24, 1)
     assert shop[0].resource.position(shop[0].annotation_path("sidecar.istio.io/proxyCPU")) == (
@@ -337,7 +338,7 @@ def test_helm_values_file_is_a_mesh_config_source():
                 "global:\n  proxy:\n    resources: {}\n"
             }
         ),
-        conf.default_namespace,
+        conf,
     )
     [source] = Context(resources, conf).index.mesh_configs
     assert source.label == "Helm values file charts/istiod-values.yaml"
@@ -346,6 +347,6 @@ def test_helm_values_file_is_a_mesh_config_source():
 
 def test_the_index_is_built_once_per_revision():
     conf = config()
-    resources, _ = load(files({"a.yaml": WORKLOADS}), conf.default_namespace)
+    resources, _ = load(files({"a.yaml": WORKLOADS}), conf)
     context = Context(resources, conf)
     assert context.index is context.index

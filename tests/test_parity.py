@@ -56,8 +56,9 @@ def test_every_compared_code_has_cases(comparison):
 def _istioctl_ist0132(case):
     """What the port of istioctl's GatewayAnalyzer reports on a case: VirtualServices."""
     texts = {name: (parity.ANALYZERS / name).read_text() for name in case["input_files"]}
-    resources, _ = load(files(texts))
-    index = MeshIndex(resources, Config())
+    istioctl = Config(default_namespace=parity.ISTIOCTL_NAMESPACE)
+    resources, _ = load(files(texts), istioctl)
+    index = MeshIndex(resources, istioctl)
     flagged = set()
     for vs in (r for r in resources if r.kind == "VirtualService"):
         for _, namespace, name in gateway_references(vs):

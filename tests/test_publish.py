@@ -199,7 +199,7 @@ def test_summary_lists_waived_and_skipped_and_counts_pre_existing():
         "**1 pre-existing finding** (already on the base branch, not blocking): `fault-injection` 1"
         in text
     )
-    assert "- `fault-injection` VirtualService/mesh/x until 2026-12-31: chaos drill" in text
+    assert "- `fault-injection` `VirtualService/mesh/x` until 2026-12-31: chaos drill" in text
     assert "- `charts/t/templates/vs.yaml`: Helm template" in text
     assert render.title([old, waived]) == "No new footguns (1 pre-existing, 1 waived)"
 

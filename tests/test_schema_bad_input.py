@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules import schema_invalid
+from rules.schema.problems import MAX_REPORTED
 from tests.helpers import findings_of
 
 RULE = "schema-invalid"
@@ -55,7 +55,7 @@ def test_a_list_item_that_is_null_is_a_type_error():
 def test_ten_thousand_bad_items_are_capped_and_counted():
     items = "".join("  - 42\n" for _ in range(10_000))
     found = messages(HEAD + "spec:\n  hosts:\n" + items)
-    assert len(found) == schema_invalid.MAX_REPORTED + 1
+    assert len(found) == MAX_REPORTED + 1
     assert found[0][:2] == (6, 5)
     assert found[0][2].endswith("`spec.hosts[0]` must be a string, not the whole number 42")
     assert found[-1][2] == (
@@ -110,3 +110,44 @@ def test_wrong_kind_of_scalar_everywhere_still_terminates():
     found = messages(text)
     assert len(found) == 6
     assert all("must be a list" in m for _, _, m in found)
+
+
+def test_values_of_every_wrong_shape_never_crash_the_walk():
+    """Every value of Istio's samples replaced, one at a time, by a value of another shape:
+    the walk reports problems and never raises (a fixed seed: the same cases every run)."""
+    import random
+
+    import yaml
+
+    from rules.core.config import Config
+    from rules.core.context import Context
+    from rules.core.model import Resource
+    from rules.schema.problems import problems
+    from tests.helpers import FIXTURES
+
+    paths = sorted((FIXTURES / "istio-samples" / "istio").glob("*.yaml"))
+    if not paths:
+        import pytest
+
+        pytest.skip("the Istio samples are not present")
+    bodies = [
+        d
+        for p in paths
+        for d in yaml.safe_load_all(p.read_text(encoding="utf-8"))
+        if isinstance(d, dict) and str(d.get("apiVersion", "")).endswith(("istio.io/v1", "v1beta1"))
+    ]
+    shapes = [None, 0, -1, 2**70, 1.5, True, "", "x" * 300, [], [None], {}, {1: None}, [[[]]]]
+    rng = random.Random(13)
+    reported = 0
+    for _ in range(400):
+        body = yaml.safe_load(yaml.safe_dump(rng.choice(bodies)))
+        node, key = body, None
+        while isinstance(node, dict | list) and node and rng.random() < 0.8:
+            key = rng.choice(list(node)) if isinstance(node, dict) else rng.randrange(len(node))
+            parent, node = node, node[key]
+        if key is None or (parent is body and key in ("apiVersion", "kind")):
+            continue  # the loader only makes resources of string apiVersion and kind
+        parent[key] = rng.choice(shapes)
+        resource = Resource(body["apiVersion"], body["kind"], "x", "a", body, "mesh.yaml")
+        reported += len(list(problems(Context([resource], Config()), experimental=False)))
+    assert reported > 100  # most mutations are problems the walk reports

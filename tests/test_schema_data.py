@@ -161,3 +161,16 @@ def test_valid_manifests_are_not_flagged(folder):
         if expected is None or expected not in finding.message:
             unexpected.append(f"{finding.path}:{finding.line}: {finding.message}")
     assert unexpected == []
+
+
+def test_gateway_api_examples_are_valid_on_the_experimental_channel():
+    paths = corpus("real-world/kubernetes-sigs__gateway-api")
+    if not paths:
+        pytest.skip("the Gateway API examples are not present")
+    head = {str(p.relative_to(FIXTURES)): p.read_text(encoding="utf-8") for p in paths}
+    cfg = "rules:\n  schema-invalid:\n    gateway_api_experimental: true\n"
+    found = findings_of("schema-invalid", head, cfg=cfg)
+    assert [f"{f.path}:{f.line}: {f.message}" for f in found] == []
+    # On the standard channel, the one example of a version only the experimental CRDs serve.
+    standard = findings_of("schema-invalid", head)
+    assert [(Path(f.path).name, f.line) for f in standard] == [("tls-route.yaml", 1)]

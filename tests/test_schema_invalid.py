@@ -148,9 +148,9 @@ def test_port_in_range():
     assert messages(service_entry("8443")) == []
 
 
-def test_gateway_port_range_is_the_webhooks_business_not_the_schemas():
+def test_gateway_port_is_bounded_only_as_its_schema_says():
     # Istio's Gateway CRD declares `port.number` as a uint32 without a range rule: the API
-    # server accepts 70000 (istiod's webhook refuses it); the rule says only what the CRD says.
+    # server's schema accepts 70000; the rule says only what the CRD says.
     text = (
         "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
         "metadata: {name: gw, namespace: istio-system}\n"
@@ -341,9 +341,11 @@ def test_gateway_api_version_served_only_by_the_experimental_channel():
         "spec:\n  parentRefs:\n  - name: gw\n  rules:\n  - backendRefs:\n"
         "    - {name: reviews, port: 443}\n"
     )
-    _, _, message = only(text)
-    assert "`gateway.networking.k8s.io/v1alpha2` is not served for TLSRoute" in message
-    assert "Gateway API v1.6.1 (experimental channel) serves it" in message
+    [finding] = findings_of(RULE, text)
+    assert finding.severity == "warning"  # the cluster may run the experimental CRDs
+    assert "`gateway.networking.k8s.io/v1alpha2` is not served for TLSRoute" in finding.message
+    assert "Gateway API v1.6.1 (experimental channel) serves it" in finding.message
+    assert "set `gateway_api_experimental: true`" in finding.message
     cfg = "rules:\n  schema-invalid:\n    gateway_api_experimental: true\n"
     assert messages(text, cfg=cfg) == []
 
@@ -358,3 +360,70 @@ def test_fingerprint_survives_an_inserted_route():
     )
     second = findings_of(RULE, moved)
     assert [f.fingerprint for f in second] == [f.fingerprint for f in first]
+
+
+def test_rule_names_must_be_unique_but_unnamed_rules_are_fine():
+    cfg = "rules:\n  schema-invalid:\n    gateway_api_experimental: true\n"
+    rules = (
+        "  - backendRefs:\n    - {name: a, port: 80}\n  - backendRefs:\n    - {name: b, port: 80}\n"
+    )
+    text = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+        "metadata: {name: r, namespace: bookinfo}\n"
+        "spec:\n  parentRefs:\n  - name: gw\n  rules:\n"
+    )
+    assert messages(text + rules, cfg=cfg) == []
+    named = rules.replace("  - backendRefs:\n", "  - name: main\n    backendRefs:\n")
+    line, column, message = only(text + named, cfg=cfg)
+    assert (line, column) == (11, 5)
+    assert message.endswith("`spec.rules[1]` repeats the `name` of an earlier item")
+
+
+def test_gateway_api_listener_fields_some_protocols_must_not_set():
+    text = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+        "metadata: {name: gw, namespace: bookinfo}\n"
+        "spec:\n  gatewayClassName: istio\n  listeners:\n"
+        "  - name: http\n    port: 80\n    protocol: HTTP\n"
+        "    tls:\n      certificateRefs:\n      - name: cert\n"
+        "  - name: tcp\n    port: 9000\n    protocol: TCP\n    hostname: db.example.com\n"
+    )
+    found = messages(text)
+    assert [(line, column) for line, column, _ in found] == [(10, 5), (16, 5)]
+    assert found[0][2].endswith(
+        "`spec.listeners[0]`: tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']"
+    )
+    assert found[1][2].endswith(
+        "`spec.listeners[1]`: hostname must not be specified for protocols ['TCP', 'UDP']"
+    )
+
+
+def test_a_kind_only_the_experimental_channel_has():
+    text = (
+        "apiVersion: gateway.networking.x-k8s.io/v1alpha1\nkind: XBackendTrafficPolicy\n"
+        "metadata: {name: p, namespace: bookinfo}\n"
+        "spec:\n  targetRefs:\n  - {group: '', kind: Service, name: reviews}\n"
+    )
+    [finding] = findings_of(RULE, text)
+    assert (finding.line, finding.column, finding.severity) == (2, 1, "warning")
+    assert "XBackendTrafficPolicy needs Gateway API v1.6.1 (experimental channel)" in (
+        finding.message
+    )
+    cfg = "rules:\n  schema-invalid:\n    gateway_api_experimental: true\n"
+    assert messages(text, cfg=cfg) == []
+
+
+def test_an_istio_gateway_written_with_the_gateway_api_version_says_so():
+    text = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+        "metadata: {name: gw, namespace: istio-system}\n"
+        "spec:\n  selector: {istio: ingressgateway}\n  servers:\n"
+        "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ['*']\n"
+    )
+    found = messages(text)
+    assert [(line, column) for line, column, _ in found] == [(4, 1), (4, 1), (5, 3), (6, 3)]
+    assert found[0][2].endswith("`spec` needs the field `gatewayClassName`")
+    assert found[2][2].endswith(
+        "unknown field `selector` in `spec`, a field of the Gateway of `networking.istio.io` "
+        "(is the apiVersion right?): the API server drops it (`kubectl apply` refuses it)"
+    )

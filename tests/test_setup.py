@@ -36,6 +36,7 @@ def unconfigured(make_settings, tmp_path):
             "webhook_secret": None,
             "github_api_url": API,
             "credentials_file": tmp_path / "state" / "credentials.json",
+            "public_url": "http://footgun.test",
         }
         return make_settings(**(values | overrides))
 
@@ -122,6 +123,53 @@ async def test_the_whole_flow_stores_the_app_and_accepts_its_webhooks_at_once(
     ):
         assert secret not in caplog.text and secret not in done.text
     assert fake.requests("POST", r"^/app-manifests/.+/conversions$")[0].status == 201
+
+
+async def test_strangers_visits_do_not_push_out_the_operators_pending_setup(
+    fake, unconfigured, serve
+):
+    """Before the App is configured anyone may open /setup: 500 anonymous visits (each handed a
+    state of its own) between the operator's visit and GitHub's redirect back must not cost the
+    operator the flow, and no visitor's state completes another's."""
+    async with serve(unconfigured()) as (app, client):
+        action, manifest = form_of((await client.get("/setup")).text)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://footgun.test") as other:
+            for _ in range(500):
+                other.cookies.clear()
+                assert (await other.get("/setup")).status_code == 200
+            strangers = other.cookies["footgun_setup_state"]
+            location = (await on_github(fake, action, manifest)).headers["location"]
+            stolen = await other.get(location)  # the stranger's cookie, the operator's state
+            assert stolen.status_code == 400
+            assert not fake.manifests.apps and not app.state.runtime.settings.has_app_credentials
+        done = await client.get(location)
+    assert done.status_code == 200, done.text
+    assert "GitHub App registered" in done.text
+    assert strangers != re.search(r"state=([^&]+)", location)[1]
+
+
+@pytest.mark.parametrize("host", ["evil.example", "footgun.test"])
+async def test_without_a_public_url_setup_refuses_hosts_a_client_chose(
+    fake, unconfigured, serve, host
+):
+    """The Host header is the client's: from outside loopback it must not decide where the
+    App's webhooks point. Without FOOTGUN_PUBLIC_URL the page says to set it, and offers no
+    form; on loopback (a browser on the server's own machine) it still works."""
+    async with serve(unconfigured(public_url=None)) as (app, client):
+        refused = await client.get("/setup", headers={"host": host})
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1:8000"
+        ) as local:
+            loopback = await local.get("/setup")
+            spoofed = await local.get("/setup", headers={"host": host})
+    for answer in (refused, spoofed):
+        assert answer.status_code == 503
+        assert "FOOTGUN_PUBLIC_URL" in answer.text and host not in answer.text
+        assert '<form method="post"' not in answer.text
+    _action, manifest = form_of(loopback.text)
+    assert manifest["hook_attributes"]["url"] == "http://127.0.0.1:8000/webhooks"
 
 
 async def test_settings_load_the_stored_app_at_the_next_start(fake, unconfigured, serve):

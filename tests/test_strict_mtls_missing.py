@@ -92,3 +92,26 @@ def test_no_install_no_finding():
     )
     assert_findings(RULE, mesh_configmap)
     assert_findings(RULE, peer_authentication(mode="PERMISSIVE"))
+
+
+def test_root_namespace_of_each_kind_of_install():
+    from rules.core.model import Resource
+    from rules.mesh.mesh_config import MeshConfigSource
+
+    sail = Resource(
+        "sailoperator.io/v1",
+        "Istio",
+        "default",
+        None,
+        {"spec": {"namespace": "istio-control"}},
+        "i.yaml",
+    )
+    source = MeshConfigSource(sail, {}, ("spec", "values", "meshConfig"), {}, ("spec", "values"))
+    assert (
+        source.installs_control_plane and source.root_namespace("istio-system") == "istio-control"
+    )
+    values = {"global": {"istioNamespace": "mesh-ns"}}
+    helm = Resource("", "HelmValues", "v.yaml", None, values, "v.yaml")
+    assert MeshConfigSource(helm, {}, ("meshConfig",), values, ()).root_namespace("x") == "mesh-ns"
+    explicit = MeshConfigSource(helm, {"rootNamespace": "cfg"}, ("meshConfig",), values, ())
+    assert explicit.root_namespace("x") == "cfg"

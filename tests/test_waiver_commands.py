@@ -153,7 +153,7 @@ async def test_a_waiver_turns_the_check_green_and_lists_who_approved_it(world, d
     [waiver] = await waivers(database)
     assert check["conclusion"] == "success"
     assert (
-        f"- `fault-injection` VirtualService/mesh/a until {waiver.deadline}, approved by @maria "
+        f"- `fault-injection` `VirtualService/mesh/a` until {waiver.deadline}, approved by @maria "
         f"(waiver #{waiver.id}): chaos drill until the game day"
     ) in check["output"]["summary"]
     [inline] = world.fake.comments_on(world.repo, pull.number)

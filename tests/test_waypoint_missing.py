@@ -190,3 +190,16 @@ def test_a_waypoint_must_take_the_kind_of_traffic_bound_to_it():
     # a namespace label binds services and workloads alike: not judged
     ambient = namespace("{istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint}")
     assert not findings_of(RULE, ambient + for_workloads)
+
+
+def test_the_gateway_class_label_decides_when_the_waypoint_has_none():
+    service = SERVICE % ", labels: {istio.io/use-waypoint: waypoint}"
+    unlabelled = WAYPOINT.replace(", labels: {istio.io/waypoint-for: service}", "")
+    gateway_class = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\n"
+        "metadata: {name: istio-waypoint, labels: {istio.io/waypoint-for: workload}}\n"
+        "spec: {controllerName: istio.io/mesh-controller}\n---\n"
+    )
+    [finding] = findings_of(RULE, gateway_class + unlabelled + service)
+    assert "takes workload traffic" in finding.message
+    assert not findings_of(RULE, gateway_class + WAYPOINT + service)  # the Gateway's label wins

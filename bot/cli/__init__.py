@@ -4,5 +4,5 @@
 revision; `parse_cache` keeps parsed files on disk; `two_cores` uses the second core;
 `formats` and `output/` render reports (text, JSON, SARIF, GitHub annotations) and the rule docs.
 
-May import: bot, rules (it is the top of the tree: nothing imports it but the console script)
+May import: bot, render, rules (it is the top of the tree: nothing imports it but the console script)
 """

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from rules.core.engine import Report
     from rules.core.loader import ParseCache, SourceFile
     from rules.core.model import Skipped
+    from rules.core.targets import Revision
 
 DEFAULT_CONFIG = ".github/footgun.yml"
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -133,9 +134,37 @@ def check_report(paths: list[str], config_path: str | None, cache: ParseCache) -
     unreadable: list[Skipped] = []
     files = [f for f in sources.from_paths(paths, unreadable) if config.wants(f.path)]
     parse_in_parallel(files, cache)
-    report = analyse(files, config=config, cache=cache)
+    revision = render_working_tree(paths, files, config, cache)
+    report = analyse(revision, config=config, cache=cache)
     report.skipped.extend(s for s in unreadable if config.wants(s.path))
     return report
+
+
+def render_working_tree(
+    paths: list[str], files: list[SourceFile], config: Config, cache: ParseCache
+) -> Revision:
+    """What the named paths deploy: kustomization roots under them built (their bases may lie
+    elsewhere under the current folder), every other file plain."""
+    from bot.cli import sources
+    from render.targets import render_revision
+    from rules.core.targets import Revision
+
+    if config.render.kustomize == "off" or not all(_under_cwd(p) for p in paths):
+        return Revision(plain=files)
+    snapshot, within = sources.working_tree(paths, files)
+    return render_revision(
+        snapshot,
+        config,
+        read=sources.read_files,
+        cache=open_build_cache(persistent=not isinstance(cache, dict)),
+        parse_cache=cache,
+        within=within,
+    )
+
+
+def _under_cwd(path: str) -> bool:
+    relative = os.path.relpath(os.path.abspath(path))
+    return relative != ".." and not relative.startswith(".." + os.sep)
 
 
 # --- diff --------------------------------------------------------------------------------------
@@ -172,24 +201,53 @@ def diff_report(
 
     base_commit = sources.resolve(base)
     head_commit = sources.resolve(head)
-    base_files = sources.from_git(base_commit)
-    head_files = sources.from_git(head_commit)
+    base_all = sources.from_git(base_commit, every_file=True)
+    head_all = sources.from_git(head_commit, every_file=True)
     if config_path:
         config = load_config(config_path)
     else:
-        config = config_at(base, base_files)
+        config = config_at(base, base_all)
 
     def keep(path: str) -> bool:
         return config.wants(path) and (wanted is None or wanted(path))
 
-    base_files = [f for f in base_files if keep(f.path)]
-    head_files = [f for f in head_files if keep(f.path)]
+    base_files = [f for f in base_all if keep(f.path)]
+    head_files = [f for f in head_all if keep(f.path)]
     unread = {
         f.key for f in (*base_files, *head_files) if f.key is not None and cache_key(f) not in cache
     }
     sources.read_blobs([*base_files, *head_files], unread)
     parse_in_parallel([*base_files, *head_files], cache)
-    return compare(head_files, base_files, config, cache, keep_base=keep_base)
+    builds = open_build_cache(persistent=not isinstance(cache, dict))
+    base_revision = render_commit(base_all, base_files, config, cache, builds, wanted)
+    head_revision = render_commit(head_all, head_files, config, cache, builds, wanted)
+    return compare(head_revision, base_revision, config, cache, keep_base=keep_base)
+
+
+def render_commit(
+    every_file: list[SourceFile],
+    files: list[SourceFile],
+    config: Config,
+    cache: ParseCache,
+    builds: Any,
+    wanted: Callable[[str], bool] | None = None,
+) -> Revision:
+    """What a commit deploys. Builds are cached by the content of their inputs, so base and
+    head share every root the change did not touch, and a root is built once across runs."""
+    from bot.cli import sources
+    from render.targets import render_revision
+    from rules.core.targets import Revision
+
+    if config.render.kustomize == "off":
+        return Revision(plain=files)
+    return render_revision(
+        every_file,
+        config,
+        read=lambda unread: sources.read_blobs(unread, {f.key for f in unread if f.key}),
+        cache=builds,
+        parse_cache=cache,
+        within=wanted,
+    )
 
 
 def config_at(revision: str, files: list[SourceFile]) -> Config:
@@ -347,6 +405,24 @@ def open_cache(args: argparse.Namespace) -> ParseCache:
     return ParseCache()
 
 
+_BUILD_CACHE: Any = None
+
+
+def open_build_cache(persistent: bool = True) -> Any:
+    """Kustomize builds on disk next to the parse cache (one per process), or, with
+    --no-cache, a dictionary for this run only."""
+    global _BUILD_CACHE
+    if not persistent:
+        if not isinstance(_BUILD_CACHE, dict):
+            _BUILD_CACHE = {}
+        return _BUILD_CACHE
+    if _BUILD_CACHE is None or isinstance(_BUILD_CACHE, dict):
+        from bot.cli.parse_cache import BuildCache
+
+        _BUILD_CACHE = BuildCache()
+    return _BUILD_CACHE
+
+
 def emit(report: Report, args: argparse.Namespace, new_only: bool, compared: bool = False) -> int:
     from bot.cli import formats
 
@@ -414,6 +490,10 @@ def _app_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+CONNECTIONS_MAX = 256
+"""Connections and requests `footgun serve` takes at once (uvicorn's `limit_concurrency`)."""
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -435,6 +515,10 @@ def run_serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,
+        # Past this many connections and requests at once, uvicorn answers 503 at once instead of
+        # taking more on: a flood of slow clients cannot take all memory and file descriptors.
+        limit_concurrency=CONNECTIONS_MAX,
+        timeout_keep_alive=5,
     )
     return EXIT_OK
 

@@ -36,6 +36,7 @@ from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
+import render
 import rules
 from rules.core import loader
 from rules.core.document import Document
@@ -294,8 +295,19 @@ class FindingsCache:
             if stored_key != key:
                 return None
             return [
-                Finding(rule, severity, message, path, 0, 0, ResourceRef(kind, namespace, name), fp)
-                for rule, severity, message, path, kind, namespace, name, fp in rows
+                Finding(
+                    rule,
+                    severity,
+                    message,
+                    path,
+                    0,
+                    0,
+                    ResourceRef(kind, namespace, name),
+                    fp,
+                    target=target,
+                    key=key_,
+                )
+                for rule, severity, message, path, kind, namespace, name, fp, target, key_ in rows
             ]
         except Exception:
             return None
@@ -311,17 +323,67 @@ class FindingsCache:
                 f.resource.namespace,
                 f.resource.name,
                 f.fingerprint,
+                f.target,
+                f.key,
             )
             for f in findings
         ]
         self.entries.write(f"findings-{key}", (key, rows))
 
 
-def analysis_key(files: list[SourceFile], config: object) -> str:
+class BuildCache(MutableMapping[str, tuple[str | None, str | None]]):
+    """Kustomize builds on disk, keyed by the content of every input and the tool's version
+    (`render.targets`): a root whose inputs did not change is never built twice."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.entries = EntryFolder(root)
+        self._memory: dict[str, tuple[str | None, str | None]] = {}
+
+    def __getitem__(self, key: str) -> tuple[str | None, str | None]:
+        found = self._memory.get(key)
+        if found is None:
+            record = self.entries.read(f"build-{key}")
+            if not (
+                isinstance(record, tuple)
+                and len(record) == 3
+                and record[0] == key
+                and all(v is None or isinstance(v, str) for v in record[1:])
+            ):
+                raise KeyError(key)
+            found = self._memory[key] = (record[1], record[2])
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def __setitem__(self, key: str, value: tuple[str | None, str | None]) -> None:
+        self._memory[key] = value
+        self.entries.write(f"build-{key}", (key, *value))
+
+    def __delitem__(self, key: str) -> None:
+        self._memory.pop(key, None)
+        self.entries.remove(f"build-{key}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._memory)
+
+    def __len__(self) -> int:
+        return len(self._memory)
+
+
+def analysis_key(files: list[SourceFile], config: object, extra: str = "") -> str:
     """A digest of everything a revision's findings depend on: each file's path and content
-    key, the config, and the source of every module of the analysis (rules, engine, loader)."""
+    key, the config, the source of every module of the analysis (rules, engine, loader, the
+    render stage) and `extra` (the render tool's version)."""
     digest = hashlib.sha256(_rules_digest().encode())
     digest.update(repr(config).encode())
+    digest.update(extra.encode())
     for source in sorted(files, key=lambda f: f.path):
         digest.update(
             f"\0{source.path}\0{loader.cache_key(source)}".encode("utf-8", "surrogateescape")
@@ -331,9 +393,11 @@ def analysis_key(files: list[SourceFile], config: object) -> str:
 
 def _rules_digest() -> str:
     digest = hashlib.sha256(cache_version().encode())
-    package = Path(rules.__file__).parent  # every module of the analysis, subpackages included
-    for source in sorted(package.rglob("*.py")):
-        digest.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes())
+    for module in (rules, render):
+        package = Path(module.__file__ or "").parent  # every module, subpackages included
+        for source in sorted(package.rglob("*.py")):
+            name = f"{package.name}/{source.relative_to(package).as_posix()}"
+            digest.update(name.encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()
 
 

@@ -12,6 +12,7 @@ import os
 import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from rules.core.loader import MAX_FILE_BYTES, SourceFile
 from rules.core.model import Skipped
@@ -68,6 +69,44 @@ def from_paths(paths: list[str], unreadable: list[Skipped] | None = None) -> Ite
             raise SourceError(f"{name}: no such file or folder")
 
 
+def working_tree(paths: list[str], named: list[SourceFile]) -> tuple[list[SourceFile], Any]:
+    """The snapshot a build may read (every file under the current folder, listed unread, the
+    YAML files already read in `named` among them) and a test of whether a path lies under one
+    of the named paths (only what the user named is analysed and reported).
+
+    A kustomization named on the command line may use bases outside the named folder
+    (`footgun check overlays/prod` with `resources: [../../base]`): those are in the snapshot.
+    """
+    by_path = {f.path: f for f in named}
+    for folder, dirs, files in os.walk("."):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+        for file in files:
+            shown = os.path.normpath(os.path.join(folder, file)).replace(os.sep, "/")
+            if shown not in by_path and not os.path.islink(os.path.join(folder, file)):
+                by_path[shown] = SourceFile(shown, b"")
+    prefixes = []
+    for name in paths:
+        shown = os.path.normpath(name).replace(os.sep, "/")
+        prefixes.append("" if shown == "." else shown)
+
+    def within(path: str) -> bool:
+        return any(
+            not prefix or path == prefix or path.startswith(prefix + "/") for prefix in prefixes
+        )
+
+    return list(by_path.values()), within
+
+
+def read_files(files: Iterable[SourceFile]) -> None:
+    """Fill in the content and content key of working-tree files listed unread."""
+    for source in files:
+        try:
+            read = _read(source.path, source.path)
+        except UnreadableFile:
+            continue
+        source.data, source.key, source.size = read.data, read.key, read.size
+
+
 def _read(path: str, shown: str) -> SourceFile:
     try:
         with open(path, "rb") as handle:
@@ -97,8 +136,9 @@ def is_shallow(cwd: str | None = None) -> bool:
     return out.returncode == 0 and out.stdout.strip() == b"true"
 
 
-def from_git(revision: str, cwd: str | None = None) -> list[SourceFile]:
-    """Every YAML blob of `revision`, keyed by blob SHA, content not yet read (see `read_blobs`).
+def from_git(revision: str, cwd: str | None = None, every_file: bool = False) -> list[SourceFile]:
+    """Every YAML blob of `revision` (every blob with `every_file`: builds read `.json` patches
+    and generator files), keyed by blob SHA, content not yet read (see `read_blobs`).
 
     Keying by blob SHA lets the parse cache skip reading and parsing unchanged files.
     """
@@ -110,7 +150,7 @@ def from_git(revision: str, cwd: str | None = None) -> list[SourceFile]:
         meta, _, path = record.partition(b"\t")
         mode, kind, sha = meta.split()
         name = path.decode("utf-8", "surrogateescape")
-        if kind == b"blob" and name.endswith(_YAML) and mode != b"120000":
+        if kind == b"blob" and (every_file or name.endswith(_YAML)) and mode != b"120000":
             entries.append((name, sha.decode()))
     return [SourceFile(name, b"", sha) for name, sha in entries]
 

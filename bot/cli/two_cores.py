@@ -17,17 +17,19 @@ if TYPE_CHECKING:
     from rules.core.engine import Report
     from rules.core.loader import ParseCache, SourceFile
     from rules.core.model import Finding
+    from rules.core.targets import Revision
 
 
 def compare(
-    head_files: list[SourceFile],
-    base_files: list[SourceFile],
+    head_files: Revision,
+    base_files: Revision,
     config: Config,
     cache: ParseCache,
     keep_base: bool,
 ) -> Report:
-    """Analyse head against base. The base's findings come from the findings cache when a
-    previous run stored them (`keep_base`), else from a child process working in parallel."""
+    """Analyse head against base (as the render stage made them). The base's findings come
+    from the findings cache when a previous run stored them (`keep_base`), else from a child
+    process working in parallel."""
     from rules.core.engine import analyse
 
     if not keep_base:
@@ -35,7 +37,8 @@ def compare(
             return analyse(head_files, base_files, config, cache=cache, base_findings=base_findings)
     from bot.cli.parse_cache import FindingsCache, analysis_key
 
-    findings_cache, key = FindingsCache(), analysis_key(base_files, config)
+    findings_cache = FindingsCache()
+    key = analysis_key(base_files.plain, config, _rendered_key(base_files))
     known = findings_cache.get(key)
     if known is not None:
         return analyse(head_files, base_files, config, cache=cache, base_findings=known)
@@ -45,9 +48,16 @@ def compare(
     return report
 
 
+def _rendered_key(revision: Revision) -> str:
+    """What the rendered part of a revision depends on: the content key of every build (its
+    inputs and the tool), and each failure and skipped target."""
+    parts = [*revision.build_keys, repr((revision.failures, revision.skipped, revision.notes))]
+    return "\0".join(parts)
+
+
 @contextmanager
 def base_findings_in_parallel(
-    base_files: list[SourceFile], config: Config, cache: ParseCache
+    base_files: Revision, config: Config, cache: ParseCache
 ) -> Iterator[Iterable[Finding] | None]:
     """The findings at base, computed by a forked child while this process analyses head.
 
@@ -61,16 +71,14 @@ def base_findings_in_parallel(
     import pickle
     import signal
 
-    from rules.core.context import Context
-    from rules.core.engine import run_rules
+    from rules.core.engine import context_of, run_rules
     from rules.core.loader import load
     from rules.mesh.index import MeshIndex  # noqa: F401 - imported once here, not in both processes
 
     def compute() -> list[Finding]:
-        resources, _ = load(base_files, config.default_namespace, cache)
-        return run_rules(Context(resources, config), locate=False)
+        return run_rules(context_of(base_files, config, cache)[0], locate=False)
 
-    load(base_files, config.default_namespace, cache)
+    load(base_files.plain, config, cache)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: compute, send, and end without running any of the parent's cleanup

@@ -4,5 +4,5 @@
 files and manifests at base and head, cached by blob SHA), `tarball` (a commit's manifests in
 one call), `diffs` (commentable lines, patches), `markers` (how the bot recognises its comments).
 
-May import: bot.metrics, bot.queue, bot.settings, rules
+May import: bot.metrics, bot.queue, bot.settings, render, rules
 """

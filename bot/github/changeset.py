@@ -24,6 +24,8 @@ import rules as registry
 from bot.github import tarball
 from bot.github.client import DIFF, RAW, GitHubError, Installation
 from bot.github.diffs import apply_patch, git_blob_sha, right_side_lines
+from render.kustomize import KUSTOMIZATION_NAMES, Snapshot, find_kustomizations, plan_roots
+from render.targets import render_revision
 from rules.core import engine
 from rules.core.config import Config, ConfigError, parse_config
 from rules.core.loader import MAX_FILE_BYTES, ParsedFile, SourceFile, load, parse_file
@@ -76,6 +78,9 @@ class BlobCache:
     configs: LRU = field(default_factory=lambda: LRU(1000))
     texts: LRU = field(default_factory=lambda: LRU(20_000))
     """Raw manifests: a changed file is rebuilt from its base text and its patch, no fetch."""
+    builds: LRU = field(default_factory=lambda: LRU(2000))
+    """Kustomize builds by the content of their inputs: an unchanged root is not built again,
+    on the next push or at base and head of the same push."""
 
 
 CACHE = BlobCache()
@@ -157,9 +162,11 @@ async def fetch(
     # Base first: a changed head file is then rebuilt from its base text and its patch.
     await reader.read(_by_sha(wanted_base), sizes, Archive(pull.base_sha, base_all))
     await reader.read(_by_sha(wanted_head), sizes, Archive(pull.head_sha, wanted_head))
-    change.relevant = _holds_resources(
-        wanted_head, change.parsed, config, skipped_counts=True
-    ) or _holds_resources(wanted_base, change.parsed, config, skipped_counts=False)
+    change.relevant = (
+        _holds_resources(wanted_head, change.parsed, config, skipped_counts=True)
+        or _holds_resources(wanted_base, change.parsed, config, skipped_counts=False)
+        or _changes_a_kustomization(files, config)
+    )
     if not change.relevant:
         change.head = _sources(wanted_head)
         change.base = _sources(wanted_base)
@@ -171,9 +178,48 @@ async def fetch(
     # Head first: what is left at base is what the pull request changed, a few blob reads.
     await reader.read(_by_sha(head_all), sizes, Archive(pull.head_sha, head_all))
     await reader.read(_by_sha(base_all), sizes)
-    change.head = _sources(head_all)
-    change.base = _sources(base_all)
+    change.head = await _with_build_inputs(reader, head_tree, _sources(head_all), config)
+    change.base = await _with_build_inputs(reader, base_tree, _sources(base_all), config)
     return change
+
+
+def _changes_a_kustomization(files: list[ChangedFile], config: Config) -> bool:
+    """A changed kustomization changes what its root deploys, even without a manifest."""
+    return config.render.kustomize != "off" and any(
+        name.rpartition("/")[2] in KUSTOMIZATION_NAMES
+        for f in files
+        for name in (f.path, f.previous_path or f.path)
+    )
+
+
+async def _with_build_inputs(
+    reader: _BlobReader, tree: Tree, sources: list[SourceFile], config: Config
+) -> list[SourceFile]:
+    """`sources` plus, when the revision holds kustomizations, every file of the tree (what a
+    build may look up), with the content of the files the roots read (`render.kustomize`).
+
+    The kustomization files and their inputs are read by blob SHA through the shared text
+    cache, so an unchanged root costs no call on the next push.
+    """
+    names = [p for p in tree if p.rpartition("/")[2] in KUSTOMIZATION_NAMES]
+    if not names or config.render.kustomize == "off":
+        return sources
+    texts = dict(
+        zip(names, await asyncio.gather(*(reader.text(tree[p][0]) for p in names)), strict=True)
+    )
+    snapshot = Snapshot(dict.fromkeys(tree, b""))
+    roots = plan_roots(snapshot, find_kustomizations(names, texts))
+    inputs = sorted({p for root in roots for p in root.inputs if p in tree} - set(texts))
+    data = dict(
+        zip(inputs, await asyncio.gather(*(reader.text(tree[p][0]) for p in inputs)), strict=True)
+    )
+    data.update(texts)
+    listed = {f.path for f in sources}
+    extra = [SourceFile(p, data.get(p, b""), tree[p][0]) for p in sorted(tree) if p not in listed]
+    for source in sources:
+        if source.path in data:
+            source.data = data[source.path]
+    return [*sources, *extra]
 
 
 def _changed_blobs(
@@ -206,7 +252,7 @@ def _sources(paths: dict[str, str]) -> list[SourceFile]:
 def _holds_resources(
     paths: dict[str, str], parsed: dict[str, ParsedFile], config: Config, skipped_counts: bool
 ) -> bool:
-    resources, skipped = load(_sources(paths), config.default_namespace, parsed)
+    resources, skipped = load(_sources(paths), config, parsed)
     return bool(resources) or (skipped_counts and bool(skipped))
 
 
@@ -396,6 +442,10 @@ class _BlobReader:
         if unpacked.problem:
             self.broken_archives.add(archive.ref)
 
+    async def text(self, sha: str) -> bytes:
+        """The content of blob `sha` (a file a build reads), through the same caches."""
+        return await self._text(sha)
+
     async def _text(self, sha: str) -> bytes:
         """The content of blob `sha`: unpacked, cached, rebuilt from its patch, or fetched."""
         data = self.unpacked.get(sha)
@@ -466,8 +516,10 @@ async def fetch_revision(
     parsed: dict[str, ParsedFile] = {}
     wanted = {p: e[0] for p, e in tree.items() if config.wants(p)}
     sizes = dict(tree.values())
-    await _BlobReader(gh, repo, cache, parsed).read(_by_sha(wanted), sizes, Archive(sha, wanted))
-    return Revision(sha, config, _sources(wanted), parsed, notes)
+    reader = _BlobReader(gh, repo, cache, parsed)
+    await reader.read(_by_sha(wanted), sizes, Archive(sha, wanted))
+    files = await _with_build_inputs(reader, tree, _sources(wanted), config)
+    return Revision(sha, config, files, parsed, notes)
 
 
 async def analyse(
@@ -477,9 +529,22 @@ async def analyse(
     parsed: dict[str, ParsedFile],
     **options: Any,
 ) -> engine.Report:
-    """`rules.core.engine.analyse` on the files fetched here, in a thread.
+    """`rules.core.engine.analyse` on what the files fetched here deploy, in a thread.
 
-    The analysis is pure CPU, seconds of it on a large repository: run on the event loop, it
-    would stall the webhook intake (GitHub gives up after 10 s) and the health probes.
+    The analysis is pure CPU, seconds of it on a large repository, and a Kustomize build runs
+    a tool: run on the event loop, it would stall the webhook intake (GitHub gives up after
+    10 s) and the health probes. Builds are cached by the content of their inputs
+    (`BlobCache.builds`): base and head share every root the pull request did not touch.
     """
-    return await asyncio.to_thread(engine.analyse, head, base, config, cache=parsed, **options)
+
+    def work() -> engine.Report:
+        builds = CACHE.builds
+        head_revision = render_revision(head, config, cache=builds, parse_cache=parsed)
+        base_revision = (
+            render_revision(base, config, cache=builds, parse_cache=parsed)
+            if base is not None
+            else None
+        )
+        return engine.analyse(head_revision, base_revision, config, cache=parsed, **options)
+
+    return await asyncio.to_thread(work)

@@ -16,8 +16,8 @@ text is echoed, so no value can do what GitHub Flavored Markdown would do with i
 - grow without bound: each echoed value is clipped (a 61,000-character name must not make a
   comment longer than GitHub accepts).
 
-`text` is for prose (a backslash before every ASCII punctuation character that Markdown reads,
-as CommonMark allows), `code` for an inline code span (a fence longer than any backtick run
+`text` is for prose (a backslash, as CommonMark allows, before each ASCII punctuation character
+that Markdown reads there), `code` for an inline code span (a fence longer than any backtick run
 inside; inside code GitHub renders no mention, reference, link or HTML).
 """
 
@@ -37,9 +37,12 @@ REASON_LIMIT = 500
 """Characters of a waiver reason (the command grammar refuses longer ones)."""
 
 ZWSP = "\u200b"
-_ESCAPED = frozenset("\\`*_~[]<>()&|!#+-.:{}$^")
-"""ASCII punctuation that Markdown (or GitHub: `$` math, `^` footnotes) may read; `,;'"?/=%@`
-are never syntax in the middle of a line, and `@`/`#` are handled below."""
+_ESCAPED = frozenset("\\`*_~[]<>&|$")
+"""What Markdown reads anywhere in a line: escapes, code, emphasis and strikethrough, links and
+images (`!` and `(` mean nothing without `[`), HTML and autolinks, entities, table cells, and
+GitHub's `$` math. The rest of ASCII punctuation only means something at the start of a block,
+which only the first character of a value can be (see `_BLOCK_START`)."""
+_BLOCK_START = re.compile(r"^(?:[!-/:-@\[-`{-~]|[0-9]+[.)])")
 _NOTIFIES = re.compile(r"([@#])|(?<![A-Za-z0-9])(GH-)(?=[0-9])", re.IGNORECASE)
 _BREAKS = re.compile(r"(?<=[A-Za-z]:)(?=//)|(?<=www)(?=\.)", re.IGNORECASE)
 
@@ -64,7 +67,12 @@ def text(value: object, limit: int = ECHO_LIMIT) -> str:
     plain = clip(one_line(value), limit)
     plain = _NOTIFIES.sub(lambda m: (m.group(1) or m.group(2)) + ZWSP, plain)
     plain = _BREAKS.sub(ZWSP, plain)
-    return "".join("\\" + c if c in _ESCAPED else c for c in plain)
+    escaped = "".join("\\" + c if c in _ESCAPED else c for c in plain)
+    start = _BLOCK_START.match(escaped)
+    if start and not escaped.startswith("\\"):  # a heading, list, quote or break if it began a line
+        cut = start.end()
+        escaped = escaped[: cut - 1] + "\\" + escaped[cut - 1 :]
+    return escaped
 
 
 def code(value: object, limit: int = ECHO_LIMIT, *, table: bool = False) -> str:

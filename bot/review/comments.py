@@ -3,6 +3,11 @@
 Pure functions of the report, so the publisher stays about API calls and the wording can be
 tested without GitHub. Every text GitHub caps is built line by line under its limit and says how
 much it left out, so truncation never cuts a link or a code block in half.
+
+Whatever comes from the pull request (names, hosts, paths, values quoted in messages, skip
+reasons, waiver reasons) is escaped by `bot.github.markdown` and clipped, so it reads as data:
+it cannot break out of a code span, mention anyone, link, hide the rest in an HTML comment,
+or make a comment longer than GitHub accepts.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import rules as registry
+from bot.github import markdown as md
 from bot.github.markers import MARKER
 from rules.core.model import Finding, Skipped
 
@@ -34,7 +40,7 @@ class Links:
 
     def file(self, path: str) -> str:
         sha = self.base_sha if path in self.deleted and self.base_sha else self.head_sha
-        return f"{self.repo_url}/blob/{sha}/{path}"
+        return f"{self.repo_url}/blob/{sha}/{md.link_path(path)}"
 
     def line(self, path: str, line: int) -> str:
         return f"{self.file(path)}#L{line}"
@@ -90,11 +96,13 @@ class Capped:
 
 LISTED = 50
 """Waived and skipped entries listed by name in the summary; the rest are counted."""
+SUGGESTION_LIMIT = 20_000
+"""A suggested fix longer than this is left out of the inline comment (it must fit in one)."""
 
 
 def _list_skipped(out: Capped, skipped: list[Skipped]) -> None:
     for s in skipped[:LISTED]:
-        out.add(f"- `{s.path}`: {s.reason}")
+        out.add(f"- {md.code(s.path)}: {md.text(s.reason, md.MESSAGE_LIMIT)}")
     if len(skipped) > LISTED:
         out.add(f"- …and {len(skipped) - LISTED} more")
     out.add("")
@@ -126,7 +134,7 @@ def summary(
     out.add("")
     if old:
         by_rule = Counter(f.rule for f in old)
-        counts = ", ".join(f"`{rule}` {n}" for rule, n in sorted(by_rule.items()))
+        counts = ", ".join(f"{md.code(rule)} {n}" for rule, n in sorted(by_rule.items()))
         out.add(
             f"**{plural(len(old), 'pre-existing finding')}** (already on the base branch, "
             f"not blocking): {counts}"
@@ -141,8 +149,8 @@ def summary(
             approver = getattr(f.waiver, "approver", None)
             deadline += f", approved by @{approver} (waiver #{f.waiver.id})" if approver else ""
             out.add(
-                f"- `{f.rule}` {f.resource}{deadline}"
-                + (f": {_one_line(reason)}" if reason else "")
+                f"- {md.code(f.rule)} {md.code(f.resource)}{deadline}"
+                + (f": {md.text(reason, md.REASON_LIMIT)}" if reason else "")
             )
         if len(waived) > LISTED:
             out.add(f"- …and {len(waived) - LISTED} more")
@@ -160,18 +168,18 @@ def summary(
         out.add(f"**{plural(len(other_skipped), lead)} skipped:**")
         _list_skipped(out, other_skipped)
     for note in notes:
-        out.add(f"_Note: {note}._")
+        out.add(f"_Note: {md.text(note, md.MESSAGE_LIMIT)}._")
         out.add("")
     by_path: dict[str, list[Finding]] = defaultdict(list)
     for finding in new:
         by_path[finding.path].append(finding)
     shown = 0
     for path, items in by_path.items():
-        out.add(f"**[{path}]({links.file(path)})**")
+        out.add(f"**[{md.text(path)}]({links.file(path)})**")
         for f in items:
             if out.add(
                 f"- {ICON[f.severity]} [line {f.line}]({links.line(f.path, f.line)}) "
-                f"`{f.rule}` {_one_line(f.message)}"
+                f"{md.code(f.rule)} {_message(f)}"
             ):
                 shown += 1
         out.add("")
@@ -205,19 +213,22 @@ def comment(finding: Finding, suggestion: bool) -> str:
     """An inline comment: what is wrong, why it hurts, the fix, how to waive, and the marker."""
     rule = registry.RULES.get(finding.rule)
     parts = [
-        f"{ICON[finding.severity]} **`{finding.rule}`** ({finding.severity}): {finding.message}"
+        f"{ICON[finding.severity]} **{md.code(finding.rule)}** ({finding.severity}): "
+        f"{_message(finding)}"
     ]
     if rule is not None:
         parts.append(f"**Why it hurts:** {_clean(rule.WHY)}")
         parts.append(f"**Fix:** {_clean(rule.FIX)}")
     if suggestion and finding.edit is not None:
         replacement = finding.edit.replacement
-        fence = "````" if "```" in replacement else "```"
-        parts.append(f"{fence}suggestion\n{replacement}{chr(10) if replacement else ''}{fence}")
+        if len(replacement) <= SUGGESTION_LIMIT:
+            fence = md.fence(replacement)
+            parts.append(f"{fence}suggestion\n{replacement}{chr(10) if replacement else ''}{fence}")
     parts.append(
         "<sub>Intended? Reply `/footgun waive until YYYY-MM-DD because <reason>` to waive it "
-        f"(or in the conversation: `/footgun waive {finding.rule} {finding.resource} for 14d "
-        "because <reason>`).</sub>"
+        f"(or in the conversation: "
+        f"{md.code(f'/footgun waive {finding.rule} {finding.resource} for 14d because <reason>')}"
+        ").</sub>"
     )
     parts.append(MARKER.format(finding.fingerprint))
     return "\n\n".join(parts)
@@ -232,8 +243,9 @@ def review_body(count: int, listed: list[Finding], links: Links, limit: int = 60
         out.add("Not on a changed line (or over the inline-comment limit):")
         for f in listed:
             out.add(
-                f"- {ICON[f.severity]} [{f.path} line {f.line}]({links.line(f.path, f.line)}) "
-                f"`{f.rule}` {_one_line(f.message)} {MARKER.format(f.fingerprint)}"
+                f"- {ICON[f.severity]} [{md.text(f.path)} line {f.line}]"
+                f"({links.line(f.path, f.line)}) {md.code(f.rule)} {_message(f)} "
+                f"{MARKER.format(f.fingerprint)}"
             )
     return out.text("…more findings did not fit; see the check run.")
 
@@ -245,8 +257,9 @@ def mark_fixed(body: str, sha: str) -> str | None:
     return FIXED_NOTE.format(sha=sha[:7]) + body
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def _message(finding: Finding) -> str:
+    """A finding's message: the rule's words around names from the pull request, as data."""
+    return md.text(finding.message, md.MESSAGE_LIMIT)
 
 
 def _clean(text: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from bot import metrics
 from bot.github import changeset
 from bot.queue import jobs
-from bot.review import publish
+from bot.review import publish, unconcluded
 from bot.review.comments import Links
 from bot.waivers import notes as waiver_notes
 from bot.waivers import store as stored_waivers
@@ -72,6 +72,7 @@ async def run(ctx: Any) -> None:
         waivers=granted,
         today=dt.datetime.now(dt.UTC).date(),
     )
+    change.notes.extend(n for n in report.notes if n not in change.notes)
     for finding in report.findings:
         finding.in_diff = finding.line in change.diff_lines.get(finding.path, ())
     await jobs.still_owned()  # a worker whose job was taken over publishes nothing
@@ -98,16 +99,23 @@ async def give_up(ctx: Any, error: str | BaseException) -> None:
     payload = ctx.job.payload
     repo = payload["repository"]
     gh = ctx.github.installation(payload["installation_id"])
-    check = await publish.start_check(gh, repo, payload["head_sha"], ctx.github.app_id)
     reason = " ".join(str(error).split()) or type(error).__name__
-    await publish.conclude_with_message(
-        gh,
-        repo,
-        check,
-        "The review could not run",
-        f"istio-footgun-bot gave up after {ctx.job.attempts} attempts: {reason}\n\n"
-        "Comment `/footgun recheck` on the pull request to try again.",
-    )
+    try:
+        check = await publish.start_check(gh, repo, payload["head_sha"], ctx.github.app_id)
+        await publish.conclude_with_message(
+            gh,
+            repo,
+            check,
+            "The review could not run",
+            f"istio-footgun-bot gave up after {ctx.job.attempts} attempts: {reason}\n\n"
+            "Comment `/footgun recheck` on the pull request to try again.",
+        )
+    except Exception:
+        if ctx.sessions is not None:  # GitHub failed this too: a sweep concludes it later
+            await unconcluded.remember(
+                ctx.sessions, payload["installation_id"], repo, payload["head_sha"], reason
+            )
+        raise
 
 
 jobs.HANDLERS["review"] = sys.modules[__name__]

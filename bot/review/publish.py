@@ -6,7 +6,8 @@
 - One inline comment per fingerprint per pull request: each carries a hidden marker, and the
   markers already on the PR are never posted again. Comments whose finding is gone are marked
   fixed, once.
-- One review per push, and none when there is nothing new to say.
+- One review per push (per head SHA, however often the job runs), and none when there is
+  nothing new to say.
 """
 
 from __future__ import annotations
@@ -199,6 +200,15 @@ async def publish_review(
 
     todo = [f for f in findings if f.new and not f.waived and f.fingerprint not in posted]
     if not todo:
+        return result
+    if any(r.get("commit_id") == links.head_sha for r in reviews):
+        # One review per push: a re-run on the same head (or one whose earlier review GitHub
+        # took without every comment) adds none; the check run lists every finding.
+        log.info(
+            "a review of %s exists; %d new findings stay in the check run",
+            links.head_sha[:7],
+            len(todo),
+        )
         return result
     inline: list[dict[str, Any]] = []
     for f in todo:

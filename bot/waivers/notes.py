@@ -1,7 +1,8 @@
 """The bot's inline comments say when their finding is waived, and stop saying so when it is not.
 
 Run after each review: the note is derived from the review's findings, so granting, revoking and
-expiry all converge on the right text, and a repeated run edits nothing.
+expiry all converge on the right text, and a repeated run edits nothing. The reason is escaped
+(`bot.github.markdown`): a `<!--` or a `-->` in it must not hide or end anything.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.github import markers
+from bot.github import markdown, markers
 from bot.github.client import Installation
 from bot.waivers import store as waivers
 from rules.core.model import Finding
@@ -22,7 +23,7 @@ def note(finding: Finding) -> str:
     waiver = finding.waiver
     who = f" by @{waiver.approver}" if getattr(waiver, "approver", None) else ""
     number = f" (waiver #{waiver.id})" if getattr(waiver, "id", None) else ""
-    reason = " ".join(str(getattr(waiver, "reason", "")).split())
+    reason = markdown.text(getattr(waiver, "reason", ""), markdown.REASON_LIMIT)
     return (
         f"{NOTE_START}\n> [!NOTE]\n> **Waived** until {waiver.until} (end of day UTC){who}{number}: "
         f"{reason}\n{NOTE_END}\n\n"

@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import CleanupIssue, PullRequest, Waiver, rows_affected, utcnow
-from bot.github import changeset
+from bot.github import changeset, markdown, markers
 from bot.github.client import GitHubError, Installation
 from bot.queue import jobs
 from bot.queue.worker import PERIODIC, Periodic, TaskContext
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 CLEANUP_LABEL = "footgun-cleanup"
 ISSUE_MARKER = "<!-- footgun:cleanup-waiver={} -->"
 RESERVATION_ABANDONED = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+ISSUE_RESOURCES = 20
+ISSUE_FINDINGS = 50
+"""Resources and findings named in a cleanup issue; the rest are counted."""
 ISSUE_SEARCH_LIMIT = 1000
 """Issues with the cleanup label read when looking for one an interrupted run already opened."""
 
@@ -414,7 +417,14 @@ async def _find_issue(gh: Installation, waiver: Waiver) -> dict[str, Any] | None
         {"labels": CLEANUP_LABEL, "state": "all"},
         limit=ISSUE_SEARCH_LIMIT,
     )
-    return next((i for i in issues if marker in (i.get("body") or "")), None)
+    return next(
+        (
+            i
+            for i in issues
+            if markers.posted_by_an_app(i) and markers.ends_with(i.get("body"), marker)
+        ),
+        None,
+    )
 
 
 async def _create_issue(
@@ -426,30 +436,41 @@ async def _create_issue(
     remaining: list[Any],
 ) -> dict[str, Any]:
     web = repo.get("html_url") or f"https://github.com/{waiver.repository}"
-    resources = ", ".join(sorted({str(f.resource) for f in remaining}))
+    names = sorted({str(f.resource) for f in remaining})
+    resources = ", ".join(markdown.code(r) for r in names[:ISSUE_RESOURCES])
+    if len(names) > ISSUE_RESOURCES:
+        resources += f" and {len(names) - ISSUE_RESOURCES} more"
     lines = [
-        f"Waiver #{waiver.id} let `{waiver.rule}` on `{resources}` through in {web}/pull/{waiver.pull_number} "
-        f"until **{waiver.deadline}** (end of day UTC), approved by @{waiver.approved_by} "
-        f"([command]({waiver.command_url})) because:",
+        f"Waiver #{waiver.id} let {markdown.code(waiver.rule)} on {resources} through in "
+        f"{web}/pull/{waiver.pull_number} until **{waiver.deadline}** (end of day UTC), approved by "
+        f"@{waiver.approved_by} ([command]({waiver.command_url})) because:",
         "",
-        f"> {' '.join(waiver.reason.split())}",
+        f"> {markdown.text(waiver.reason, markdown.REASON_LIMIT)}",
         "",
-        f"The deadline has passed and the finding is still on `{branch}` at {head[:7]}:",
+        f"The deadline has passed and the finding is still on {markdown.code(branch)} at {head[:7]}:",
         "",
     ]
-    for f in remaining:
+    for f in remaining[:ISSUE_FINDINGS]:
         lines.append(
-            f"- [{f.path} line {f.line}]({web}/blob/{head}/{f.path}#L{f.line}) `{f.rule}`: "
-            f"{' '.join(f.message.split())}"
+            f"- [{markdown.text(f.path)} line {f.line}]"
+            f"({web}/blob/{head}/{markdown.link_path(f.path)}#L{f.line}) {markdown.code(f.rule)}: "
+            f"{markdown.text(f.message, markdown.MESSAGE_LIMIT)}"
         )
+    if len(remaining) > ISSUE_FINDINGS:
+        lines.append(f"- …and {len(remaining) - ISSUE_FINDINGS} more")
     lines += [
         "",
         "Fix it on the default branch, then close this issue.",
         "",
         ISSUE_MARKER.format(waiver.id),
     ]
+    first = markdown.clip(markdown.one_line(names[0]), 100) if names else waiver.target or ""
+    more = f" and {len(names) - 1} more" if len(names) > 1 else ""
     body = {
-        "title": f"Clean up waived {waiver.rule} on {resources} (waiver #{waiver.id})",
+        # A title is plain text (GitHub renders no link or mention there) of at most 256.
+        "title": markdown.clip(
+            f"Clean up waived {waiver.rule} on {first}{more} (waiver #{waiver.id})", 256
+        ),
         "body": "\n".join(lines),
         "labels": [CLEANUP_LABEL],
         "assignees": [waiver.approved_by],

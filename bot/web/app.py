@@ -179,6 +179,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.body_budget = webhooks.BodyBudget(webhooks.BODY_BUDGET_BYTES)
     return app
 
 
@@ -201,7 +202,20 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:
         log.warning("readyz: database unreachable: %s", exc.__class__.__name__)
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    try:
+        await asyncio.wait_for(database.run(db.probe_write), PROBE_TIMEOUT_SECONDS)
+    except Exception as exc:
+        log.error("readyz: the database cannot store anything: %s", _one_line(exc))
+        return JSONResponse(
+            {"status": "unavailable", "database": "cannot write (disk full or read-only?)"},
+            status_code=503,
+        )
     return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 
 async def metrics(request: Request) -> Response:

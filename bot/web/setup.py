@@ -11,7 +11,10 @@ an admin's server adopt an App of theirs. Secrets never reach a page, a log line
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import html
 import json
 import logging
@@ -37,8 +40,8 @@ log = logging.getLogger(__name__)
 
 STATE_SECONDS = 3600
 """As long as GitHub's code lives: a user may read the GitHub page for a while."""
-MAX_PENDING = 64
-"""Pending states kept at once: anonymous visits cannot grow memory without bound."""
+MAX_REDEEMED = 4096
+"""Redeemed states remembered at once (each one cost a code exchange with GitHub)."""
 STATE_COOKIE = "footgun_setup_state"
 ORG_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 CODE = re.compile(r"[A-Za-z0-9_-]{1,200}")
@@ -54,26 +57,45 @@ class SetupError(Exception):
 
 
 class PendingStates:
-    """`state` values handed out by /setup: each redeemable once, before it expires."""
+    """`state` values handed out by /setup: each redeemable once, before it expires.
 
-    def __init__(self, seconds: float = STATE_SECONDS, clock: Any = time.monotonic):
+    A state is signed, not stored: `nonce.expiry.mac`, with a key this process draws at start.
+    Visits cost no memory, so no number of strangers' visits can push out the operator's
+    pending state (the browser keeps its own, in the cookie). A redeemed nonce is remembered
+    until it expires, so a state completes one flow only; that memory grows with completions
+    (each one a code exchange with GitHub), not with visits, and is capped all the same.
+    """
+
+    def __init__(self, seconds: float = STATE_SECONDS, clock: Any = time.time):
         self.seconds, self.clock = seconds, clock
-        self._expiry: OrderedDict[str, float] = OrderedDict()
+        self._key = secrets.token_bytes(32)
+        self._redeemed: OrderedDict[str, float] = OrderedDict()
+
+    def _mac(self, nonce: str, expiry: int) -> str:
+        digest = hmac.new(self._key, f"{nonce}.{expiry}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def issue(self) -> str:
-        now = self.clock()
-        for state, expiry in list(self._expiry.items()):
-            if expiry <= now:
-                del self._expiry[state]
-        while len(self._expiry) >= MAX_PENDING:
-            self._expiry.popitem(last=False)
-        state = secrets.token_urlsafe(32)
-        self._expiry[state] = now + self.seconds
-        return state
+        nonce, expiry = secrets.token_urlsafe(24), int(self.clock() + self.seconds)
+        return f"{nonce}.{expiry}.{self._mac(nonce, expiry)}"
 
     def redeem(self, state: str) -> bool:
-        expiry = self._expiry.pop(state, None)
-        return expiry is not None and expiry > self.clock()
+        nonce, _, rest = state.partition(".")
+        expiry_text, _, mac = rest.partition(".")
+        if not (nonce and mac and expiry_text.isdigit()):
+            return False
+        expiry, now = int(expiry_text), self.clock()
+        if not hmac.compare_digest(mac, self._mac(nonce, expiry)) or expiry <= now:
+            return False
+        for used, until in list(self._redeemed.items()):
+            if until <= now:
+                del self._redeemed[used]
+        if nonce in self._redeemed:
+            return False
+        while len(self._redeemed) >= MAX_REDEEMED:
+            self._redeemed.popitem(last=False)
+        self._redeemed[nonce] = expiry
+        return True
 
 
 def _flow(request: Request) -> tuple[Any, PendingStates, asyncio.Lock]:
@@ -110,10 +132,22 @@ def load_manifest(settings: Settings) -> dict[str, Any]:
 
 
 def public_url(settings: Settings, request: Request) -> str:
-    """FOOTGUN_PUBLIC_URL, else the scheme and host the browser used to reach us."""
+    """FOOTGUN_PUBLIC_URL; else, for a browser on this machine, the loopback address it used.
+
+    The Host header is the client's to choose: from anywhere else it would decide where the
+    App's webhooks and redirects point, so setup is refused until FOOTGUN_PUBLIC_URL is set.
+    """
     if settings.public_url:
         return settings.public_url
-    return f"{request.url.scheme}://{request.url.netloc}"
+    client = request.client.host if request.client else ""
+    if request.url.hostname in LOOPBACK and client in LOOPBACK:
+        return f"{request.url.scheme}://{request.url.netloc}"
+    raise SetupError(
+        "FOOTGUN_PUBLIC_URL is not set: set it to the address GitHub reaches this server at"
+        " (such as https://footgun.example.com) and restart. Without it the App's URLs would come"
+        " from the request's Host header, which any client chooses.",
+        503,
+    )
 
 
 def manifest_for(settings: Settings, base: str) -> dict[str, Any]:

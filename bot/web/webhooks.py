@@ -7,6 +7,7 @@ then headers and JSON (a signed but malformed delivery is recorded as rejected),
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -15,7 +16,8 @@ from typing import Any
 import orjson
 from githubkit.webhooks import verify
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
@@ -28,6 +30,10 @@ from bot.web import events
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB and drops larger ones itself
+BODY_BUDGET_BYTES = 4 * MAX_BODY_BYTES
+"""Webhook bodies held in memory at once, all requests together (`BodyBudget`)."""
+BODY_SECONDS = 10.0
+"""GitHub gives a delivery 10 s in all; a body still arriving after that is not GitHub's."""
 HEADER_MAX_CHARS = 64  # GitHub's delivery ids are 36-character GUIDs; the columns hold 64
 
 
@@ -51,6 +57,23 @@ async def receive(request: Request) -> JSONResponse:
     started = time.perf_counter()
     try:
         return await _receive(request)
+    except (DBAPIError, SQLAlchemyTimeout, OSError) as exc:
+        if isinstance(exc, IntegrityError):
+            raise
+        # A full disk, a read-only volume, a database down: nothing was stored. 503, so that
+        # GitHub lists the delivery as failed and it can be redelivered once /readyz is ok.
+        log.error(
+            "webhook refused with 503: the database cannot store it: %s: %s",
+            exc.__class__.__name__,
+            " ".join(str(getattr(exc, "orig", None) or exc).split())[:300],
+        )
+        return _answer(
+            503,
+            request.headers.get("x-github-event"),
+            "unavailable",
+            "the database cannot store deliveries now: nothing was kept; redeliver this one "
+            "from the App's Recent Deliveries once /readyz is ok",
+        )
     finally:
         WEBHOOK_SECONDS.observe(time.perf_counter() - started)
 
@@ -63,11 +86,18 @@ async def _receive(request: Request) -> JSONResponse:
         log.warning("webhook refused with 503: %s", registration_hint(settings))
         return _answer(503, None, "unavailable", "the GitHub App is not configured on this server")
     try:
-        body = await _read_body(request)
+        body = await _read_body(request, request.app.state.body_budget)
     except TooLarge:
         return _answer(413, None, "too_large", f"payload over {MAX_BODY_BYTES} bytes")
     except ClientDisconnect:
         return _answer(400, None, "disconnected", "the client went away")
+    except TimeoutError:
+        log.warning("webhook refused: the body did not arrive within %.0f s", BODY_SECONDS)
+        response = _answer(
+            408, None, "too_slow", f"the body did not arrive within {BODY_SECONDS:.0f} s"
+        )
+        response.headers["connection"] = "close"  # uvicorn closes it: the rest is never read
+        return response
     signature = request.headers.get("x-hub-signature-256", "")
     if not signature.startswith("sha256=") or not verify(
         settings.webhook_secret.get_secret_value(), body, signature
@@ -103,18 +133,55 @@ async def _receive(request: Request) -> JSONResponse:
             return await _store(runtime, delivery, event, payload)
 
 
-async def _read_body(request: Request) -> bytes:
-    """The body, refused past MAX_BODY_BYTES without reading it whole (declared or streamed)."""
+class BodyBudget:
+    """Bytes of webhook bodies this process may hold at once, shared by every request.
+
+    A body is buffered whole before its signature can be checked, so a stranger who sends
+    25 MB bodies one byte short would otherwise pin 25 MB a connection for as long as they like
+    (40 connections held about 1 GB). A request reserves what it declares before reading (or
+    what it has read, without a Content-Length), waits while the budget is spent, and gives it
+    back when answered; with the read deadline, memory is bounded and so is the wait.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.reserved = 0
+        self._freed = asyncio.Condition()
+
+    async def reserve(self, size: int) -> None:
+        size = min(size, self.limit)
+        async with self._freed:
+            await self._freed.wait_for(lambda: self.reserved + size <= self.limit)
+            self.reserved += size
+
+    async def release(self, size: int) -> None:
+        async with self._freed:
+            self.reserved -= min(size, self.limit)
+            self._freed.notify_all()
+
+
+async def _read_body(request: Request, budget: BodyBudget) -> bytes:
+    """The body, refused past MAX_BODY_BYTES, within BODY_BUDGET_BYTES for all requests at once
+    and before BODY_SECONDS (raises TimeoutError); never more than declared."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise TooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+    reserved = int(declared) if declared.isdigit() else 0
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            await budget.reserve(reserved)
+            chunks, size = [], 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES or (declared.isdigit() and size > reserved):
+                    raise TooLarge
+                if size > reserved:  # no Content-Length: reserve as it comes
+                    await budget.reserve(size - reserved)
+                    reserved = size
+                chunks.append(chunk)
+            return b"".join(chunks)
+    finally:
+        await asyncio.shield(budget.release(reserved))
 
 
 async def _store(runtime: Any, delivery: str, event: str, payload: dict[str, Any]) -> JSONResponse:

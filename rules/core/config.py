@@ -3,7 +3,12 @@
 A typo in a config file must not silently disable a check, so every unknown key, rule ID or
 value is a `ConfigError` whose one-line message names it. Example:
 
-    default_namespace: default
+    default_namespace: shop          # unset: resources without a namespace have none known
+    namespaces:                      # folders applied with `kubectl -n NAMESPACE`
+      apps/payments/**: payments
+    render:
+      kustomize: auto                # off: kustomizations are read as plain files
+      helm: auto
     root_namespace: istio-system
     cluster_domain: cluster.local
     include: ["mesh/**"]
@@ -72,9 +77,37 @@ class ConfigWaiver:
     reason: str
 
 
+RENDER_MODES = ("auto", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class ChartSettings:
+    """A chart the config names: where it is, which values files, its release and namespace."""
+
+    path: str
+    values: tuple[str, ...] = ()
+    release: str | None = None
+    namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderSettings:
+    """`render:` what the render stage may build (see DESIGN, "Targets")."""
+
+    kustomize: str = "auto"
+    helm: str = "auto"
+    charts: tuple[ChartSettings, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
-    default_namespace: str = "default"
+    default_namespace: str | None = None
+    """The namespace of resources for which nothing else determines one. Unset (the default):
+    their namespace is unknown, never silently `default`."""
+    namespaces: tuple[tuple[str, str], ...] = ()
+    """(path glob, namespace) pairs, in config order: namespace-less resources of matching files
+    are applied to that namespace (`kubectl apply -n`). The first matching glob wins."""
+    render: RenderSettings = field(default_factory=RenderSettings)
     root_namespace: str = "istio-system"
     cluster_domain: str = "cluster.local"
     include: tuple[str, ...] = ()
@@ -90,6 +123,13 @@ class Config:
     istio_version: str = ISTIO_VERSIONS[0]
     """The Istio release whose CRD schemas resources are validated against."""
 
+    def namespace_for(self, path: str) -> str | None:
+        """The namespace the config gives namespace-less resources of file `path`, or None."""
+        for pattern, namespace in self.namespaces:
+            if glob_matches(path, pattern):
+                return namespace
+        return self.default_namespace
+
     def rule(self, rule_id: str) -> RuleSettings:
         return self.rules.get(rule_id, RuleSettings())
 
@@ -104,6 +144,8 @@ class Config:
 
 _TOP_KEYS = {
     "default_namespace",
+    "namespaces",
+    "render",
     "root_namespace",
     "cluster_domain",
     "include",
@@ -158,6 +200,10 @@ def parse_config(
             if not isinstance(value, str) or not _DNS_LABEL.match(value):
                 raise ConfigError(f"{source}: {key} must be a namespace name, got {value!r}")
             kwargs[key] = value
+    if "namespaces" in data:
+        kwargs["namespaces"] = _parse_namespaces(data["namespaces"], source)
+    if "render" in data:
+        kwargs["render"] = _parse_render(data["render"], source)
     if "cluster_domain" in data:
         if not isinstance(data["cluster_domain"], str) or not data["cluster_domain"]:
             raise ConfigError(f"{source}: cluster_domain must be a domain such as cluster.local")
@@ -177,6 +223,78 @@ def parse_config(
     kwargs["waivers"] = _parse_waiver_settings(data.get("waivers") or {}, source)
     kwargs["waive"] = tuple(_parse_waive(data.get("waive") or [], known_rules, source))
     return Config(**kwargs)
+
+
+def _namespace_name(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _DNS_LABEL.match(value) or len(value) > 63:
+        raise ConfigError(f"{where} must be a namespace name, got {value!r}")
+    return value
+
+
+def _parse_namespaces(data: Any, source: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: namespaces must be a mapping of path globs to namespaces "
+            "(such as apps/payments/**: payments)"
+        )
+    out = []
+    for pattern, namespace in data.items():
+        where = f"{_at(source, data, pattern)}: namespaces.{pattern}"
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise ConfigError(f"{where}: a key must be a path glob")
+        out.append((pattern.strip().strip("/") or pattern, _namespace_name(namespace, where)))
+    return tuple(out)
+
+
+def _parse_render(data: Any, source: str) -> RenderSettings:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: render must be a mapping (kustomize, helm, charts)")
+    values: dict[str, Any] = {}
+    for key, item in data.items():
+        where = f"{_at(source, data, key)}: render.{key}"
+        if key in ("kustomize", "helm"):
+            if item is False:
+                item = "off"  # YAML 1.1 reads a bare `off` as false
+            if item not in RENDER_MODES:
+                raise ConfigError(f"{where} must be auto or off, got {item!r}")
+            values[key] = item
+        elif key == "charts":
+            values[key] = tuple(_parse_charts(item, where))
+        else:
+            raise ConfigError(
+                f"{_at(source, data, key)}: unknown key 'render.{key}' (known: charts, helm, "
+                "kustomize)"
+            )
+    return RenderSettings(**values)
+
+
+def _parse_charts(data: Any, where: str) -> list[ChartSettings]:
+    if not isinstance(data, list):
+        raise ConfigError(f"{where} must be a list of {{path, values, release, namespace}}")
+    out = []
+    for index, entry in enumerate(data):
+        at = f"{where}[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{at} must be a mapping with path, values, release, namespace")
+        extra = set(map(str, entry)) - {"path", "values", "release", "namespace"}
+        if extra:
+            raise ConfigError(f"{at}: unknown key '{sorted(extra)[0]}'")
+        path = entry.get("path")
+        if not isinstance(path, str) or not path.strip():
+            raise ConfigError(f"{at}: path must name the chart's folder")
+        release = entry.get("release")
+        if release is not None and not isinstance(release, str):
+            raise ConfigError(f"{at}: release must be a string")
+        namespace = entry.get("namespace")
+        out.append(
+            ChartSettings(
+                path.strip().strip("/"),
+                tuple(_string_list(entry.get("values") or [], f"{at}.values")),
+                release,
+                None if namespace is None else _namespace_name(namespace, f"{at}.namespace"),
+            )
+        )
+    return out
 
 
 def _parse_istio_version(value: Any, source: str) -> str:

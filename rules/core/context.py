@@ -12,6 +12,7 @@ from rules.core.config import Config
 from rules.core.model import Resource
 
 if TYPE_CHECKING:
+    from rules.core.targets import RenderFailure
     from rules.mesh.index import MeshIndex
 
 
@@ -21,6 +22,8 @@ class Context:
     config: Config = field(default_factory=Config)
     base: Context | None = None
     """The same analysis at the base revision; None when there is nothing to compare with."""
+    render_failures: list[RenderFailure] = field(default_factory=list)
+    """Targets the render stage failed to build (the `render-failed` rule reports them)."""
 
     @cached_property
     def _by_kind(self) -> dict[str, list[Resource]]:

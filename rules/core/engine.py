@@ -2,7 +2,24 @@
 
 The engine is the only place that knows how a `Problem` becomes a `Finding`: it stamps the rule
 ID and severity, resolves positions, computes fingerprints and edits, and marks each finding
-`new` (no finding with the same fingerprint at base) and `waived`.
+`new` and `waived`.
+
+Identity of findings across revisions (`mark_new`). A fingerprint is rule + kind +
+namespace/name + stable key path, plus a *site* where the repository deploys the same resource
+more than once: the target for rendered resources (`overlays/prod`), the folder for plain files
+whose Kind/namespace/name appears in more than one folder. So a fault added in `prod/` is never
+the same finding as one in `dev/`. Each finding also carries `key`, its fingerprint without the
+site. A head finding is old when:
+
+1. a base finding has the same fingerprint; else
+2. a base finding left unpaired by step 1 has the same key and points at the same file (the
+   base of two overlays, one of them new: the existing one keeps its finding); else
+3. a base finding left unpaired has the same key (a renamed overlay or folder).
+
+Pairing is one to one, so a renamed folder pairs with its old self, while a copy added beside
+the original has nothing left to pair with and is new. A head finding paired in steps 2 or 3
+takes its base counterpart's fingerprint: comments and waivers keyed by fingerprint stay with
+the finding across a rename, and every push of a pull request gets the same fingerprints.
 """
 
 from __future__ import annotations
@@ -16,9 +33,14 @@ import yaml
 import rules as registry
 from rules.core.config import Config
 from rules.core.context import Context
-from rules.core.loader import ParseCache, SourceFile, load
-from rules.core.model import Edit, Finding, Problem, Skipped, fingerprint, stable_path
+from rules.core.loader import ISTIO_GROUPS, ParseCache, Placement, SourceFile, load
+from rules.core.model import Edit, Finding, Problem, Resource, Skipped, fingerprint, stable_path
+from rules.core.targets import RenderFailure, Revision
 from rules.core.waivers import ConfigFileWaiver, Waiver
+
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+Input = Iterable[SourceFile] | Revision
+"""What a revision is given as: plain files, or what the render stage made of them."""
 
 
 @dataclass(slots=True)
@@ -27,6 +49,8 @@ class Report:
     skipped: list[Skipped] = field(default_factory=list)
     base_findings: list[Finding] = field(default_factory=list)
     """Findings at base, by fingerprint (positions not resolved): what a change fixed."""
+    notes: list[str] = field(default_factory=list)
+    """What a reader should know about the run (nothing Istio analysed, targets not built)."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -47,8 +71,8 @@ class Report:
 
 
 def analyse(
-    head: Iterable[SourceFile],
-    base: Iterable[SourceFile] | None = None,
+    head: Input,
+    base: Input | None = None,
     config: Config | None = None,
     *,
     cache: ParseCache | None = None,
@@ -56,34 +80,130 @@ def analyse(
     today: dt.date | None = None,
     base_findings: Iterable[Finding] | None = None,
 ) -> Report:
-    """Analyse `head`; with `base`, findings whose fingerprint exists at base are not new.
+    """Analyse `head`; with `base`, findings that exist at base are not new (see `mark_new`).
 
     `base_findings`, when given, are the findings at base computed elsewhere (another process,
     a cache): the rules are then not run on base. It is iterated only after the head analysis.
     """
     config = config or Config()
-    base_context = None
-    if base is not None:
-        base_resources, _ = load(_wanted(base, config), config.default_namespace, cache)
-        base_context = Context(base_resources, config)
-    head_resources, skipped = load(_wanted(head, config), config.default_namespace, cache)
-    head_context = Context(head_resources, config, base=base_context)
+    base_context = context_of(base, config, cache)[0] if base is not None else None
+    head_context, skipped, notes = context_of(head, config, cache, base_context)
 
     findings = run_rules(head_context)
     if base_findings is not None:
         base_findings = list(base_findings)
     else:
         base_findings = run_rules(base_context, locate=False) if base_context is not None else []
-    known = {f.fingerprint for f in base_findings}
+    if base is not None:
+        mark_new(findings, base_findings)
     all_waivers = [*waivers, *(ConfigFileWaiver(w) for w in config.waive)]
     today = today or dt.date.today()
     for finding in findings:
-        finding.new = base is None or finding.fingerprint not in known
         for waiver in all_waivers:
             if waiver.covers(finding, today):
                 finding.waived, finding.waiver = True, waiver
                 break
-    return Report(findings, skipped, base_findings)
+    notes = [*notes, *_nothing_analysed(head_context, head)]
+    return Report(findings, skipped, base_findings, notes)
+
+
+def context_of(
+    revision: Input,
+    config: Config,
+    cache: ParseCache | None = None,
+    base: Context | None = None,
+) -> tuple[Context, list[Skipped], list[str]]:
+    """The rules' view of one revision: plain files loaded, rendered resources added, sites set."""
+    plain: Iterable[SourceFile]
+    rendered: list[Resource] = []
+    failures: list[RenderFailure] = []
+    extra_skipped: list[Skipped] = []
+    notes: list[str] = []
+    if isinstance(revision, Revision):
+        plain, rendered, failures = revision.plain, revision.rendered, revision.failures
+        extra_skipped, notes = list(revision.skipped), list(revision.notes)
+    else:
+        plain = revision
+    resources, skipped = load(_wanted(plain, config), Placement(config), cache)
+    assign_sites(resources)
+    for resource in rendered:
+        resource.site = resource.target
+    context = Context([*resources, *rendered], config, base=base, render_failures=failures)
+    return context, [*skipped, *extra_skipped], notes
+
+
+def assign_sites(resources: list[Resource]) -> None:
+    """Plain resources whose Kind/namespace/name appears in more than one folder (one per
+    cluster or environment) get their folder as site, so their findings are told apart."""
+    first_folder: dict[tuple[str, str | None, str], str] = {}
+    repeated: set[tuple[str, str | None, str]] = set()
+    for resource in resources:
+        key = (resource.kind, resource.namespace, resource.name)
+        folder = resource.path.rpartition("/")[0]
+        if first_folder.setdefault(key, folder) != folder:
+            repeated.add(key)
+    if not repeated:
+        return
+    for resource in resources:
+        if (
+            resource.target is None
+            and (resource.kind, resource.namespace, resource.name) in repeated
+        ):
+            resource.site = resource.path.rpartition("/")[0] + "/"
+
+
+def mark_new(findings: list[Finding], base_findings: list[Finding]) -> None:
+    """Mark each head finding new or not, pairing it with base findings one to one (see the
+    module docstring); a head finding paired by key takes the base fingerprint."""
+    pool: dict[str, Finding] = {f.fingerprint: f for f in base_findings}
+    rest: list[Finding] = []
+    for finding in findings:
+        if pool.pop(finding.fingerprint, None) is not None:
+            finding.new = False
+        else:
+            rest.append(finding)
+    if not rest or not pool:
+        for finding in rest:
+            finding.new = True
+        return
+    by_key: dict[str, list[Finding]] = {}
+    for old in pool.values():
+        by_key.setdefault(old.key or old.fingerprint, []).append(old)
+    for same_file in (True, False):
+        unpaired = []
+        for finding in rest:
+            candidates = by_key.get(finding.key or finding.fingerprint, [])
+            match = None
+            if candidates:
+                match = next(
+                    (old for old in candidates if not same_file or old.path == finding.path), None
+                )
+            if match is None:
+                unpaired.append(finding)
+                continue
+            candidates.remove(match)
+            finding.new, finding.fingerprint = False, match.fingerprint
+        rest = unpaired
+    for finding in rest:
+        finding.new = True
+
+
+def _nothing_analysed(context: Context, revision: Input) -> list[str]:
+    """A note when the revision holds no Istio or Gateway API resource, saying what it held."""
+    kinds: dict[str, int] = {}
+    for resource in context.resources:
+        if resource.group in ISTIO_GROUPS or resource.group == GATEWAY_API_GROUP:
+            return []
+        kinds[resource.kind] = kinds.get(resource.kind, 0) + 1
+    if context.render_failures:
+        return []
+    targets = revision.targets if isinstance(revision, Revision) else []
+    seen = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())) or "none"
+    built = f", {len(targets)} built target{'s' if len(targets) != 1 else ''}" if targets else ""
+    return [
+        "no Istio or Gateway API resource was analysed; the Kubernetes resources read were: "
+        f"{seen}{built}"
+    ]
 
 
 def run_rules(context: Context, locate: bool = True) -> list[Finding]:
@@ -112,17 +232,22 @@ def run_rules(context: Context, locate: bool = True) -> list[Finding]:
 def to_finding(rule_id: str, severity: str, problem: Problem, locate: bool = True) -> Finding:
     resource = problem.resource
     key = problem.identity or stable_path(resource.body, problem.path)
-    line, column = resource.position(problem.path) if locate else (0, 0)
+    path, line, column = resource.locate(problem.path) if locate else (resource.path, 0, 0)
+    plain = fingerprint(rule_id, resource.ref, key)
     return Finding(
         rule=rule_id,
         severity=severity,  # type: ignore[arg-type]
         message=problem.message,
-        path=resource.path,
+        path=path,
         line=line,
         column=column,
         resource=resource.ref,
-        fingerprint=fingerprint(rule_id, resource.ref, key),
-        edit=_edit(problem) if problem.fix and locate else None,
+        fingerprint=plain
+        if resource.site is None
+        else fingerprint(rule_id, resource.ref, key, resource.site),
+        target=resource.target,
+        key=plain,
+        edit=_edit(problem) if problem.fix and locate and resource.origin is None else None,
     )
 
 

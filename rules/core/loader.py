@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import yaml
 
+from rules.core.config import Config
 from rules.core.document import Document, KeyPath
-from rules.core.model import UNNAMED, Resource, Skipped
+from rules.core.model import UNNAMED, Resource, Skipped, unknown_scope
+from rules.core.placeholders import is_placeholder
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_EXPANDED_NODES = 200_000
@@ -353,12 +355,44 @@ def parse_file(path: str, data: bytes | str, size: int | None = None) -> ParsedF
     return ParsedFile(documents)
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """How the namespace of a namespace-less resource is decided (DESIGN, "Targets"): the
+    target's namespace, else the config's `namespaces:` globs, else its `default_namespace`,
+    else unknown, shared by what is applied together (the target, or the file's folder)."""
+
+    config: Config = field(default_factory=Config)
+    target: str | None = None
+    namespace: str | None = None
+
+    def namespace_of(self, path: str, written: Any) -> tuple[str | None, str]:
+        """(namespace or None when unknown, scope) of a namespaced resource of file `path`."""
+        if isinstance(written, str) and written and not is_placeholder(written):
+            return written, written
+        if isinstance(written, str) and written:
+            # `namespace: ${NAMESPACE}`: set when applied, unknown here; not shared with others
+            return None, unknown_scope(f"{self.target or path}\0{written}")
+        namespace = self.namespace or self.config.namespace_for(path)
+        if namespace is not None:
+            return namespace, namespace
+        return None, unknown_scope(self.target if self.target is not None else _folder(path))
+
+
+def _folder(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
 def load(
     files: Iterable[SourceFile],
-    default_namespace: str = "default",
+    placement: Placement | Config | None = None,
     cache: ParseCache | None = None,
 ) -> tuple[list[Resource], list[Skipped]]:
-    """Load every file; resources in file order, and the files that were skipped."""
+    """Load every file; resources in file order, and the files that were skipped.
+
+    `placement` decides the namespace of namespace-less resources (a `Config` alone: plain files).
+    """
+    if not isinstance(placement, Placement):
+        placement = Placement(placement or Config())
     resources: list[Resource] = []
     skipped: list[Skipped] = []
     for source in files:
@@ -374,7 +408,7 @@ def load(
                 resources.append(_invalid_file(source.path, parsed.invalid))
             continue
         for document in parsed.documents:
-            resources.extend(_resources(source.path, document, default_namespace))
+            resources.extend(_resources(source.path, document, placement))
     return resources, skipped
 
 
@@ -411,27 +445,34 @@ def _in_templates(path: str) -> bool:
     return "/templates/" in f"/{path}"
 
 
-def _resources(path: str, document: Document, default_namespace: str) -> Iterator[Resource]:
+def resources_of(document: Document, placement: Placement) -> list[Resource]:
+    """The resources of one parsed document (a render stage's output, for instance)."""
+    return list(_resources(document.path, document, placement))
+
+
+def _resources(path: str, document: Document, placement: Placement) -> Iterator[Resource]:
     body = document.body
     if "kind" not in body and "meshConfig" in body:
-        yield Resource("", HELM_VALUES_KIND, path, None, body, path, document)
+        yield Resource(
+            "", HELM_VALUES_KIND, path, None, body, path, document, target=placement.target
+        )
         return
     kind = body.get("kind")
     items = body.get("items")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
         for index, item in enumerate(items):
             if isinstance(item, dict):
-                resource = _resource(path, document, item, ("items", index), default_namespace)
+                resource = _resource(path, document, item, ("items", index), placement)
                 if resource is not None:
                     yield resource
         return
-    resource = _resource(path, document, body, (), default_namespace)
+    resource = _resource(path, document, body, (), placement)
     if resource is not None:
         yield resource
 
 
 def _resource(
-    path: str, document: Document, body: dict[str, Any], prefix: KeyPath, default_namespace: str
+    path: str, document: Document, body: dict[str, Any], prefix: KeyPath, placement: Placement
 ) -> Resource | None:
     kind, api_version = body.get("kind"), body.get("apiVersion")
     if not isinstance(kind, str) or not isinstance(api_version, str):
@@ -447,10 +488,22 @@ def _resource(
     if not isinstance(metadata, dict):
         metadata = {}
     name = metadata.get("name") or metadata.get("generateName") or UNNAMED
-    namespace = None
+    namespace = scope = None
     if kind not in CLUSTER_SCOPED_KINDS:
-        namespace = str(metadata.get("namespace") or default_namespace)
-    return Resource(api_version, kind, str(name), namespace, body, path, document, prefix)
+        written = metadata.get("namespace")
+        namespace, scope = placement.namespace_of(path, str(written) if written else None)
+    return Resource(
+        api_version,
+        kind,
+        str(name),
+        namespace,
+        body,
+        path,
+        document,
+        prefix,
+        scope=scope,
+        target=placement.target,
+    )
 
 
 def _split_documents(text: str) -> Iterator[tuple[int, str]]:

@@ -39,13 +39,51 @@ class ResourceRef:
         return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
 
 
+UNKNOWN_NAMESPACE_MARK = "?"
+"""Starts the scope of a namespace the repository does not determine. No namespace name can
+start with it (namespaces are DNS labels), so an unknown scope never meets a real namespace."""
+
+
+def unknown_scope(group: str) -> str:
+    """The scope shared by the namespace-less resources of one folder or target: applied
+    together (`kubectl apply -n X -f folder/`), they land in one namespace, whichever it is."""
+    return UNKNOWN_NAMESPACE_MARK + hashlib.sha256(group.encode()).hexdigest()[:12]
+
+
+def is_unknown_scope(scope: str | None) -> bool:
+    return scope is not None and scope.startswith(UNKNOWN_NAMESPACE_MARK)
+
+
+class Origin:
+    """Where the parts of a rendered resource come from, in the files a person edits.
+
+    A plain file's resource needs none (its document says where each key is). A resource built
+    by a render stage (Kustomize) has one: `locate(path)` gives the file, line and column of the
+    key path `path` of the rendered body, which may be a base file or the patch that set it.
+    """
+
+    __slots__ = ()
+
+    def locate(self, path: KeyPath) -> tuple[str, int, int]:
+        raise NotImplementedError
+
+
 @dataclass(slots=True, eq=False)
 class Resource:
-    """One Kubernetes object from a manifest, with the default namespace already applied.
+    """One Kubernetes object from a manifest, with its namespace as the repository determines it.
 
     `body` is the document as loaded (plain dicts and lists). `prefix` is the key path of the
     object inside its document: empty for a top-level object, `("items", 3)` inside a `kind: List`.
-    `namespace` is None for cluster-scoped kinds.
+
+    `namespace` is the namespace the repository determines (`metadata.namespace`, the target's,
+    the config's): None for cluster-scoped kinds and where nothing determines one. `scope` is
+    what names resolve in: the namespace when known, else the `unknown_scope` of the folder or
+    target the resource is applied with (so resources applied together still find each other),
+    None for cluster-scoped kinds. Messages name `namespace`, never `scope`.
+
+    `target` is what deploys the resource (`overlays/prod`), None for plain files. `site` tells
+    apart, in fingerprints, copies of one resource that the repository deploys more than once
+    (two targets, or two folders of plain files); None when there is only one.
     """
 
     api_version: str
@@ -56,6 +94,19 @@ class Resource:
     path: str
     document: Document | None = None
     prefix: KeyPath = ()
+    scope: str | None = None
+    target: str | None = None
+    site: str | None = None
+    origin: Origin | None = None
+
+    def __post_init__(self) -> None:
+        if self.scope is None:
+            self.scope = self.namespace
+
+    @property
+    def namespace_unknown(self) -> bool:
+        """A namespaced resource whose namespace the repository does not determine."""
+        return self.namespace is None and self.scope is not None
 
     @property
     def ref(self) -> ResourceRef:
@@ -87,9 +138,15 @@ class Resource:
 
     def position(self, path: KeyPath) -> tuple[int, int]:
         """1-based (line, column) of the deepest key of `path` present in the source."""
+        return self.locate(path)[1:]
+
+    def locate(self, path: KeyPath) -> tuple[str, int, int]:
+        """(file, line, column) a person edits for the key path `path` of this resource."""
+        if self.origin is not None:
+            return self.origin.locate(tuple(path))
         if self.document is None:
-            return (1, 1)
-        return self.document.position(self.prefix + tuple(path))
+            return (self.path, 1, 1)
+        return (self.path, *self.document.position(self.prefix + tuple(path)))
 
     def __repr__(self) -> str:
         return f"<Resource {self.ref} {self.path}>"
@@ -97,12 +154,20 @@ class Resource:
 
 def describe(resource: Resource) -> str:
     """How every message names a resource, so a reviewer can search for it: `Kind ns/name`,
-    `Kind name` when cluster-scoped, `Kind in <file>` when unnamed (the file tells it apart)."""
+    `Kind name` when cluster-scoped or of unknown namespace (never a namespace the repository
+    does not determine), `Kind in <file>` when unnamed (the file tells it apart)."""
     if resource.name == UNNAMED:
         return f"{resource.kind} in {resource.path}"
     if resource.namespace is None:
         return f"{resource.kind} {resource.name}"
     return f"{resource.kind} {resource.namespace}/{resource.name}"
+
+
+def namespace_words(resource: Resource) -> str:
+    """`namespace X`, or words for the namespace a resource of unknown namespace is applied to."""
+    if resource.namespace is not None:
+        return f"namespace {resource.namespace}"
+    return "the namespace it is applied to"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +206,11 @@ class Finding:
     column: int
     resource: ResourceRef
     fingerprint: str
+    target: str | None = None
+    """What deploys the resource (`overlays/prod`); None for plain files."""
+    key: str = ""
+    """The fingerprint without the site (target or folder): how a finding is paired with its
+    base counterpart when a target or folder was renamed (see `rules.core.engine.mark_new`)."""
     new: bool = True
     waived: bool = False
     in_diff: bool | None = None
@@ -159,6 +229,7 @@ class Finding:
             "fingerprint": self.fingerprint,
             "new": self.new,
             "waived": self.waived,
+            "target": self.target,
         }
 
 
@@ -213,10 +284,14 @@ def stable_path(body: Any, path: KeyPath) -> tuple[str, ...]:
     return tuple(out)
 
 
-def fingerprint(rule: str, ref: ResourceRef, key: tuple[str, ...]) -> str:
-    """Rule + kind + namespace/name + stable key path. Never a line number or a file name."""
-    text = "\x1f".join([rule, ref.kind, ref.namespace or "", ref.name, *key])
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+def fingerprint(rule: str, ref: ResourceRef, key: tuple[str, ...], site: str | None = None) -> str:
+    """Rule + kind + namespace/name + stable key path, and the site (target, or folder of plain
+    files) where the same resource is deployed more than once. Never a line number or file name:
+    without a site, a finding survives moving its file anywhere."""
+    parts = [rule, ref.kind, ref.namespace or "", ref.name, *key]
+    if site is not None:
+        parts.append("\x1e" + site)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
 
 
 def _digest(value: Any) -> str:

@@ -89,12 +89,23 @@ def selector_labels(policy: Resource) -> frozenset[tuple[str, str]] | None:
 
 
 def applies_to(policy: Resource, namespace: str | None, labels: dict[str, Any], root: str) -> bool:
-    """Whether the policy applies to a workload of `namespace` with pod `labels`: its own
+    """Whether the policy applies to a workload of `namespace` (scope) with pod `labels`: its own
     namespace or the root namespace (mesh-wide), and a selector those labels satisfy."""
-    if policy.namespace != namespace and policy.namespace != root:
+    return selects(policy, selector_labels(policy), namespace, labels, root)
+
+
+def selects(
+    policy: Resource,
+    selector: frozenset[tuple[str, str]] | None,
+    namespace: str | None,
+    labels: dict[str, Any],
+    root: str,
+) -> bool:
+    """`applies_to` with the policy's `selector_labels` already read (rules that judge many
+    pods read each policy's selector once)."""
+    if policy.scope != namespace and policy.namespace != root:
         return False
-    selector = selector_labels(policy)
-    return selector is None or all(str(labels.get(k)) == v and k in labels for k, v in selector)
+    return selector is None or all(k in labels and str(labels[k]) == v for k, v in selector)
 
 
 def describe_labels(labels: Iterable[tuple[str, str]]) -> str:
@@ -108,8 +119,12 @@ def describe_selection(policy: Resource, root: str) -> str:
     if labels is None:
         if policy.namespace == root:
             return "every workload of the mesh"
+        if policy.namespace is None:
+            return "every workload of the namespace it is applied to"
         return f"every workload of namespace {policy.namespace}"
     where = "any namespace" if policy.namespace == root else policy.namespace
+    if policy.namespace is None:
+        where = "the namespace it is applied to"
     return f"workloads {describe_labels(labels)} in {where}"
 
 
@@ -286,3 +301,34 @@ def only_health_paths(rule: dict[str, Any], health_paths: Iterable[str]) -> bool
     return found is not None and all(
         values(op, "paths") and set(values(op, "paths")) <= wanted for op in found
     )
+
+
+# --- Ambient: what ztunnel cannot enforce ----------------------------------------------------
+
+ZTUNNEL_UNSUPPORTED_OPERATION = ("hosts", "notHosts", "methods", "notMethods", "paths", "notPaths")
+ZTUNNEL_UNSUPPORTED_SOURCE = (
+    "requestPrincipals",
+    "notRequestPrincipals",
+    "remoteIpBlocks",
+    "notRemoteIpBlocks",
+)
+ZTUNNEL_CONDITIONS = frozenset(
+    {"source.ip", "source.namespace", "source.principal", "destination.ip", "destination.port"}
+)
+"""The `when` keys ztunnel evaluates; every other key needs HTTP."""
+
+
+def ztunnel_unsupported(rule: dict[str, Any]) -> list[str]:
+    """The attributes of a rule that ztunnel cannot enforce, named as Istio 1.32 names them in
+    the policy's status (`serviceregistry/ambient/authorization.go`, `handleRule`)."""
+    found: list[str] = []
+    for operation in operations(rule) or []:
+        found.extend(key for key in ZTUNNEL_UNSUPPORTED_OPERATION if values(operation, key))
+    for source in sources(rule) or []:
+        found.extend(key for key in ZTUNNEL_UNSUPPORTED_SOURCE if values(source, key))
+    conditions = rule.get("when")
+    for condition in conditions if isinstance(conditions, list) else []:
+        key = condition.get("key") if isinstance(condition, dict) else None
+        if isinstance(key, str) and key and key not in ZTUNNEL_CONDITIONS:
+            found.append(key)
+    return list(dict.fromkeys(found))

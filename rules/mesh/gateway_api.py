@@ -54,10 +54,6 @@ HOSTNAME_KINDS = ("HTTPRoute", "GRPCRoute", "TLSRoute")
 """Route kinds with `spec.hostnames` (TCPRoute has none)."""
 
 
-def is_gateway_api(resource: Resource, *kinds: str) -> bool:
-    return resource.group == GROUP and (not kinds or resource.kind in kinds)
-
-
 def mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -96,9 +92,13 @@ Scope = tuple[str | None, str]
 
 
 def scope_of(resource: Resource) -> Scope:
+    """Where names written in `resource` resolve. For an unknown namespace: the scope the loader
+    shares among what is applied together (a target, or a folder of plain files), where it
+    gives one, else the file's folder."""
     if resource.namespace is not None:
         return (resource.namespace, "")
-    return (None, posixpath.dirname(resource.path))
+    shared = getattr(resource, "scope", None)
+    return (None, shared if isinstance(shared, str) else posixpath.dirname(resource.path))
 
 
 def target_scope(resource: Resource, written_namespace: str | None) -> Scope:
@@ -249,10 +249,6 @@ class Reference:
             return False
         return None if self.owner.namespace is None else True
 
-    def describe(self) -> str:
-        where = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind} {where}{self.name}"
-
 
 def _reference(
     owner: Resource, path: KeyPath, ref: dict[str, Any], group: str, kind: str
@@ -340,6 +336,7 @@ class GatewayApiIndex:
         """Kind -> names of resources of that kind whose namespace is unknown."""
         self._namespace_labels: dict[str, dict[str, str]] = {}
         self._listeners: dict[int, list[Listener]] = {}
+        self._classes: dict[str, Resource] = {}
         self.service_namespaces: set[str] = set()
         for resource in resources:
             kind, group = resource.kind, resource.group
@@ -353,6 +350,8 @@ class GatewayApiIndex:
                     self.routes.append(resource)
                 elif kind == "ReferenceGrant":
                     self._grants[resource.namespace].append(resource)
+                elif kind == "GatewayClass":
+                    self._classes.setdefault(resource.name, resource)
             elif kind == "Service" and group == "":
                 self._services[key].append(resource)
                 if resource.namespace is not None:
@@ -408,6 +407,16 @@ class GatewayApiIndex:
         if labels is None:
             return None
         return {NAMESPACE_NAME_LABEL: namespace, **labels}
+
+    def traffic_type(self, waypoint: Resource) -> str:
+        """The traffic a waypoint takes: its `istio.io/waypoint-for` label, else its
+        GatewayClass's, else `service` (Istio 1.32 `serviceregistry/ambient/waypoints.go`)."""
+        written = text(waypoint.labels.get(WAYPOINT_FOR))
+        if written:
+            return written
+        gateway_class = self._classes.get(str(waypoint.spec.get("gatewayClassName")))
+        written = text(gateway_class.labels.get(WAYPOINT_FOR)) if gateway_class else None
+        return written or "service"
 
     def listeners_of(self, gateway: Resource) -> list[Listener]:
         """The gateway's listeners, read once per revision (every route attached to a Gateway

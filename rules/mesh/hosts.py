@@ -146,7 +146,7 @@ def exported_to(resource: Resource) -> frozenset[str] | None:
     if not entries:
         return None
     return frozenset(
-        (resource.namespace or "") if entry == "." else entry for entry in entries if entry != "~"
+        (resource.scope or "") if entry == "." else entry for entry in entries if entry != "~"
     )
 
 

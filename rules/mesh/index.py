@@ -2,6 +2,13 @@
 
 Built once per revision (lazily, by `Context.index`) so that rules needing the whole repository
 share one pass over the resources instead of each scanning them again.
+
+Everything is keyed by a resource's `scope`: its namespace when the repository determines one,
+else the unknown scope of the folder or target it is applied with. Resources of one unknown
+scope find each other (short hosts, subsets, Gateways, Services); a name that would resolve in
+an unknown scope and is not found there is not known to be missing (`in_unknown_scope`), since
+the namespace it lands in may hold what the repository does not show. Messages name namespaces
+through `Resource.namespace`, never a scope.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from typing import Any, NamedTuple
 from rules.core.config import Config
 from rules.core.document import KeyPath
 from rules.core.loader import ISTIO_GROUPS, WORKLOAD_KINDS
-from rules.core.model import Resource
+from rules.core.model import Resource, is_unknown_scope
+from rules.core.placeholders import is_placeholder
 from rules.mesh.gateway_api import GatewayApiIndex
 from rules.mesh.hosts import (
     GatewayHost,
@@ -51,7 +59,11 @@ class MeshIndex:
         """Canonical host -> the Services and ServiceEntries defining it (wildcards included)."""
         self._exported_to: dict[Resource, frozenset[str] | None] = {}
         self.service_namespaces: set[str] = set()
-        """Namespaces in which the repository defines Kubernetes Services."""
+        """Scopes (namespaces, unknown scopes) in which the repository defines Kubernetes
+        Services."""
+        self._unknown_scope_services: set[str] = set()
+        self._unknown_scope_rule_services: set[str] = set()
+        """Names of Services of unknown namespace: such a Service may be in any namespace."""
         self._service_name_namespaces: dict[str, set[str]] = defaultdict(set)
         self.destination_rules: dict[str, list[Resource]] = defaultdict(list)
         """Canonical DestinationRule host (wildcards as written) -> the DestinationRules."""
@@ -61,26 +73,32 @@ class MeshIndex:
 
         for resource in self.resources:
             kind = resource.kind
+            scope = resource.scope
             if kind == "Service" and resource.group == "":
-                host = f"{resource.name}.{resource.namespace}.svc.{domain}"
+                host = f"{resource.name}.{scope}.svc.{domain}"
                 self._add_service_host(host, resource)
-                if resource.namespace:
-                    self.service_namespaces.add(resource.namespace)
+                if scope:
+                    self.service_namespaces.add(scope)
+                    if is_unknown_scope(scope):
+                        self._unknown_scope_services.add(resource.name)
             elif kind == "ServiceEntry" and resource.group == "networking.istio.io":
                 for written in string_items(resource.spec.get("hosts")):
-                    self._add_service_host(expand(written, resource.namespace, domain), resource)
+                    if not is_placeholder(written):
+                        self._add_service_host(expand(written, scope, domain), resource)
             elif kind == "DestinationRule" and resource.group == "networking.istio.io":
                 named = resource.spec.get("host")
-                if isinstance(named, str) and named:
-                    host = expand(named, resource.namespace, domain)
+                if isinstance(named, str) and named and not is_placeholder(named):
+                    host = expand(named, scope, domain)
                     self.destination_rules[host].append(resource)
+                    if is_unknown_scope(scope) and "." not in named:
+                        self._unknown_scope_rule_services.add(named)
             elif kind == "Gateway" and resource.group == "networking.istio.io":
-                key = (resource.namespace, resource.name)
+                key = (scope, resource.name)
                 self.gateways.setdefault(key, resource)
-                self._gateway_namespaces[resource.name].add(resource.namespace)
+                self._gateway_namespaces[resource.name].add(scope)
                 servers = resource.spec.get("servers")
                 self._gateway_hosts.setdefault(key, []).extend(
-                    gateway_host(written, resource.namespace)
+                    gateway_host(written, scope)
                     for server in (servers if isinstance(servers, list) else [])
                     if isinstance(server, dict)
                     for written in string_items(server.get("hosts"))
@@ -121,14 +139,31 @@ class MeshIndex:
         return targets is None or "*" in targets or (namespace or "") in targets
 
     def namespaces_defining_service(self, name: str) -> set[str]:
-        """Namespaces where the repository defines an in-cluster host `name.<ns>.svc.<domain>`
-        (a Service, or a ServiceEntry with that host)."""
+        """Scopes where the repository defines an in-cluster host `name.<ns>.svc.<domain>`
+        (a Service, or a ServiceEntry with that host); unknown scopes included."""
         return self._service_name_namespaces.get(name, set())
+
+    def maybe_anywhere(self, service_name: str) -> bool:
+        """Whether a Service of this name exists in a namespace the repository does not
+        determine: it may then be the Service a fully qualified host names."""
+        return service_name in self._unknown_scope_services
+
+    def in_unknown_scope(self, host: str, scope: str | None) -> bool:
+        """Whether `host`, named in `scope`, resolves into an unknown scope (where a missing
+        Service may exist outside the repository's view)."""
+        service = in_cluster(self.canonical_host(host, scope), self.config.cluster_domain)
+        return service is not None and is_unknown_scope(service[1])
 
     def destination_rules_for(self, host: str, namespace: str | None) -> list[Resource]:
         """Every DestinationRule whose host covers `host` (named in `namespace`), wherever the
         DestinationRule lives (the root namespace included); `exportTo` is assumed to allow it."""
         return _covering(self.destination_rules, self.canonical_host(host, namespace))
+
+    def rule_maybe_anywhere(self, host: str, scope: str | None) -> bool:
+        """Whether a DestinationRule of unknown namespace names this host's Service by its short
+        name: applied in the host's namespace, it would be the rule for it."""
+        service = in_cluster(self.canonical_host(host, scope), self.config.cluster_domain)
+        return service is not None and service[0] in self._unknown_scope_rule_services
 
     def subsets_for(self, host: str, namespace: str | None) -> set[str]:
         """The union of the subset names of every DestinationRule for `host`."""
@@ -178,17 +213,17 @@ class MeshIndex:
             elif kind in WORKLOAD_KINDS:
                 workload = Workload.of(resource)
                 if workload is not None:
-                    self._workloads[resource.namespace or ""].append(workload)
+                    self._workloads[resource.scope or ""].append(workload)
             elif kind == "Service" and resource.group == "":
-                self._kube_services[resource.namespace or ""].append(resource)
+                self._kube_services[resource.scope or ""].append(resource)
             elif kind in ("IstioOperator", "ConfigMap", "HelmValues"):
                 source = mesh_config_source(resource, root)
                 if source is not None:
                     self.mesh_configs.append(source)
             if resource.group in ISTIO_GROUPS and resource.group != INSTALL_GROUP:
-                self._istio_config_namespaces.add(resource.namespace or "")
+                self._istio_config_namespaces.add(resource.scope or "")
                 if kind == "Sidecar":
-                    self._sidecars[resource.namespace or ""].append(resource)
+                    self._sidecars[resource.scope or ""].append(resource)
 
     def namespace_objects(self, namespace: str) -> list[Resource]:
         """The Namespace objects the repository holds for this name (overlays may repeat one)."""

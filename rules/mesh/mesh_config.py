@@ -52,10 +52,13 @@ class MeshConfigSource:
 
     def root_namespace(self, default: str) -> str:
         """The root namespace this install gives the mesh: `meshConfig.rootNamespace`, else the
-        chart's `global.istioNamespace` (both default to istio-system), else `default`."""
+        chart's `global.istioNamespace` (both default to istio-system; the Sail Operator's
+        `Istio` sets it from `spec.namespace`), else `default`."""
+        sail = self.resource.spec.get("namespace") if self.resource.kind == "Istio" else None
         for value in (
             self.mesh.get("rootNamespace"),
             mapping(mapping(self.values).get("global")).get("istioNamespace"),
+            sail,
         ):
             if isinstance(value, str) and value:
                 return value

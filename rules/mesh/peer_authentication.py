@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from rules.core.document import KeyPath
-from rules.core.model import Resource
+from rules.core.model import Resource, is_unknown_scope
+from rules.core.placeholders import is_placeholder
 from rules.mesh.authz import describe_labels, selector_labels
 
 Scope = tuple[str | None, frozenset[tuple[str, str]] | None]
-"""(namespace, selector labels or None): the workloads a PeerAuthentication applies to."""
+"""(namespace scope, selector labels or None): the workloads a PeerAuthentication applies to.
+The scope is the namespace, or the unknown scope of a policy applied with `kubectl -n`."""
 
 
 def policy_mode(policy: Resource) -> str | None:
@@ -38,11 +40,13 @@ def port_path(port: str) -> KeyPath:
 
 
 def scope_of(policy: Resource) -> Scope:
-    return (policy.namespace, selector_labels(policy))
+    return (policy.scope, selector_labels(policy))
 
 
 def describe_scope(scope: Scope, root: str) -> str:
     namespace, labels = scope
+    if is_unknown_scope(namespace):
+        namespace = "the namespace it is applied to"
     if labels is not None:
         return f"for workloads {describe_labels(labels)} in {namespace}"
     if namespace == root:
@@ -51,6 +55,6 @@ def describe_scope(scope: Scope, root: str) -> str:
 
 
 def _mode(value: Any) -> str | None:
-    if not isinstance(value, str) or value.upper() in ("", "UNSET"):
+    if not isinstance(value, str) or value.upper() in ("", "UNSET") or is_placeholder(value):
         return None
     return value.upper()

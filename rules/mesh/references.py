@@ -13,6 +13,7 @@ from typing import Any
 
 from rules.core.document import KeyPath
 from rules.core.model import Resource
+from rules.core.placeholders import is_placeholder
 from rules.mesh.hosts import names_a_gateway, resolve_gateway_name
 
 ROUTE_KINDS = ("http", "tcp", "tls")
@@ -36,7 +37,14 @@ class HostReference:
 
 def host_references(resource: Resource) -> Iterator[HostReference]:
     """Every host a VirtualService (hosts, route and mirror destinations) or a
-    DestinationRule (`host`) names, in document order."""
+    DestinationRule (`host`) names, in document order. Placeholders (`${HOST}`, `{{ .host }}`)
+    are not hosts yet and are left out."""
+    for ref in _host_references(resource):
+        if not is_placeholder(ref.host):
+            yield ref
+
+
+def _host_references(resource: Resource) -> Iterator[HostReference]:
     spec = resource.spec
     if resource.kind == "DestinationRule":
         host = spec.get("host")
@@ -83,16 +91,18 @@ def destinations(vs: Resource) -> Iterator[HostReference]:
 
 def gateway_references(vs: Resource) -> Iterator[tuple[int, str | None, str]]:
     """(position in `gateways`, namespace, name) of each entry naming a Gateway resource (not
-    `mesh`), resolved as pilot does: a short name lives in the VirtualService's namespace."""
+    `mesh`), resolved as pilot does: a short name lives in the VirtualService's namespace
+    (its scope, when the repository does not determine the namespace). Placeholders are left
+    out."""
     gateways = vs.spec.get("gateways")
     for position, reference in enumerate(gateways if isinstance(gateways, list) else ()):
-        if names_a_gateway(reference):
-            yield (position, *resolve_gateway_name(reference, vs.namespace))
+        if names_a_gateway(reference) and not is_placeholder(reference):
+            yield (position, *resolve_gateway_name(reference, vs.scope))
 
 
 def _destination(destination: Any, path: KeyPath, role: str) -> Iterator[HostReference]:
     if not isinstance(destination, dict):
         return
     host = destination.get("host")
-    if isinstance(host, str) and host:
+    if isinstance(host, str) and host and not is_placeholder(host):
         yield HostReference((*path, "host"), host, role, destination.get("subset"))

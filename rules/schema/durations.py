@@ -9,6 +9,7 @@ are durations, `5`, `5sec`, `1d` and `PT5S` are not.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _UNITS = {
     "ns": 1,
@@ -24,6 +25,7 @@ _PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _WHOLE = re.compile(r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+")
 
 
+@lru_cache(maxsize=4096)
 def parse(text: str) -> int | None:
     """Nanoseconds, or None when Go would refuse the string."""
     if text in ("0", "+0", "-0"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 Node = dict[str, Any]
@@ -41,6 +41,7 @@ class Store:
     nodes: list[Node]
     sets: dict[str, dict[str, dict[str, dict[str, Any]]]]
     sources: list[dict[str, Any]]
+    fast: Fast
 
     def kind(self, set_name: str, group: str, kind: str) -> KindSchema | None:
         entry = self.sets.get(set_name, {}).get(group, {}).get(kind)
@@ -61,8 +62,64 @@ class Store:
         return set_name
 
 
+_PYTHON_TYPES: dict[str | None, tuple[type, ...] | None] = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "integer": (int,),  # a whole float (YAML `2.0`) is accepted on the slow path
+    "number": (int, float),
+    "boolean": (bool,),
+    None: None,
+}
+_LEAF_ONLY = {"t", "f", "n", "d", "e"}
+"""A node with no other keys checks its type and enum alone (formats are not validated)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fast:
+    """Per node, what the walker's hot loops need without reading the node's dict.
+
+    `types`: the Python classes the node accepts (None: any). `leaf`: a scalar node whose only
+    checks are its type and `enums` (None: no enum), so a valid value needs no call at all.
+    `required`: the required fields that have no default (a default fills a missing field before
+    validation).
+    """
+
+    types: list[tuple[type, ...] | None]
+    leaf: list[bool]
+    enums: list[frozenset[Any] | None]
+    required: list[tuple[str, ...]]
+    post: list[bool]
+    """Whether the node has an enum or checks to run after the type."""
+
+
+def _fast(nodes: list[Node]) -> Fast:
+    types, leaf, enums, required, post = [], [], [], [], []
+    for node in nodes:
+        post.append("e" in node or "c" in node)
+        enum = node.get("e")
+        enums.append(frozenset(e for e in enum if isinstance(e, str)) if enum else None)
+        types.append((int, str) if node.get("s") else _PYTHON_TYPES.get(node.get("t")))
+        leaf.append(
+            node.get("t") in ("string", "integer", "number", "boolean")
+            and not node.get("s")
+            and set(node) <= _LEAF_ONLY
+        )
+        props = node.get("p") or {}
+        required.append(
+            tuple(
+                name
+                for name in node.get("r", ())
+                if name not in props or "d" not in nodes[props[name]]
+            )
+        )
+    return Fast(types, leaf, enums, required, post)
+
+
 @cache
 def load() -> Store:
-    text = resources.files("rules.schema").joinpath("data.json").read_text(encoding="utf-8")
+    # A plain file next to this module (package data); importlib.resources would cost imports.
+    text = (Path(__file__).parent / "data.json").read_text(encoding="utf-8")
     data = json.loads(text)
-    return Store(data["nodes"], data["sets"], data["sources"])
+    nodes = data["nodes"]
+    return Store(nodes, data["sets"], data["sources"], _fast(nodes))

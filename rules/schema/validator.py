@@ -27,7 +27,6 @@ walk is bounded: it stops counting after MAX_COUNTED issues, and keeps the first
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from typing import Any
 
 from rules.core.document import KeyPath
 from rules.schema import durations
-from rules.schema.store import Node
+from rules.schema.store import Node, Store
 
 MAX_COUNTED = 100_000
 """A bound on the walk's work beyond the loader's own (200,000 nodes a document)."""
@@ -49,6 +48,7 @@ _TYPE_WORDS = {
     "number": "a number",
     "boolean": "true or false",
 }
+_EMPTY: dict[str, int] = {}
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -113,6 +113,8 @@ def suggest(word: str, known: Sequence[str]) -> str | None:
     for name in known:
         if name.lower() == lowered:
             return name
+    import difflib  # only when a name is unknown
+
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     if close:
         return close[0]
@@ -154,8 +156,13 @@ def _pattern(pattern: str) -> re.Pattern[str] | None:
 class Walker:
     """Validates values against the schema nodes of one store, collecting `Issue`s."""
 
-    def __init__(self, nodes: list[Node], limit: int = 20) -> None:
-        self.nodes = nodes
+    def __init__(self, store: Store, limit: int = 20) -> None:
+        self.nodes = store.nodes
+        self.types = store.fast.types
+        self.leaf = store.fast.leaf
+        self.enums = store.fast.enums
+        self.post = store.fast.post
+        self.required = store.fast.required
         self.limit = limit
         self.issues: list[Issue] = []
         self.count = 0
@@ -181,58 +188,68 @@ class Walker:
                 self.add(path, "type", f"`{dotted(path)}` is null; it must be {expected}")
             return
         cls = value.__class__
-        if node.get("s"):
-            if cls is not int and cls is not str:
-                self.add(
-                    path,
-                    "type",
-                    f"`{dotted(path)}` must be a whole number or a string, "
-                    f"not {describe_value(value)}",
-                )
-                return
-        else:
-            wanted: str | None = node.get("t")
-            if wanted is not None and not _is_type(value, wanted):
-                self.add(
-                    path,
-                    "type",
-                    f"`{dotted(path)}` must be {_TYPE_WORDS[wanted]}, not {describe_value(value)}",
-                )
-                return
+        types = self.types[node_id]
+        if (
+            types is not None
+            and cls not in types
+            and not (cls is float and types == (int,) and value.is_integer())
+        ):
+            self._wrong_type(value, node, path)
+            return
         if cls is dict:
-            self._object(value, node, path)
+            # The hot loop, inline: most fields are plain scalars checked without a call.
+            props: dict[str, int] = node.get("p") or _EMPTY
+            extra: int | None = node.get("a")
+            leaf, all_types, enums = self.leaf, self.types, self.enums
+            for key, sub in value.items():
+                if key.__class__ is str:
+                    name = key
+                    child = props.get(key)
+                else:
+                    name = key_text(key)
+                    child = props.get(name)
+                if child is None:
+                    if extra is None:
+                        if not node.get("x"):
+                            self._unknown(key, name, props, path)
+                        continue
+                    child = extra
+                if sub is None:
+                    continue  # a null is pruned before validation (unless nullable: then valid)
+                if leaf[child] and sub.__class__ in all_types[child]:  # type: ignore[operator]
+                    allowed = enums[child]
+                    if allowed is None or sub in allowed:
+                        continue
+                self.walk(sub, child, (*path, name))
+            required = self.required[node_id]
+            if required:
+                for name in required:
+                    if value.get(name) is None:
+                        self.add(path, "required", f"`{dotted(path)}` needs the field `{name}`")
+            if "mp" in node or "xp" in node:
+                self._size(value, node, path)
         elif cls is list:
             self._array(value, node, path)
         elif cls is str:
             self._string(value, node, path)
         elif cls is int or cls is float:
             self._number(value, node, path)
-        enum = node.get("e")
-        if enum is not None and value not in enum:
-            self._enum(value, enum, path)
-        checks = node.get("c")
-        if checks is not None:
-            self._checks(value, node, checks, path)
+        if self.post[node_id]:
+            enum = node.get("e")
+            if enum is not None and value not in enum:
+                self._enum(value, enum, path)
+            checks = node.get("c")
+            if checks is not None:
+                self._checks(value, node, checks, path)
 
-    def _object(self, value: dict[Any, Any], node: Node, path: KeyPath) -> None:
-        props: dict[str, int] | None = node.get("p")
-        extra: int | None = node.get("a")
-        nodes = self.nodes
-        for key, sub in value.items():
-            name = key if key.__class__ is str else key_text(key)
-            if props is not None and name in props:
-                if sub is not None:
-                    self.walk(sub, props[name], (*path, name))
-            elif extra is not None:
-                if sub is not None:
-                    self.walk(sub, extra, (*path, name))
-            elif not node.get("x"):
-                self._unknown(key, name, props, path)
-        for name in node.get("r", ()):
-            if value.get(name) is None and (
-                props is None or name not in props or "d" not in nodes[props[name]]
-            ):
-                self.add(path, "required", f"`{dotted(path)}` needs the field `{name}`")
+    def _wrong_type(self, value: Any, node: Node, path: KeyPath) -> None:
+        if node.get("s"):
+            expected = "a whole number or a string"
+        else:
+            expected = _TYPE_WORDS[node["t"]]
+        self.add(path, "type", f"`{dotted(path)}` must be {expected}, not {describe_value(value)}")
+
+    def _size(self, value: dict[Any, Any], node: Node, path: KeyPath) -> None:
         size = len(value)
         if "mp" in node and size < node["mp"]:
             self.add(path, "size", f"`{dotted(path)}` needs at least {node['mp']} entries")
@@ -264,7 +281,14 @@ class Walker:
             self.add(path, "size", f"`{dotted(path)}` has {size:,} items; at most {node['xi']}")
         items = node.get("i")
         if items is not None:
+            types, simple, allowed = self.types[items], self.leaf[items], self.enums[items]
             for index, item in enumerate(value):
+                if (
+                    simple
+                    and item.__class__ in types  # type: ignore[operator]
+                    and (allowed is None or item in allowed)
+                ):
+                    continue
                 if self.count >= MAX_COUNTED:
                     return
                 self.walk(item, items, (*path, index))
@@ -292,6 +316,8 @@ class Walker:
         seen: set[Any] = set()
         for index, item in enumerate(value):
             marker = key(item)
+            if marker is None or (marker.__class__ is tuple and all(m is None for m in marker)):
+                continue  # an item without the key: unnamed items are not compared
             try:
                 if marker in seen:
                     self.add(
@@ -362,7 +388,7 @@ class Walker:
         return found
 
     def _checks(self, value: Any, node: Node, checks: list[list[Any]], path: KeyPath) -> None:
-        where = dotted(path)
+        where = _Where(path)
         for check in checks:
             kind, message = check[0], check[-1]
             if value.__class__ is dict:
@@ -383,7 +409,7 @@ class Walker:
         check: list[Any],
         message: str,
         path: KeyPath,
-        where: str,
+        where: _Where,
     ) -> None:
         if kind in ("most", "one", "any"):
             names = check[1]
@@ -440,7 +466,7 @@ class Walker:
                     self.add((*path, name), "cel", f"`{where}` has the key `{name}`: {message}")
 
     def _string_check(
-        self, value: str, kind: str, check: list[Any], message: str, path: KeyPath, where: str
+        self, value: str, kind: str, check: list[Any], message: str, path: KeyPath, where: _Where
     ) -> None:
         if kind == "dur":
             nanos = durations.parse(value)
@@ -473,7 +499,13 @@ class Walker:
             self.add(path, "cel", f"`{where}`: {message}")
 
     def _list_check(
-        self, value: list[Any], kind: str, check: list[Any], message: str, path: KeyPath, where: str
+        self,
+        value: list[Any],
+        kind: str,
+        check: list[Any],
+        message: str,
+        path: KeyPath,
+        where: _Where,
     ) -> None:
         if kind == "empty":
             if value:
@@ -495,8 +527,32 @@ class Walker:
             ]
             if len(matching) > 1:
                 self.add((*path, matching[1]), "cel", f"`{where}`: {message}")
+        elif kind == "each_forbids":
+            _, field, values, forbidden = check[:4]
+            for index, item in enumerate(value):
+                if (
+                    isinstance(item, dict)
+                    and item.get(field) in values
+                    and item.get(forbidden) not in (None, "")
+                ):
+                    self.add((*path, index, forbidden), "cel", f"`{where}[{index}]`: {message}")
         elif kind == "star_alone" and "*" in value and len(value) > 1:
             self.add(path, "cel", f"`{where}`: {message}")
+
+
+class _Where:
+    """The dotted path, computed only when a message needs it (most checks pass)."""
+
+    __slots__ = ("_path", "_text")
+
+    def __init__(self, path: KeyPath) -> None:
+        self._path = path
+        self._text: str | None = None
+
+    def __format__(self, spec: str) -> str:
+        if self._text is None:
+            self._text = dotted(self._path)
+        return self._text
 
 
 def _key_ok(kind: str, check: list[Any], name: str) -> bool:

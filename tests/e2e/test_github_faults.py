@@ -149,3 +149,49 @@ def test_a_second_server_on_the_same_sqlite_file_is_refused_with_one_line(fake_s
     first.kill()  # the lock dies with the process: a restart is not refused
     first.start()
     assert first.process.poll() is None
+
+
+def test_a_check_whose_every_update_failed_is_concluded_once_github_answers(fake_server, footgun):
+    """Every check-run update fails: the review gives up, and so does its attempt to conclude
+    the check. The check must not stay `in_progress` for ever: a later sweep concludes it with
+    the reason once GitHub answers again."""
+    ref = seed(fake_server, "acme/unconcluded")
+    path = rf"/repos/{ref.repo}/check-runs/\d+"
+    fake_server.call(lambda fake: fake.fail("PATCH", path, 502, times=10_000))
+    app = footgun(FOOTGUN_JOB_MAX_ATTEMPTS="1", FOOTGUN_CHECK_SWEEP_INTERVAL="1")
+    app.start()
+    response = app.deliver(
+        "pull_request",
+        pull_request_event(ref, "pull_request.opened", "2026-03-02T10:00:00Z"),
+        "unconcluded-opened",
+    )
+    assert response.status_code == 202
+    assert [j["status"] for j in app.wait_for_drained_queue()] == ["failed"]
+    wait_until(
+        lambda: (
+            app.query("SELECT attempts FROM unconcluded_checks")[0][0] >= 1
+            if app.query("SELECT attempts FROM unconcluded_checks")
+            else False
+        ),
+        "the sweep to try while GitHub still fails",
+        20,
+        details=app.logs,
+    )
+    [run] = _state(fake_server, ref)["runs"]
+    assert run["status"] == "in_progress"
+
+    fake_server.call(lambda fake: fake.faults.clear())  # GitHub answers again
+
+    def concluded():
+        [run] = _state(fake_server, ref)["runs"]
+        return run if run["status"] == "completed" else None
+
+    run = wait_until(concluded, "the sweep to conclude the check", 30, details=app.logs)
+    assert run["conclusion"] == "failure"
+    assert run["output"]["title"] == "The review could not run"
+    assert "GitHub answered 502" in run["output"]["summary"]
+    assert "/footgun recheck" in run["output"]["summary"]
+    wait_until(
+        lambda: not app.query("SELECT id FROM unconcluded_checks"), "the row to be deleted", 10
+    )
+    assert len(_state(fake_server, ref)["runs"]) == 1

@@ -23,6 +23,9 @@ from tests.fakegithub.state import LoggedRequest, Pull, Repo, State, Token
 
 DOCS = "https://docs.github.com/rest"
 MAX_SUMMARY = 65535
+MAX_BODY = 65536
+"""Characters GitHub accepts in a comment, review, review comment or issue body (422 above)."""
+MAX_TITLE = 256
 MAX_ANNOTATIONS = 50
 DIFF_MAX_FILES = 300
 DIFF_MAX_LINES = 20_000
@@ -655,6 +658,23 @@ def list_check_runs_for_ref(call: Call) -> Any:
 # -- reviews and review comments ----------------------------------------------------------------
 
 
+def _fits(resource: str, body: Any) -> None:
+    """422 for a body over GitHub's limit, answered as GitHub answers it."""
+    if isinstance(body, str) and len(body) > MAX_BODY:
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [
+                {
+                    "resource": resource,
+                    "code": "unprocessable",
+                    "field": "data",
+                    "message": f"Body is too long (maximum is {MAX_BODY} characters)",
+                }
+            ],
+        )
+
+
 def _comment_json(comment: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in comment.items() if not k.startswith("_")}
 
@@ -667,6 +687,7 @@ def _new_review_comment(
     path = item.get("path")
     if "body" not in item or path is None:
         raise ApiError(422, "Unprocessable Entity", ['"path", "body" weren\'t supplied.'])
+    _fits("PullRequestReviewComment", item["body"])
     if path not in changes:
         raise ApiError(422, "Unprocessable Entity", ["Path could not be resolved"])
     subject = item.get("subject_type", "line")
@@ -721,6 +742,7 @@ def create_review(call: Call) -> Any:
         raise ApiError(
             422, "Unprocessable Entity", ["Body is required for comment or request changes events"]
         )
+    _fits("PullRequestReview", call.body.get("body"))
     commit_id = call.body.get("commit_id") or pull.head_sha
     review_id = call.fake.next_id()
     comments = [
@@ -822,6 +844,7 @@ def update_review_comment(call: Call) -> Any:
     comment = _review_comment(call)
     if "body" not in call.body:
         raise ApiError(422, "Unprocessable Entity", ['"body" wasn\'t supplied.'])
+    _fits("PullRequestReviewComment", call.body["body"])
     comment["body"] = call.body["body"]
     comment["updated_at"] = _iso(call.fake.now())
     return _comment_json(comment)
@@ -855,6 +878,7 @@ def create_issue_comment(call: Call) -> Any:
     number, repo = _issue_number(call), call.repo.full_name
     if "body" not in call.body:
         raise ApiError(422, 'Invalid request.\n\n"body" wasn\'t supplied.')
+    _fits("IssueComment", call.body["body"])
     comment_id = call.fake.next_id()
     comment = {
         "id": comment_id,
@@ -875,6 +899,7 @@ def update_issue_comment(call: Call) -> Any:
     comment = call.fake.issue_comments.get(int(call.params["comment_id"]))
     if comment is None or comment["_repo"] != call.repo.full_name:
         raise ApiError(404, "Not Found")
+    _fits("IssueComment", call.body.get("body"))
     comment["body"] = call.body.get("body", comment["body"])
     return _comment_json(comment)
 
@@ -938,6 +963,20 @@ def create_issue(call: Call) -> Any:
             "Validation Failed",
             [{"resource": "Issue", "field": "title", "code": "missing_field"}],
         )
+    if len(call.body["title"]) > MAX_TITLE:
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [
+                {
+                    "resource": "Issue",
+                    "code": "custom",
+                    "field": "title",
+                    "message": f"title is too long (maximum is {MAX_TITLE} characters)",
+                }
+            ],
+        )
+    _fits("Issue", call.body.get("body"))
     assignees = list(call.body.get("assignees") or [])
     for login in assignees:
         if repo.permissions.get(login, "none") == "none":

@@ -14,6 +14,7 @@ def to_json(report: Report) -> str:
         "version": 1,
         "findings": [f.to_json() for f in report.findings],
         "skipped": [s.to_json() for s in report.skipped],
+        "notes": list(report.notes),
         "counts": report.counts,
     }
     return json.dumps(document, indent=2) + "\n"

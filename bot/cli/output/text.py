@@ -42,12 +42,17 @@ def to_text(report: Report, color: bool = False, compared: bool = False) -> str:
             if f.waived:
                 flags.append(paint("dim", f"waived{_until(f)}"))
             suffix = f"  ({', '.join(flags)})" if flags else ""
-            lines.append(f"  {where} {severity}  {f.message}  [{f.rule}]{suffix}")
+            target = f" (in {f.target})" if f.target else ""
+            lines.append(f"  {where} {severity}  {f.message}  [{f.rule}]{target}{suffix}")
         lines.append("")
     if report.skipped:
         lines.append(paint("path", "Skipped files"))
         for skipped in report.skipped:
             lines.append(f"  {skipped.path}: {skipped.reason}")
+        lines.append("")
+    for note in report.notes:
+        lines.append(paint("dim", f"Note: {note}"))
+    if report.notes:
         lines.append("")
     lines.append(summary(report, compared))
     return "\n".join(lines) + "\n"

@@ -1,0 +1,310 @@
+"""The render stage's entry point: a snapshot and the config in, a `Revision` out.
+
+`render_revision` finds the kustomization roots (`render.kustomize`), builds each one whose
+inputs it has not built before (the build cache is keyed by the content of every input, so an
+unchanged root costs a dictionary lookup, at base and at head alike), turns the output into
+resources with their target and origin, and hands every file no root reads to the rules as a
+plain file. Roots that cannot be built become `render-failed` findings or skipped targets with a
+reason; nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from render.build import INSTALL_HINT, Builder, KustomizeTool
+from render.kustomize import Root, Snapshot, consumed, find_kustomizations, plan_roots
+from render.sourcemap import KustomizeOrigin, ParsedPatch
+from rules.core.config import Config
+from rules.core.document import Document
+from rules.core.loader import (
+    ParseCache,
+    ParsedFile,
+    Placement,
+    SourceFile,
+    parse_file,
+    resources_of,
+)
+from rules.core.model import Resource, Skipped
+from rules.core.targets import RenderFailure, Revision
+
+ORIGIN = "config.kubernetes.io/origin"
+BuildCache = MutableMapping[str, tuple[str | None, str | None]]
+"""Build key (the content of a root's inputs and the tool's version) -> (output, error)."""
+Reader = Callable[[list[SourceFile]], None]
+"""Fills in `data` (and `key`, if missing) of the files given, which the snapshot listed unread."""
+
+
+@dataclass(slots=True)
+class RenderStats:
+    """What a render did: for benchmarks and logs."""
+
+    roots: int = 0
+    built: int = 0
+    cached: int = 0
+
+
+def render_revision(
+    files: Iterable[SourceFile],
+    config: Config,
+    *,
+    builder: Builder | None = None,
+    read: Reader | None = None,
+    cache: BuildCache | None = None,
+    parse_cache: ParseCache | None = None,
+    stats: RenderStats | None = None,
+    within: Callable[[str], bool] | None = None,
+) -> Revision:
+    """What the snapshot `files` deploys. `files` lists every file of the revision (not only
+    YAML: a build may read `.json` patches or generator files); those whose `data` is empty are
+    read with `read` only when a build needs them. With `within`, only the roots and plain files
+    whose path it accepts are analysed (`footgun check overlays/prod`); every file of the
+    snapshot may still be read by a build."""
+    by_path = {f.path: f for f in files}
+    inside = within or (lambda path: True)
+    yaml_files = [f for f in by_path.values() if config.wants(f.path) and inside(f.path)]
+    if config.render.kustomize == "off":
+        return Revision(plain=yaml_files)
+    kustomization_files = [f for f in by_path.values() if _is_kustomization(f.path)]
+    if not kustomization_files:
+        return Revision(plain=yaml_files)
+    _fill([f for f in kustomization_files if not f.data], read)
+    snapshot = Snapshot({p: f.data for p, f in by_path.items()})
+    kustomizations = find_kustomizations(
+        [f.path for f in kustomization_files], {f.path: f.data for f in kustomization_files}
+    )
+    every_root = plan_roots(snapshot, kustomizations)
+    reads = consumed(every_root)
+    roots = [r for r in every_root if inside(r.kustomization.path)]
+    revision = Revision(plain=[f for f in yaml_files if f.path not in reads])
+    builder = builder or KustomizeTool()
+    stats = stats if stats is not None else RenderStats()
+    stats.roots += len(roots)
+    buildable = []
+    for root in roots:
+        if root.problem is not None:
+            if root.problem.skip:
+                revision.skipped.append(
+                    Skipped(root.name, f"Kustomize target: {root.problem.message}")
+                )
+            else:
+                revision.failures.append(
+                    RenderFailure(
+                        root.name, root.problem.path, root.problem.line, root.problem.message
+                    )
+                )
+        else:
+            buildable.append(root)
+    if not buildable:
+        return revision
+    if builder.version is None:
+        for root in buildable:
+            revision.skipped.append(
+                Skipped(
+                    root.name, f"Kustomize target: no kubectl or kustomize on PATH; {INSTALL_HINT}"
+                )
+            )
+        return revision
+    keys = {root.folder: _build_key(root, by_path, builder.version, read) for root in buildable}
+    cache = cache if cache is not None else {}
+    todo = [root for root in buildable if keys[root.folder] not in cache]
+    stats.cached += len(buildable) - len(todo)
+    stats.built += len(todo)
+    if todo:
+        _fill([by_path[p] for root in todo for p in root.inputs if not by_path[p].data], read)
+        with ThreadPoolExecutor(max_workers=max(1, min(len(todo), _cores()))) as pool:
+            results = pool.map(
+                lambda root: builder.build(root.folder, {p: by_path[p].data for p in root.inputs}),
+                todo,
+            )
+            for root, result in zip(todo, results, strict=True):
+                cache[keys[root.folder]] = (result.output, result.error)
+    for root in buildable:
+        output, error = cache[keys[root.folder]]
+        revision.targets.append(root.name)
+        revision.build_keys.append(keys[root.folder])
+        if error is not None or output is None:
+            path, line = _where(error or "", root, by_path)
+            revision.failures.append(
+                RenderFailure(root.name, path, line, error or "the build failed")
+            )
+            continue
+        _add_resources(
+            revision, root, output, keys[root.folder], by_path, config, parse_cache, read
+        )
+    return revision
+
+
+def _is_kustomization(path: str) -> bool:
+    return path.rpartition("/")[2] in ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def _fill(files: list[SourceFile], read: Reader | None) -> None:
+    if files and read is not None:
+        read(files)
+    for source in files:
+        if source.key is None and source.data:
+            data = source.data.encode() if isinstance(source.data, str) else source.data
+            source.key = hashlib.sha256(data).hexdigest()
+
+
+def _build_key(
+    root: Root, by_path: Mapping[str, SourceFile], version: str, read: Reader | None
+) -> str:
+    _fill([by_path[p] for p in root.inputs if by_path[p].key is None], read)
+    digest = hashlib.sha256(f"{version}\0{root.folder}".encode())
+    for path in root.inputs:
+        digest.update(f"\0{path}\0{by_path[path].key}".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _where(error: str, root: Root, by_path: Mapping[str, SourceFile]) -> tuple[str, int]:
+    """The file a tool's error names (the first input mentioned), else the root's kustomization."""
+    for path in sorted(root.inputs, key=len, reverse=True):
+        relative = posixpath.relpath(path, root.folder or ".")
+        if path in error or f"'{relative}'" in error:
+            return path, 1
+    return root.kustomization.path, 1
+
+
+def _add_resources(
+    revision: Revision,
+    root: Root,
+    output: str,
+    key: str,
+    by_path: Mapping[str, SourceFile],
+    config: Config,
+    parse_cache: ParseCache | None,
+    read: Reader | None,
+) -> None:
+    parsed = _parsed(f"build-{key}", root.kustomization.path, output, parse_cache)
+    if parsed.skipped:
+        revision.failures.append(
+            RenderFailure(
+                root.name,
+                root.kustomization.path,
+                1,
+                f"its output cannot be read: {parsed.skipped}",
+            )
+        )
+        return
+    placement = Placement(config, root.name, config.namespace_for(root.kustomization.path))
+    patches = [ParsedPatch.of(p) for p in reversed(root.patches)]
+    bases: dict[str, list[Document]] = {}
+    for document in parsed.documents:
+        for resource in resources_of(document, placement):
+            source = _origin_path(resource, root)
+            if source is None or source not in by_path:
+                source = root.kustomization.path
+            resource.path = source
+            if source not in bases:
+                bases[source] = _documents(by_path[source], parse_cache, read)
+            original = _base_document(bases[source], resource)
+            original_name = _name(original.body) if original is not None else None
+            resource.origin = KustomizeOrigin(
+                resource.body,
+                original,
+                source,
+                [p for p in patches if p.targets(resource.kind, resource.name, original_name)],
+            )
+            revision.rendered.append(resource)
+
+
+def _parsed(key: str, path: str, text: str, cache: ParseCache | None) -> ParsedFile:
+    if cache is not None:
+        found = cache.get(key)
+        if found is not None:
+            return found
+    parsed = parse_file(path, text)
+    if cache is not None:
+        cache[key] = parsed
+    return parsed
+
+
+def _origin_path(resource: Resource, root: Root) -> str | None:
+    """The repository path Kustomize's origin annotation names (the annotation is removed:
+    the tool added it, the repository did not)."""
+    metadata = resource.body.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if not isinstance(annotations, dict) or ORIGIN not in annotations:
+        return None
+    annotations = dict(annotations)
+    written = annotations.pop(ORIGIN)
+    assert isinstance(metadata, dict)
+    metadata = dict(metadata)
+    if annotations:
+        metadata["annotations"] = annotations
+    else:
+        metadata.pop("annotations", None)
+    resource.body = {**resource.body, "metadata": metadata}
+    origin = _origin_fields(written) if isinstance(written, str) else {}
+    path = origin.get("path") or origin.get("configuredIn")
+    if not isinstance(path, str) or origin.get("repo"):
+        return None
+    joined = (
+        posixpath.normpath(posixpath.join(root.folder, path))
+        if root.folder
+        else posixpath.normpath(path)
+    )
+    return None if joined.startswith("..") else joined
+
+
+def _origin_fields(written: str) -> dict[str, str]:
+    """The top-level `key: value` lines of Kustomize's origin annotation (`path`, `repo`,
+    `ref`, `configuredIn`): read by hand, since a YAML parse per resource costs more than the
+    rest of the render of a cached build."""
+    fields = {}
+    for line in written.splitlines():
+        if line[:1] in (" ", "\t", "-", "#") or ":" not in line:
+            continue
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip().strip("'\"")
+    return fields
+
+
+def _documents(source: SourceFile, cache: ParseCache | None, read: Reader | None) -> list[Document]:
+    key = f"source-{source.key}" if source.key else None
+    if cache is not None and key is not None and key in cache:
+        return cache[key].documents
+    if not source.data:
+        _fill([source], read)
+    if not source.data:
+        return []
+    key = f"source-{source.key}" if source.key else None
+    parsed = parse_file(source.path, source.data)
+    if cache is not None and key is not None:
+        cache[key] = parsed
+    return parsed.documents
+
+
+def _name(body: Any) -> str | None:
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _base_document(documents: list[Document], resource: Resource) -> Document | None:
+    """The document of the base file that `resource` was built from: same kind, and the same
+    name or one that a name prefix or suffix turned into the built name."""
+    same_kind = [
+        d for d in documents if isinstance(d.body, dict) and d.body.get("kind") == resource.kind
+    ]
+    for document in same_kind:
+        if _name(document.body) == resource.name:
+            return document
+    affixed = [d for d in same_kind if (n := _name(d.body)) and n in resource.name]
+    if affixed:
+        return max(affixed, key=lambda d: len(_name(d.body) or ""))
+    return same_kind[0] if len(same_kind) == 1 else None
