@@ -54,10 +54,10 @@ def test_the_summary_puts_files_with_new_errors_first():
     text = to_summary(report, compared=True, link=link)
     order = [line for line in text.splitlines() if line.startswith("### ")]
     assert [line.split("]")[0] for line in order] == [
-        "### [mesh/vs00003\\.yaml",
-        "### [mesh/vs00002\\.yaml",
-        "### [mesh/vs00001\\.yaml",
-        "### [mesh/vs00004\\.yaml",
+        "### [mesh/vs00003.yaml",
+        "### [mesh/vs00002.yaml",
+        "### [mesh/vs00001.yaml",
+        "### [mesh/vs00004.yaml",
     ]
     assert "**1 new error, 1 new warning** in this change (1 already at base, 1 waived)." in text
 
