@@ -158,7 +158,7 @@ def test_pull_request_with_a_fault_added(job):
     assert "**1 new error, 0 new warnings** in this change (1 already at base)." in summary
     link = f"https://github.com/{REPO}/blob/{job.merge_sha}/mesh/vs.yaml"
     # The file with the new error comes first, its finding linked to its line.
-    assert summary.index(f"### [mesh/vs.yaml]({link})") < summary.index("mesh/old.yaml")
+    assert summary.index(f"### [mesh/vs.yaml]({link})") < summary.index("### [mesh/old.yaml]")
     assert f"- :x: [line 10]({link}#L10) `fault-injection`" in summary
     assert "_(new)_" in summary and "_(already at base)_" in summary
 
@@ -264,3 +264,18 @@ def test_pull_request_content_cannot_write_markdown_into_the_summary(job):
     assert "@acme/admins" not in summary and "[x](y)" not in summary
     assert "<img" not in summary.replace("\\<img", "")
     assert "@\u200bacme/admins \\<img src=x\\> \\[x\\](y)" in summary
+
+
+def test_the_config_input_is_read_at_the_base_commit(job):
+    """A pull request that switches the rule off in the config it is judged by changes
+    nothing: the file is read as the base commit holds it."""
+    switched_off = "rules:\n  fault-injection: off\n"
+    event = job.pull_request(
+        {**base_files(), "ci/footgun.yml": only("fault-injection")},
+        {"mesh/vs.yaml": FAULTY, "ci/footgun.yml": switched_off},
+    )
+    runner = job.runner("pull_request", event, job.merge_sha)
+    run = runner.run({"config": "ci/footgun.yml"})
+    assert run.outputs["new-errors"] == "1" and run.code == 1
+    missing = runner.run({"config": "ci/new.yml"})
+    assert "The config file `ci/new.yml` is not in the base commit" in missing.summary

@@ -21,7 +21,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -56,7 +56,6 @@ class Runner:
     fail_on: str
     sarif: bool
     sarif_category: str
-    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_environment(cls, env: dict[str, str] | None = None) -> Runner:
@@ -126,6 +125,31 @@ def base_of(pull: dict[str, Any]) -> str:
             "default) so that footgun diff can read it"
         ) from None
     return sha
+
+
+def config_at_base(path: str | None, base: str, temp: str) -> tuple[str | None, list[str]]:
+    """The `config` input as the pull request's base commit holds it (a file in RUNNER_TEMP),
+    and what to tell the reader. A pull request must not choose the config that judges it, so
+    the file is never read from the checkout; where the base has none, the base's
+    `.github/footgun.yml` (or the defaults) applies, as without the input."""
+    from bot.cli import sources
+
+    if not path:
+        return None, []
+    name = os.path.normpath(path).replace(os.sep, "/")
+    if name.startswith("../") or name.startswith("/"):
+        raise ActionError(f"config: '{path}' is outside the repository")
+    try:
+        data = sources.git_output(["show", f"{base}:{name}"])
+    except sources.SourceError:
+        return None, [
+            f"The config file `{name}` is not in the base commit {base[:7]}, so the base's "
+            "`.github/footgun.yml` (or the defaults) judged the change: a pull request cannot "
+            "choose its own config."
+        ]
+    copy = os.path.join(temp, "footgun-base-config.yml")
+    Path(copy).write_bytes(data)
+    return copy, []
 
 
 def wanted_paths(paths: list[str]) -> Callable[[str], bool] | None:
@@ -223,13 +247,14 @@ def run(runner: Runner, check: CheckReport, diff: DiffReport, write: Callable[[s
 
         base = base_of(pull)
         head = sources.resolve("HEAD")
-        report = diff(base, head, runner.config, wanted_paths(runner.paths))
+        config, notes = config_at_base(runner.config, base, runner.temp)
+        report = diff(base, head, config, wanted_paths(runner.paths))
         head_paths = {f.path for f in sources.from_git(head)}
 
         def link(path: str, line: int | None) -> str | None:
             return runner.link(head if path in head_paths else base, path, line)
 
-        notes = [f"Findings of this change against its base {base[:7]} (`footgun diff`)."]
+        notes.insert(0, f"Findings of this change against its base {base[:7]} (`footgun diff`).")
     else:
         report = check(runner.paths, runner.config)
         sha = runner.sha
@@ -257,7 +282,7 @@ def run(runner: Runner, check: CheckReport, diff: DiffReport, write: Callable[[s
             report,
             compared,
             link,
-            notes=[*notes, *runner.notes],
+            notes=notes,
             limit=summary_budget(runner.summary_file),
         ),
     )

@@ -381,8 +381,8 @@ def run_review(args: argparse.Namespace) -> int:
     try:
         return review.run(
             dict(os.environ),
-            lambda base, head, wanted: diff_report(
-                base, head, args.config, cache, not args.no_cache, wanted
+            lambda base, head, config, wanted: diff_report(
+                base, head, args.config or config, cache, not args.no_cache, wanted
             ),
             sys.stdout.write,
         )

@@ -36,8 +36,8 @@ PERMISSIONS_HINT = (
     "write in the repository's Actions settings)"
 )
 
-DiffReport = Callable[[str, str, Callable[[str], bool] | None], "Report"]
-"""`footgun diff`'s analysis of (base, head, which paths), passed in by the CLI."""
+DiffReport = Callable[[str, str, str | None, Callable[[str], bool] | None], "Report"]
+"""`footgun diff`'s analysis of (base, head, config file, which paths), passed in by the CLI."""
 
 
 @dataclass(frozen=True)
@@ -158,8 +158,14 @@ def run(env: dict[str, str], diff: DiffReport, write: Callable[[str], Any]) -> i
     pull = pull_from_event(event)
     base = in_checkout(pull.base_sha, "base")
     head = in_checkout(pull.head_sha, "head")
-    # The `paths` input of the action narrows the review as it narrows the analysis step.
-    report = diff(base, head, action.wanted_paths(env.get("FOOTGUN_PATHS", "").split() or ["."]))
+    # The action's `config` and `paths` inputs judge the review as they judge the analysis.
+    config, _ = action.config_at_base(
+        env.get("FOOTGUN_CONFIG", "").strip() or None,
+        base,
+        env.get("RUNNER_TEMP") or "/tmp",  # noqa: S108
+    )
+    wanted = action.wanted_paths(env.get("FOOTGUN_PATHS", "").split() or ["."])
+    report = diff(base, head, config, wanted)
     failing = 1 if report.failing(new_only=True) else 0
     server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
     repo_url = (((event.get("pull_request") or {}).get("base") or {}).get("repo") or {}).get(
