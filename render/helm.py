@@ -46,7 +46,13 @@ MAX_OUTPUT = 16 * 1024 * 1024
 INSTALL_HINT = "Helm support is not installed (pip install 'istio-footgun-bot[helm]')"
 _WORKER = Path(__file__).with_name("helm_worker.py")
 _START_LIMIT = 30.0
-_ERROR_AT = re.compile(r"\((?P<template>[^():\s]+):(?P<line>\d+)(?::(?P<column>\d+))?\)")
+STOPPED = "stopped"
+"""A render the chart stopped itself, with `fail` or `required`: it asks for values."""
+_ERROR_AT = re.compile(
+    r"\((?P<template>[^():\s]+):(?P<line>\d+)(?::(?P<column>\d+))?\)"
+    # Go's own template errors (a nil pointer, a bad call) start `[template: ]NAME:LINE:COL`
+    r"|^(?:template: )?(?P<template2>[^():\s]+):(?P<line2>\d+):(?P<column2>\d+)"
+)
 _STARTED_AT = re.compile(r"started at (?P<template>[^():\s]+):(?P<line>\d+)")
 
 
@@ -91,19 +97,23 @@ def failure_from_error(kind: str, message: str) -> RenderFailure:
     """A Helm error message as a failure: the first `(template:line:col)` names the place, and
     the message keeps what Helm said after it (Helm repeats the place at the front)."""
     text = " ".join(message.split())
+    if kind == "render" and "execution error at (" in text:
+        kind = STOPPED  # the chart's own `fail` or `required`, not a broken template
     match = _ERROR_AT.search(text)
     if match is None:
         return RenderFailure(kind, _shorten(text))
-    column = match["column"]
+    template = match["template"] or match["template2"]
+    line = match["line"] or match["line2"]
+    column = match["column"] or match["column2"]
     said = text[match.end() :].lstrip(": ") or text
     started = _STARTED_AT.search(said)  # an unclosed action: Go names the line it opened on
-    if started is not None and started["template"] == match["template"]:
+    if started is not None and started["template"] == template:
         return RenderFailure(kind, _shorten(said), started["template"], int(started["line"]))
     return RenderFailure(
         kind,
         _shorten(said),
-        match["template"],
-        int(match["line"]),
+        template,
+        int(line),
         int(column) if column else None,
     )
 

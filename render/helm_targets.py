@@ -39,7 +39,7 @@ from rules.core.model import Skipped
 from rules.core.targets import CHART_API, CHART_KIND, RenderFailure, Revision
 
 RenderCache = MutableMapping[str, dict[str, Any]]
-_CACHE_FORMAT = "helm-1"
+_CACHE_FORMAT = "helm-2"
 _SEPARATOR = re.compile(r"^---(?=[ \t]|$)", re.M)
 
 
@@ -149,6 +149,15 @@ def _config_set(chart: Chart, spec: ChartSpec, files: Mapping[str, bytes]) -> Va
     return values
 
 
+_DECORATION = re.compile(r"[\u2500-\u259f\u2600-\u27bf\ufe0f]+")
+
+
+def _plain(message: str, limit: int = 200) -> str:
+    """A chart's own error message without its banner (box drawing, emoji), on one line."""
+    text = " ".join(_DECORATION.sub(" ", message).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def target_name(chart: Chart, values: ValuesSet) -> str:
     where = chart.path or "."
     return f"{where} ({values.label})" if values.label else where
@@ -193,6 +202,18 @@ def _render(
         kind, message, template, line = answer["failure"]
         if kind == "engine":  # Helm could not run at all: not the chart's fault
             target.skipped.append((chart.path or ".", f"Helm chart: {message}"))
+            return target
+        if kind == helm.STOPPED and not values.merged():
+            # The chart asks for values and the repository names none for it: it is deployed
+            # with values held elsewhere (an installer, `--set`), not broken.
+            target.skipped.append(
+                (
+                    chart.path or ".",
+                    f"Helm chart: it needs values this repository does not give it "
+                    f"({_plain(message)}); "
+                    "name the values it is deployed with in render.charts to analyse it",
+                )
+            )
             return target
         source = chart.template_source(template) if template else None
         path = source[0] if source else _chart_file(chart)
@@ -267,7 +288,9 @@ def add_to(revision: Revision, outcome: HelmOutcome, config: Config) -> None:
     line Helm gave), each chart not rendered a skipped entry with the reason."""
     revision.skipped.extend(Skipped(path, reason) for path, reason in outcome.skipped)
     for target in outcome.targets:
-        revision.skipped.extend(Skipped(path, reason) for path, reason in target.skipped)
+        for path, reason in target.skipped:  # two values sets may skip a chart for one reason
+            if Skipped(path, reason) not in revision.skipped:
+                revision.skipped.append(Skipped(path, reason))
         revision.targets.append(target.name)
         if target.key is not None:
             revision.build_keys.append(target.key)

@@ -42,10 +42,10 @@ def test_renders_values_release_and_namespace(engine):
     assert result == Rendered({"demo/templates/t.yaml": "n: 5\nr: reviews\nns: bookinfo\n"})
 
 
-def test_fail_is_a_failure_at_the_template_line(engine):
+def test_fail_is_the_chart_stopping_itself_at_the_template_line(engine):
     result = render(engine, b'a: 1\n{{ fail "chaos needs a target" }}\n')
     assert isinstance(result, RenderFailure)
-    assert (result.kind, result.template, result.line) == ("render", "demo/templates/t.yaml", 2)
+    assert (result.kind, result.template, result.line) == ("stopped", "demo/templates/t.yaml", 2)
     assert "chaos needs a target" in result.message
 
 
@@ -122,7 +122,21 @@ def test_helm_error_text_becomes_a_place_and_a_message():
         "render",
         "execution error at (demo/templates/vs.yaml:12:8): \n  route needs a host\n",
     )
-    assert failure == RenderFailure("render", "route needs a host", "demo/templates/vs.yaml", 12, 8)
+    # `fail` and `required` are Helm's "execution error": the chart asks for values
+    assert failure == RenderFailure(
+        "stopped", "route needs a host", "demo/templates/vs.yaml", 12, 8
+    )
+    broken = failure_from_error(
+        "render",
+        'demo/templates/vs.yaml:3:9 executing "demo/templates/vs.yaml" at <.Values.a.b>: '
+        "nil pointer evaluating interface {}.b",
+    )
+    assert (broken.kind, broken.template, broken.line, broken.column) == (
+        "render",
+        "demo/templates/vs.yaml",
+        3,
+        9,
+    )
     assert failure_from_error("load", "no Chart.yaml") == RenderFailure("load", "no Chart.yaml")
 
 

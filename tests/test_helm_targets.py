@@ -201,14 +201,35 @@ def test_a_flux_helm_release_takes_inline_values_and_its_target_namespace(engine
 
 
 def test_a_template_error_is_a_failure_at_the_template_line(engine):
-    files = repo(
-        {"charts/reviews/templates/bad.yaml": 'a: 1\n{{ required "set host" .Values.host }}\n'}
-    )
+    files = repo({"charts/reviews/templates/bad.yaml": "a: 1\nb: {{ .Values.host.name }}\n"})
     outcome = render_charts(files, engine)
     failure = target(outcome, "charts/reviews").failure
     assert failure is not None
     assert (failure.path, failure.line) == ("charts/reviews/templates/bad.yaml", 2)
-    assert "set host" in failure.message
+    assert "nil pointer" in failure.message
+
+
+REQUIRES_HOST = {"charts/reviews/templates/bad.yaml": 'a: {{ required "set host" .Values.host }}\n'}
+
+
+def test_a_chart_that_asks_for_values_the_repository_never_names_is_skipped_not_failed(engine):
+    """Installed with values held elsewhere (an installer script, `--set`): its own `required`
+    stopping the render with the chart's defaults is not a defect of the repository."""
+    outcome = render_charts(repo(REQUIRES_HOST), engine)
+    chart = target(outcome, "charts/reviews")
+    assert chart.failure is None and not chart.documents
+    [(path, reason)] = chart.skipped
+    assert path == "charts/reviews" and "set host" in reason and "render.charts" in reason
+
+
+def test_values_the_repository_names_that_still_miss_a_required_one_fail_the_render(engine):
+    files = repo({**REQUIRES_HOST, "charts/reviews/values-prod.yaml": "replicas: 3\n"})
+    outcome = render_charts(
+        files, engine, specs=[ChartSpec("charts/reviews", ["values-prod.yaml"])]
+    )
+    failure = target(outcome, "charts/reviews (values-prod.yaml)").failure
+    assert failure is not None and "set host" in failure.message
+    assert (failure.path, failure.line) == ("charts/reviews/templates/bad.yaml", 1)
 
 
 def test_a_library_chart_renders_nothing_and_is_not_a_failure(engine):
@@ -244,7 +265,7 @@ def test_vendored_subcharts_render_with_their_parent_and_missing_ones_are_skippe
 @pytest.mark.parametrize(
     ("template", "extra", "words"),
     [
-        (b'{{ fail "no" }}', {}, "no"),
+        (b"a: {{ .Values.no.such }}", {}, "nil pointer"),
         (b"{{ range until 1000000000000 }}x{{ end }}", {}, "Helm"),
         (b"a: 1\n", {"charts/h/Chart.yaml": b"name: [\n"}, "Chart.yaml"),
         (b"a: 1\n", {"charts/h/values.yaml": b"- a\n"}, "values.yaml"),
