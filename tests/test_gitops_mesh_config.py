@@ -149,3 +149,12 @@ def test_sail_revision_based_strategy_is_a_canary():
     strategy = "  updateStrategy:\n    type: RevisionBased\n"
     head, base = sail("v1.25.0", strategy), sail("v1.24.2", strategy)
     assert findings_of(UPGRADE, {"s.yaml": head}, {"s.yaml": base}) == []
+
+
+def test_a_sail_istio_is_cluster_scoped_whatever_namespace_a_kustomization_writes_on_it():
+    sail = SAIL.format(version="v1.24.2", strategy="", hold="false").replace(
+        "  name: default\n", "  name: default\n  namespace: kuadrant\n"
+    )
+    [finding] = findings_of("hold-application-until-proxy-starts", sail)
+    assert finding.resource.namespace is None
+    assert finding.message.startswith("Istio default:")

@@ -101,7 +101,9 @@ INSTALLER_KINDS: dict[str, frozenset[str]] = {
 }
 """What deploys or installs things: Argo CD and Flux (their targets and the istiod values they
 carry) and the Sail Operator's `Istio` (mesh config and version)."""
-CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "GatewayClass", "XMesh"})
+CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "GatewayClass", "XMesh", "Istio"})
+"""`Istio` is the Sail Operator's (sailoperator.io/v1, a cluster-scoped CRD): a kustomization
+`namespace:` written onto it means nothing, as the API server ignores it."""
 HELM_VALUES_KIND = "HelmValues"
 """Pseudo-kind for an istiod Helm values file: a plain mapping with a top-level `meshConfig`."""
 
