@@ -28,6 +28,7 @@ from render.build import INSTALL_HINT, Builder, KustomizeTool
 from render.gitops import uses
 from render.helm_targets import ChartEngine
 from render.kustomize import Root, Snapshot, consumed, find_kustomizations, plan_roots
+from render.native_build import NativeBuilder
 from render.sourcemap import KustomizeOrigin, ParsedPatch
 from rules.core.config import Config
 from rules.core.document import Document
@@ -168,7 +169,7 @@ def _render_kustomize(
     # (`footgun check base/` shows the base as the overlays that use it deploy it).
     roots = [r for r in every_root if any(inside(p) for p in (r.kustomization.path, *r.inputs))]
     revision = Revision(plain=[f for f in yaml_files if f.path not in reads])
-    builder = builder or KustomizeTool()
+    builder = builder or NativeBuilder(KustomizeTool())
     stats = stats if stats is not None else RenderStats()
     stats.roots += len(roots)
     buildable = []

@@ -280,6 +280,13 @@ _StrictLoader.yaml_implicit_resolvers = {
 }
 
 
+def load_documents(text: str) -> list[Any]:
+    """Every document of `text` (empty ones left out), read as `parse_file` reads a manifest:
+    duplicate keys are an error (`yaml.YAMLError`), timestamps stay strings. For the render
+    stage, which must see what a build tool sees, not only the manifests that matter here."""
+    return [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
+
+
 @dataclass(slots=True)
 class SourceFile:
     """A file to analyse. `key` identifies its content (a git blob SHA) for the parse cache."""
