@@ -12,6 +12,8 @@ read in sigs.k8s.io/kustomize `api/internal/target`, `api/filters`, `kyaml/yaml/
 
 - `resources`: local files (inside the kustomization's folder: the load restrictor) and local
   folders holding a kustomization (built first, recursively); no cycles, no resource twice.
+- `components`: folders holding a `Component`, applied in order after the resources: a
+  component's resources join the parent's, then its transformers run on all of them.
 - Transformers in Kustomize's order: `patches`, then `namespace`, then `labels`.
 - `patches` (path or inline): a strategic-merge patch is applied by its own id, or to every
   resource its `target` selects (group, version, kind, name, namespace: anchored regular
@@ -53,7 +55,16 @@ VERSION = "native-1"
 """Part of the build cache key: raise it whenever what this module prints changes."""
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN = "config.kubernetes.io/origin"
-_FIELDS = {"apiVersion", "kind", "metadata", "resources", "namespace", "patches", "labels"}
+_FIELDS = {
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "components",
+    "namespace",
+    "patches",
+    "labels",
+}
 _BUILD_FIELDS = {"buildMetadata"}
 _SELECTOR_FIELDS = {"group", "version", "kind", "name", "namespace"}
 _PLAIN_PATTERN = re.compile(r"^[A-Za-z0-9._\-*|()?+\[\]^$]*$")
@@ -226,7 +237,10 @@ class _Build:
 
     # -- a kustomization folder --------------------------------------------------------------
 
-    def kustomization(self, folder: str) -> list[_Resource]:
+    def kustomization(self, folder: str, into: list[_Resource] | None = None) -> list[_Resource]:
+        """The resources the kustomization in `folder` builds; with `into`, the folder is a
+        Component applied to the resources its parent has gathered so far (`into`, changed in
+        place): its resources join them, and its transformers run on all of them."""
         if folder in self._stack:
             raise Unsupported(f"a cycle through {folder}")
         path = self._kustomization_file(folder)
@@ -238,14 +252,20 @@ class _Build:
         unknown = set(data) - _FIELDS - _BUILD_FIELDS
         if unknown:
             raise Unsupported(f"{path} uses {', '.join(sorted(unknown))}")
-        if data.get("kind", "Kustomization") != "Kustomization":
-            raise Unsupported(f"{path} is a {data.get('kind')}")
+        expected = "Kustomization" if into is None else "Component"
+        if data.get("kind", "Kustomization") != expected:
+            raise Unsupported(f"{path} is a {data.get('kind')}, not a {expected}")
         metadata = data.get("buildMetadata")
         if metadata is not None and metadata != ["originAnnotations"]:
             raise Unsupported(f"{path} asks for build metadata {metadata!r}")
         self._stack.append(folder)
         try:
-            resources = self._resources(folder, _list(data.get("resources"), path))
+            resources = into if into is not None else []
+            self._resources(folder, _list(data.get("resources"), path), resources)
+            for component in _list(data.get("components"), path):
+                if not isinstance(component, str) or "://" in component:
+                    raise Unsupported(f"{path}: component {component!r}")
+                self.kustomization(_join(folder, component), into=resources)
             for patch in _list(data.get("patches"), path):
                 self._patch(folder, path, patch, resources)
             namespace = data.get("namespace")
@@ -277,9 +297,9 @@ class _Build:
                 raise Unsupported(f"{path} is not UTF-8") from None
         return data
 
-    def _resources(self, folder: str, entries: list[Any]) -> list[_Resource]:
-        resources: list[_Resource] = []
-        seen: set[tuple[str, str, str, str, str]] = set()
+    def _resources(self, folder: str, entries: list[Any], resources: list[_Resource]) -> None:
+        """Add the resources `entries` name to `resources` (an id may be added only once)."""
+        seen = {resource.id() for resource in resources}
         for entry in entries:
             if not isinstance(entry, str) or not entry or "://" in entry or entry.startswith("/"):
                 raise Unsupported(f"resource entry {entry!r}")
@@ -300,7 +320,6 @@ class _Build:
                     raise Unsupported(f"{'/'.join(key)} is added twice")
                 seen.add(key)
                 resources.append(resource)
-        return resources
 
     def _file(self, path: str) -> list[_Resource]:
         text = self._text(path)

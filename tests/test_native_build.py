@@ -238,6 +238,31 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
         },
         "top",
     ),
+    "a component adds resources and patches what its parent gathered": (
+        {
+            "base/kustomization.yaml": "resources: [vs.yaml]\n",
+            "base/vs.yaml": VS,
+            "chaos/kustomization.yaml": """\
+                apiVersion: kustomize.config.k8s.io/v1alpha1
+                kind: Component
+                resources: [dr.yaml]
+                patches:
+                - target: {kind: VirtualService}
+                  patch: |-
+                    - op: add
+                      path: /spec/http/0/fault
+                      value: {abort: {httpStatus: 500, percentage: {value: 5}}}
+            """,
+            "chaos/dr.yaml": (
+                "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+                "metadata: {name: reviews}\nspec: {host: reviews}\n"
+            ),
+            "prod/kustomization.yaml": (
+                "namespace: prod\nresources: [../base]\ncomponents: [../chaos]\n"
+            ),
+        },
+        "prod",
+    ),
 }
 
 DELEGATED: dict[str, tuple[str, dict[str, str]]] = {
