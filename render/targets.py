@@ -6,7 +6,8 @@ unchanged root costs a dictionary lookup, at base and at head alike), turns the 
 resources with their target and origin, and hands every file no root reads to the rules as a
 plain file. Roots that cannot be built become `render-failed` findings or skipped targets with a
 reason; nothing is silently dropped. A root that an Argo CD Application or a Flux Kustomization
-deploys takes its destination namespace (`gitops_namespaces`). Plain folders they deploy are placed where the rules load plain files
+deploys takes its destination namespace (`gitops_namespaces`; Flux's replaces the namespaces the
+build writes). Plain folders they deploy are placed where the rules load plain files
 (`rules.core.gitops`), which the `rendered_folders` of the revision tell apart from rendered ones.
 
 Helm charts are the second kind of target (`charts=`, see `render.helm_targets`): each chart once
@@ -31,7 +32,7 @@ from render.kustomize import Root, Snapshot, consumed, find_kustomizations, plan
 from render.sourcemap import KustomizeOrigin, ParsedPatch
 from rules.core.config import Config
 from rules.core.document import Document
-from rules.core.gitops import folder_sources
+from rules.core.gitops import FolderSource, folder_sources
 from rules.core.loader import (
     INSTALLER_KINDS,
     ParseCache,
@@ -336,23 +337,47 @@ def gitops_namespaces(
     config: Config,
     parse_cache: ParseCache | None,
 ) -> dict[str, tuple[str, bool]]:
-    """The namespace each folder is deployed to by the repository's Argo CD Applications and
-    Flux Kustomizations (`destination.namespace`, `targetNamespace`): the target's namespace
-    of a kustomization root in that folder (DESIGN, "Targets"), and whether it replaces the
-    namespaces the build writes (not yet). A folder deployed to two namespaces gets none here
-    (one build cannot stand for both)."""
+    """The namespace each kustomization root is deployed to by the repository's Argo CD
+    Applications and Flux Kustomizations (`destination.namespace`, `targetNamespace`), with
+    whether it overrides the namespaces the build writes (Flux: it is Kustomize's `namespace:`).
+    A Flux Kustomization on a folder without a kustomization file deploys the first
+    kustomization folders below it too (Flux generates one that includes them, see
+    `rules.core.gitops`). A root deployed to two namespaces gets none here (one build cannot
+    stand for both)."""
     resources, _ = load(files, Placement(config), parse_cache)
     if not any(r.kind in _GITOPS_KINDS.get(r.group, ()) for r in resources):
         return {}
-    found: dict[str, set[str | None]] = {}
+    kustomizations = {posixpath.dirname(p) for p in by_path if _is_kustomization(p)}
+    found: dict[str, set[tuple[str | None, bool]]] = {}
     for source in folder_sources(resources):
-        found.setdefault(source.path, set()).add(source.namespace)
+        for folder in _roots_of(source, kustomizations):
+            found.setdefault(folder, set()).add((source.namespace, source.flux))
     namespaces = {}
-    for path, names in found.items():
-        (name,) = names if len(names) == 1 else (None,)
-        if name is not None:
-            namespaces[path] = (name, False)
+    for folder, uses in found.items():
+        ((namespace, override),) = uses if len(uses) == 1 else ((None, False),)
+        if namespace is not None:
+            namespaces[folder] = (namespace, override)
     return namespaces
+
+
+def _roots_of(source: FolderSource, kustomizations: set[str]) -> list[str]:
+    """The kustomization folders a GitOps source builds: its own folder, or for Flux on a
+    plain folder the first kustomization folder down each branch below it."""
+    if source.path in kustomizations:
+        return [source.path]
+    if not source.flux:
+        return []
+    below = [k for k in kustomizations if not source.path or k.startswith(source.path + "/")]
+    return [k for k in below if not any(_between(source.path, other, k) for other in below)]
+
+
+def _between(top: str, folder: str, inner: str) -> bool:
+    """Whether `folder` lies strictly below `top` and strictly above `inner`."""
+    return (
+        folder != inner
+        and inner.startswith(folder + "/")
+        and (not top or folder.startswith(top + "/"))
+    )
 
 
 def _parsed(key: str, path: str, text: str, cache: ParseCache | None) -> ParsedFile:

@@ -4,14 +4,16 @@ files Argo CD or Flux would apply, once per Application that deploys them."""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 
 import pytest
 
+from render.targets import render_revision
 from rules.core.engine import context_of
 from rules.core.gitops import FolderSource
 from tests.cli_support import GitRepo, run_cli
-from tests.helpers import config, files, run
+from tests.helpers import config, files, render_run, run
 
 VS = """\
 apiVersion: networking.istio.io/v1
@@ -72,9 +74,12 @@ def with_namespace(text: str, namespace: str) -> str:
     return text.replace("  name: reviews\n", f"  name: reviews\n  namespace: {namespace}\n", 1)
 
 
-def placed(repo: dict[str, str]) -> dict[tuple[str, str], set[tuple[str | None, str | None]]]:
-    """(kind, path) -> {(namespace, target)} of every resource the rules see in `repo`."""
-    revision = files(repo)
+def placed(
+    repo: dict[str, str], rendered: bool = False
+) -> dict[tuple[str, str], set[tuple[str | None, str | None]]]:
+    """(kind, path) -> {(namespace, target)} of every resource the rules see in `repo` (with
+    `rendered`, through the render stage: kustomization roots built)."""
+    revision = render_revision(files(repo), config(), cache={}) if rendered else files(repo)
     out: dict[tuple[str, str], set[tuple[str | None, str | None]]] = {}
     for r in context_of(revision, config())[0].resources:
         out.setdefault((r.kind, r.path), set()).add((r.namespace, r.target))
@@ -314,3 +319,40 @@ def test_the_repository_root_as_source_path():
     assert root.applies("vs.yaml", set())
     assert not root.applies("apps/vs.yaml", set())
     assert source(path="", recurse=True).applies("apps/vs.yaml", set())
+
+
+needs_kustomize = pytest.mark.skipif(
+    shutil.which("kubectl") is None and shutil.which("kustomize") is None,
+    reason="kubectl or kustomize is needed to build kustomizations",
+)
+
+
+@needs_kustomize
+def test_beside_kustomize_roots_a_plain_folder_is_still_placed_and_flux_overrides_roots():
+    repo = {
+        # A root built with its own namespace; Flux's targetNamespace replaces it.
+        "apps/reviews/kustomization.yaml": "namespace: other\nresources: [svc.yaml]\n",
+        "apps/reviews/svc.yaml": SVC,
+        "apps/vs.yaml": VS,
+        "clusters/prod/apps.yaml": flux("apps", "./apps", "shop"),
+    }
+    report = render_run(repo)
+    where = placed(repo, rendered=True)
+    assert where[("VirtualService", "apps/vs.yaml")] == {("shop", "apps (Kustomization apps)")}
+    assert where[("Service", "apps/reviews/svc.yaml")] == {("shop", "apps/reviews")}
+    assert [f.message.split("'")[1] for f in report.findings if f.rule == "host-not-found"] == [
+        "ratings"
+    ]
+
+
+@needs_kustomize
+def test_flux_target_namespace_replaces_the_namespace_a_root_writes():
+    repo = {
+        "apps/reviews/kustomization.yaml": "resources: [svc.yaml, vs.yaml]\n",
+        "apps/reviews/svc.yaml": with_namespace(SVC, "other"),
+        "apps/reviews/vs.yaml": VS,
+        "clusters/prod/reviews.yaml": flux("reviews", "./apps/reviews", "shop"),
+    }
+    where = placed(repo, rendered=True)
+    assert where[("Service", "apps/reviews/svc.yaml")] == {("shop", "apps/reviews")}
+    assert where[("VirtualService", "apps/reviews/vs.yaml")] == {("shop", "apps/reviews")}
