@@ -348,15 +348,16 @@ def gitops_namespaces(
     if not any(r.kind in _GITOPS_KINDS.get(r.group, ()) for r in resources):
         return {}
     kustomizations = {posixpath.dirname(p) for p in by_path if _is_kustomization(p)}
-    found: dict[str, set[tuple[str | None, bool]]] = {}
+    found: dict[str, list[FolderSource]] = {}
     for source in folder_sources(resources):
         for folder in _roots_of(source, kustomizations):
-            found.setdefault(folder, set()).add((source.namespace, source.flux))
+            found.setdefault(folder, []).append(source)
     namespaces = {}
-    for folder, uses in found.items():
-        ((namespace, override),) = uses if len(uses) == 1 else ((None, False),)
-        if namespace is not None:
-            namespaces[folder] = (namespace, override)
+    for folder, sources in found.items():
+        names = {s.namespace for s in sources}
+        (name,) = names if len(names) == 1 else (None,)
+        if name is not None:
+            namespaces[folder] = (name, all(s.flux for s in sources))
     return namespaces
 
 
@@ -367,17 +368,17 @@ def _roots_of(source: FolderSource, kustomizations: set[str]) -> list[str]:
         return [source.path]
     if not source.flux:
         return []
-    below = [k for k in kustomizations if not source.path or k.startswith(source.path + "/")]
-    return [k for k in below if not any(_between(source.path, other, k) for other in below)]
-
-
-def _between(top: str, folder: str, inner: str) -> bool:
-    """Whether `folder` lies strictly below `top` and strictly above `inner`."""
-    return (
-        folder != inner
-        and inner.startswith(folder + "/")
-        and (not top or folder.startswith(top + "/"))
-    )
+    top = source.path
+    roots = []
+    for folder in kustomizations:
+        if top and not folder.startswith(top + "/"):
+            continue
+        parent = posixpath.dirname(folder)
+        while parent != top and parent not in kustomizations:
+            parent = posixpath.dirname(parent)
+        if parent == top:
+            roots.append(folder)
+    return sorted(roots)
 
 
 def _parsed(key: str, path: str, text: str, cache: ParseCache | None) -> ParsedFile:

@@ -333,6 +333,9 @@ def test_beside_kustomize_roots_a_plain_folder_is_still_placed_and_flux_override
         # A root built with its own namespace; Flux's targetNamespace replaces it.
         "apps/reviews/kustomization.yaml": "namespace: other\nresources: [svc.yaml]\n",
         "apps/reviews/svc.yaml": SVC,
+        # Below a kustomization folder Flux does not look: this root is not deployed by it.
+        "apps/reviews/extra/kustomization.yaml": "resources: [svc.yaml]\n",
+        "apps/reviews/extra/svc.yaml": SVC.replace("reviews", "extra"),
         "apps/vs.yaml": VS,
         "clusters/prod/apps.yaml": flux("apps", "./apps", "shop"),
     }
@@ -340,6 +343,7 @@ def test_beside_kustomize_roots_a_plain_folder_is_still_placed_and_flux_override
     where = placed(repo, rendered=True)
     assert where[("VirtualService", "apps/vs.yaml")] == {("shop", "apps (Kustomization apps)")}
     assert where[("Service", "apps/reviews/svc.yaml")] == {("shop", "apps/reviews")}
+    assert where[("Service", "apps/reviews/extra/svc.yaml")] == {(None, "apps/reviews/extra")}
     assert [f.message.split("'")[1] for f in report.findings if f.rule == "host-not-found"] == [
         "ratings"
     ]
