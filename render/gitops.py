@@ -11,6 +11,10 @@
   `{{key}}` / `{{.key}}` placeholders filled from the element.
 - Flux `Kustomization` (kustomize.toolkit.fluxcd.io): `spec.path` in this repository, namespace
   `spec.targetNamespace`.
+
+Which folders Applications and Flux Kustomizations deploy, and how (Argo CD's directory
+settings, Flux's generated kustomization), is read by `rules.core.gitops`, shared with the rules'
+placement of plain folders; this module adds what only rendering needs (values sets).
 - Flux `HelmRelease` (helm.toolkit.fluxcd.io) whose `spec.chart.spec.chart` is a path in this
   repository: `valuesFrom` (ConfigMaps held in the repository, as manifests or as a
   kustomization `configMapGenerator` beside the HelmRelease), then `spec.values`; the release
@@ -23,9 +27,7 @@ references. Repositories are not compared by URL: a path that exists here is tak
 
 from __future__ import annotations
 
-import json
 import posixpath
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,12 +37,20 @@ import yaml
 from render.charts import set_parameter, values_file_layer
 from render.helm_sourcemap import ValuesLayer
 from rules.core.document import Document, KeyPath
+from rules.core.gitops import (
+    ARGO_GROUP,
+    FolderSource,
+    application_sources,
+    applications,
+    folder_sources,
+)
+from rules.core.gitops import as_map as _map
+from rules.core.gitops import as_seq as _seq
+from rules.core.gitops import as_str as _str
+from rules.core.gitops import repo_path as _repo_path
 from rules.core.model import Resource
 
-ARGO_GROUP = "argoproj.io"
 HELM_RELEASE_GROUP = "helm.toolkit.fluxcd.io"
-FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
-_PLACEHOLDER = re.compile(r"\{\{\s*\.?([A-Za-z_][\w.-]*)\s*\}\}")
 
 
 @dataclass(slots=True)
@@ -55,48 +65,28 @@ class ChartUse:
     problems: list[tuple[str, int, str]] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class FolderUse:
-    """A folder (plain manifests or a kustomization) deployed by an Application or a Flux
-    Kustomization, with the namespace it is applied to."""
-
-    path: str
-    label: str
-    namespace: str | None
-
-
 def _group(resource: Resource) -> str:
     return resource.api_version.rpartition("/")[0]
 
 
 def uses(
     resources: list[Resource], files: Mapping[str, bytes], charts: set[str]
-) -> tuple[list[ChartUse], list[FolderUse]]:
+) -> tuple[list[ChartUse], list[FolderSource]]:
     """Every chart and folder of this repository that GitOps resources deploy."""
     chart_uses: list[ChartUse] = []
-    folder_uses: list[FolderUse] = []
-    folders = {posixpath.dirname(p) for p in files}
     for resource in resources:
         group = _group(resource)
-        if group == ARGO_GROUP and resource.kind == "Application":
-            _application(
-                resource, resource.body, (), files, charts, folders, chart_uses, folder_uses
-            )
-        elif group == ARGO_GROUP and resource.kind == "ApplicationSet":
-            for body in _application_set(resource):
-                at = ("spec", "template")
-                _application(resource, body, at, files, charts, folders, chart_uses, folder_uses)
-        elif group == FLUX_KUSTOMIZE_GROUP and resource.kind == "Kustomization":
-            path = _repo_path(resource.spec.get("path"))
-            if path is not None and _is_folder(path, folders):
-                namespace = resource.spec.get("targetNamespace")
-                folder_uses.append(
-                    FolderUse(path, f"Kustomization {resource.name}", _str(namespace))
-                )
+        if group == ARGO_GROUP and resource.kind in ("Application", "ApplicationSet"):
+            for body, at in applications(resource):
+                chart_uses.extend(_application(resource, body, at, files, charts))
         elif group == HELM_RELEASE_GROUP and resource.kind == "HelmRelease":
             use = _helm_release(resource, resources, files, charts)
             if use is not None:
                 chart_uses.append(use)
+    folders = {posixpath.dirname(p) for p in files}
+    folder_uses = [
+        s for s in folder_sources(resources) if s.path not in charts and _is_folder(s.path, folders)
+    ]
     return chart_uses, folder_uses
 
 
@@ -106,33 +96,19 @@ def _application(
     at: KeyPath,
     files: Mapping[str, bytes],
     charts: set[str],
-    folders: set[str],
-    chart_uses: list[ChartUse],
-    folder_uses: list[FolderUse],
-) -> None:
+) -> Iterator[ChartUse]:
     spec = _map(body.get("spec"))
     name = str(_map(body.get("metadata")).get("name") or resource.name)
     namespace = _str(_map(spec.get("destination")).get("namespace"))
-    sources: list[tuple[dict[str, Any], KeyPath]] = []
-    if isinstance(spec.get("source"), dict):
-        sources.append((spec["source"], (*at, "spec", "source")))
-    for index, source in enumerate(_seq(spec.get("sources"))):
-        if isinstance(source, dict):
-            sources.append((source, (*at, "spec", "sources", index)))
+    sources = list(application_sources(body, at))
     refs = {str(s["ref"]): "" for s, _ in sources if isinstance(s.get("ref"), str)}
     for source, key in sources:
         if source.get("chart"):
             continue  # from a Helm repository: not fetched
         path = _repo_path(source.get("path"))
-        if path is None:
-            continue
-        label = f"Application {name}"
-        if path in charts:
-            chart_uses.append(
-                _argo_chart(resource, source, key, path, name, namespace, files, refs, label)
-            )
-        elif _is_folder(path, folders):
-            folder_uses.append(FolderUse(path, label, namespace))
+        if path is not None and path in charts:
+            label = f"Application {name}"
+            yield _argo_chart(resource, source, key, path, name, namespace, files, refs, label)
 
 
 def _argo_chart(
@@ -286,41 +262,6 @@ def _wrap(entry: dict[str, Any], layer: ValuesLayer) -> ValuesLayer:
     return ValuesLayer(layer.path, nested, None)
 
 
-def _application_set(resource: Resource) -> Iterator[dict[str, Any]]:
-    spec = resource.spec
-    template = spec.get("template")
-    if not isinstance(template, dict):
-        return
-    text = json.dumps(template)
-    for generator in _seq(spec.get("generators")):
-        for element in _seq(_map(_map(generator).get("list")).get("elements")):
-            if not isinstance(element, dict):
-                continue
-            flat = _flatten(element)
-
-            def fill(match: re.Match[str], flat: dict[str, str] = flat) -> str:
-                value = flat.get(match[1])
-                return json.dumps(value)[1:-1] if value is not None else match[0]
-
-            try:
-                body = json.loads(_PLACEHOLDER.sub(fill, text))
-            except ValueError:
-                continue
-            if isinstance(body, dict):
-                yield body
-
-
-def _flatten(element: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in element.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name + "."))
-        else:
-            flat[name] = "" if value is None else str(value)
-    return flat
-
-
 def _fixed_layer(resource: Resource, body: dict[str, Any], key: KeyPath) -> ValuesLayer:
     """Values without lines of their own (a YAML string, `--set` parameters): every key they
     set points at `key` of `resource`."""
@@ -361,26 +302,5 @@ def _upwards(folder: str) -> Iterator[str]:
         folder = posixpath.dirname(folder)
 
 
-def _repo_path(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    path = posixpath.normpath(value.strip().lstrip("/"))
-    if path.startswith(".."):
-        return None
-    return "" if path == "." else path
-
-
 def _is_folder(path: str, folders: set[str]) -> bool:
     return path in folders or any(f.startswith(path + "/") for f in folders)
-
-
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _seq(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None

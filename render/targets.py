@@ -6,7 +6,9 @@ unchanged root costs a dictionary lookup, at base and at head alike), turns the 
 resources with their target and origin, and hands every file no root reads to the rules as a
 plain file. Roots that cannot be built become `render-failed` findings or skipped targets with a
 reason; nothing is silently dropped. A root that an Argo CD Application or a Flux Kustomization
-deploys takes its destination namespace (`gitops_namespaces`).
+deploys takes its destination namespace (`gitops_namespaces`; Flux's replaces the namespaces the
+build writes). Plain folders they deploy are placed where the rules load plain files
+(`rules.core.gitops`), which the `rendered_folders` of the revision tell apart from rendered ones.
 
 Helm charts are the second kind of target (`charts=`, see `render.helm_targets`): each chart once
 per values set, its resources with a `TemplateMap` origin, its failed renders `render-failed`,
@@ -25,13 +27,13 @@ from typing import Any
 
 from render import helm_targets
 from render.build import INSTALL_HINT, Builder, KustomizeTool
-from render.gitops import uses
 from render.helm_targets import ChartEngine
 from render.kustomize import Root, Snapshot, consumed, find_kustomizations, plan_roots
 from render.native_build import NativeBuilder
 from render.sourcemap import KustomizeOrigin, ParsedPatch
 from rules.core.config import Config
 from rules.core.document import Document
+from rules.core.gitops import FolderSource, folder_sources
 from rules.core.loader import (
     INSTALLER_KINDS,
     ParseCache,
@@ -116,6 +118,9 @@ def add_charts(
     taken out of its plain files (they are rendered, not read as manifests). Chart files listed
     unread are read with `read`."""
     inside = within or (lambda path: True)
+    revision.rendered_folders |= {
+        posixpath.dirname(f.path) for f in files if f.path.rpartition("/")[2] == CHART_FILE
+    }
     folders = tuple(
         f.path[: -len(CHART_FILE)]
         for f in files
@@ -168,7 +173,10 @@ def _render_kustomize(
     # A root is analysed when it lies under the named paths, or reads a file there
     # (`footgun check base/` shows the base as the overlays that use it deploy it).
     roots = [r for r in every_root if any(inside(p) for p in (r.kustomization.path, *r.inputs))]
-    revision = Revision(plain=[f for f in yaml_files if f.path not in reads])
+    revision = Revision(
+        plain=[f for f in yaml_files if f.path not in reads],
+        rendered_folders={posixpath.dirname(f.path) for f in kustomization_files},
+    )
     builder = builder or NativeBuilder(KustomizeTool())
     stats = stats if stats is not None else RenderStats()
     stats.roots += len(roots)
@@ -211,7 +219,7 @@ def _render_kustomize(
             )
             for root, result in zip(todo, results, strict=True):
                 cache[keys[root.folder]] = (result.output, result.error)
-    namespaces: dict[str, str] | None = None
+    namespaces: dict[str, tuple[str, bool]] | None = None
     for root in buildable:
         output, error = cache[keys[root.folder]]
         revision.targets.append(root.name)
@@ -285,7 +293,7 @@ def _add_resources(
     config: Config,
     parse_cache: ParseCache | None,
     read: Reader | None,
-    namespaces: Mapping[str, str],
+    namespaces: Mapping[str, tuple[str, bool]],
 ) -> None:
     parsed = _parsed(f"build-{key}", root.kustomization.path, output, parse_cache)
     if parsed.skipped:
@@ -298,8 +306,11 @@ def _add_resources(
             )
         )
         return
-    namespace = namespaces.get(root.folder) or config.namespace_for(root.kustomization.path)
-    placement = Placement(config, root.name, namespace)
+    deployed = namespaces.get(root.folder)
+    if deployed is not None:
+        placement = Placement(config, root.name, deployed[0], override=deployed[1])
+    else:
+        placement = Placement(config, root.name, config.namespace_for(root.kustomization.path))
     patches = [ParsedPatch.of(p) for p in reversed(root.patches)]
     bases: dict[str, list[Document]] = {}
     for document in parsed.documents:
@@ -326,27 +337,49 @@ def gitops_namespaces(
     by_path: Mapping[str, SourceFile],
     config: Config,
     parse_cache: ParseCache | None,
-) -> dict[str, str]:
-    """The namespace each folder is deployed to by the repository's Argo CD Applications and
-    Flux Kustomizations (`destination.namespace`, `targetNamespace`): the target's namespace
-    of a kustomization root in that folder (DESIGN, "Targets"). A folder deployed to two
-    namespaces gets none here (one build cannot stand for both)."""
+) -> dict[str, tuple[str, bool]]:
+    """The namespace each kustomization root is deployed to by the repository's Argo CD
+    Applications and Flux Kustomizations (`destination.namespace`, `targetNamespace`), with
+    whether it overrides the namespaces the build writes (Flux: it is Kustomize's `namespace:`).
+    A Flux Kustomization on a folder without a kustomization file deploys the first
+    kustomization folders below it too (Flux generates one that includes them, see
+    `rules.core.gitops`). A root deployed to two namespaces gets none here (one build cannot
+    stand for both)."""
     resources, _ = load(files, Placement(config), parse_cache)
     if not any(r.kind in _GITOPS_KINDS.get(r.group, ()) for r in resources):
         return {}
-    charts = {
-        p[: -len(CHART_FILE)].rstrip("/") for p in by_path if p.rpartition("/")[2] == CHART_FILE
-    }
-    _, folder_uses = uses(resources, dict.fromkeys(by_path, b""), charts)
-    found: dict[str, set[str | None]] = {}
-    for use in folder_uses:
-        found.setdefault(use.path, set()).add(use.namespace)
+    kustomizations = {posixpath.dirname(p) for p in by_path if _is_kustomization(p)}
+    found: dict[str, list[FolderSource]] = {}
+    for source in folder_sources(resources):
+        for folder in _roots_of(source, kustomizations):
+            found.setdefault(folder, []).append(source)
     namespaces = {}
-    for path, names in found.items():
+    for folder, sources in found.items():
+        names = {s.namespace for s in sources}
         (name,) = names if len(names) == 1 else (None,)
         if name is not None:
-            namespaces[path] = name
+            namespaces[folder] = (name, all(s.flux for s in sources))
     return namespaces
+
+
+def _roots_of(source: FolderSource, kustomizations: set[str]) -> list[str]:
+    """The kustomization folders a GitOps source builds: its own folder, or for Flux on a
+    plain folder the first kustomization folder down each branch below it."""
+    if source.path in kustomizations:
+        return [source.path]
+    if not source.flux:
+        return []
+    top = source.path
+    roots = []
+    for folder in kustomizations:
+        if top and not folder.startswith(top + "/"):
+            continue
+        parent = posixpath.dirname(folder)
+        while parent != top and parent not in kustomizations:
+            parent = posixpath.dirname(parent)
+        if parent == top:
+            roots.append(folder)
+    return sorted(roots)
 
 
 def _parsed(key: str, path: str, text: str, cache: ParseCache | None) -> ParsedFile:

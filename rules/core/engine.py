@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import yaml
 
 import rules as registry
+from rules.core import gitops
 from rules.core.config import Config
 from rules.core.context import Context
 from rules.core.loader import ISTIO_GROUPS, ParseCache, Placement, SourceFile, load
@@ -39,6 +40,8 @@ from rules.core.targets import RenderFailure, Revision
 from rules.core.waivers import ConfigFileWaiver, Waiver
 
 GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+_GITOPS_GROUPS = (gitops.ARGO_GROUP, gitops.FLUX_KUSTOMIZE_GROUP)
+_GITOPS_KINDS = frozenset({"Application", "ApplicationSet", "Kustomization"})
 Input = Iterable[SourceFile] | Revision
 """What a revision is given as: plain files, or what the render stage made of them."""
 
@@ -119,17 +122,44 @@ def context_of(
     failures: list[RenderFailure] = []
     extra_skipped: list[Skipped] = []
     notes: list[str] = []
+    folders: set[str] = set()
     if isinstance(revision, Revision):
         plain, rendered, failures = revision.plain, revision.rendered, revision.failures
         extra_skipped, notes = list(revision.skipped), list(revision.notes)
+        folders = revision.rendered_folders
     else:
         plain = revision
-    resources, skipped = load(_wanted(plain, config), Placement(config), cache)
+    wanted = list(_wanted(plain, config))
+    resources, skipped = load(wanted, Placement(config), cache)
+    resources, deployed = _deploy_plain_folders(resources, rendered, wanted, folders, config)
     assign_sites(resources)
     for resource in rendered:
         resource.site = resource.target
-    context = Context([*resources, *rendered], config, base=base, render_failures=failures)
+    context = Context(
+        [*resources, *deployed, *rendered], config, base=base, render_failures=failures
+    )
     return context, [*skipped, *extra_skipped], notes
+
+
+def _deploy_plain_folders(
+    resources: list[Resource],
+    rendered: list[Resource],
+    files: list[SourceFile],
+    folders: set[str],
+    config: Config,
+) -> tuple[list[Resource], list[Resource]]:
+    """The plain resources that no Argo CD Application or Flux Kustomization deploys, and
+    those one does, placed in its target and namespace (`rules.core.gitops`): a plain folder
+    is applied as it is, so this happens here, whether or not the render stage ran."""
+    sources = gitops.folder_sources(
+        r for r in (*resources, *rendered) if r.kind in _GITOPS_KINDS and r.group in _GITOPS_GROUPS
+    )
+    if not sources:
+        return resources, []
+    folders = folders | gitops.rendered_folders(f.path for f in files)
+    return gitops.place_deployed(
+        resources, sources, {f.path: f.data for f in files}, folders, config
+    )
 
 
 def assign_sites(resources: list[Resource]) -> None:

@@ -382,14 +382,20 @@ def parse_file(path: str, data: bytes | str, size: int | None = None) -> ParsedF
 class Placement:
     """How the namespace of a namespace-less resource is decided (DESIGN, "Targets"): the
     target's namespace, else the config's `namespaces:` globs, else its `default_namespace`,
-    else unknown, shared by what is applied together (the target, or the file's folder)."""
+    else unknown, shared by what is applied together (the target, or the file's folder).
+
+    With `override`, the target's namespace is every namespaced resource's, whatever it writes:
+    a Flux Kustomization's `targetNamespace` is Kustomize's `namespace:`, which replaces it."""
 
     config: Config = field(default_factory=Config)
     target: str | None = None
     namespace: str | None = None
+    override: bool = False
 
     def namespace_of(self, path: str, written: Any) -> tuple[str | None, str]:
         """(namespace or None when unknown, scope) of a namespaced resource of file `path`."""
+        if self.override and self.namespace:
+            return self.namespace, self.namespace
         if isinstance(written, str) and written and not is_placeholder(written):
             return written, written
         if isinstance(written, str) and written:

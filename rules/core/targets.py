@@ -74,3 +74,7 @@ class Revision:
     """The names of the targets rendered (for the notes: what the run saw)."""
     build_keys: list[str] = field(default_factory=list)
     """The content key of each build (its inputs and the tool): what `rendered` depends on."""
+    rendered_folders: set[str] = field(default_factory=set)
+    """The folders of the snapshot that hold a kustomization file or a Chart.yaml (read or not):
+    an Argo CD Application or a Flux Kustomization deploying one renders it, so it is not a
+    plain folder (`rules.core.gitops`)."""
