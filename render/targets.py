@@ -219,7 +219,7 @@ def _render_kustomize(
             )
             for root, result in zip(todo, results, strict=True):
                 cache[keys[root.folder]] = (result.output, result.error)
-    namespaces: dict[str, tuple[str, bool]] | None = None
+    namespaces: dict[str, list[Deployment]] | None = None
     for root in buildable:
         output, error = cache[keys[root.folder]]
         revision.targets.append(root.name)
@@ -293,7 +293,7 @@ def _add_resources(
     config: Config,
     parse_cache: ParseCache | None,
     read: Reader | None,
-    namespaces: Mapping[str, tuple[str, bool]],
+    namespaces: Mapping[str, list[Deployment]],
 ) -> None:
     parsed = _parsed(f"build-{key}", root.kustomization.path, output, parse_cache)
     if parsed.skipped:
@@ -307,13 +307,18 @@ def _add_resources(
         )
         return
     deployed = namespaces.get(root.folder)
-    if deployed is not None:
-        placement = Placement(config, root.name, deployed[0], override=deployed[1])
+    if not deployed:
+        placements = [Placement(config, root.name, config.namespace_for(root.kustomization.path))]
+    elif len(deployed) == 1:
+        placements = [Placement(config, root.name, deployed[0].namespace, deployed[0].override)]
     else:
-        placement = Placement(config, root.name, config.namespace_for(root.kustomization.path))
+        # One build, applied by each deployer into its own namespace: a target each.
+        placements = [Placement(config, d.target, d.namespace, d.override) for d in deployed]
+        revision.targets.remove(root.name)
+        revision.targets.extend(d.target for d in deployed)
     patches = [ParsedPatch.of(p) for p in reversed(root.patches)]
     bases: dict[str, list[Document]] = {}
-    for document in parsed.documents:
+    for document, placement in ((d, p) for p in placements for d in parsed.documents):
         for resource in resources_of(document, placement):
             source = _origin_path(resource, root)
             if source is None or source not in by_path:
@@ -332,19 +337,30 @@ def _add_resources(
             revision.rendered.append(resource)
 
 
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A kustomization root as an Argo CD Application or a Flux Kustomization applies it."""
+
+    target: str
+    """The target's name when a root has several deployments: `overlays/prod (Application a)`."""
+    namespace: str
+    override: bool
+    """Flux: the namespace replaces those the build writes (it is Kustomize's `namespace:`)."""
+
+
 def gitops_namespaces(
     files: list[SourceFile],
     by_path: Mapping[str, SourceFile],
     config: Config,
     parse_cache: ParseCache | None,
-) -> dict[str, tuple[str, bool]]:
-    """The namespace each kustomization root is deployed to by the repository's Argo CD
-    Applications and Flux Kustomizations (`destination.namespace`, `targetNamespace`), with
-    whether it overrides the namespaces the build writes (Flux: it is Kustomize's `namespace:`).
-    A Flux Kustomization on a folder without a kustomization file deploys the first
-    kustomization folders below it too (Flux generates one that includes them, see
-    `rules.core.gitops`). A root deployed to two namespaces gets none here (one build cannot
-    stand for both)."""
+) -> dict[str, list[Deployment]]:
+    """How each kustomization root is deployed by the repository's Argo CD Applications and
+    Flux Kustomizations (`destination.namespace`, `targetNamespace`): one `Deployment` per
+    namespace it goes to. A Flux Kustomization on a folder without a kustomization file deploys
+    the first kustomization folders below it too (Flux generates one that includes them, see
+    `rules.core.gitops`). A root two deployers put in two namespaces is two targets, as Argo CD
+    applies the same build once per Application; one deployed without a namespace (or also
+    without one) is left to the config."""
     resources, _ = load(files, Placement(config), parse_cache)
     if not any(r.kind in _GITOPS_KINDS.get(r.group, ()) for r in resources):
         return {}
@@ -353,12 +369,22 @@ def gitops_namespaces(
     for source in folder_sources(resources):
         for folder in _roots_of(source, kustomizations):
             found.setdefault(folder, []).append(source)
-    namespaces = {}
+    namespaces: dict[str, list[Deployment]] = {}
     for folder, sources in found.items():
-        names = {s.namespace for s in sources}
-        (name,) = names if len(names) == 1 else (None,)
-        if name is not None:
-            namespaces[folder] = (name, all(s.flux for s in sources))
+        if any(s.namespace is None for s in sources):
+            continue
+        by_namespace: dict[str, list[FolderSource]] = {}
+        for source in sources:
+            assert source.namespace is not None
+            by_namespace.setdefault(source.namespace, []).append(source)
+        namespaces[folder] = [
+            Deployment(
+                f"{folder or '.'} ({', '.join(s.label for s in same)})",
+                name,
+                all(s.flux for s in same),
+            )
+            for name, same in sorted(by_namespace.items())
+        ]
     return namespaces
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from render import build
 from render.build import KustomizeTool
-from render.targets import render_revision
+from render.targets import RenderStats, render_revision
 from tests.helpers import config, files, render_run
 
 needs_kustomize = pytest.mark.skipif(
@@ -401,12 +401,40 @@ def test_an_argo_cd_destination_namespace_is_the_namespace_of_the_root_it_deploy
 
 
 @needs_kustomize
-def test_a_root_deployed_to_two_namespaces_takes_neither():
+def test_a_root_two_applications_deploy_to_two_namespaces_is_two_targets_of_one_build():
     repo = {
         **BASE,
         "overlays/prod/kustomization.yaml": "resources:\n- ../../base\n",
         "argocd/a.yaml": application("a", "overlays/prod", "shop"),
         "argocd/b.yaml": application("b", "overlays/prod", "store"),
+        "argocd/c.yaml": application("c", "overlays/prod", "store"),
+    }
+    stats = RenderStats()
+    revision = render_revision(files(repo), config(), stats=stats)
+    assert stats.built == 1
+    assert sorted(revision.targets) == [
+        "overlays/prod (Application a)",
+        "overlays/prod (Application b, Application c)",
+    ]
+    shorts = rule(render_run(repo), "short-host-name")
+    by_target = {f.target: f for f in shorts if f.resource.kind == "VirtualService"}
+    assert {t: f.resource.namespace for t, f in by_target.items()} == {
+        "overlays/prod (Application a)": "shop",
+        "overlays/prod (Application b, Application c)": "store",
+    }
+    assert "reviews.shop.svc.cluster.local" in by_target["overlays/prod (Application a)"].message
+    assert all(f.path == "base/vs.yaml" for f in by_target.values())
+
+
+@needs_kustomize
+def test_a_root_also_deployed_without_a_namespace_takes_none():
+    repo = {
+        **BASE,
+        "overlays/prod/kustomization.yaml": "resources:\n- ../../base\n",
+        "argocd/a.yaml": application("a", "overlays/prod", "shop"),
+        "argocd/b.yaml": application("b", "overlays/prod", "store").replace(
+            "  destination:\n    namespace: store\n", ""
+        ),
     }
     shorts = rule(render_run(repo), "short-host-name")
     assert shorts and {f.resource.namespace for f in shorts} == {None}
