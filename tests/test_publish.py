@@ -234,3 +234,49 @@ def test_summary_lists_the_changed_files_that_could_not_be_analysed_first():
     other = text.index("**1 other file skipped:**")
     assert changed < broken < other < text.index("- `charts/t/templates/vs.yaml`: Helm template")
     assert "changed file" not in render.summary([], skipped[:1], links, changed={"mesh/ok.yaml"})
+
+
+OVERLAY = "namespace: {ns}\nresources: [../../base]\n"
+
+
+def test_a_finding_several_overlays_share_is_one_comment_naming_them(world):
+    """A fault added to a base that three overlays deploy: three findings (one per target),
+    one inline comment on the base line naming the three, one marker each; fixed only once
+    every one of them is gone."""
+    layout = {
+        "base/kustomization.yaml": "resources: [vs.yaml]\n",
+        "base/vs.yaml": vs("a"),
+        **{f"overlays/{env}/kustomization.yaml": OVERLAY.format(ns="mesh") for env in "xyz"},
+    }
+    pull = world.pull(layout, {"base/vs.yaml": vs("a", fault=True)})
+    run_job(world, pull)
+    [comment] = world.fake.comments_on(world.repo, pull.number)
+    assert comment["path"] == "base/vs.yaml"
+    assert "In 3 targets: `overlays/x`, `overlays/y`, `overlays/z`." in comment["body"]
+    assert len(markers.fingerprints_in(comment["body"])) == 3
+    [check] = world.fake.runs_for(world.repo, pull.head_sha)
+    assert check["output"]["annotations_count"] == 3
+
+    # one overlay stops deploying the base: the comment stays, and nothing is posted again
+    world.fake.push(pull, {"overlays/z/kustomization.yaml": "namespace: mesh\nresources: []\n"})
+    run_job(world, pull)
+    [comment] = world.fake.comments_on(world.repo, pull.number)
+    assert "Fixed in" not in comment["body"]
+
+    world.fake.push(pull, {"base/vs.yaml": vs("a")})
+    run_job(world, pull)
+    [comment] = world.fake.comments_on(world.repo, pull.number)
+    assert "Fixed in" in comment["body"]
+
+
+def test_one_target_is_named_in_the_comment(world):
+    layout = {
+        "base/kustomization.yaml": "resources: [vs.yaml]\n",
+        "base/vs.yaml": vs("a"),
+        "overlays/prod/kustomization.yaml": OVERLAY.format(ns="mesh"),
+    }
+    pull = world.pull(layout, {"base/vs.yaml": vs("a", fault=True)})
+    run_job(world, pull)
+    [comment] = world.fake.comments_on(world.repo, pull.number)
+    assert "In target `overlays/prod`." in comment["body"]
+    assert len(markers.fingerprints_in(comment["body"])) == 1

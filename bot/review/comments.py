@@ -96,6 +96,8 @@ class Capped:
 
 LISTED = 50
 """Waived and skipped entries listed by name in the summary; the rest are counted."""
+TARGETS_IN_COMMENT = 10
+"""Targets named in a comment on a finding several targets share; the rest are counted."""
 SUGGESTION_LIMIT = 20_000
 """A suggested fix longer than this is left out of the inline comment (it must fit in one)."""
 
@@ -209,13 +211,19 @@ def details(findings: list[Finding]) -> str:
     return out.text("…more rules did not fit.")
 
 
-def comment(finding: Finding, suggestion: bool) -> str:
-    """An inline comment: what is wrong, why it hurts, the fix, how to waive, and the marker."""
+def comment(group: list[Finding], suggestion: bool) -> str:
+    """An inline comment on one finding, or on the same finding in several targets (`group`,
+    see `publish.same_place`): what is wrong, where it is deployed, why it hurts, the fix, how
+    to waive, and a marker per finding."""
+    finding = group[0]
     rule = registry.RULES.get(finding.rule)
     parts = [
         f"{ICON[finding.severity]} **{md.code(finding.rule)}** ({finding.severity}): "
         f"{_message(finding)}"
     ]
+    targets = [f.target for f in group if f.target]
+    if targets:
+        parts.append(_targets_line(targets))
     if rule is not None:
         parts.append(f"**Why it hurts:** {_clean(rule.WHY)}")
         parts.append(f"**Fix:** {_clean(rule.FIX)}")
@@ -230,8 +238,16 @@ def comment(finding: Finding, suggestion: bool) -> str:
         f"{md.code(f'/footgun waive {finding.rule} {finding.resource} for 14d because <reason>')}"
         ").</sub>"
     )
-    parts.append(MARKER.format(finding.fingerprint))
+    parts.append("\n".join(MARKER.format(f.fingerprint) for f in group))
     return "\n\n".join(parts)
+
+
+def _targets_line(targets: list[str]) -> str:
+    shown = ", ".join(md.code(t) for t in targets[:TARGETS_IN_COMMENT])
+    more = len(targets) - TARGETS_IN_COMMENT
+    if len(targets) == 1:
+        return f"In target {shown}."
+    return f"In {len(targets)} targets: {shown}{f' and {more} more' if more > 0 else ''}."
 
 
 def review_body(count: int, listed: list[Finding], links: Links, limit: int = 60_000) -> str:

@@ -4,8 +4,9 @@
   duplicated; annotations go 50 per request (GitHub appends them), skipping those a previous
   attempt already sent.
 - One inline comment per fingerprint per pull request: each carries a hidden marker, and the
-  markers already on the PR are never posted again. Comments whose finding is gone are marked
-  fixed, once.
+  markers already on the PR are never posted again. The same finding in several targets (one
+  base file, several overlays) is one comment naming the targets, with a marker for each.
+  Comments whose findings are all gone are marked fixed, once.
 - One review per push (per head SHA, however often the job runs), and none when there is
   nothing new to say.
 """
@@ -211,19 +212,21 @@ async def publish_review(
         )
         return result
     inline: list[dict[str, Any]] = []
-    for f in todo:
-        placed = _placement(f, change)
+    file_level: list[list[Finding]] = []
+    for group in same_place(todo):
+        placed = _placement(group, change)
         if placed is not None and len(inline) < MAX_INLINE_COMMENTS:
             inline.append(placed)
-            result.inline.append(f)
+            result.inline.extend(group)
         elif (
             placed is None
-            and f.path in change.changed_paths
-            and len(result.file_level) < MAX_FILE_COMMENTS
+            and group[0].path in change.changed_paths
+            and len(file_level) < MAX_FILE_COMMENTS
         ):
-            result.file_level.append(f)
+            file_level.append(group)
+            result.file_level.extend(group)
         else:
-            result.in_body.append(f)
+            result.in_body.extend(group)
 
     body = render.review_body(len(todo), result.in_body, links)
     try:
@@ -255,26 +258,36 @@ async def publish_review(
             },
         )
     result.review_id = review["id"]
-    for f in list(result.file_level):
+    for group in file_level:
         try:
             await gh.json(
                 "POST",
                 f"repos/{repo}/pulls/{number}/comments",
                 json={
                     "commit_id": links.head_sha,
-                    "path": f.path,
+                    "path": group[0].path,
                     "subject_type": "file",
-                    "body": render.comment(f, suggestion=False),
+                    "body": render.comment(group, suggestion=False),
                 },
             )
         except GitHubError as exc:
-            log.warning("file comment on %s rejected: %s", f.path, exc.message)
-            result.file_level.remove(f)
+            log.warning("file comment on %s rejected: %s", group[0].path, exc.message)
+            result.file_level = [f for f in result.file_level if f not in group]
     return result
 
 
-def _placement(f: Finding, change: ChangeSet) -> dict[str, Any] | None:
-    """The inline comment for a finding on a head-side diff line, with a suggestion if it fits."""
+def same_place(findings: list[Finding]) -> list[list[Finding]]:
+    """Findings grouped by what a comment on them says: the same rule and message on the same
+    line, found in several targets (a base file that three overlays deploy), in order."""
+    groups: dict[tuple[str, int, str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.path, f.line, f.rule, f.message), []).append(f)
+    return list(groups.values())
+
+
+def _placement(group: list[Finding], change: ChangeSet) -> dict[str, Any] | None:
+    """The inline comment for findings on a head-side diff line, with a suggestion if it fits."""
+    f = group[0]
     lines = change.diff_lines.get(f.path, set())
     if f.line not in lines:
         return None
@@ -284,9 +297,9 @@ def _placement(f: Finding, change: ChangeSet) -> dict[str, Any] | None:
         comment["line"] = edit.end_line
         if edit.start_line != edit.end_line:
             comment.update(start_line=edit.start_line, start_side="RIGHT")
-        comment["body"] = render.comment(f, suggestion=True)
+        comment["body"] = render.comment(group, suggestion=True)
     else:
-        comment["body"] = render.comment(f, suggestion=False)
+        comment["body"] = render.comment(group, suggestion=False)
     return comment
 
 
