@@ -256,6 +256,26 @@ class SlashCommand(Base):
     role: Mapped[str | None] = mapped_column(String(16))
 
 
+class ReviewedHead(Base):
+    """What a review found at one head SHA of a pull request: the findings its check reported.
+
+    A `/footgun waive` names findings by rule and target; resolving them here costs no GitHub
+    call, where analysing the head again would read the repository (tens of calls on a cold
+    cache, more the larger the pull request). `findings` holds, per finding, what a target is
+    matched on: `[rule, severity, path, line, column, kind, namespace, name, fingerprint, target]`.
+    """
+
+    __tablename__ = "reviewed_heads"
+    __table_args__ = (UniqueConstraint("repository", "pull_number", "head_sha"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255))
+    pull_number: Mapped[int] = mapped_column(Integer)
+    head_sha: Mapped[str] = mapped_column(String(64))
+    findings: Mapped[list[list[Any]]] = mapped_column(JSON)
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class UnconcludedCheck(Base):
     """A check run a failed job could not conclude (GitHub did not answer): a sweep does it later.
 

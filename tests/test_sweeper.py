@@ -14,9 +14,9 @@ from tests.fakegithub.world import virtual_service as vs
 from tests.waiver_helpers import (
     bot_replies,
     events,
-    faulty_pull,
     people,
     queued_reviews,
+    reviewed_pull,
     run_review,
     say,
     today,
@@ -30,7 +30,7 @@ HOUR = dt.timedelta(hours=1)
 async def waived_pull(world, database, days=5, reason="chaos drill"):
     """A faulty PR whose finding maria waived for `days` days; its waiver."""
     people(world)
-    pull = faulty_pull(world)
+    pull = await reviewed_pull(world, database)
     until = today() + dt.timedelta(days=days)
     await say(
         world,

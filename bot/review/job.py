@@ -18,6 +18,7 @@ from bot.queue import jobs
 from bot.review import publish, unconcluded
 from bot.review.comments import Links
 from bot.waivers import notes as waiver_notes
+from bot.waivers import reported
 from bot.waivers import store as stored_waivers
 
 CONFIG_HELP = (
@@ -50,6 +51,7 @@ async def run(ctx: Any) -> None:
         return
 
     if not change.relevant:
+        await reported.record(ctx.sessions, repo, number, head_sha, [])
         await publish.conclude_with_message(
             gh,
             repo,
@@ -75,6 +77,9 @@ async def run(ctx: Any) -> None:
     change.notes.extend(n for n in report.notes if n not in change.notes)
     for finding in report.findings:
         finding.in_diff = finding.line in change.diff_lines.get(finding.path, ())
+    # What waive commands resolve against, kept before publishing: the findings do not depend
+    # on whether GitHub takes the check run or the review.
+    await reported.record(ctx.sessions, repo, number, head_sha, report.findings)
     await jobs.still_owned()  # a worker whose job was taken over publishes nothing
     conclusion = await publish.conclude_check(
         gh, repo, check, report.findings, change, report.skipped, links
