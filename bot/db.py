@@ -277,10 +277,13 @@ class ReviewedHead(Base):
 
 
 class UnconcludedCheck(Base):
-    """A check run a failed job could not conclude (GitHub did not answer): a sweep does it later.
+    """A check run a job could not conclude: a sweep does it later.
 
-    One row per head SHA; the sweep concludes the App's check run there with `reason` unless
-    something else has completed it meanwhile, then deletes the row.
+    A review that failed (GitHub did not answer even the conclusion), or one skipped because the
+    pull request's head moved on after an earlier attempt had started the check
+    (`superseded_by`: the new head). One row per head SHA; the sweep concludes the App's check
+    run there with `reason` unless something else has completed it meanwhile, then deletes the
+    row.
     """
 
     __tablename__ = "unconcluded_checks"
@@ -291,6 +294,8 @@ class UnconcludedCheck(Base):
     repository: Mapped[str] = mapped_column(String(255))
     head_sha: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
+    superseded_by: Mapped[str | None] = mapped_column(String(64))
+    """The newer head of a skipped review: its check run concludes `skipped`, and none is made."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     """Also the claim: a sweep moves it forward before trying, so replicas do not both try."""

@@ -39,6 +39,8 @@ async def run(ctx: Any) -> None:
             f"review {repo}#{number} skipped: head {head_sha[:7]} is stale "
             f"(now {pull.head_sha[:7]})"
         )
+        if ctx.job.attempts > 1:  # an earlier attempt may have started the check
+            await superseded(ctx, pull.head_sha)
         return
     check = await publish.start_check(gh, repo, head_sha, ctx.github.app_id)
     links = Links(data["base"]["repo"]["html_url"], head_sha)
@@ -96,6 +98,22 @@ async def run(ctx: Any) -> None:
         f"review {repo}#{number} at {head_sha[:7]}: {conclusion}; {len(result.inline)} inline, "
         f"{len(result.file_level)} file, {len(result.in_body)} in body, "
         f"{len(result.fixed)} marked fixed"
+    )
+
+
+async def superseded(ctx: Any, head_sha: str) -> None:
+    """The review is skipped after an earlier attempt ran: the head moved on to `head_sha`. That
+    attempt may have started the check run of the old head; the check sweep concludes it
+    `skipped` (and creates none if there is none)."""
+    if ctx.sessions is None:
+        return
+    payload = ctx.job.payload
+    await unconcluded.superseded(
+        ctx.sessions,
+        payload["installation_id"],
+        payload["repository"],
+        payload["head_sha"],
+        head_sha,
     )
 
 
