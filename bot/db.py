@@ -256,11 +256,34 @@ class SlashCommand(Base):
     role: Mapped[str | None] = mapped_column(String(16))
 
 
-class UnconcludedCheck(Base):
-    """A check run a failed job could not conclude (GitHub did not answer): a sweep does it later.
+class ReviewedHead(Base):
+    """What a review found at one head SHA of a pull request: the findings its check reported.
 
-    One row per head SHA; the sweep concludes the App's check run there with `reason` unless
-    something else has completed it meanwhile, then deletes the row.
+    A `/footgun waive` names findings by rule and target; resolving them here costs no GitHub
+    call, where analysing the head again would read the repository (tens of calls on a cold
+    cache, more the larger the pull request). `findings` holds, per finding, what a target is
+    matched on: `[rule, severity, path, line, column, kind, namespace, name, fingerprint, target]`.
+    """
+
+    __tablename__ = "reviewed_heads"
+    __table_args__ = (UniqueConstraint("repository", "pull_number", "head_sha"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255))
+    pull_number: Mapped[int] = mapped_column(Integer)
+    head_sha: Mapped[str] = mapped_column(String(64))
+    findings: Mapped[list[list[Any]]] = mapped_column(JSON)
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UnconcludedCheck(Base):
+    """A check run a job could not conclude: a sweep does it later.
+
+    A review that failed (GitHub did not answer even the conclusion), or one skipped because the
+    pull request's head moved on after an earlier attempt had started the check
+    (`superseded_by`: the new head). One row per head SHA; the sweep concludes the App's check
+    run there with `reason` unless something else has completed it meanwhile, then deletes the
+    row.
     """
 
     __tablename__ = "unconcluded_checks"
@@ -271,6 +294,8 @@ class UnconcludedCheck(Base):
     repository: Mapped[str] = mapped_column(String(255))
     head_sha: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
+    superseded_by: Mapped[str | None] = mapped_column(String(64))
+    """The newer head of a skipped review: its check run concludes `skipped`, and none is made."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     """Also the claim: a sweep moves it forward before trying, so replicas do not both try."""

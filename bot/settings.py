@@ -68,8 +68,8 @@ class Settings(BaseSettings):
         60.0,
         gt=0,
         le=86400,
-        description="seconds between sweeps that conclude check runs a failed job could not "
-        "conclude (GitHub was down), in each `footgun serve`",
+        description="seconds between sweeps that conclude check runs a job left running "
+        "(GitHub was down, or the head moved on), in each `footgun serve`",
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: Literal["auto", "json", "text"] = Field(

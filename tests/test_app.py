@@ -146,7 +146,7 @@ async def test_readyz_says_to_upgrade_when_the_schema_is_behind(database_url, se
         ready = await client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["database"] == (
-            "the database schema is at revision none, this version needs 0004: run `footgun db upgrade`"
+            "the database schema is at revision none, this version needs 0006: run `footgun db upgrade`"
         )
         await db.migrate(app.state.runtime.database.engine)
         assert (await client.get("/readyz")).status_code == 200

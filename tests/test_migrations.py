@@ -24,6 +24,7 @@ TABLES = {
     "cleanup_issues",
     "unconcluded_checks",
     "readiness",
+    "reviewed_heads",
 }
 
 
@@ -44,7 +45,7 @@ async def test_migrating_twice_changes_nothing(database):
         revision = await connection.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
-    assert revision == "0004"
+    assert revision == "0006"
 
 
 def test_footgun_db_upgrade_applies_the_migrations(tmp_path, monkeypatch, capsys):

@@ -14,9 +14,9 @@ from tests.fakegithub.world import virtual_service as vs
 from tests.waiver_helpers import (
     bot_replies,
     events,
-    faulty_pull,
     people,
     queued_reviews,
+    reviewed_pull,
     run_review,
     say,
     today,
@@ -30,7 +30,7 @@ HOUR = dt.timedelta(hours=1)
 async def waived_pull(world, database, days=5, reason="chaos drill"):
     """A faulty PR whose finding maria waived for `days` days; its waiver."""
     people(world)
-    pull = faulty_pull(world)
+    pull = await reviewed_pull(world, database)
     until = today() + dt.timedelta(days=days)
     await say(
         world,
@@ -328,3 +328,62 @@ async def test_footgun_serve_sweeps_every_sweep_interval(world, database, make_s
             while (await waivers(database))[0].status == "active":
                 await asyncio.sleep(0.05)
     assert [b.split(" ", 1)[0] for b in bot_replies(world, pull)][-2:] == ["Reminder:", "Waiver"]
+
+
+async def test_a_reminder_whose_answer_never_came_is_not_posted_twice(world, database):
+    """GitHub creates the comment but the answer times out: the POST is not repeated in place,
+    and the next sweep finds the bot's comment by its marker instead of posting another."""
+    pull, waiver = await waived_pull(world, database, days=5)
+    comments = rf"/repos/acme/mesh/issues/{pull.number}/comments"
+    world.fake.log.clear()  # the grant's reply is a POST there too
+    world.fake.answer_late("POST", comments, seconds=60)
+    [failed] = await sweeper.sweep(database.sessions, world.app, waiver.remind_at + HOUR)
+    assert failed.action == "skipped"
+    assert len(world.fake.requests("POST", comments + "$")) == 1  # not retried in place
+    assert (await waivers(database))[0].reminded_at is None
+    [reminded] = await sweeper.sweep(database.sessions, world.app, waiver.remind_at + 2 * HOUR)
+    assert reminded.action == "remind"
+    assert len(world.fake.requests("POST", comments + "$")) == 1
+    reminders = [b for b in bot_replies(world, pull) if b.startswith("Reminder")]
+    assert len(reminders) == 1
+    [stored] = await waivers(database)
+    assert stored.reminded_at is not None
+    [(url,)] = await _reminded_urls(database)
+    [comment] = [c for c in world.fake.issue_comments.values() if c["body"].startswith("Reminder")]
+    assert url == comment["html_url"]
+    assert await sweeper.sweep(database.sessions, world.app, waiver.remind_at + 3 * HOUR) == []
+
+
+async def test_a_reminder_marker_in_someone_elses_comment_does_not_stop_the_reminder(
+    world, database
+):
+    pull, waiver = await waived_pull(world, database, days=5)
+    world.fake.comment_as(
+        "mallory",
+        world.repo,
+        pull.number,
+        f"no reminder please\n\n<!-- footgun:reminder={waiver.id} -->",
+    )
+    world.fake.comment_as(  # the bot's comment, the marker not at its end
+        "x", world.repo, pull.number, f"quoting <!-- footgun:reminder={waiver.id} --> here"
+    )["user"] = {"login": world.fake.bot_login, "type": "Bot", "id": 2}
+    [outcome] = await sweeper.sweep(database.sessions, world.app, waiver.remind_at + HOUR)
+    assert outcome.action == "remind"
+    assert len([b for b in bot_replies(world, pull) if b.startswith("Reminder")]) == 1
+
+
+async def test_a_reminder_search_reads_only_the_conversation_since_the_grant(world, database):
+    pull, waiver = await waived_pull(world, database, days=5)
+    world.fake.log.clear()
+    await sweeper.sweep(database.sessions, world.app, waiver.remind_at + HOUR)
+    [listed] = world.fake.requests("GET", rf"/issues/{pull.number}/comments$")
+    since = dt.datetime.fromisoformat(listed.query["since"])
+    assert waiver.created_at - 2 * HOUR < since <= waiver.created_at
+
+
+async def _reminded_urls(database):
+    from bot.db import WaiverEvent
+
+    async with database.sessions() as session:
+        rows = await session.execute(select(WaiverEvent.url).where(WaiverEvent.event == "reminded"))
+        return [tuple(r) for r in rows]

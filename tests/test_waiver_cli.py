@@ -12,7 +12,7 @@ import pytest
 
 from bot import db
 from bot.cli import main as cli
-from tests.waiver_helpers import faulty_pull, people, say, waivers
+from tests.waiver_helpers import faulty_pull, people, run_review, say, waivers
 
 
 @pytest.fixture
@@ -26,6 +26,7 @@ def ledger(world, tmp_path, monkeypatch):
         database = db.open_database(url)
         await db.migrate(database.engine)
         try:
+            await run_review(world, database, pull)
             await say(
                 world,
                 database,

@@ -14,6 +14,7 @@ from tests.waiver_helpers import (
     people,
     queued_reviews,
     reactions,
+    reviewed_pull,
     run_review,
     say,
     today,
@@ -44,7 +45,7 @@ def waive(
 )
 async def test_permission_matrix(world, database, user, allowed):
     people(world)
-    pull = faulty_pull(world)
+    pull = await reviewed_pull(world, database)
     comment = await say(world, database, pull, user, waive())
     [reply] = bot_replies(world, pull)
     stored = await waivers(database)
@@ -86,7 +87,9 @@ async def test_the_pr_author_cannot_waive_in_their_own_pull_request(world, datab
 
 async def test_self_waive_and_the_permission_level_come_from_the_base_config(world, database):
     people(world)
-    pull = faulty_pull(world, config="waivers: {allow_self_waive: true, permission: maintain}\n")
+    pull = await reviewed_pull(
+        world, database, config="waivers: {allow_self_waive: true, permission: maintain}\n"
+    )
     await say(world, database, pull, "author", waive())  # write < maintain
     await say(world, database, pull, "wes", waive())
     await say(world, database, pull, "maria", waive())
@@ -129,7 +132,7 @@ async def test_past_and_too_distant_deadlines_are_refused(world, database, when,
 
 async def test_the_last_allowed_day_is_accepted_and_lasts_to_its_end_utc(world, database):
     people(world)
-    pull = faulty_pull(world)
+    pull = await reviewed_pull(world, database)
     await say(
         world, database, pull, "maria", f"/footgun waive fault-injection {TARGET} for 30d because x"
     )
@@ -275,7 +278,7 @@ async def test_a_waiver_without_reason_is_refused_with_the_correct_form(world, d
 
 async def test_a_target_without_findings_lists_where_the_rule_fired(world, database):
     people(world)
-    pull = faulty_pull(world)
+    pull = await reviewed_pull(world, database)
     await say(world, database, pull, "maria", waive(target="VirtualService/mesh/b"))
     assert (
         "No `fault-injection` finding on `VirtualService/mesh/b` at "
@@ -286,7 +289,7 @@ async def test_a_target_without_findings_lists_where_the_rule_fired(world, datab
 
 async def test_a_path_target_and_a_rule_wide_waiver_resolve_to_the_head_findings(world, database):
     people(world)
-    pull = faulty_pull(world)
+    pull = await reviewed_pull(world, database)
     await say(world, database, pull, "maria", waive(target="mesh/a.yaml"))
     until = (today() + dt.timedelta(days=2)).isoformat()
     await say(
@@ -311,7 +314,7 @@ async def test_comments_by_bots_are_never_commands(world, database):
 
 async def test_a_comment_runs_once_even_when_delivered_again(world, database):
     people(world)
-    pull = faulty_pull(world)
+    pull = await reviewed_pull(world, database)
     comment = await say(world, database, pull, "maria", waive(), job_id=1)
     from bot.waivers import handler as command_handler
     from tests.waiver_helpers import context, payload
@@ -330,7 +333,7 @@ async def test_a_comment_runs_once_even_when_delivered_again(world, database):
 
 async def test_waivers_lists_the_pull_requests_waivers(world, database):
     people(world)
-    pull = faulty_pull(world)
+    pull = await reviewed_pull(world, database)
     await say(world, database, pull, "maria", waive(reason="a | b"))
     await say(world, database, pull, "rita", "/footgun waivers")
     [waiver] = await waivers(database)
@@ -376,7 +379,7 @@ async def test_what_the_webhook_says_about_the_commenter_is_used_before_asking(
 
     people(world)
     world.fake.repos[world.repo].permissions["owen"] = "write"
-    pull = faulty_pull(world)
+    pull = await reviewed_pull(world, database)
     comment = world.fake.comment_as("owen", world.repo, pull.number, waive())
     job = {**payload(world, pull, comment, "issue", None), "author_association": association}
     before = len(world.fake.log)

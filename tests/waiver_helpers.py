@@ -43,6 +43,13 @@ def faulty_pull(world: Any, config: str | None = None) -> Any:
     return world.pull(base, {"mesh/a.yaml": vs("a", fault=True)}, user="author")
 
 
+async def reviewed_pull(world: Any, database: Any, config: str | None = None) -> Any:
+    """`faulty_pull`, reviewed once: its check has reported the finding a waiver names."""
+    pull = faulty_pull(world, config)
+    await run_review(world, database, pull)
+    return pull
+
+
 def context(
     world: Any,
     database: Any,
@@ -114,6 +121,8 @@ def payload(
         "body": comment["body"],
         "author": comment["user"]["login"],
         "author_association": "MEMBER",
+        "url": comment["html_url"],
+        "created_at": comment["created_at"],
     }
 
 

@@ -151,16 +151,12 @@ class ChangeSet:
         return {f.path for f in self.files if f.status != "removed"}
 
 
-async def fetch(
-    gh: Installation, pull: PullRequest, cache: BlobCache | None = None, *, diff: bool = True
-) -> ChangeSet:
-    """Read the change set of `pull`; raises ConfigInvalid for a broken base config.
-
-    `diff=False` skips the diff (one call): the findings do not need it, only placing comments does."""
+async def fetch(gh: Installation, pull: PullRequest, cache: BlobCache | None = None) -> ChangeSet:
+    """Read the change set of `pull`; raises ConfigInvalid for a broken base config."""
     cache = cache or CACHE
     repo = f"repos/{pull.repository}"
     files, notes = await _changed_files(gh, repo, pull.number)
-    diff_lines = await _diff_lines(gh, repo, pull.number, files, notes) if diff else {}
+    diff_lines = await _diff_lines(gh, repo, pull.number, files, notes)
     base_tree = await _tree(gh, repo, pull.base_sha, notes)
     config = await _config(gh, repo, base_tree, cache)
     change = ChangeSet(pull, files, diff_lines, config, notes=notes)

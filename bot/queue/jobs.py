@@ -108,6 +108,10 @@ class JobContext:
 
 
 class Handler(Protocol):
+    """A job kind's module. It may also define `async superseded(ctx, head_sha)`: the job is
+    skipped as stale (the pull request's head moved to `head_sha`) after an earlier attempt
+    ran, and this settles what that attempt may have left behind (a check run in progress)."""
+
     async def run(self, ctx: JobContext) -> None:
         """Do the job; raise RetryableError for a transient failure."""
 
@@ -397,8 +401,19 @@ def _update_owned(session: Session, job_id: int, worker: str, values: dict[str, 
     return rows_affected(result) == 1
 
 
-def stale_reason(session: Session, payload: dict[str, Any]) -> str | None:
-    """Why a pull-request job is stale: the PR moved to a newer head SHA that has its own job."""
+@dataclass(frozen=True)
+class Stale:
+    """A pull-request job overtaken by a newer head, which has its own job."""
+
+    head_sha: str
+    """The pull request's head now."""
+    job_id: int
+    """The newer head's job."""
+    reason: str
+
+
+def stale(session: Session, payload: dict[str, Any]) -> Stale | None:
+    """Whether a pull-request job is stale: the PR moved to a newer head SHA that has its own job."""
     repository, number, head = (
         payload.get("repository"),
         payload.get("pull_number"),
@@ -418,7 +433,8 @@ def stale_reason(session: Session, payload: dict[str, Any]) -> str | None:
     )
     if newer is None:
         return None
-    return f"stale: the pull request head moved from {head[:12]} to {current[:12]} (job {newer})"
+    reason = f"stale: the pull request head moved from {head[:12]} to {current[:12]} (job {newer})"
+    return Stale(current, newer, reason)
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:

@@ -140,10 +140,12 @@ class Worker:
             handler = self.handlers[job.kind]
             job_log = logging.getLogger(f"bot.queue.jobs.{job.kind}")
             ctx = JobContext(self.settings, self.github, self.database.sessions, info, job_log)
-            stale = await self.database.run(jobs.stale_reason, payload)
+            stale = await self.database.run(jobs.stale, payload)
             if stale:
-                log.info("job %s skipped: %s", job.id, stale)
-                await self._final(job, SKIPPED, stale)
+                log.info("job %s skipped: %s", job.id, stale.reason)
+                if job.attempts > 1:  # an earlier attempt ran, and may have left a check running
+                    await self._superseded(handler, ctx, stale)
+                await self._final(job, SKIPPED, stale.reason)
                 return
             if job.attempts > self.settings.job_max_attempts:
                 await self._fail(
@@ -172,6 +174,13 @@ class Worker:
             else:
                 log.info("job %s done", job.id)
                 await self._final(job, DONE, None)
+
+    async def _superseded(self, handler: jobs.Handler, ctx: JobContext, stale: jobs.Stale) -> None:
+        """Let the handler settle what an earlier attempt of a now stale job left behind, before
+        the job is marked skipped (a crash in between claims it again, and this runs again)."""
+        settle = getattr(handler, "superseded", None)
+        if settle is not None:
+            await settle(ctx, stale.head_sha)
 
     async def _run_leased(self, handler: jobs.Handler, ctx: JobContext) -> None:
         """Run the handler while renewing the lease; stop it (`LeaseLost`) once it is lost."""

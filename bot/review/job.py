@@ -18,6 +18,7 @@ from bot.queue import jobs
 from bot.review import publish, unconcluded
 from bot.review.comments import Links
 from bot.waivers import notes as waiver_notes
+from bot.waivers import reported
 from bot.waivers import store as stored_waivers
 
 CONFIG_HELP = (
@@ -38,6 +39,8 @@ async def run(ctx: Any) -> None:
             f"review {repo}#{number} skipped: head {head_sha[:7]} is stale "
             f"(now {pull.head_sha[:7]})"
         )
+        if ctx.job.attempts > 1:  # an earlier attempt may have started the check
+            await superseded(ctx, pull.head_sha)
         return
     check = await publish.start_check(gh, repo, head_sha, ctx.github.app_id)
     links = Links(data["base"]["repo"]["html_url"], head_sha)
@@ -50,6 +53,7 @@ async def run(ctx: Any) -> None:
         return
 
     if not change.relevant:
+        await reported.record(ctx.sessions, repo, number, head_sha, [])
         await publish.conclude_with_message(
             gh,
             repo,
@@ -75,6 +79,9 @@ async def run(ctx: Any) -> None:
     change.notes.extend(n for n in report.notes if n not in change.notes)
     for finding in report.findings:
         finding.in_diff = finding.line in change.diff_lines.get(finding.path, ())
+    # What waive commands resolve against, kept before publishing: the findings do not depend
+    # on whether GitHub takes the check run or the review.
+    await reported.record(ctx.sessions, repo, number, head_sha, report.findings)
     await jobs.still_owned()  # a worker whose job was taken over publishes nothing
     conclusion = await publish.conclude_check(
         gh, repo, check, report.findings, change, report.skipped, links
@@ -91,6 +98,22 @@ async def run(ctx: Any) -> None:
         f"review {repo}#{number} at {head_sha[:7]}: {conclusion}; {len(result.inline)} inline, "
         f"{len(result.file_level)} file, {len(result.in_body)} in body, "
         f"{len(result.fixed)} marked fixed"
+    )
+
+
+async def superseded(ctx: Any, head_sha: str) -> None:
+    """The review is skipped after an earlier attempt ran: the head moved on to `head_sha`. That
+    attempt may have started the check run of the old head; the check sweep concludes it
+    `skipped` (and creates none if there is none)."""
+    if ctx.sessions is None:
+        return
+    payload = ctx.job.payload
+    await unconcluded.superseded(
+        ctx.sessions,
+        payload["installation_id"],
+        payload["repository"],
+        payload["head_sha"],
+        head_sha,
     )
 
 

@@ -1,4 +1,4 @@
-"""Check runs a failed job could not conclude: a periodic sweep concludes them once GitHub answers.
+"""Check runs a job could not conclude: a periodic sweep concludes them once GitHub answers.
 
 When a review gives up because GitHub failed, its `give_up` concludes the check with the reason;
 if GitHub fails that too, the check would stay `in_progress` for ever and a required check
@@ -6,6 +6,12 @@ would block the pull request. The head SHA and the reason are kept (`Unconcluded
 every serving process sweeps them (`FOOTGUN_CHECK_SWEEP_INTERVAL`), with a backoff per row, until
 the App's check run there is completed: by the sweep, or by a later review that succeeded.
 Replicas claim a row by moving its `next_attempt_at` with a conditional UPDATE.
+
+A review skipped because the pull request's head moved on (`superseded`) may have started its
+check in an earlier attempt; that head is kept the same way, with the new head, and the sweep
+concludes the check `skipped`, saying where the review went. The skip itself stays a database
+write, and the sweep brings its retries; a check run that was never created is not created just
+to be concluded.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ log = logging.getLogger(__name__)
 BATCH = 20
 MAX_BACKOFF_SECONDS = 3600.0
 TITLE = "The review could not run"
+SUPERSEDED_TITLE = "Superseded by a newer push"
 
 
 async def remember(
@@ -33,8 +40,10 @@ async def remember(
     repository: str,
     head_sha: str,
     reason: str,
+    superseded_by: str | None = None,
 ) -> None:
-    """Keep a check to conclude later (one per head SHA: a newer reason replaces the older)."""
+    """Keep a check to conclude later (one per head SHA: a newer reason replaces the older);
+    `superseded_by` is the newer head of a review skipped as stale."""
     now = utcnow()
     async with sessions.begin() as session:
         insert = dialect_insert(session.get_bind().dialect.name)
@@ -43,6 +52,7 @@ async def remember(
             "repository": repository,
             "head_sha": head_sha,
             "reason": reason[:4000],
+            "superseded_by": superseded_by,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
@@ -51,7 +61,11 @@ async def remember(
         await session.execute(
             statement.on_conflict_do_update(
                 index_elements=["repository", "head_sha"],
-                set_={"reason": statement.excluded.reason, "next_attempt_at": now},
+                set_={
+                    "reason": statement.excluded.reason,
+                    "superseded_by": statement.excluded.superseded_by,
+                    "next_attempt_at": now,
+                },
             )
         )
     log.warning("check run of %s@%s left to the sweep: %s", repository, head_sha[:12], reason)
@@ -116,6 +130,24 @@ async def sweep(ctx: TaskContext, now: datetime | None = None) -> int:
     return settled
 
 
+async def superseded(
+    sessions: async_sessionmaker[AsyncSession],
+    installation_id: int,
+    repository: str,
+    head_sha: str,
+    new_head: str,
+) -> None:
+    """A review of `head_sha` is skipped: the pull request's head moved to `new_head`."""
+    await remember(
+        sessions,
+        installation_id,
+        repository,
+        head_sha,
+        f"the pull request's head moved to {new_head[:12]} before this review finished",
+        superseded_by=new_head,
+    )
+
+
 async def conclude(github: Any, row: UnconcludedCheck) -> str:
     """Complete the App's check run on the head with the reason, unless it is completed already."""
     gh = github.installation(row.installation_id)
@@ -125,14 +157,27 @@ async def conclude(github: Any, row: UnconcludedCheck) -> str:
         key="check_runs",
     )
     ours = [r for r in runs if str((r.get("app") or {}).get("id")) == str(github.app_id)]
+    run = max(ours, key=lambda r: r["id"]) if ours else None
+    if run is not None and run.get("status") == "completed":
+        return "already completed"
+    if row.superseded_by:
+        if run is None:
+            return "no check run to conclude"
+        await publish.conclude_with_message(
+            gh,
+            row.repository,
+            publish.CheckRun(run["id"]),
+            SUPERSEDED_TITLE,
+            f"The pull request's head moved to {row.superseded_by} before this review finished. "
+            "A newer review runs there: its check run is on that commit.",
+            conclusion="skipped",
+        )
+        return "concluded as skipped"
     summary = (
         f"istio-footgun-bot gave up on this review, and GitHub did not answer when it tried to say"
         f" so: {row.reason}\n\nComment `/footgun recheck` on the pull request to try again."
     )
-    if ours:
-        run = max(ours, key=lambda r: r["id"])
-        if run.get("status") == "completed":
-            return "already completed"
+    if run is not None:
         await publish.conclude_with_message(
             gh, row.repository, publish.CheckRun(run["id"]), TITLE, summary
         )

@@ -2,18 +2,20 @@
 
 Payload (from the webhook intake): `installation_id, repository, pull_number, comment_kind`
 (`issue` for the PR conversation, `review` for an inline thread), `comment_id, in_reply_to_id,
-body, author, author_association, url`. Each comment runs once: its id is recorded before
-anything happens, so an edited comment or a second delivery does nothing, while a retry of the
-same job resumes (the waiver is keyed by the comment and the reply carries a marker, so neither
-is made twice).
+body, author, author_association, url, created_at`. Each comment runs once: its id is recorded
+before anything happens, so an edited comment or a second delivery does nothing, while a retry
+of the same job resumes (the waiver is keyed by the comment and the reply carries a marker, so
+neither is made twice).
 
-A comment costs a bounded number of GitHub calls however many lines it has: at most
-`MAX_COMMANDS` commands run (the rest are answered in one line); the pull request, the base
-config, the commenter's role and the analysis are each looked up at most once per comment, and
-only when a command needs them; what the webhook already tells (the author, `author_association`)
-and what the database remembers (a role found to be `none` within the hour) is used first; and
-each user has a quota of comments per repository and hour, kept in the database. A comment
-over the quota is answered once ("try again at"), then ignored.
+A comment costs at most 10 GitHub calls (the installation token included) however many lines
+it has and however large the repository: at most `MAX_COMMANDS` commands run (the rest are
+answered in one line); the pull request, the base config and the commenter's role are each
+looked up at most once per comment, and only when a command needs them; the findings a waiver
+names come from the review of the head (`bot.waivers.reported`), never from reading the
+repository again; what the webhook already tells (the author, `author_association`) and what the
+database remembers (a role found to be `none` within the hour) is used first; and each user has
+a quota of comments per repository and hour, kept in the database. A comment over the quota is
+answered once ("try again at"), then ignored.
 
 Authorisation uses GitHub's collaborator permission (`role_name`) against the `waivers` settings
 of `.github/footgun.yml` at the PR's BASE commit, as the check itself does.
@@ -25,7 +27,7 @@ import base64
 import datetime as dt
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -37,7 +39,7 @@ from bot.github import changeset, markers
 from bot.github import markdown as md
 from bot.github.client import GitHubError, Installation
 from bot.queue import jobs
-from bot.waivers import policy
+from bot.waivers import policy, reported
 from bot.waivers import store as waivers
 from bot.waivers.grammar import (
     USAGE,
@@ -52,7 +54,7 @@ from bot.waivers.grammar import (
 )
 from bot.waivers.policy import ROLE_ORDER, decide_waiver, role_allows
 from rules.core.config import Config
-from rules.core.engine import Report
+from rules.core.model import Finding
 
 log = logging.getLogger(__name__)
 REPLY_MARKER = markers.REPLY_MARKER
@@ -60,6 +62,7 @@ RULES_IN_REPLY = 8
 MAX_COMMANDS = 10
 """Commands run per comment; the rest are answered with one line."""
 QUOTA_WINDOW = dt.timedelta(hours=1)
+SINCE_MARGIN = dt.timedelta(minutes=1)
 WAIVERS_LISTED = 50
 """Rows of `/footgun waivers`; the rest are counted (the CLI's ledger lists them all)."""
 REPLY_LIMIT = md.BODY_LIMIT - 500
@@ -87,12 +90,15 @@ class Thread:
     association: str | None = None
     comment_url: str | None = None
     attempts: int = 1
+    created_at: str | None = None
+    """When the comment was written (GitHub's clock): an earlier reply to it is not older."""
     known_role: str | None = None
     """A role known without asking GitHub (the webhook, or the database within the hour)."""
     looked_up_role: str | None = None
     _pull: dict[str, Any] | None = None
     _config: Config | changeset.ConfigInvalid | None = None
-    _analysis: tuple[changeset.ChangeSet, Report] | None = field(default=None, repr=False)
+    _parent: tuple[str | None] | None = None
+    """The parent comment's fingerprint, once looked up (a 1-tuple: None is an answer too)."""
 
     @classmethod
     def of(cls, ctx: jobs.JobContext) -> Thread:
@@ -110,6 +116,7 @@ class Thread:
             association,
             payload.get("url"),
             getattr(ctx.job, "attempts", 1) or 1,
+            payload.get("created_at"),
             policy.role_from_association(association),
         )
 
@@ -140,18 +147,35 @@ class Thread:
             )
         return self.known_role
 
-    async def analysis(self, today: dt.date) -> tuple[changeset.ChangeSet, Report]:
-        """The pull request's findings at its head (read and analysed once per comment)."""
-        if self._analysis is None:
-            pull = await self.pull()
-            change = await changeset.fetch(
-                self.gh, changeset.PullRequest.from_json(pull), diff=False
-            )
-            report = await changeset.analyse(
-                change.head, change.base, change.config, change.parsed, today=today
-            )
-            self._analysis = change, report
-        return self._analysis
+    async def reported(self, sessions: Any) -> list[Finding] | None:
+        """The findings the review reported at the pull request's head, or None before one has.
+
+        No call to GitHub: the review that analysed the head kept them (`bot.waivers.reported`).
+        Analysing the head here instead would read the repository again, a cost that grows with
+        the repository and the pull request, and could find what the check never showed."""
+        head = (await self.pull())["head"]["sha"]
+        return await reported.at_head(sessions, self.repo, self.number, head)
+
+    async def fingerprint(self) -> str | None:
+        """The finding an inline thread is about: the hidden marker of the bot's comment it
+        replies to (looked up once per comment, however many waives it holds)."""
+        if self.kind != "review" or not self.parent_id:
+            return None
+        if self._parent is None:
+            self._parent = (await self._parent_fingerprint(self.parent_id),)
+        return self._parent[0]
+
+    async def _parent_fingerprint(self, parent_id: int) -> str | None:
+        try:
+            parent = await self.gh.get(f"repos/{self.repo}/pulls/comments/{parent_id}")
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not markers.posted_by_an_app(parent):
+            return None
+        marks = sorted(markers.fingerprints_in(parent.get("body")))
+        return marks[0] if len(marks) == 1 else None
 
     async def url(self) -> str:
         if self.comment_url:
@@ -177,14 +201,15 @@ class Thread:
 
     async def reply(self, text: str) -> None:
         """Answer once: a retried job finds its earlier reply by the marker, which only counts at
-        the end of one of the bot's own comments (a first attempt has no earlier reply)."""
+        the end of one of the bot's own comments (a first attempt has no earlier reply). Only
+        comments since the command's are listed: a long conversation costs no more pages."""
         marker = REPLY_MARKER.format(self.key)
         if self.attempts > 1:
             if self.kind == "review":
                 path = f"repos/{self.repo}/pulls/{self.number}/comments"
             else:
                 path = f"repos/{self.repo}/issues/{self.number}/comments"
-            existing = await self.gh.paginate(path)
+            existing = await self.gh.paginate(path, _since(self.created_at))
             if any(
                 markers.posted_by_an_app(c) and markers.ends_with(c.get("body"), marker)
                 for c in existing
@@ -265,6 +290,19 @@ async def run(ctx: jobs.JobContext) -> None:
             )
     await thread.react("+1" if all(a.ok for a in answers) else "confused")
     await thread.reply(combine(answers))
+
+
+def _since(created_at: str | None) -> dict[str, str] | None:
+    """`since` for listing the comments written after one made at `created_at`, a minute early:
+    GitHub's timestamps are to the second, and it lists what was updated *after* the time."""
+    try:
+        when = dt.datetime.fromisoformat(str(created_at))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    early = when.astimezone(dt.UTC) - SINCE_MARGIN
+    return {"since": early.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def combine(answers: list[Answer], limit: int = REPLY_LIMIT) -> str:
@@ -399,7 +437,7 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
         return await _refuse(ctx, thread, decision.reason)
     fingerprint = None
     if command.rule is None:
-        fingerprint = await _thread_fingerprint(thread)
+        fingerprint = await thread.fingerprint()
         if fingerprint is None:
             return await _refuse(
                 ctx,
@@ -408,13 +446,13 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
                 "bot's inline comments: `/footgun waive <rule> <Kind>/<namespace>/"
                 "<name> until YYYY-MM-DD because <reason>`.",
             )
-    _, report = await thread.analysis(today)
-    matched = waivers.resolve(report.findings, command.rule, command.target, fingerprint)
+    findings = await thread.reported(ctx.sessions)
+    if findings is None:
+        return await _refuse(ctx, thread, _not_reviewed(pull["head"]["sha"]))
+    matched = waivers.resolve(findings, command.rule, command.target, fingerprint)
     if not matched:
         return await _refuse(
-            ctx,
-            thread,
-            _nothing_matched(command, fingerprint, report.findings, pull["head"]["sha"]),
+            ctx, thread, _nothing_matched(command, fingerprint, findings, pull["head"]["sha"])
         )
     rule = matched[0].rule
     assert decision.until is not None  # an allowed waiver always has its deadline
@@ -450,20 +488,12 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
     )
 
 
-async def _thread_fingerprint(thread: Thread) -> str | None:
-    """The finding an inline thread is about: the hidden marker of the bot's comment it replies to."""
-    if thread.kind != "review" or not thread.parent_id:
-        return None
-    try:
-        parent = await thread.gh.get(f"repos/{thread.repo}/pulls/comments/{thread.parent_id}")
-    except GitHubError as exc:
-        if exc.status == 404:
-            return None
-        raise
-    if not markers.posted_by_an_app(parent):
-        return None
-    marks = sorted(markers.fingerprints_in(parent.get("body")))
-    return marks[0] if len(marks) == 1 else None
+def _not_reviewed(head: str) -> str:
+    return (
+        f"The check has not reported on {head[:7]} yet, so the findings to waive are not known: "
+        "post the command again once the `Istio footguns` check has completed there (comment "
+        "`/footgun recheck` if it does not start)."
+    )
 
 
 def _nothing_matched(

@@ -1,6 +1,9 @@
 """The waiver sweeper: reminders before deadlines, and what a passed deadline means.
 
-- N days before the deadline (`waivers.remind_days_before`): a reminder on the pull request.
+- N days before the deadline (`waivers.remind_days_before`): a reminder on the pull request,
+  once: it ends with a hidden marker, and the bot's own comments are searched for it before
+  posting, so a POST answered too late (or a sweeper that died before recording it) is not
+  followed by a second one.
 - At the deadline, for an open pull request: the waiver expires and the check runs again (and
   fails while the finding remains).
 - For a merged pull request the waiver was a promise to clean up: the sweeper analyses the
@@ -41,6 +44,9 @@ from bot.waivers.store import ACTIVE, CLEANED_UP, EXPIRED, OVERDUE
 log = logging.getLogger(__name__)
 CLEANUP_LABEL = "footgun-cleanup"
 ISSUE_MARKER = "<!-- footgun:cleanup-waiver={} -->"
+REMINDER_MARKER = "<!-- footgun:reminder={} -->"
+REMINDER_SEARCH_MARGIN = dt.timedelta(hours=1)
+"""How much earlier than the waiver's grant the search for its reminder starts (clock skew)."""
 RESERVATION_ABANDONED = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 ISSUE_RESOURCES = 20
 ISSUE_FINDINGS = 50
@@ -182,17 +188,23 @@ async def _remind(
     gh = github.installation(waiver.installation_id)
     days = max((waiver.deadline - now.date()).days, 0)
     when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+    marker = REMINDER_MARKER.format(waiver.id)
     text = (
         f"Reminder: waiver **#{waiver.id}** ({waivers.describe(waiver)}, approved by @{waiver.approved_by}) "
         f"expires {when}, at the end of {waiver.deadline} UTC. Fix the finding before then: on an open pull "
         "request the check fails again; once merged, a cleanup issue is opened if the finding is still on "
-        f"the default branch.\n\n<!-- footgun:reminder={waiver.id} -->"
+        f"the default branch.\n\n{marker}"
     )
-    comment = await gh.json(
-        "POST",
-        f"repos/{waiver.repository}/issues/{waiver.pull_number}/comments",
-        json={"body": text},
-    )
+    # A POST whose answer never came (a timeout, a process that died before recording it) may
+    # have been carried out: look for it before posting, never post twice (the client does not
+    # repeat a POST in place either).
+    comment = await _find_reminder(gh, waiver, marker)
+    if comment is None:
+        comment = await gh.json(
+            "POST",
+            f"repos/{waiver.repository}/issues/{waiver.pull_number}/comments",
+            json={"body": text},
+        )
     async with sessions.begin() as session:
         result = await session.execute(
             update(Waiver)
@@ -212,6 +224,27 @@ async def _remind(
             )
     return Outcome(
         waiver.id, "remind", f"reminded {waiver.repository}#{waiver.pull_number} ({when})"
+    )
+
+
+async def _find_reminder(gh: Installation, waiver: Waiver, marker: str) -> dict[str, Any] | None:
+    """The reminder an earlier attempt posted: a comment of the bot's ending with the marker.
+
+    Only comments updated since the waiver was granted are listed (less a margin for clocks
+    apart), so a long conversation costs no more pages; a marker in anyone else's comment, or
+    anywhere but at the end, does not count."""
+    since = (waiver.created_at - REMINDER_SEARCH_MARGIN).astimezone(dt.UTC)
+    comments = await gh.paginate(
+        f"repos/{waiver.repository}/issues/{waiver.pull_number}/comments",
+        {"since": since.strftime("%Y-%m-%dT%H:%M:%SZ")},
+    )
+    return next(
+        (
+            c
+            for c in comments
+            if markers.posted_by_an_app(c) and markers.ends_with(c.get("body"), marker)
+        ),
+        None,
     )
 
 

@@ -349,6 +349,7 @@ def _command(
             "author": user.get("login"),
             "author_association": comment.get("author_association"),
             "url": comment.get("html_url"),
+            "created_at": comment.get("created_at"),
         },
         delivery_id=delivery,
     )

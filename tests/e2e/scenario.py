@@ -115,19 +115,22 @@ def seed(
     repo: str,
     roles: dict[str, str] | None = None,
     head: dict[str, str] | None = None,
+    base: dict[str, str] | None = None,
 ) -> PullRef:
-    """Install the App on `repo`, commit the manifests on `main`, open a PR by `author` that
-    adds the fault injection (or changes `head`)."""
+    """Install the App on `repo`, commit the manifests (and `base`) on `main`, open a PR by
+    `author` that adds the fault injection (or changes `head`)."""
 
     def build(fake: Any) -> PullRef:
         installation = fake.install(repo.split("/")[0], repo)
         fake.repos[repo].permissions.update({"author": "write", **(roles or {})})
-        base = fake.commit(repo, BASE_FILES, message="the mesh")
+        base_sha = fake.commit(repo, {**BASE_FILES, **(base or {})}, message="the mesh")
         head_sha = fake.commit(
-            repo, head or {FAULT_PATH: REVIEWS_WITH_FAULT}, base, "inject faults"
+            repo, head or {FAULT_PATH: REVIEWS_WITH_FAULT}, base_sha, "inject faults"
         )
-        pull = fake.open_pull(repo, base, head_sha, user="author", title="Chaos drill for reviews")
-        return PullRef(repo, fake.repos[repo].id, installation, pull.number, base, head_sha)
+        pull = fake.open_pull(
+            repo, base_sha, head_sha, user="author", title="Chaos drill for reviews"
+        )
+        return PullRef(repo, fake.repos[repo].id, installation, pull.number, base_sha, head_sha)
 
     return server.call(build)
 
@@ -220,6 +223,8 @@ def issue_comment_event(
             "comment.user.type": "User",
             "comment.author_association": association,
             "comment.html_url": comment["html_url"],
+            "comment.created_at": comment["created_at"],
+            "comment.updated_at": comment["updated_at"],
             "sender.login": login,
             "sender.type": "User",
         },

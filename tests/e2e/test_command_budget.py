@@ -8,9 +8,12 @@ nothing), and a command hidden where GitHub does not show it as one costs nothin
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.e2e.scenario import issue_comment_event, pull_request_event, seed
+from tests.fakegithub.world import virtual_service
 
 pytestmark = pytest.mark.e2e
 REPO = "acme/budget"
@@ -113,9 +116,10 @@ def test_thirty_waivers_in_one_comment_look_everything_up_once(fake_server, revi
     for path in (
         f"/repos/{REPO}/collaborators/maria/permission",
         f"/repos/{REPO}/contents/.github/footgun.yml",
-        f"/repos/{REPO}/pulls/{ref.number}/files",
     ):
         assert calls.count(("GET", path)) == 1, calls
+    # What the waivers name comes from the review's findings: the repository is not read again.
+    assert not [c for c in calls if c[1].endswith("/files") or "/git/" in c[1]], calls
     assert app.query("SELECT count(*), min(approved_by) FROM waivers") == [(1, "maria")]
     [reply] = bot_replies(fake_server, ref)
     assert reply.count("Waiver **#1**") == 1 and "29 repeated commands ran once." in reply
@@ -150,6 +154,39 @@ def test_a_stranger_is_refused_before_any_look_up_and_then_not_answered(fake_ser
     _, silent = say(app, fake_server, ref, "mallory", "/footgun help", "NONE", "b-r6")
     assert silent == []
     assert len(bot_replies(fake_server, ref)) == 6
+
+
+def test_after_a_restart_a_waive_in_a_large_repository_costs_at_most_ten_calls(
+    fake_server, footgun
+):
+    """Cold caches (a new process: no installation token, no blob read) and a pull request that
+    changes 40 of 2,000 manifests: the waive resolves against what the review reported, token
+    included at most 10 calls (50 when the command analysed the head again)."""
+    repo = "acme/budget-cold"
+    manifests = {f"mesh/vs{i}.yaml": virtual_service(f"s{i}") for i in range(2000)}
+    head = {f"mesh/vs{i}.yaml": virtual_service(f"s{i}", fault=True) for i in range(39)}
+    ref = seed(fake_server, repo, roles={"maria": "maintain"}, head=head, base=manifests)
+    app = footgun(FOOTGUN_WORKERS="1")
+    app.start()
+    event = pull_request_event(ref, "pull_request.opened", "2026-03-02T10:00:00Z")
+    assert app.deliver("pull_request", event, "c-opened").status_code == 202
+    app.wait_for_drained_queue(timeout=120)
+    app.stop()
+    app.start()
+
+    before = log_size(fake_server)
+    body = "/footgun waive fault-injection for 7d because game day"
+    made = fake_server.call(lambda fake: dict(fake.comment_as("maria", repo, ref.number, body)))
+    answer = app.deliver("issue_comment", issue_comment_event(ref, made, "MEMBER"), "c-waive")
+    assert answer.status_code == 202, answer.text
+    app.wait_for_drained_queue()
+    calls = fake_server.call(lambda fake: [(r.method, r.path) for r in fake.log[before:]])
+    reply = calls.index(("POST", f"/repos/{repo}/issues/{ref.number}/comments"))
+    calls = calls[: reply + 1]  # the command job; the review it queued runs after it
+    assert len(calls) <= BUDGET, calls
+    assert calls[0] == ("POST", f"/app/installations/{ref.installation_id}/access_tokens")
+    [(fingerprints,)] = app.query("SELECT fingerprints FROM waivers")
+    assert len(json.loads(fingerprints)) == 39
 
 
 def test_commands_github_does_not_render_as_commands_cost_nothing(fake_server, reviewed):

@@ -5,6 +5,7 @@ not made twice, and a revoked installation token is replaced at once."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 
 import pytest
 
@@ -195,3 +196,50 @@ def test_a_check_whose_every_update_failed_is_concluded_once_github_answers(fake
         lambda: not app.query("SELECT id FROM unconcluded_checks"), "the row to be deleted", 10
     )
     assert len(_state(fake_server, ref)["runs"]) == 1
+
+
+def test_a_reminder_answered_after_the_timeout_is_posted_once_across_sweeps(fake_server, footgun):
+    """`footgun sweep` posts a waiver's reminder; GitHub creates it but answers past the 1 s
+    timeout, so that process records nothing. The next `footgun sweep` finds the bot's comment
+    by its marker and records it: one reminder on the pull request."""
+    ref = seed(fake_server, "acme/late-reminder", roles={"maria": "maintain"})
+    app = footgun(FOOTGUN_HTTP_TIMEOUT="1")
+    app.start()
+    opened = pull_request_event(ref, "pull_request.opened", "2026-03-02T10:00:00Z")
+    assert app.deliver("pull_request", opened, "reminder-opened").status_code == 202
+    app.wait_for_drained_queue(timeout=60)
+    body = "/footgun waive fault-injection VirtualService/bookinfo/reviews for 5d because drill"
+    command = fake_server.call(
+        lambda fake: dict(fake.comment_as("maria", ref.repo, ref.number, body))
+    )
+    assert (
+        app.deliver(
+            "issue_comment", issue_comment_event(ref, command), "reminder-waive"
+        ).status_code
+        == 202
+    )
+    app.wait_for_drained_queue(timeout=60)
+    [(remind_at,)] = app.query("SELECT remind_at FROM waivers")
+    now = (dt.datetime.fromisoformat(remind_at) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+
+    comments = f"/repos/{ref.repo}/issues/{ref.number}/comments"
+    fake_server.call(lambda fake: fake.answer_late("POST", comments, 2.5))
+    first = app.finish(app.command("sweep", "--now", now))
+    assert "failed, retried on the next sweep" in first[1] + first[2], first
+    second = app.finish(app.command("sweep", "--now", now))
+    assert "reminded" in second[1], second
+
+    def reminders(fake):
+        return [
+            c["body"]
+            for c in fake.issue_comments.values()
+            if c["_repo"] == ref.repo
+            and c["user"]["login"] == fake.bot_login
+            and c["body"].startswith("Reminder")
+        ]
+
+    assert len(fake_server.call(reminders)) == 1
+    assert (
+        len(fake_server.call(lambda fake: fake.requests("POST", comments + "$"))) == 2
+    )  # reply, reminder
+    assert app.query("SELECT reminded_at IS NOT NULL FROM waivers") == [(1,)]

@@ -783,12 +783,23 @@ def list_reviews(call: Call) -> Any:
     )
 
 
+def _since(call: Call, comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The comments updated at or after the `since` query parameter (all without it)."""
+    since = call.query.get("since")
+    if not since:
+        return comments
+    try:
+        when = dt.datetime.fromisoformat(since)
+    except ValueError:
+        raise ApiError(422, "Invalid value for since") from None
+    return [c for c in comments if dt.datetime.fromisoformat(c["updated_at"]) >= when]
+
+
 @route("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/comments")
 def list_review_comments(call: Call) -> Any:
     pull = call.pull
-    return _paginate(
-        call, [_comment_json(c) for c in call.fake.comments_on(pull.repo.full_name, pull.number)]
-    )
+    comments = _since(call, call.fake.comments_on(pull.repo.full_name, pull.number))
+    return _paginate(call, [_comment_json(c) for c in comments])
 
 
 @route("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/comments")
@@ -863,14 +874,10 @@ def _issue_number(call: Call) -> int:
 @route("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments")
 def list_issue_comments(call: Call) -> Any:
     number, repo = _issue_number(call), call.repo.full_name
-    return _paginate(
-        call,
-        [
-            _comment_json(c)
-            for c in call.fake.issue_comments.values()
-            if c["_repo"] == repo and c["_issue"] == number
-        ],
-    )
+    comments = [
+        c for c in call.fake.issue_comments.values() if c["_repo"] == repo and c["_issue"] == number
+    ]
+    return _paginate(call, [_comment_json(c) for c in _since(call, comments)])
 
 
 @route("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments")
