@@ -34,7 +34,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 import rules as registry
-from bot.db import SlashCommand, Waiver, utcnow
+from bot.db import Job, SlashCommand, Waiver, utcnow
 from bot.github import changeset, markers
 from bot.github import markdown as md
 from bot.github.client import GitHubError, Installation
@@ -61,6 +61,11 @@ REPLY_MARKER = markers.REPLY_MARKER
 RULES_IN_REPLY = 8
 MAX_COMMANDS = 10
 """Commands run per comment; the rest are answered with one line."""
+REVIEW_WAITS = 4
+"""A waive on a head whose review is queued or running waits for it on its first attempts (3
+waits of `REVIEW_WAIT_SECONDS`, longer than a review usually takes), then is refused, asking
+to post it again."""
+REVIEW_WAIT_SECONDS = 15.0
 QUOTA_WINDOW = dt.timedelta(hours=1)
 SINCE_MARGIN = dt.timedelta(minutes=1)
 WAIVERS_LISTED = 50
@@ -97,8 +102,8 @@ class Thread:
     looked_up_role: str | None = None
     _pull: dict[str, Any] | None = None
     _config: Config | changeset.ConfigInvalid | None = None
-    _parent: tuple[str | None] | None = None
-    """The parent comment's fingerprint, once looked up (a 1-tuple: None is an answer too)."""
+    _parent: tuple[frozenset[str] | None] | None = None
+    """The parent comment's fingerprints, once looked up (a 1-tuple: None is an answer too)."""
 
     @classmethod
     def of(cls, ctx: jobs.JobContext) -> Thread:
@@ -156,16 +161,17 @@ class Thread:
         head = (await self.pull())["head"]["sha"]
         return await reported.at_head(sessions, self.repo, self.number, head)
 
-    async def fingerprint(self) -> str | None:
-        """The finding an inline thread is about: the hidden marker of the bot's comment it
-        replies to (looked up once per comment, however many waives it holds)."""
+    async def fingerprints(self) -> frozenset[str] | None:
+        """The findings an inline thread is about: the hidden markers of the bot's comment it
+        replies to (one, or one per target sharing the finding), looked up once per comment
+        however many waives it holds."""
         if self.kind != "review" or not self.parent_id:
             return None
         if self._parent is None:
             self._parent = (await self._parent_fingerprint(self.parent_id),)
         return self._parent[0]
 
-    async def _parent_fingerprint(self, parent_id: int) -> str | None:
+    async def _parent_fingerprint(self, parent_id: int) -> frozenset[str] | None:
         try:
             parent = await self.gh.get(f"repos/{self.repo}/pulls/comments/{parent_id}")
         except GitHubError as exc:
@@ -174,8 +180,9 @@ class Thread:
             raise
         if not markers.posted_by_an_app(parent):
             return None
-        marks = sorted(markers.fingerprints_in(parent.get("body")))
-        return marks[0] if len(marks) == 1 else None
+        # one finding, or the same finding in several targets (`bot.review.publish.same_place`)
+        marks = frozenset(markers.fingerprints_in(parent.get("body")))
+        return marks or None
 
     async def url(self) -> str:
         if self.comment_url:
@@ -435,10 +442,10 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
     )
     if not decision.allowed:
         return await _refuse(ctx, thread, decision.reason)
-    fingerprint = None
+    fingerprints = None
     if command.rule is None:
-        fingerprint = await thread.fingerprint()
-        if fingerprint is None:
+        fingerprints = await thread.fingerprints()
+        if fingerprints is None:
             return await _refuse(
                 ctx,
                 thread,
@@ -448,11 +455,20 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
             )
     findings = await thread.reported(ctx.sessions)
     if findings is None:
-        return await _refuse(ctx, thread, _not_reviewed(pull["head"]["sha"]))
-    matched = waivers.resolve(findings, command.rule, command.target, fingerprint)
+        head = pull["head"]["sha"]
+        if ctx.job.attempts < REVIEW_WAITS and await _review_pending(
+            ctx, repo, thread.number, head
+        ):
+            # A push the review is still on: wait for it rather than send the user away
+            # (each wait costs the pull request, config and permission again: 3 calls).
+            raise jobs.RetryableError(
+                f"waiting for the review of {head[:7]} to report", retry_after=REVIEW_WAIT_SECONDS
+            )
+        return await _refuse(ctx, thread, _not_reviewed(head))
+    matched = waivers.resolve(findings, command.rule, command.target, fingerprints)
     if not matched:
         return await _refuse(
-            ctx, thread, _nothing_matched(command, fingerprint, findings, pull["head"]["sha"])
+            ctx, thread, _nothing_matched(command, fingerprints, findings, pull["head"]["sha"])
         )
     rule = matched[0].rule
     assert decision.until is not None  # an allowed waiver always has its deadline
@@ -488,6 +504,20 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
     )
 
 
+async def _review_pending(ctx: jobs.JobContext, repo: str, number: int, head: str) -> bool:
+    """Whether a review of `head` is queued or running (it will report what a waive names)."""
+    async with ctx.sessions() as session:
+        found = await session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(
+                Job.dedupe_key == jobs.review_key(repo, number, head),
+                Job.status.in_((jobs.QUEUED, jobs.RUNNING)),
+            )
+        )
+    return bool(found)
+
+
 def _not_reviewed(head: str) -> str:
     return (
         f"The check has not reported on {head[:7]} yet, so the findings to waive are not known: "
@@ -497,9 +527,9 @@ def _not_reviewed(head: str) -> str:
 
 
 def _nothing_matched(
-    command: Waive, fingerprint: str | None, findings: list[Any], head: str
+    command: Waive, fingerprints: frozenset[str] | None, findings: list[Any], head: str
 ) -> str:
-    if fingerprint is not None:
+    if fingerprints is not None:
         return f"The finding this thread is about is no longer in the pull request at {head[:7]}: nothing to waive."
     same_rule = sorted({str(f.resource) for f in findings if f.rule == command.rule})
     rule = md.code(command.rule)

@@ -10,7 +10,7 @@ forward by conditional UPDATEs and every step is written to `waiver_events`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,11 +113,12 @@ def resolve(
     findings: Iterable[Finding],
     rule: str | None,
     target: str | None,
-    fingerprint: str | None = None,
+    fingerprints: Collection[str] | None = None,
 ) -> list[Finding]:
-    """The findings a waiver's target names: one fingerprint (a thread reply), or rule + target."""
-    if fingerprint is not None:
-        return [f for f in findings if f.fingerprint == fingerprint]
+    """The findings a waiver's target names: the fingerprints of the comment a thread reply
+    answers, or rule + target."""
+    if fingerprints is not None:
+        return [f for f in findings if f.fingerprint in fingerprints]
     return [f for f in findings if f.rule == rule and target_matches(target, f)]
 
 
