@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.db import Job
 from bot.github import markers
+from bot.github.client import GitHubApp
 from bot.queue import jobs
 from bot.waivers import handler as command_handler
 from tests.fakegithub.world import virtual_service as vs
@@ -98,20 +99,48 @@ async def test_a_waive_waits_for_the_review_still_running_on_the_head(world, dat
         f"/footgun waive fault-injection VirtualService/mesh/b until {until()} because drill",
     )
     job = payload(world, pull, comment, "issue", None)
+    world.app = GitHubApp(
+        world.fake.app_id, world.fake.private_key, world.fake.base_url, timeout=5, retry_delay=0
+    )  # a cold process: the token counts
+    world.fake.log.clear()
     with pytest.raises(jobs.RetryableError) as raised:
         await command_handler.run(context(world, database, "command", job, job_id=900))
     assert raised.value.retry_after == command_handler.REVIEW_WAIT_SECONDS
     assert await waivers(database) == [] and bot_replies(world, pull) == []
+    first = len(world.fake.log)
 
     await run_review(world, database, pull)  # the review reports the new head
     async with database.sessions.begin() as session:
         for row in (await session.execute(select(Job).where(Job.kind == "review"))).scalars():
             row.status = jobs.DONE
+    world.fake.log.clear()
     await command_handler.run(context(world, database, "command", job, job_id=900, attempts=2))
     [waiver] = await waivers(database)
     assert waiver.resources == ["VirtualService/mesh/b"]
     [reply] = bot_replies(world, pull)
     assert f"Waiver **#{waiver.id}**" in reply
+    # the comment's calls over both attempts, the token's included: within its budget of 10
+    assert first + len(world.fake.log) <= 10, (first, world.fake.log)
+
+
+async def test_a_waive_waits_once_then_is_refused(world, database):
+    people(world)
+    pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)}, user="author")
+    await run_review(world, database, pull)
+    world.fake.push(pull, {"mesh/b.yaml": vs("b", fault=True)})
+    await queue_review(database, pull, world)
+    comment = world.fake.comment_as(
+        "maria",
+        world.repo,
+        pull.number,
+        f"/footgun waive fault-injection VirtualService/mesh/b until {until()} because drill",
+    )
+    job = payload(world, pull, comment, "issue", None)
+    with pytest.raises(jobs.RetryableError):
+        await command_handler.run(context(world, database, "command", job, job_id=901))
+    await command_handler.run(context(world, database, "command", job, job_id=901, attempts=2))
+    assert await waivers(database) == []
+    assert f"The check has not reported on {pull.head_sha[:7]} yet" in bot_replies(world, pull)[0]
 
 
 async def test_without_a_review_on_its_way_the_waive_is_refused_at_once(world, database):

@@ -61,11 +61,13 @@ REPLY_MARKER = markers.REPLY_MARKER
 RULES_IN_REPLY = 8
 MAX_COMMANDS = 10
 """Commands run per comment; the rest are answered with one line."""
-REVIEW_WAITS = 4
-"""A waive on a head whose review is queued or running waits for it on its first attempts (3
-waits of `REVIEW_WAIT_SECONDS`, longer than a review usually takes), then is refused, asking
-to post it again."""
-REVIEW_WAIT_SECONDS = 15.0
+REVIEW_WAITS = 2
+"""A waive on a head whose review is queued or running waits for it once (`REVIEW_WAIT_SECONDS`,
+longer than a review usually takes), then is refused, asking to post it again. One wait keeps
+the comment within its 10 calls: 4 before the wait (token, pull request, config, permission),
+3 after it (the same but the token, unless another replica runs it) and the reply and
+reaction."""
+REVIEW_WAIT_SECONDS = 30.0
 QUOTA_WINDOW = dt.timedelta(hours=1)
 SINCE_MARGIN = dt.timedelta(minutes=1)
 WAIVERS_LISTED = 50
@@ -459,8 +461,7 @@ async def _waive(ctx: jobs.JobContext, thread: Thread, command: Waive, index: in
         if ctx.job.attempts < REVIEW_WAITS and await _review_pending(
             ctx, repo, thread.number, head
         ):
-            # A push the review is still on: wait for it rather than send the user away
-            # (each wait costs the pull request, config and permission again: 3 calls).
+            # A push the review is still on: wait for it rather than send the user away.
             raise jobs.RetryableError(
                 f"waiting for the review of {head[:7]} to report", retry_after=REVIEW_WAIT_SECONDS
             )
