@@ -85,20 +85,25 @@ async def queue_review(database, pull, world) -> None:
         )
 
 
-async def test_a_waive_waits_for_the_review_still_running_on_the_head(world, database):
+async def waive_during_a_review(world, database):
+    """A reviewed pull request, a push whose review is queued but not run, and the payload of a
+    waive written then, naming a finding of the push."""
     people(world)
     pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)}, user="author")
     await run_review(world, database, pull)
     world.fake.push(pull, {"mesh/b.yaml": vs("b", fault=True)})
-    await queue_review(database, pull, world)  # the push's review, not run yet
-
+    await queue_review(database, pull, world)
     comment = world.fake.comment_as(
         "maria",
         world.repo,
         pull.number,
         f"/footgun waive fault-injection VirtualService/mesh/b until {until()} because drill",
     )
-    job = payload(world, pull, comment, "issue", None)
+    return pull, payload(world, pull, comment, "issue", None)
+
+
+async def test_a_waive_waits_for_the_review_still_running_on_the_head(world, database):
+    pull, job = await waive_during_a_review(world, database)
     world.app = GitHubApp(
         world.fake.app_id, world.fake.private_key, world.fake.base_url, timeout=5, retry_delay=0
     )  # a cold process: the token counts
@@ -124,18 +129,7 @@ async def test_a_waive_waits_for_the_review_still_running_on_the_head(world, dat
 
 
 async def test_a_waive_waits_once_then_is_refused(world, database):
-    people(world)
-    pull = world.pull({"mesh/a.yaml": vs("a")}, {"mesh/a.yaml": vs("a", fault=True)}, user="author")
-    await run_review(world, database, pull)
-    world.fake.push(pull, {"mesh/b.yaml": vs("b", fault=True)})
-    await queue_review(database, pull, world)
-    comment = world.fake.comment_as(
-        "maria",
-        world.repo,
-        pull.number,
-        f"/footgun waive fault-injection VirtualService/mesh/b until {until()} because drill",
-    )
-    job = payload(world, pull, comment, "issue", None)
+    pull, job = await waive_during_a_review(world, database)
     with pytest.raises(jobs.RetryableError):
         await command_handler.run(context(world, database, "command", job, job_id=901))
     await command_handler.run(context(world, database, "command", job, job_id=901, attempts=2))
