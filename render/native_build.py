@@ -48,7 +48,7 @@ from typing import Any
 
 import yaml
 
-from render.build import Builder, BuildResult
+from render.build import MAX_OUTPUT, Builder, BuildResult
 from rules.core.loader import load_documents
 
 VERSION = "native-1"
@@ -67,7 +67,10 @@ _FIELDS = {
 }
 _BUILD_FIELDS = {"buildMetadata"}
 _SELECTOR_FIELDS = {"group", "version", "kind", "name", "namespace"}
-_PLAIN_PATTERN = re.compile(r"^[A-Za-z0-9._\-*|()?+\[\]^$]*$")
+_SIMPLE_PATTERN = re.compile(r"^[A-Za-z0-9._-]*(?:\*[A-Za-z0-9._-]*){0,2}$")
+"""Target patterns matched here: names, `.` and at most two `*`. Kustomize matches with Go's
+RE2 (linear time); Python's `re` backtracks, so a pattern such as `(a+)+b` could take hours on a
+long name: every other pattern goes to the tool."""
 # Kinds Kustomize knows to be cluster-scoped (kyaml's precomputed openapi scopes, v5.5): no
 # namespace is set on them. Every other kind is namespaced to Kustomize, custom ones included.
 _CLUSTER_SCOPED = {
@@ -208,11 +211,18 @@ class NativeBuilder:
     def build(self, root: str, files: Mapping[str, bytes | str]) -> BuildResult:
         try:
             output = _Build(files).render(root)
-        except (Unsupported, RecursionError) as exc:
+        except Exception as exc:
+            # Unsupported is the rule; anything else (a nesting too deep, an index of 5,000
+            # digits) is input this module does not judge: the tool builds it or words the error.
             self.delegated += 1
-            self.reasons[root] = str(exc) or type(exc).__name__
+            self.reasons[root] = (
+                str(exc) if isinstance(exc, Unsupported) else f"{type(exc).__name__}: {exc}"
+            )
             return self.fallback.build(root, files)
         self.native += 1
+        if len(output) > MAX_OUTPUT:
+            mib = MAX_OUTPUT // (1024 * 1024)
+            return BuildResult(None, f"the build printed more than {mib} MiB and was stopped")
         return BuildResult(output)
 
 
@@ -371,7 +381,7 @@ class _Build:
         if target is not None and (
             not isinstance(target, dict)
             or set(target) - _SELECTOR_FIELDS
-            or not all(isinstance(v, str) and _PLAIN_PATTERN.match(v) for v in target.values())
+            or not all(isinstance(v, str) and _SIMPLE_PATTERN.match(v) for v in target.values())
         ):
             raise Unsupported(f"{path}: patch target {target!r}")
         # Kustomize reads a patch opening with `[` as JSON (RFC 6902), anything else as YAML

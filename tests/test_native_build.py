@@ -369,6 +369,26 @@ DELEGATED: dict[str, tuple[str, dict[str, str]]] = {
             "vs.yaml": VS,
         },
     ),
+    "a target pattern Python's re would backtrack on (Go's RE2 does not)": (
+        "target",
+        {
+            "kustomization.yaml": (
+                "resources: [vs.yaml]\npatches:\n- target: {name: '(a+)+b'}\n"
+                '  patch: \'[{"op": "add", "path": "/spec/exportTo", "value": []}]\'\n'
+            ),
+            "vs.yaml": VS.replace("name: reviews\n  labels", f"name: {'a' * 60}c\n  labels"),
+        },
+    ),
+    "a JSON patch index of 5,000 digits": (
+        "ValueError",
+        {
+            "kustomization.yaml": (
+                "resources: [vs.yaml]\npatches:\n- target: {kind: VirtualService}\n"
+                f'  patch: \'[{{"op": "remove", "path": "/spec/http/{"9" * 5000}"}}]\'\n'
+            ),
+            "vs.yaml": VS,
+        },
+    ),
 }
 
 
