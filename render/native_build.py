@@ -22,8 +22,10 @@ read in sigs.k8s.io/kustomize `api/internal/target`, `api/filters`, `kyaml/yaml/
   custom resources (no schema, so no merge keys), and patches carrying a list for a Kubernetes
   kind (which has merge keys) or a `$patch`-style directive go to the tool. After the merge the
   resource keeps its name, namespace and kind. A JSON 6902 patch (RFC 6902: add, remove,
-  replace, move, copy, test) applies to the resources its `target` selects; a resource it
-  patches goes through JSON in Kustomize, so one holding a YAML 1.1-only scalar goes to the tool.
+  replace, move, copy, test) applies to the resources its `target` selects.
+- Values: Kustomize reads YAML 1.2 and prints every resource through JSON (`yes` comes out as
+  the text "yes", `1e3` as 1000, `1.0` as 1); this project reads YAML 1.1. A file or patch with a
+  plain scalar the two read differently, or a value the JSON trip changes, goes to the tool.
 - `namespace`: set on every resource that is not cluster-scoped (Kustomize's list of
   Kubernetes kinds; a custom resource counts as namespaced), the name of a `v1` Namespace, and
   the namespace of role binding subjects named `default`.
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import posixpath
 import re
 from collections.abc import Mapping
@@ -134,15 +137,21 @@ _TYPE_ORDER = {
     **{kind: index - len(_ORDER_FIRST) for index, kind in enumerate(_ORDER_FIRST)},
     **{kind: index + 1 for index, kind in enumerate(_ORDER_LAST)},
 }
-# Plain scalars YAML 1.1 reads differently from YAML 1.2 (which Kustomize's JSON round trip of a
-# JSON-patched resource applies): booleans spelt yes/no/on/off, octal, sexagesimal and
-# underscored numbers.
-_YAML11_ONLY = re.compile(
-    r"(?:^|[\s:\[{,-])(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF"
-    r"|[-+]?0[0-7]+|[-+]?0b[01_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
-    r"|[-+]?[0-9]+_[0-9_]*(?:\.[0-9_]*)?|[-+]?\.[0-9]+)\s*(?:$|[,\]}#])",
-    re.M,
+# Kustomize prints every resource through JSON after reading it as YAML 1.2 (kyaml's yaml.v3):
+# `enabled: yes` comes out as the text "yes", `1e3` as 1000, `1.0` as 1, a date as a timestamp,
+# an integer key as text. This project's loader reads YAML 1.1 (yes is true, 1e3 is text), as
+# the YAML it is given. A plain scalar read differently by the two, an integral or infinite
+# float, or a key that is not text therefore sends the root to the tool (checked in kubectl 1.32).
+_DIVERGENT_SCALAR = re.compile(
+    r"yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF"  # booleans only in YAML 1.1
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"  # 1.1 sexagesimal
+    r"|[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)[eE][-+]?[0-9]+"  # exponents
+    r"|[-+]?0o[0-7]+"  # 1.2 octal
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?"  # timestamps
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
 )
+_SCALARS_CHECKED: dict[str, str | None] = {}
+"""Text -> the first divergent plain scalar in it (None: none), for texts read by many roots."""
 
 
 class Unsupported(Exception):
@@ -156,8 +165,6 @@ class _Resource:
     """The repository path of the file it was read from."""
     namespaces: list[str] = field(default_factory=list)
     """Every effective namespace it has had, the original first (Kustomize's ids)."""
-    text: str = ""
-    """The source document's text (for the YAML 1.1 check before a JSON patch)."""
 
     @property
     def group_version(self) -> tuple[str, str]:
@@ -353,7 +360,9 @@ class _Build:
                 raise Unsupported(f"{path}: a document Kustomize reads differently")
             if kind == "CustomResourceDefinition" and "conversion" in (body.get("spec") or {}):
                 raise Unsupported(f"{path}: a CRD with a conversion webhook")
-            resource = _Resource(body, path, text=text)
+            if _json_changes(body):
+                raise Unsupported(f"{path}: a value Kustomize's JSON round trip changes")
+            resource = _Resource(body, path)
             resource.namespaces.append(resource.effective(resource.namespace))
             resources.append(resource)
         return resources
@@ -457,13 +466,14 @@ def _merge_patch(resource: _Resource, patch: dict[str, Any], text: str) -> None:
     group = resource.group_version[0]
     has_schema = _KUBERNETES_GROUPS.match(group) is not None and group not in _NOT_KUBERNETES
     _check_patch(patch, has_schema)
+    if _json_changes(patch):
+        raise Unsupported("a patch value Kustomize's JSON round trip changes")
     metadata = patch.get("metadata", {})
     if not isinstance(metadata, dict) or metadata.get("annotations", {}) is None:
         # Kustomize keeps a resource's origin in its annotations while it builds
         raise Unsupported("a patch that removes metadata or every annotation")
     name, namespace, kind = resource.name, resource.namespace, resource.kind
     merged = _merge(resource.body, patch)
-    resource.text += f"\n{text}"
     if not isinstance(merged.get("metadata"), dict):
         raise Unsupported("a patch that removes metadata")
     merged["kind"] = kind
@@ -517,10 +527,6 @@ def _node_kind(value: Any) -> str:
 
 
 def _json_patch(resource: _Resource, operations: list[Any]) -> None:
-    if _YAML11_ONLY.search(resource.text):
-        raise Unsupported("a JSON-patched resource with a YAML 1.1-only scalar")
-    if _json_unsafe(resource.body):
-        raise Unsupported("a JSON-patched resource with a float or a key that is not text")
     body: Any = copy.deepcopy(resource.body)
     for operation in operations:
         if not isinstance(operation, dict) or not isinstance(operation.get("path"), str):
@@ -571,17 +577,20 @@ def _check_json_value(value: Any) -> None:
     elif isinstance(value, list):
         for inner in value:
             _check_json_value(inner)
-    elif isinstance(value, float) or (value is not None and not _plain(value)):
+    elif (value is not None and not _plain(value)) or _json_changes(value):
         raise Unsupported(f"a JSON patch value {value!r}")
 
 
-def _json_unsafe(value: Any) -> bool:
-    """What a trip through JSON changes: a float (1.0 prints as 1), a key that is not text."""
+def _json_changes(value: Any) -> bool:
+    """Whether Kustomize's JSON round trip changes a value as read here: an integral or
+    infinite float (1.0 prints as 1), an integer past 64 bits, a key that is not text."""
     if isinstance(value, dict):
-        return any(not isinstance(k, str) or _json_unsafe(v) for k, v in value.items())
+        return any(not isinstance(k, str) or _json_changes(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_json_unsafe(v) for v in value)
-    return isinstance(value, float)
+        return any(_json_changes(v) for v in value)
+    if isinstance(value, float):
+        return not math.isfinite(value) or value.is_integer()
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63
 
 
 def _pointer(path: str) -> list[str]:
@@ -740,6 +749,29 @@ def _load_all(text: str) -> list[Any]:
     if "<<" in text:
         raise Unsupported("a YAML merge key")
     try:
-        return load_documents(text)
+        documents = load_documents(text)
+        divergent = _divergent_scalar(text)
     except (yaml.YAMLError, ValueError, TypeError, RecursionError):
         raise Unsupported("YAML the tool should report on") from None
+    if divergent is not None:
+        raise Unsupported(f"a plain {divergent!r}, which YAML 1.1 and 1.2 read differently")
+    return documents
+
+
+def _divergent_scalar(text: str) -> str | None:
+    """The first plain scalar of `text` that YAML 1.1 and 1.2 read differently, if any."""
+    if text in _SCALARS_CHECKED:
+        return _SCALARS_CHECKED[text]
+    found = None
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        if (
+            isinstance(event, yaml.ScalarEvent)
+            and not event.style  # plain: libyaml says "", PyYAML None
+            and _DIVERGENT_SCALAR.fullmatch(event.value)
+        ):
+            found = event.value
+            break
+    if len(_SCALARS_CHECKED) > 4096:
+        _SCALARS_CHECKED.clear()
+    _SCALARS_CHECKED[text] = found
+    return found

@@ -238,6 +238,17 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
         },
         "top",
     ),
+    "scalars both YAML versions read alike stay in-process": (
+        {
+            "kustomization.yaml": "resources: [vs.yaml]\n",
+            "vs.yaml": VS.replace(
+                "timeout: 5s",
+                'timeout: 5s\n    flags: ["yes", "1e3", "2024-01-01", y, n, 0x1F, 012, 1_000,'
+                " 0b101, +12, 1.5, .5, ~, null, true, False]",
+            ),
+        },
+        "",
+    ),
     "a component adds resources and patches what its parent gathered": (
         {
             "base/kustomization.yaml": "resources: [vs.yaml]\n",
@@ -322,16 +333,27 @@ DELEGATED: dict[str, tuple[str, dict[str, str]]] = {
             "vs.yaml": VS,
         },
     ),
-    "a JSON-patched resource holding a YAML 1.1 boolean": (
-        "YAML 1.1",
+    "a resource holding a boolean only YAML 1.1 reads as one": (
+        "YAML 1.1 and 1.2",
+        {
+            "kustomization.yaml": "resources: [vs.yaml]\n",
+            "vs.yaml": VS.replace("timeout: 5s", "timeout: 5s\n    enabled: on"),
+        },
+    ),
+    "a patch holding an exponent YAML 1.2 reads as a number": (
+        "YAML 1.1 and 1.2",
         {
             "kustomization.yaml": (
-                "resources: [vs.yaml]\npatches:\n- target: {kind: VirtualService}\n"
-                '  patch: \'[{"op": "add", "path": "/spec/exportTo", "value": ["."]}]\'\n'
+                "resources: [vs.yaml]\npatches:\n- patch: |-\n"
+                "    apiVersion: networking.istio.io/v1\n    kind: VirtualService\n"
+                "    metadata: {name: reviews}\n    spec: {mirrorPercent: 1e2}\n"
             ),
-            "vs.yaml": VS + "  tls:\n  - match: [{sniHosts: [a], port: 443}]\n    route: []\n"
-            "    enabled: on\n",
+            "vs.yaml": VS,
         },
+    ),
+    "a whole float (JSON prints 1.0 as 1)": (
+        "JSON round trip",
+        {"kustomization.yaml": "resources: [vs.yaml]\n", "vs.yaml": VS + "  weight: 1.0\n"},
     ),
     "a resource file outside the kustomization's folder": (
         "outside",
