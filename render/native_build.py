@@ -14,7 +14,7 @@ read in sigs.k8s.io/kustomize `api/internal/target`, `api/filters`, `kyaml/yaml/
   folders holding a kustomization (built first, recursively); no cycles, no resource twice.
 - `components`: folders holding a `Component`, applied in order after the resources: a
   component's resources join the parent's, then its transformers run on all of them.
-- Transformers in Kustomize's order: `patches`, then `namespace`, then `labels`.
+- Transformers in Kustomize's order: `patches`, then `namespace`, `labels`, `images`.
 - `patches` (path or inline): a strategic-merge patch is applied by its own id, or to every
   resource its `target` selects (group, version, kind, name, namespace: anchored regular
   expressions; a resource matches by its original or current name and namespace). The merge is
@@ -30,6 +30,7 @@ read in sigs.k8s.io/kustomize `api/internal/target`, `api/filters`, `kyaml/yaml/
   Kubernetes kinds; a custom resource counts as namespaced), the name of a `v1` Namespace, and
   the namespace of role binding subjects named `default`.
 - `labels` without `includeSelectors` or `includeTemplates`: added to `metadata.labels`.
+- `images` (name, newName, newTag, digest): the image of every container whose name matches.
 - Output in Kustomize's legacy order, each resource annotated with its origin file (what
   `buildMetadata: [originAnnotations]` prints).
 
@@ -67,6 +68,7 @@ _FIELDS = {
     "namespace",
     "patches",
     "labels",
+    "images",
 }
 _BUILD_FIELDS = {"buildMetadata"}
 _SELECTOR_FIELDS = {"group", "version", "kind", "name", "namespace"}
@@ -150,6 +152,9 @@ _DIVERGENT_SCALAR = re.compile(
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?"  # timestamps
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
 )
+_IMAGE_NAME = re.compile(r"[A-Za-z0-9._/:-]+")
+"""Image names matched here (Kustomize reads `name` as a regular expression: anything beyond a
+plain name goes to the tool)."""
 _SCALARS_CHECKED: dict[str, str | None] = {}
 """Text -> the first divergent plain scalar in it (None: none), for texts read by many roots."""
 
@@ -292,6 +297,8 @@ class _Build:
                 _set_namespace(resources, namespace)
             for labels in _list(data.get("labels"), path):
                 _add_labels(resources, labels, path)
+            for image in _list(data.get("images"), path):
+                _set_images(resources, image, path)
         finally:
             self._stack.pop()
         return resources
@@ -695,6 +702,76 @@ def _add_labels(resources: list[_Resource], entry: Any, path: str) -> None:
     for resource in resources:
         metadata = resource.body["metadata"]
         metadata["labels"] = {**(metadata.get("labels") or {}), **pairs}
+
+
+def _set_images(resources: list[_Resource], entry: Any, path: str) -> None:
+    """Kustomize's image transformer (its legacy filter, v5.5): every `image` of a list named
+    `containers` or `initContainers`, anywhere in a resource but a CRD, whose name matches
+    `name` (a pattern, then an optional `:tag` and `@sha256:` digest) gets the new name, tag or
+    digest; a new tag drops the digest and a digest drops the tag, unless both are given."""
+    if (
+        not isinstance(entry, dict)
+        or set(entry) - {"name", "newName", "newTag", "digest"}
+        or not all(isinstance(v, str) for v in entry.values())
+        or not _IMAGE_NAME.fullmatch(entry.get("name", ""))
+    ):
+        raise Unsupported(f"{path}: images entry {entry!r}")
+    matches = re.compile(
+        f"{entry['name']}(?::[a-zA-Z0-9_.{{}}-]*)?(?:@sha256:[a-zA-Z0-9_.{{}}-]*)?"
+    ).fullmatch
+
+    def update(image: str) -> str:
+        if not matches(image):
+            return image
+        name, tag, digest = _split_image(image)
+        name = entry.get("newName") or name
+        if entry.get("newTag") and entry.get("digest"):
+            tag, digest = entry["newTag"], entry["digest"]
+        elif entry.get("newTag"):
+            tag, digest = entry["newTag"], ""
+        elif entry.get("digest"):
+            tag, digest = "", entry["digest"]
+        return name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value)
+                if key in ("containers", "initContainers") and isinstance(value, list):
+                    for container in value:
+                        image = container.get("image") if isinstance(container, dict) else None
+                        if image is None:
+                            continue
+                        if not isinstance(image, str):
+                            raise Unsupported(f"an image that is not text: {image!r}")
+                        container["image"] = update(image)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for resource in resources:
+        if resource.kind != "CustomResourceDefinition":
+            walk(resource.body)
+
+
+def _split_image(image: str) -> tuple[str, str, str]:
+    """An image reference's name, tag and digest, as Kustomize splits it (the tag's `:` is
+    looked for after the first `/`, so a registry port stays in the name)."""
+    slash = image.find("/")
+    start = slash if slash > 0 else 0
+    rest = image[start:]
+    at, colon = rest.find("@"), rest.find(":")
+    if at < 0 and colon < 0:
+        return image, "", ""
+    if at >= 0 and (colon < 0 or at < colon):
+        return image[: start + at], "", image[start + at + 1 :]
+    if at >= 0:
+        return (
+            image[: start + colon],
+            image[start + colon + 1 : start + at],
+            image[start + at + 1 :],
+        )
+    return image[: start + colon], image[start + colon + 1 :], ""
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -249,6 +249,24 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
         },
         "",
     ),
+    "images: new names, tags and digests, a registry port kept": (
+        {
+            "kustomization.yaml": """\
+                resources: [deploy.yaml]
+                images:
+                - {name: reviews, newTag: "2"}
+                - {name: localhost:5000/sidecar, newName: registry.example.com/sidecar}
+                - {name: docker.io/istio/proxyv2, digest: "sha256:0123abcd"}
+            """,
+            "deploy.yaml": DEPLOYMENT.replace(
+                "        image: reviews:1\n",
+                "        image: reviews:1\n"
+                "      - name: sidecar\n        image: localhost:5000/sidecar:7@sha256:ffff\n"
+                "      initContainers:\n      - name: init\n        image: docker.io/istio/proxyv2:1.24\n",
+            ),
+        },
+        "",
+    ),
     "a component adds resources and patches what its parent gathered": (
         {
             "base/kustomization.yaml": "resources: [vs.yaml]\n",
