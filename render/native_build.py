@@ -99,7 +99,8 @@ _CLUSTER_SCOPED = {
 }
 # Kinds whose namespace Kustomize also writes elsewhere: role binding subjects and webhook
 # services follow the namespace of what they name (its name-reference pass), an APIService's
-# service is rewritten. Left to the tool, as is a CRD with a conversion webhook.
+# service is rewritten. A root that sets a namespace over one goes to the tool, as does a CRD
+# with a conversion webhook.
 _TOOL_KINDS = {
     "APIService",
     "RoleBinding",
@@ -355,7 +356,6 @@ class _Build:
                 not isinstance(kind, str)
                 or not kind
                 or kind.endswith("List")
-                or kind in _TOOL_KINDS
                 or not isinstance(body.get("apiVersion"), str)
                 or not isinstance(metadata, dict)
                 or not isinstance(metadata.get("name"), str)
@@ -673,6 +673,8 @@ def _remove(body: Any, pointer: list[str]) -> None:
 def _set_namespace(resources: list[_Resource], namespace: str) -> None:
     seen = set()
     for resource in resources:
+        if resource.kind in _TOOL_KINDS:
+            raise Unsupported(f"a namespace over a {resource.kind}, which Kustomize rewrites")
         metadata = resource.body["metadata"]
         if resource.kind == "Namespace" and resource.body.get("apiVersion") == "v1":
             metadata["name"] = namespace

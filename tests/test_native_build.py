@@ -267,6 +267,23 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
         },
         "",
     ),
+    "a role binding and a webhook without a namespace to rewrite them": (
+        {
+            "kustomization.yaml": "resources: [rbac.yaml]\n",
+            "rbac.yaml": (
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
+                "metadata: {name: r, namespace: shop}\n"
+                "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\n"
+                "subjects: [{kind: ServiceAccount, name: sa, namespace: shop}]\n---\n"
+                "apiVersion: admissionregistration.k8s.io/v1\n"
+                "kind: MutatingWebhookConfiguration\nmetadata: {name: inject}\n"
+                "webhooks:\n- name: sidecar.istio.io\n"
+                "  clientConfig: {service: {name: istiod, namespace: istio-system}}\n"
+                "  sideEffects: None\n  admissionReviewVersions: [v1]\n"
+            ),
+        },
+        "",
+    ),
     "a component adds resources and patches what its parent gathered": (
         {
             "base/kustomization.yaml": "resources: [vs.yaml]\n",
@@ -388,8 +405,8 @@ DELEGATED: dict[str, tuple[str, dict[str, str]]] = {
             "copy.yaml": VS,
         },
     ),
-    "a role binding (its subjects follow their service account)": (
-        "reads differently",
+    "a namespace over a role binding (its subjects follow their service account)": (
+        "a namespace over a RoleBinding",
         {
             "kustomization.yaml": "namespace: x\nresources: [rb.yaml]\n",
             "rb.yaml": (
