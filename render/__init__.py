@@ -11,9 +11,9 @@ line a person edits), the targets that failed (`render-failed`) and those skippe
 - `build`: runs `kubectl kustomize` / `kustomize build` safely (a temporary folder holding only
   the snapshot, no network, no plugins or exec functions, no Helm, load restrictor on, a time
   and an output limit), behind the `Builder` interface so tests and rules never need kubectl.
-- `native_build`: the common kustomization (resources, namespace, labels, patches) built
-  in-process as the tool builds it, 30 times cheaper than starting it; everything else goes to
-  the tool (`build`). The default `Builder`.
+- `native`: the common kustomization (resources, components, namespace, labels, images,
+  patches) built in-process as the tool builds it, 30 times cheaper than starting it;
+  everything else goes to the tool (`build`). The default `Builder`.
 - `sourcemap`: where a rendered key path comes from: the patch that set it, else the base file.
 - `helm_targets`: Helm charts as a second kind of target, once per values set: `charts` (charts
   and the values sets the repository names for them), `gitops` (Argo CD Applications and

@@ -29,7 +29,7 @@ from render import helm_targets
 from render.build import INSTALL_HINT, Builder, KustomizeTool
 from render.helm_targets import ChartEngine
 from render.kustomize import Root, Snapshot, consumed, find_kustomizations, plan_roots
-from render.native_build import NativeBuilder
+from render.native import NativeBuilder
 from render.sourcemap import KustomizeOrigin, ParsedPatch
 from rules.core.config import Config
 from rules.core.document import Document

@@ -1,4 +1,4 @@
-"""The in-process Kustomize build (`render.native_build`): the same resources as `kubectl
+"""The in-process Kustomize build (`render.native`): the same resources as `kubectl
 kustomize` for every kustomization it builds, and the tool for everything else."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from render.build import BuildResult, KustomizeTool
 from render.kustomize import KUSTOMIZATION_NAMES, Snapshot, find_kustomizations, plan_roots
-from render.native_build import ORIGIN, NativeBuilder
+from render.native import ORIGIN, NativeBuilder
 from rules.core.loader import load_documents
 from tests.helpers import FIXTURES
 
