@@ -354,6 +354,29 @@ async def test_a_reminder_whose_answer_never_came_is_not_posted_twice(world, dat
     assert await sweeper.sweep(database.sessions, world.app, waiver.remind_at + 3 * HOUR) == []
 
 
+async def test_an_expiry_note_whose_answer_never_came_is_not_posted_twice(world, database):
+    """The note that a waiver expired: a late answer is not repeated, and the waiver stays
+    active until a sweep has said it; the next sweep finds the note and only settles."""
+    pull, waiver = await waived_pull(world, database, days=1)
+    comments = rf"/repos/acme/mesh/issues/{pull.number}/comments"
+    world.fake.log.clear()
+    world.fake.answer_late("POST", comments, seconds=60)
+    [failed] = await sweeper.sweep(database.sessions, world.app, waiver.expires_at + HOUR)
+    assert failed.action == "skipped"
+    assert (await waivers(database))[0].status == "active"
+    assert len(world.fake.requests("POST", comments + "$")) == 1
+    [expired] = await sweeper.sweep(database.sessions, world.app, waiver.expires_at + 2 * HOUR)
+    assert expired.action == "recheck"
+    assert len(world.fake.requests("POST", comments + "$")) == 1
+    notes = [
+        b
+        for b in bot_replies(world, pull)
+        if b.startswith(f"Waiver **#{waiver.id}**") and "expired" in b
+    ]
+    assert len(notes) == 1
+    assert (await waivers(database))[0].status == "expired"
+
+
 async def test_a_reminder_marker_in_someone_elses_comment_does_not_stop_the_reminder(
     world, database
 ):

@@ -4,8 +4,9 @@
   once: it ends with a hidden marker, and the bot's own comments are searched for it before
   posting, so a POST answered too late (or a sweeper that died before recording it) is not
   followed by a second one.
-- At the deadline, for an open pull request: the waiver expires and the check runs again (and
-  fails while the finding remains).
+- At the deadline, for an open pull request: a note says the waiver expired (once, by the same
+  marker search), then the waiver expires and the check runs again (and fails while the finding
+  remains).
 - For a merged pull request the waiver was a promise to clean up: the sweeper analyses the
   default branch at its head; if a waived finding is still there it opens ONE issue (labelled
   `footgun-cleanup`, assigned to the approver), else it records the waiver as cleaned up.
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 CLEANUP_LABEL = "footgun-cleanup"
 ISSUE_MARKER = "<!-- footgun:cleanup-waiver={} -->"
 REMINDER_MARKER = "<!-- footgun:reminder={} -->"
+EXPIRED_MARKER = "<!-- footgun:expired={} -->"
 REMINDER_SEARCH_MARGIN = dt.timedelta(hours=1)
 """How much earlier than the waiver's grant the search for its reminder starts (clock skew)."""
 RESERVATION_ABANDONED = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -198,7 +200,7 @@ async def _remind(
     # A POST whose answer never came (a timeout, a process that died before recording it) may
     # have been carried out: look for it before posting, never post twice (the client does not
     # repeat a POST in place either).
-    comment = await _find_reminder(gh, waiver, marker)
+    comment = await _find_comment(gh, waiver, marker)
     if comment is None:
         comment = await gh.json(
             "POST",
@@ -227,8 +229,9 @@ async def _remind(
     )
 
 
-async def _find_reminder(gh: Installation, waiver: Waiver, marker: str) -> dict[str, Any] | None:
-    """The reminder an earlier attempt posted: a comment of the bot's ending with the marker.
+async def _find_comment(gh: Installation, waiver: Waiver, marker: str) -> dict[str, Any] | None:
+    """The note (reminder, expiry) an earlier attempt posted: a comment of the bot's ending with
+    the marker.
 
     Only comments updated since the waiver was granted are listed (less a margin for clocks
     apart), so a long conversation costs no more pages; a marker in anyone else's comment, or
@@ -273,6 +276,20 @@ async def _settle(
             )
         return Outcome(waiver.id, "expire", f"expired ({where} was closed without merging)")
     head = pull["head"]["sha"]
+    # Said first, then recorded: a sweep that fails in between finds its note by the marker and
+    # settles without saying it twice; one whose note fails settles nothing and tries again.
+    marker = EXPIRED_MARKER.format(waiver.id)
+    if await _find_comment(gh, waiver, marker) is None:
+        await gh.json(
+            "POST",
+            f"repos/{waiver.repository}/issues/{waiver.pull_number}/comments",
+            json={
+                "body": (
+                    f"Waiver **#{waiver.id}** ({waivers.describe(waiver)}) expired at the end of {waiver.deadline} UTC. "
+                    f"The check runs again on {head[:7]} and fails while the finding remains.\n\n{marker}"
+                )
+            },
+        )
     async with sessions.begin() as session:
         if await waivers.settle(
             session,
@@ -296,16 +313,6 @@ async def _settle(
                 },
                 dedupe_key=jobs.review_key(waiver.repository, waiver.pull_number, head),
             )
-    await gh.json(
-        "POST",
-        f"repos/{waiver.repository}/issues/{waiver.pull_number}/comments",
-        json={
-            "body": (
-                f"Waiver **#{waiver.id}** ({waivers.describe(waiver)}) expired at the end of {waiver.deadline} UTC. "
-                f"The check runs again on {head[:7]} and fails while the finding remains."
-            )
-        },
-    )
     return Outcome(waiver.id, "recheck", f"expired; {where} is checked again at {head[:7]}")
 
 
