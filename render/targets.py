@@ -33,7 +33,7 @@ from render.native import NativeBuilder
 from render.sourcemap import KustomizeOrigin, ParsedPatch
 from rules.core.config import Config
 from rules.core.document import Document
-from rules.core.gitops import FolderSource, folder_sources
+from rules.core.gitops import FolderSource, folder_sources, rendered_folders
 from rules.core.loader import (
     INSTALLER_KINDS,
     ParseCache,
@@ -101,6 +101,7 @@ def render_revision(
         add_charts(
             revision, files, config, charts, read=read, parse_cache=parse_cache, within=within
         )
+    revision.rendered_folders |= rendered_folders(f.path for f in files)
     return revision
 
 
@@ -173,10 +174,7 @@ def _render_kustomize(
     # A root is analysed when it lies under the named paths, or reads a file there
     # (`footgun check base/` shows the base as the overlays that use it deploy it).
     roots = [r for r in every_root if any(inside(p) for p in (r.kustomization.path, *r.inputs))]
-    revision = Revision(
-        plain=[f for f in yaml_files if f.path not in reads],
-        rendered_folders={posixpath.dirname(f.path) for f in kustomization_files},
-    )
+    revision = Revision(plain=[f for f in yaml_files if f.path not in reads])
     builder = builder or NativeBuilder(KustomizeTool())
     stats = stats if stats is not None else RenderStats()
     stats.roots += len(roots)
@@ -222,9 +220,9 @@ def _render_kustomize(
     namespaces: dict[str, list[Deployment]] | None = None
     for root in buildable:
         output, error = cache[keys[root.folder]]
-        revision.targets.append(root.name)
         revision.build_keys.append(keys[root.folder])
         if error is not None or output is None:
+            revision.targets.append(root.name)
             path, line = _where(error or "", root, by_path)
             revision.failures.append(
                 RenderFailure(root.name, path, line, error or "the build failed")
@@ -232,18 +230,23 @@ def _render_kustomize(
             continue
         if namespaces is None:
             namespaces = gitops_namespaces(yaml_files, by_path, config, parse_cache)
+        placements = _placements(root, namespaces.get(root.folder), config)
+        revision.targets.extend(str(p.target) for p in placements)
         _add_resources(
-            revision,
-            root,
-            output,
-            keys[root.folder],
-            by_path,
-            config,
-            parse_cache,
-            read,
-            namespaces,
+            revision, root, output, keys[root.folder], by_path, parse_cache, read, placements
         )
     return revision
+
+
+def _placements(root: Root, deployed: list[Deployment] | None, config: Config) -> list[Placement]:
+    """Where a root's resources are placed: its deployer's namespace, else the config's; a root
+    deployed into several namespaces is one target per namespace (the same build, applied by
+    each deployer into its own)."""
+    if not deployed:
+        return [Placement(config, root.name, config.namespace_for(root.kustomization.path))]
+    if len(deployed) == 1:
+        return [Placement(config, root.name, deployed[0].namespace, deployed[0].override)]
+    return [Placement(config, d.target, d.namespace, d.override) for d in deployed]
 
 
 def _is_kustomization(path: str) -> bool:
@@ -290,10 +293,9 @@ def _add_resources(
     output: str,
     key: str,
     by_path: Mapping[str, SourceFile],
-    config: Config,
     parse_cache: ParseCache | None,
     read: Reader | None,
-    namespaces: Mapping[str, list[Deployment]],
+    placements: list[Placement],
 ) -> None:
     parsed = _parsed(f"build-{key}", root.kustomization.path, output, parse_cache)
     if parsed.skipped:
@@ -306,16 +308,6 @@ def _add_resources(
             )
         )
         return
-    deployed = namespaces.get(root.folder)
-    if not deployed:
-        placements = [Placement(config, root.name, config.namespace_for(root.kustomization.path))]
-    elif len(deployed) == 1:
-        placements = [Placement(config, root.name, deployed[0].namespace, deployed[0].override)]
-    else:
-        # One build, applied by each deployer into its own namespace: a target each.
-        placements = [Placement(config, d.target, d.namespace, d.override) for d in deployed]
-        revision.targets.remove(root.name)
-        revision.targets.extend(d.target for d in deployed)
     patches = [ParsedPatch.of(p) for p in reversed(root.patches)]
     bases: dict[str, list[Document]] = {}
     for document, placement in ((d, p) for p in placements for d in parsed.documents):

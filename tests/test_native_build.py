@@ -284,6 +284,17 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
         },
         "",
     ),
+    "the legacy order compares namespace|name as text": (
+        {
+            "kustomization.yaml": "resources: [vs.yaml]\n",
+            "vs.yaml": (
+                VS.replace("name: reviews\n  labels", "name: z\n  namespace: a\n  labels")
+                + "---\n"
+                + VS.replace("name: reviews\n  labels", "name: a\n  namespace: ab\n  labels")
+            ),
+        },
+        "",
+    ),
     "a component adds resources and patches what its parent gathered": (
         {
             "base/kustomization.yaml": "resources: [vs.yaml]\n",
@@ -389,6 +400,19 @@ DELEGATED: dict[str, tuple[str, dict[str, str]]] = {
     "a whole float (JSON prints 1.0 as 1)": (
         "JSON round trip",
         {"kustomization.yaml": "resources: [vs.yaml]\n", "vs.yaml": VS + "  weight: 1.0\n"},
+    ),
+    "an alias a JSON patch would change in both places": (
+        "an alias",
+        {
+            "kustomization.yaml": (
+                "resources: [vs.yaml]\npatches:\n- target: {kind: VirtualService}\n"
+                '  patch: \'[{"op": "replace", "path": "/spec/http/0/retries/attempts", "value": 9}]\''
+                "\n"
+            ),
+            "vs.yaml": VS.replace(
+                "retries: {attempts: 3}", "retries: &r {attempts: 3}\n  tcp:\n  - retries: *r"
+            ),
+        },
     ),
     "a resource file outside the kustomization's folder": (
         "outside",

@@ -50,8 +50,10 @@ def compare(
 
 def _rendered_key(revision: Revision) -> str:
     """What the rendered part of a revision depends on: the content key of every build (its
-    inputs and the tool), and each failure and skipped target."""
-    parts = [*revision.build_keys, repr((revision.failures, revision.skipped, revision.notes))]
+    inputs and the tool), each failure and skipped target, and which folders are rendered (a
+    GitOps source on one is not a plain folder)."""
+    state = (revision.failures, revision.skipped, revision.notes, sorted(revision.rendered_folders))
+    parts = [*revision.build_keys, repr(state)]
     return "\0".join(parts)
 
 

@@ -71,6 +71,12 @@ UNSENT = (httpx.ConnectTimeout, httpx.PoolTimeout)
 """Timeouts before any byte of the request left: GitHub cannot have acted on it."""
 
 
+def since(when: datetime) -> dict[str, str]:
+    """The `since` parameter of GitHub's list endpoints (ISO 8601 in UTC, to the second): only
+    what was updated after `when` is listed."""
+    return {"since": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
 def _repeatable(request: httpx.Request, exc: GitHubException) -> bool:
     """Whether sending `request` again cannot do its work twice.
 

@@ -37,7 +37,7 @@ import rules as registry
 from bot.db import Job, SlashCommand, Waiver, utcnow
 from bot.github import changeset, markers
 from bot.github import markdown as md
-from bot.github.client import GitHubError, Installation
+from bot.github.client import GitHubError, Installation, since
 from bot.queue import jobs
 from bot.waivers import policy, reported
 from bot.waivers import store as waivers
@@ -310,8 +310,7 @@ def _since(created_at: str | None) -> dict[str, str] | None:
         return None
     if when.tzinfo is None:
         return None
-    early = when.astimezone(dt.UTC) - SINCE_MARGIN
-    return {"since": early.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return since(when - SINCE_MARGIN)
 
 
 def combine(answers: list[Answer], limit: int = REPLY_LIMIT) -> str:

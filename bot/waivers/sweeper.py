@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import CleanupIssue, PullRequest, Waiver, rows_affected, utcnow
 from bot.github import changeset, markdown, markers
-from bot.github.client import GitHubError, Installation
+from bot.github.client import GitHubError, Installation, since
 from bot.queue import jobs
 from bot.queue.worker import PERIODIC, Periodic, TaskContext
 from bot.settings import Settings
@@ -236,10 +236,9 @@ async def _find_comment(gh: Installation, waiver: Waiver, marker: str) -> dict[s
     Only comments updated since the waiver was granted are listed (less a margin for clocks
     apart), so a long conversation costs no more pages; a marker in anyone else's comment, or
     anywhere but at the end, does not count."""
-    since = (waiver.created_at - REMINDER_SEARCH_MARGIN).astimezone(dt.UTC)
     comments = await gh.paginate(
         f"repos/{waiver.repository}/issues/{waiver.pull_number}/comments",
-        {"since": since.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        since(waiver.created_at - REMINDER_SEARCH_MARGIN),
     )
     return next(
         (

@@ -69,7 +69,6 @@ class NativeBuilder:
 class _Build:
     def __init__(self, files: Mapping[str, bytes | str]) -> None:
         self.files = files
-        self.folders = {posixpath.dirname(p) for p in files}
         self._stack: list[str] = []
 
     def render(self, root: str) -> str:
@@ -156,16 +155,12 @@ class _Build:
             if not isinstance(entry, str) or not entry or "://" in entry or entry.startswith("/"):
                 raise Unsupported(f"resource entry {entry!r}")
             target = _join(folder, entry)
-            if target in self.files and target not in self.folders:
+            if target in self.files:
                 if not _inside(target, folder):
                     raise Unsupported(f"{entry} lies outside {folder or '.'}")
                 found = self._file(target)
-            elif target in self.folders or any(
-                f.startswith(f"{target}/" if target else "") for f in self.folders
-            ):
+            else:  # a folder, which must hold a kustomization
                 found = self.kustomization(target)
-            else:
-                raise Unsupported(f"{entry} is missing")
             for resource in found:
                 key = resource.id()
                 if key in seen:
@@ -242,10 +237,10 @@ class _Build:
             if len(documents) != 1:
                 raise Unsupported(f"{path}: several patches with one target")
             for resource in select(resources, target):
-                merge_patch(resource, documents[0], text)
+                merge_patch(resource, documents[0])
             return
         for document in documents:
-            merge_patch(by_id(resources, document), document, text)
+            merge_patch(by_id(resources, document), document)
 
 
 def _join(folder: str, entry: str) -> str:

@@ -10,7 +10,9 @@ from render.native.values import json_changes, plain
 
 
 def json_patch(resource: Resource, operations: list[Any]) -> None:
-    body: Any = copy.deepcopy(resource.body)
+    """Apply `operations` to the resource in place: an operation Kustomize would refuse raises
+    `Unsupported` and the whole root goes to the tool, so a half-patched body is never used."""
+    body: Any = resource.body
     for operation in operations:
         if not isinstance(operation, dict) or not isinstance(operation.get("path"), str):
             raise Unsupported(f"a JSON patch operation {operation!r}")
@@ -34,13 +36,14 @@ def json_patch(resource: Resource, operations: list[Any]) -> None:
             _remove(body, pointer)
         elif op in ("move", "copy"):
             source = operation.get("from")
-            if not isinstance(source, str) or not _pointer(source):
+            origin = _pointer(source) if isinstance(source, str) else []
+            if not origin:
                 raise Unsupported(f"a JSON patch {op} without from")
-            value = copy.deepcopy(_get(body, _pointer(source)))
+            value = copy.deepcopy(_get(body, origin))
             if op == "move":
-                if pointer[: len(_pointer(source))] == _pointer(source):
+                if pointer[: len(origin)] == origin:
                     raise Unsupported("a JSON patch move into itself")
-                _remove(body, _pointer(source))
+                _remove(body, origin)
             _put(body, pointer, value, insert=True)
         else:
             raise Unsupported(f"a JSON patch op {op!r}")

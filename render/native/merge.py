@@ -65,7 +65,7 @@ def select(resources: list[Resource], target: Mapping[str, str]) -> list[Resourc
     return found
 
 
-def merge_patch(resource: Resource, patch: dict[str, Any], text: str) -> None:
+def merge_patch(resource: Resource, patch: dict[str, Any]) -> None:
     group = resource.group_version[0]
     has_schema = _KUBERNETES_GROUPS.match(group) is not None and group not in _NOT_KUBERNETES
     _check_patch(patch, has_schema)

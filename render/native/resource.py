@@ -115,11 +115,14 @@ class Resource:
         return (group, version, self.kind, self.name, self.effective(self.namespace))
 
 
-def legacy_order(resource: Resource) -> tuple[int, str, str, str]:
+def legacy_order(resource: Resource) -> tuple[int, str, str]:
+    """Kustomize's legacy sort key: the kind's place in its fixed order, then group, version and
+    kind as text, then `namespace|name` as text (so `ab|a` sorts before `a|z`)."""
     group, version = resource.group_version
     kind = resource.kind
     gvk = f"{group or '~G'}_{version or '~V'}_{kind or '~K'}"
     if kind == "Namespace" and not group:
-        # Kustomize orders Namespaces of the core group after those of other groups
-        gvk = "\uffff" + gvk
-    return (_TYPE_ORDER.get(kind, 0), gvk, resource.namespace or "~X", resource.name)
+        # Kustomize reverses its comparison between a core Namespace and another group's: the
+        # core one comes first
+        gvk = ""
+    return (_TYPE_ORDER.get(kind, 0), gvk, f"{resource.namespace or '~X'}|{resource.name}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -25,8 +26,9 @@ _DIVERGENT_SCALAR = re.compile(
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?"  # timestamps
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
 )
-_SCALARS_CHECKED: dict[str, str | None] = {}
-"""Text -> the first divergent plain scalar in it (None: none), for texts read by many roots."""
+_CHECKED: dict[bytes, str | None] = {}
+"""Digest of a text -> what Kustomize reads differently in it (None: nothing), for the texts many
+roots read (bases): keyed by digest, so the memo never holds the texts themselves."""
 
 
 def plain(value: Any) -> bool:
@@ -65,28 +67,34 @@ def load_all(text: str) -> list[Any]:
         raise Unsupported("a YAML merge key")
     try:
         documents = load_documents(text)
-        divergent = _divergent_scalar(text)
+        problem = _read_differently(text)
     except (yaml.YAMLError, ValueError, TypeError, RecursionError):
         raise Unsupported("YAML the tool should report on") from None
-    if divergent is not None:
-        raise Unsupported(f"a plain {divergent!r}, which YAML 1.1 and 1.2 read differently")
+    if problem is not None:
+        raise Unsupported(problem)
     return documents
 
 
-def _divergent_scalar(text: str) -> str | None:
-    """The first plain scalar of `text` that YAML 1.1 and 1.2 read differently, if any."""
-    if text in _SCALARS_CHECKED:
-        return _SCALARS_CHECKED[text]
+def _read_differently(text: str) -> str | None:
+    """What in `text` Kustomize reads differently from this project, if anything: a plain
+    scalar YAML 1.1 and 1.2 read differently, or an alias (Kustomize expands it into a copy,
+    where the loader shares one object that a patch would change in both places)."""
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    if key in _CHECKED:
+        return _CHECKED[key]
     found = None
     for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            found = f"an alias (*{event.anchor})"
+            break
         if (
             isinstance(event, yaml.ScalarEvent)
             and not event.style  # plain: libyaml says "", PyYAML None
             and _DIVERGENT_SCALAR.fullmatch(event.value)
         ):
-            found = event.value
+            found = f"a plain {event.value!r}, which YAML 1.1 and 1.2 read differently"
             break
-    if len(_SCALARS_CHECKED) > 4096:
-        _SCALARS_CHECKED.clear()
-    _SCALARS_CHECKED[text] = found
+    if len(_CHECKED) > 4096:
+        _CHECKED.clear()
+    _CHECKED[key] = found
     return found
