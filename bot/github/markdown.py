@@ -50,11 +50,16 @@ _BREAKS = re.compile(r"(?<=[A-Za-z]:)(?=//)|(?<=www)(?=\.)", re.IGNORECASE)
 def one_line(value: object) -> str:
     """The value on one line: each run of whitespace (line breaks included) becomes one space,
     and control and invisible formatting characters go."""
-    words = str(value).split()
-    cleaned = " ".join(words)
-    if cleaned.isascii() and cleaned.isprintable():
-        return cleaned
-    return "".join(c for c in cleaned if unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs"))
+    text = str(value)
+    if not (text.isascii() and text.isprintable()):
+        # Invisible characters go first: one between spaces would otherwise leave two spaces
+        # (or a leading one, and `>  -` is a list inside a quote).
+        text = "".join(
+            c
+            for c in text
+            if c.isspace() or unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs")
+        )
+    return " ".join(text.split())
 
 
 def clip(value: str, limit: int) -> str:
