@@ -65,6 +65,9 @@ spec:
         host: ratings.bookinfo.svc.cluster.local
 """
 OPTIONS: dict[str, Any] = {}
+READS: frozenset[str] = frozenset()
+"""What problems depend on beyond their own resource (`rules.core.reuse`). A fault is read off the
+VirtualService alone."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:

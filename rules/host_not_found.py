@@ -89,6 +89,9 @@ spec:
         host: reviews.bookinfo.svc.cluster.local
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"Service", "ServiceEntry"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). Whether a host is
+defined, and exported to the namespace naming it, is read off Services and ServiceEntries."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:

@@ -111,6 +111,9 @@ spec:
     timeout: 5s
 """
 OPTIONS: dict[str, Any] = {"gateway_api_experimental": False}
+READS: frozenset[str] = frozenset()
+"""What problems depend on beyond their own resource (`rules.core.reuse`). Each resource is checked
+against its own schema alone."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:

@@ -81,6 +81,9 @@ spec:
         host: reviews.bookinfo.svc.cluster.local
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"Service", "ServiceEntry"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). Where a short name's
+Service lives is read off Services and ServiceEntries."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:

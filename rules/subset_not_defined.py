@@ -93,6 +93,9 @@ spec:
         subset: v2
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"DestinationRule"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). The subsets of a host
+are read off DestinationRules."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:

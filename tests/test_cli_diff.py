@@ -197,7 +197,7 @@ def test_diff_as_a_process_in_a_subfolder(repo, tmp_path):
     assert sorted(os.listdir(repo.root / "mesh")) == ["clean.yaml", "vs.yaml"]
 
 
-def test_base_analysed_in_a_child_process_agrees_with_one_process(repo, capsys, monkeypatch):
+def test_a_moved_file_keeps_its_findings_old_beside_a_new_one(repo, capsys):
     base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
     repo.commit(
         {
@@ -206,39 +206,9 @@ def test_base_analysed_in_a_child_process_agrees_with_one_process(repo, capsys, 
             "mesh/moved.yaml": FAULTY.replace("ratings", "old"),
         }
     )
-    from bot.cli import two_cores
-
-    monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
-    parallel = run_cli(capsys, "diff", base, "--format", "json", "--no-cache")
-    monkeypatch.setattr(two_cores, "_usable_cores", lambda: 1)
-    serial = run_cli(capsys, "diff", base, "--format", "json", "--no-cache")
-    assert parallel.json == serial.json
-    assert [(f["path"], f["new"]) for f in serial.json["findings"]] == [
-        ("mesh/moved.yaml", False),
-        ("mesh/vs.yaml", True),
-    ]
-
-
-def test_a_failing_child_falls_back_to_one_process(repo, capsys, monkeypatch):
-    import rules.core.engine
-
-    base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
-    repo.commit({"mesh/vs.yaml": FAULTY})
-    parent, run_rules = os.getpid(), rules.core.engine.run_rules
-
-    def fails_in_the_child(context, locate=True):
-        if os.getpid() != parent:
-            raise RuntimeError("child failure")
-        return run_rules(context, locate)
-
-    from bot.cli import two_cores
-
-    monkeypatch.setattr(two_cores, "_usable_cores", lambda: 2)
-    monkeypatch.setattr(rules.core.engine, "run_rules", fails_in_the_child)
-    result = run_cli(capsys, "diff", base, "--format", "json")
-    assert result.code == 1
+    result = run_cli(capsys, "diff", base, "--format", "json", "--no-cache")
     assert [(f["path"], f["new"]) for f in result.json["findings"]] == [
-        ("mesh/old.yaml", False),
+        ("mesh/moved.yaml", False),
         ("mesh/vs.yaml", True),
     ]
 
@@ -246,7 +216,7 @@ def test_a_failing_child_falls_back_to_one_process(repo, capsys, monkeypatch):
 def test_base_findings_are_cached_for_the_next_diff_against_the_same_base(
     repo, capsys, monkeypatch
 ):
-    from bot.cli import two_cores
+    import rules.core.engine
 
     base = repo.commit({"mesh/old.yaml": FAULTY.replace("ratings", "old")})
     repo.commit({"mesh/vs.yaml": FAULTY})
@@ -255,7 +225,7 @@ def test_base_findings_are_cached_for_the_next_diff_against_the_same_base(
     def must_not_run(*args, **kwargs):
         raise AssertionError("the base was analysed again")
 
-    monkeypatch.setattr(two_cores, "base_findings_in_parallel", must_not_run)
+    monkeypatch.setattr(rules.core.engine, "remember", must_not_run)
     second = run_cli(capsys, "diff", base, "--format", "json")
     assert second.json == first.json
     assert [(f["path"], f["new"]) for f in second.json["findings"]] == [

@@ -161,20 +161,26 @@ def test_mapping_interface(tmp_path):
 def test_findings_cache_round_trip_and_damage(tmp_path):
     from bot.cli.parse_cache import FindingsCache
     from rules.core.model import Finding, ResourceRef
+    from rules.core.reuse import Known
 
     finding = Finding(
         "fault-injection", "error", "m", "a.yaml", 0, 0, ResourceRef("Namespace", None, "n"), "fp1"
     )
-    FindingsCache(tmp_path).put("k1", [finding])
-    [back] = FindingsCache(tmp_path).get("k1")
-    assert (back.rule, back.resource, back.fingerprint, back.path) == (
+    kept = (b"s" * 16, None, "m", ("spec", "http", 0, "fault"), None, ("delete",))
+    known = Known([finding], {b"s" * 16}, {"Service": b"d" * 16}, {"fault-injection": [kept]})
+    FindingsCache(tmp_path).put("k1", known)
+    back = FindingsCache(tmp_path).get("k1")
+    assert back is not None
+    [found] = back.findings
+    assert (found.rule, found.resource, found.fingerprint, found.path) == (
         "fault-injection",
         ResourceRef("Namespace", None, "n"),
         "fp1",
         "a.yaml",
     )
+    assert (back.states, back.facts, back.problems) == (known.states, known.facts, known.problems)
     assert FindingsCache(tmp_path).get("k2") is None
-    [entry] = list(FindingsCache(tmp_path).entries.folder.glob("findings-*"))
+    [entry] = list(FindingsCache(tmp_path).entries.folder.glob("known-*"))
     entry.write_bytes(entry.read_bytes()[:-5])
     assert FindingsCache(tmp_path).get("k1") is None
     assert list(ParseCache(tmp_path)) == []  # findings entries are not parse entries

@@ -42,6 +42,7 @@ from rules.core import loader
 from rules.core.document import Document
 from rules.core.loader import ParsedFile, SourceFile
 from rules.core.model import Finding, ResourceRef
+from rules.core.reuse import Known
 
 _FORMAT = 1
 """Bump when the layout of an entry changes (the loader's own changes are detected)."""
@@ -278,23 +279,25 @@ class ParseCache(MutableMapping[str, ParsedFile]):
 
 
 class FindingsCache:
-    """The findings of a whole revision, keyed by everything they depend on (`analysis_key`).
+    """The analysis of a whole revision as reuse keeps it (`rules.core.reuse.Known`), keyed by
+    everything it depends on (`analysis_key`).
 
     `footgun diff` compares against a base that rarely changes between runs (every push to a
-    pull request is judged against the same base), so the base's findings are worth keeping.
-    Only what telling new from old needs is stored: no positions, no edits.
+    pull request is judged against the same base), so the base's analysis is worth keeping:
+    its findings (what telling new from old needs: no positions, no edits), the state of each
+    resource and the problems the head's analysis may reuse.
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.entries = EntryFolder(root)
 
-    def get(self, key: str) -> list[Finding] | None:
-        record = self.entries.read(f"findings-{key}")
+    def get(self, key: str) -> Known | None:
+        record = self.entries.read(f"known-{key}")
         try:
-            stored_key, rows = record
+            stored_key, rows, states, facts, problems = record
             if stored_key != key:
                 return None
-            return [
+            findings = [
                 Finding(
                     rule,
                     severity,
@@ -309,10 +312,18 @@ class FindingsCache:
                 )
                 for rule, severity, message, path, kind, namespace, name, fp, target, key_ in rows
             ]
+            if not (
+                isinstance(states, set)
+                and isinstance(facts, dict)
+                and isinstance(problems, dict)
+                and all(isinstance(kept, list) for kept in problems.values())
+            ):
+                return None
+            return Known(findings, states, facts, problems)
         except Exception:
             return None
 
-    def put(self, key: str, findings: list[Finding]) -> None:
+    def put(self, key: str, known: Known) -> None:
         rows = [
             (
                 f.rule,
@@ -326,9 +337,10 @@ class FindingsCache:
                 f.target,
                 f.key,
             )
-            for f in findings
+            for f in known.findings
         ]
-        self.entries.write(f"findings-{key}", (key, rows))
+        record = (key, rows, known.states, known.facts, known.problems)
+        self.entries.write(f"known-{key}", record)
 
 
 class BuildCache(MutableMapping[str, tuple[str | None, str | None]]):

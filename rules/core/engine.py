@@ -36,6 +36,7 @@ from rules.core.config import Config
 from rules.core.context import Context
 from rules.core.loader import ISTIO_GROUPS, ParseCache, Placement, SourceFile, load
 from rules.core.model import Edit, Finding, Problem, Resource, Skipped, fingerprint, stable_path
+from rules.core.reuse import Known, Remembering, Reuse
 from rules.core.targets import RenderFailure, Revision
 from rules.core.waivers import ConfigFileWaiver, Waiver
 
@@ -54,6 +55,8 @@ class Report:
     """Findings at base, by fingerprint (positions not resolved): what a change fixed."""
     notes: list[str] = field(default_factory=list)
     """What a reader should know about the run (nothing Istio analysed, targets not built)."""
+    known: Known | None = None
+    """The base's analysis as reuse keeps it (for a cache to store): None without a base."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -81,22 +84,21 @@ def analyse(
     cache: ParseCache | None = None,
     waivers: Sequence[Waiver] = (),
     today: dt.date | None = None,
-    base_findings: Iterable[Finding] | None = None,
+    known: Known | None = None,
 ) -> Report:
     """Analyse `head`; with `base`, findings that exist at base are not new (see `mark_new`).
 
-    `base_findings`, when given, are the findings at base computed elsewhere (another process,
-    a cache): the rules are then not run on base. It is iterated only after the head analysis.
+    The base is analysed first, and what it found is reused for the head wherever a change
+    cannot have altered it (`rules.core.reuse`). `known`, when given, is that analysis of the
+    base made elsewhere (a cache): the rules are then not run on base.
     """
     config = config or Config()
     base_context = context_of(base, config, cache)[0] if base is not None else None
     head_context, skipped, notes = context_of(head, config, cache, base_context)
-
-    findings = run_rules(head_context)
-    if base_findings is not None:
-        base_findings = list(base_findings)
-    else:
-        base_findings = run_rules(base_context, locate=False) if base_context is not None else []
+    if known is None and base_context is not None:
+        known = remember(base_context)
+    findings = run_rules(head_context, known=known)
+    base_findings = known.findings if known is not None else []
     if base is not None:
         mark_new(findings, base_findings)
     all_waivers = [*waivers, *(ConfigFileWaiver(w) for w in config.waive)]
@@ -107,7 +109,7 @@ def analyse(
                 finding.waived, finding.waiver = True, waiver
                 break
     notes = [*notes, *_nothing_analysed(head_context, head)]
-    return Report(findings, skipped, base_findings, notes)
+    return Report(findings, skipped, base_findings, notes, known)
 
 
 def context_of(
@@ -236,12 +238,29 @@ def _nothing_analysed(context: Context, revision: Input) -> list[str]:
     ]
 
 
-def run_rules(context: Context, locate: bool = True) -> list[Finding]:
+def run_rules(context: Context, locate: bool = True, known: Known | None = None) -> list[Finding]:
     """Every enabled rule over one revision, in a stable order (path, line, column, rule).
 
     Resolving positions means composing the document again, the dearest step after parsing;
-    `locate=False` skips it (line and column 0, no edit) where only fingerprints matter.
+    `locate=False` skips it (line and column 0, no edit) where only fingerprints matter. With
+    `known` (the base's analysis), rules reuse the base's problems where they may.
     """
+    return _run_rules(context, locate, Reuse(context, known) if known is not None else None)
+
+
+def remember(context: Context) -> Known:
+    """Analyse a base revision (fingerprints only) and keep what the head's analysis reuses."""
+    remembering = Remembering(context, registry.RULES.values())
+    findings = _run_rules(context, False, remembering=remembering)
+    return remembering.known(findings)
+
+
+def _run_rules(
+    context: Context,
+    locate: bool,
+    reuse: Reuse | None = None,
+    remembering: Remembering | None = None,
+) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[str] = set()
     for rule in registry.RULES.values():
@@ -249,14 +268,23 @@ def run_rules(context: Context, locate: bool = True) -> list[Finding]:
         if not settings.enabled:
             continue
         options = {**rule.OPTIONS, **settings.options}
-        for problem in rule.check(context, options):
+        problems = reuse.problems(rule, options) if reuse is not None else None
+        if problems is None:
+            problems = list(rule.check(context, options))
+        if remembering is not None:
+            remembering.keep(rule, problems)
+        for problem in problems:
             severity = settings.severity or problem.severity or rule.SEVERITY
-            finding = to_finding(rule.ID, severity, problem, locate)
-            if finding.fingerprint not in seen:
-                seen.add(finding.fingerprint)
-                findings.append(finding)
-    findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
-    return findings
+            findings.append(to_finding(rule.ID, severity, problem, locate))
+    # One finding per fingerprint (two copies of a resource in one folder share one): the first
+    # in the files, whichever order the rule (or reuse) yielded them in.
+    findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule, f.message))
+    unique = []
+    for finding in findings:
+        if finding.fingerprint not in seen:
+            seen.add(finding.fingerprint)
+            unique.append(finding)
+    return unique
 
 
 def to_finding(rule_id: str, severity: str, problem: Problem, locate: bool = True) -> Finding:

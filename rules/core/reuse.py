@@ -1,0 +1,247 @@
+"""Reuse the base revision's problems where a change cannot have altered them.
+
+A warm `footgun diff` should cost what the change costs, not what the repository costs. Rules
+are whole-revision generators, so the engine reuses their results by a contract each rule may
+sign, and checks at run time what it can:
+
+- Every resource has a *state* (`state_of`): a digest of everything a rule can read of it (API
+  version, kind, name, namespace and scope, target and site, file, the text and start line of
+  its document, its place in the document). Resources of one state look the same to every rule.
+- A rule may declare `READS`: the *facts* its problems may depend on beyond the resource a
+  problem is about. A fact is a kind (every resource of that kind, all of it) or a derived fact
+  named in `DERIVED` (the scopes that hold Istio configuration). A rule without `READS` is run
+  in full: that is the default, and right for rules that compare with the base revision.
+- The contract: a problem about resource S depends only on S, the facts in `READS` and the
+  config, and the rule yields it whenever S is among the resources it is given. So when every
+  fact in `READS` is the same at head as at base, the base's problems about an unchanged S are
+  the head's, and the rule needs to run only over the resources that changed, with what makes
+  its facts whole beside them (`Reuse.restricted`).
+- Run-time guard: a problem about a resource the rule was not given (it reached past its
+  contract) makes the engine run that rule in full. Tests compare incremental and full analyses
+  of many changes (`tests/test_reuse.py`).
+
+Why not by namespace: in Istio a Service or ServiceEntry is exported to every namespace by
+default, hosts match across namespaces by wildcard, and root-namespace policies reach every
+workload, so what a change can affect does not follow namespaces; it follows what rules read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rules.core.context import Context
+from rules.core.loader import ISTIO_GROUPS
+from rules.core.model import Finding, Problem, Resource
+from rules.mesh.mesh_config import INSTALL_GROUP
+
+ISTIO_SCOPES = "@istio-scopes"
+"""The scopes holding Istio configuration (any Istio kind but the installer's): the mesh index
+takes a namespace without a Namespace object to be in the mesh when it holds some."""
+
+KeptProblem = tuple[bytes, Any, str, tuple[Any, ...], Any, Any]
+"""A base problem as reuse keeps it: (state of its resource, severity, message, key path,
+identity, fix)."""
+
+
+def _is_istio_config(resource: Resource) -> bool:
+    group = resource.group
+    return group in ISTIO_GROUPS and group != INSTALL_GROUP
+
+
+def _istio_scope_members(resources: Iterable[Resource]) -> list[Resource]:
+    """One Istio resource per scope holding Istio configuration: enough for the index to know
+    every such scope."""
+    first: dict[str, Resource] = {}
+    for resource in resources:
+        if _is_istio_config(resource):
+            first.setdefault(resource.scope or "", resource)
+    return list(first.values())
+
+
+def _istio_scope_digest(resources: Iterable[Resource], states: dict[Resource, bytes]) -> bytes:
+    scopes = sorted({r.scope or "" for r in resources if _is_istio_config(r)})
+    return hashlib.blake2b("\0".join(scopes).encode(), digest_size=16).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A fact computed from resources of many kinds: what makes it whole in a restricted run
+    (`members`), and its digest (`digest`)."""
+
+    members: Callable[[Iterable[Resource]], list[Resource]]
+    digest: Callable[[Iterable[Resource], dict[Resource, bytes]], bytes]
+
+
+DERIVED: dict[str, Derived] = {
+    ISTIO_SCOPES: Derived(_istio_scope_members, _istio_scope_digest),
+}
+
+
+def state_of(resource: Resource) -> bytes:
+    """A digest of everything a rule can read of `resource` (see the module docstring).
+
+    A document's body is parsed from its text alone, so the text stands for the body; where
+    there is no text (a file that does not parse, a resource made by the engine) the body is
+    digested itself.
+    """
+    document = resource.document
+    text = document.text if document is not None else ""
+    parts = (
+        resource.api_version,
+        resource.kind,
+        resource.name,
+        resource.namespace,
+        resource.scope,
+        resource.target,
+        resource.site,
+        resource.path,
+        resource.prefix,
+        None if document is None else (document.path, document.start_line),
+    )
+    digest = hashlib.blake2b(marshal.dumps(parts), digest_size=16)
+    if text:
+        digest.update(text.encode("utf-8", "surrogatepass"))
+    else:
+        try:
+            digest.update(marshal.dumps(resource.body))
+        except ValueError:  # a value marshal does not know (a date): its text then
+            digest.update(repr(resource.body).encode("utf-8", "surrogatepass"))
+    return digest.digest()
+
+
+def fact_digest(name: str, context: Context, states: dict[Resource, bytes]) -> bytes:
+    """The digest of fact `name` in a revision: its resources' states, or a derived fact's."""
+    derived = DERIVED.get(name)
+    if derived is not None:
+        return derived.digest(context.resources, states)
+    return hashlib.blake2b(
+        b"".join(sorted(states[r] for r in context.of_kind(name))), digest_size=16
+    ).digest()
+
+
+def reads(rule: Any) -> frozenset[str] | None:
+    """The facts a rule declares it reads, or None: a rule that must always run in full."""
+    declared = getattr(rule, "READS", None)
+    return frozenset(declared) if declared is not None else None
+
+
+@dataclass(slots=True)
+class Known:
+    """What the analysis of a base revision leaves for reuse by the next one."""
+
+    findings: list[Finding]
+    """Every base finding (what telling new from old needs)."""
+    states: set[bytes] = field(default_factory=set)
+    """The state of every base resource."""
+    facts: dict[str, bytes] = field(default_factory=dict)
+    """The digest of every fact a rule reads, at base."""
+    problems: dict[str, list[KeptProblem]] = field(default_factory=dict)
+    """The problems of each rule that declares `READS`, by rule ID."""
+
+
+class Remembering:
+    """Collects, during a base run, what `Known` needs."""
+
+    def __init__(self, context: Context, rules: Iterable[Any]) -> None:
+        self.context = context
+        self.states = {r: state_of(r) for r in context.resources}
+        self.problems: dict[str, list[KeptProblem]] = {}
+        names = set().union(*(reads(rule) or () for rule in rules))
+        self.facts = {name: fact_digest(name, context, self.states) for name in names}
+
+    def keep(self, rule: Any, problems: list[Problem]) -> None:
+        if reads(rule) is None:
+            return
+        kept = []
+        for problem in problems:
+            state = self.states.get(problem.resource)
+            if state is None:  # a problem about no resource of the revision: cannot be reused
+                return
+            kept.append(
+                (
+                    state,
+                    problem.severity,
+                    problem.message,
+                    tuple(problem.path),
+                    problem.identity,
+                    problem.fix,
+                )
+            )
+        self.problems[rule.ID] = kept
+
+    def known(self, findings: list[Finding]) -> Known:
+        return Known(findings, set(self.states.values()), self.facts, self.problems)
+
+
+class Reuse:
+    """Runs rules over a head revision, reusing the base's problems where the contract allows."""
+
+    def __init__(self, context: Context, known: Known) -> None:
+        self.context = context
+        self.known = known
+        self.states = {r: state_of(r) for r in context.resources}
+        self.unchanged: dict[bytes, list[Resource]] = {}
+        self.changed: list[Resource] = []
+        for resource, state in self.states.items():
+            if state in known.states:
+                self.unchanged.setdefault(state, []).append(resource)
+            else:
+                self.changed.append(resource)
+        self._facts: dict[str, bytes] = {}
+        self.served: list[str] = []
+        """The rules whose problems were reused (the others ran in full), for tests and logs."""
+        self._contexts: dict[frozenset[str], tuple[Context, set[Resource]]] = {}
+
+    def problems(self, rule: Any, options: dict[str, Any]) -> list[Problem] | None:
+        """The rule's problems at head, or None when they cannot be reused (run it in full)."""
+        facts = reads(rule)
+        kept = self.known.problems.get(rule.ID)
+        if (
+            facts is None
+            or kept is None
+            or any(self.fact(f) != self.known.facts.get(f) for f in facts)
+        ):
+            return None
+        restricted, given = self.restricted(facts)
+        fresh = list(rule.check(restricted, options))
+        if any(problem.resource not in given for problem in fresh):
+            return None
+        for state, severity, message, path, identity, fix in kept:
+            for resource in self.unchanged.get(state, ()):
+                if resource not in given:
+                    fresh.append(Problem(resource, path, message, identity, fix, severity))
+        self.served.append(rule.ID)
+        return fresh
+
+    def fact(self, name: str) -> bytes:
+        digest = self._facts.get(name)
+        if digest is None:
+            digest = self._facts[name] = fact_digest(name, self.context, self.states)
+        return digest
+
+    def restricted(self, facts: frozenset[str]) -> tuple[Context, set[Resource]]:
+        """The changed resources with every resource that makes `facts` whole, in the
+        revision's order, as a context of their own (rules of one `READS` share it, and its
+        mesh index)."""
+        found = self._contexts.get(facts)
+        if found is None:
+            given = set(self.changed)
+            for name in facts:
+                derived = DERIVED.get(name)
+                if derived is not None:
+                    given.update(derived.members(self.context.resources))
+                else:
+                    given.update(self.context.of_kind(name))
+            resources = [r for r in self.context.resources if r in given]
+            context = Context(
+                resources,
+                self.context.config,
+                base=self.context.base,
+                render_failures=self.context.render_failures,
+            )
+            found = self._contexts[facts] = (context, given)
+        return found
