@@ -209,3 +209,27 @@ def test_a_rule_that_reads_more_than_it_declares_is_caught(monkeypatch):
     monkeypatch.setattr(rule, "READS", frozenset())
     with pytest.raises(AssertionError):
         _compare(base, head)
+
+
+def test_a_rule_whose_problems_are_about_kinds_it_does_not_list_runs_in_full(monkeypatch):
+    """KINDS is checked where problems are kept: a PeerAuthentication problem from a rule that
+    says it reports on VirtualServices is not reused, and the head's findings stay right."""
+    import rules.permissive_mtls as rule
+
+    base = files(
+        {
+            "mesh/pa.yaml": """\
+                apiVersion: security.istio.io/v1
+                kind: PeerAuthentication
+                metadata: {name: default, namespace: web}
+                spec: {mtls: {mode: PERMISSIVE}}
+                """
+        }
+    )
+    head = [
+        *base,
+        *files({"mesh/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n"}),
+    ]
+    assert "permissive-mtls" in _compare(base, head).served
+    monkeypatch.setattr(rule, "KINDS", ("VirtualService",))
+    assert "permissive-mtls" not in _compare(base, head).served

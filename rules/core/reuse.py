@@ -16,9 +16,11 @@ sign, and checks at run time what it can:
   fact in `READS` is the same at head as at base, the base's problems about an unchanged S are
   the head's, and the rule needs to run only over the resources that changed, with what makes
   its facts whole beside them (`Reuse.restricted`).
-- Run-time guard: a problem about a resource the rule was not given (it reached past its
-  contract) makes the engine run that rule in full. Tests compare incremental and full analyses
-  of many changes (`tests/test_reuse.py`).
+- A rule's `KINDS` lists every kind its problems can be about. When no resource of those kinds
+  changed, and no fact it reads, the base's problems are the head's and the rule does not run.
+- Run-time guards: a problem about a resource the rule was not given (it reached past its
+  contract), or of a kind not in `KINDS`, makes the engine run that rule in full. Tests compare
+  incremental and full analyses of many changes (`tests/test_reuse.py`).
 
 Why not by namespace: in Istio a Service or ServiceEntry is exported to every namespace by
 default, hosts match across namespaces by wildcard, and root-namespace policies reach every
@@ -41,6 +43,10 @@ from rules.mesh.mesh_config import INSTALL_GROUP
 ISTIO_SCOPES = "@istio-scopes"
 """The scopes holding Istio configuration (any Istio kind but the installer's): the mesh index
 takes a namespace without a Namespace object to be in the mesh when it holds some."""
+
+NAMESPACES = "@namespaces"
+"""The namespaces of every resource (`Resource.namespace`, None included): what a rule that
+names the repository's namespaces reads."""
 
 KeptProblem = tuple[bytes, Any, str, tuple[Any, ...], Any, Any]
 """A base problem as reuse keeps it: (state of its resource, severity, message, key path,
@@ -76,8 +82,22 @@ class Derived:
     digest: Callable[[Iterable[Resource], dict[Resource, bytes]], bytes]
 
 
+def _namespace_members(resources: Iterable[Resource]) -> list[Resource]:
+    """One resource per namespace the repository determines (None for the rest)."""
+    first: dict[str | None, Resource] = {}
+    for resource in resources:
+        first.setdefault(resource.namespace, resource)
+    return list(first.values())
+
+
+def _namespace_digest(resources: Iterable[Resource], states: dict[Resource, bytes]) -> bytes:
+    namespaces = sorted({"" if r.namespace is None else "=" + r.namespace for r in resources})
+    return hashlib.blake2b("\0".join(namespaces).encode(), digest_size=16).digest()
+
+
 DERIVED: dict[str, Derived] = {
     ISTIO_SCOPES: Derived(_istio_scope_members, _istio_scope_digest),
+    NAMESPACES: Derived(_namespace_members, _namespace_digest),
 }
 
 
@@ -157,10 +177,11 @@ class Remembering:
         if reads(rule) is None:
             return
         kept = []
+        about = frozenset(rule.KINDS)
         for problem in problems:
             state = self.states.get(problem.resource)
-            if state is None:  # a problem about no resource of the revision: cannot be reused
-                return
+            if state is None or problem.resource.kind not in about:
+                return  # about no resource of the revision, or of a kind not in KINDS: run it
             kept.append(
                 (
                     state,
@@ -191,6 +212,7 @@ class Reuse:
                 self.unchanged.setdefault(state, []).append(resource)
             else:
                 self.changed.append(resource)
+        self.changed_kinds = {r.kind for r in self.changed}
         self._facts: dict[str, bytes] = {}
         self.served: list[str] = []
         """The rules whose problems were reused (the others ran in full), for tests and logs."""
@@ -206,10 +228,16 @@ class Reuse:
             or any(self.fact(f) != self.known.facts.get(f) for f in facts)
         ):
             return None
-        restricted, given = self.restricted(facts)
-        fresh = list(rule.check(restricted, options))
-        if any(problem.resource not in given for problem in fresh):
-            return None
+        about = frozenset(rule.KINDS)
+        if self.changed_kinds.isdisjoint(about):
+            # Nothing a problem can be about changed, nor anything the rule reads.
+            fresh: list[Problem] = []
+            given: set[Resource] = set()
+        else:
+            restricted, given = self.restricted(facts)
+            fresh = list(rule.check(restricted, options))
+            if any(p.resource not in given or p.resource.kind not in about for p in fresh):
+                return None
         for state, severity, message, path, identity, fix in kept:
             for resource in self.unchanged.get(state, ()):
                 if resource not in given:
