@@ -213,7 +213,7 @@ def test_a_rule_that_reads_more_than_it_declares_is_caught(monkeypatch):
 
 def test_a_rule_whose_problems_are_about_kinds_it_does_not_list_runs_in_full(monkeypatch):
     """KINDS is checked where problems are kept: a PeerAuthentication problem from a rule that
-    says it reports on VirtualServices is not reused, and the head's findings stay right."""
+    says it reports on VirtualServices is not reused (nor skipped when a Service is added)."""
     import rules.permissive_mtls as rule
 
     base = files(
