@@ -228,7 +228,7 @@ def test_a_rule_whose_problems_are_about_kinds_it_does_not_list_runs_in_full(mon
     )
     head = [
         *base,
-        *files({"mesh/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n"}),
+        *files({"mesh/svc.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"}),
     ]
     assert "permissive-mtls" in _compare(base, head).served
     monkeypatch.setattr(rule, "KINDS", ("VirtualService",))
