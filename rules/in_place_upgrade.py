@@ -102,6 +102,9 @@ spec:
 """
 """The base revision the FAIL and PASS examples are judged against (the rule compares)."""
 OPTIONS: dict[str, Any] = {}
+COMPARES = frozenset({"IstioOperator", "Application", "HelmRelease", "Istio"})
+"""What findings compare between base and head (`rules.core.reuse`). An upgrade is a control plane
+whose version differs between base and head: with the same installs at both, there is none."""
 
 VERSION_KEYS: tuple[KeyPath, ...] = (
     ("spec", "tag"),
@@ -164,9 +167,13 @@ def _chart_upgrades(ctx: Context) -> Iterator[Problem]:
 def _sail_upgrades(ctx: Context) -> Iterator[Problem]:
     """A Sail `Istio` changes `spec.version` under the InPlace update strategy (the default)."""
     assert ctx.base is not None
-    before = {r.name: r for r in ctx.base.of_kind("Istio") if r.group == SAIL_GROUP}
+    before: dict[str, list[Resource]] = defaultdict(list)
+    for resource in ctx.base.of_kind("Istio"):
+        if resource.group == SAIL_GROUP:
+            before[resource.name].append(resource)
     for istio in ctx.of_kind("Istio"):
-        old = before.get(istio.name)
+        # One `Istio` per cluster: two of one name (two clusters' folders) pair by file.
+        old = _counterpart(istio, before.get(istio.name, []))
         if istio.group != SAIL_GROUP or old is None:
             continue
         old_version, new_version = _text(old.spec.get("version")), _text(istio.spec.get("version"))
@@ -185,8 +192,9 @@ def _sail_upgrades(ctx: Context) -> Iterator[Problem]:
 
 
 def _counterpart(operator: Resource, candidates: list[Resource]) -> Resource | None:
-    """The base operator with the same namespace/name; the same file decides between several
-    (IstioOperator files often carry no name, and istioctl does not need one)."""
+    """The base resource with the same namespace/name; the same file decides between several
+    (IstioOperator files often carry no name, and istioctl does not need one; a repository of
+    several clusters holds one Sail `Istio` named `default` per cluster)."""
     if len(candidates) == 1:
         return candidates[0]
     return next((c for c in candidates if c.path == operator.path), None)

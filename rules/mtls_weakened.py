@@ -102,6 +102,10 @@ spec:
 """
 """The base revision FAIL and PASS are compared with: this rule judges changes, not files."""
 OPTIONS: dict[str, Any] = {}
+COMPARES = frozenset({"PeerAuthentication", "DestinationRule"})
+"""What findings compare between base and head (`rules.core.reuse`). A weakening is a
+PeerAuthentication or DestinationRule whose mode at head is weaker than at base: with the same
+ones at both, there is none."""
 
 STRICT = "STRICT"
 Slot = tuple[Scope, str | None]

@@ -160,3 +160,21 @@ def test_an_unnamed_operator_is_named_by_its_file():
 
 def test_quoting_a_tag_is_no_version_change():
     assert_findings(RULE, operator('  tag: "1.24"\n'), base=operator("  tag: 1.24\n"))
+
+
+def sail(version: str) -> str:
+    return (
+        "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata: {name: default}\n"
+        f"spec: {{version: {version}, namespace: istio-system}}\n"
+    )
+
+
+def test_sail_istios_of_two_clusters_are_each_compared_with_their_own_base():
+    """One `Istio` named `default` per cluster folder: unchanged, neither is an upgrade (each
+    was compared with the other cluster's before); a bump in one is reported there."""
+    base = {"clusters/a/istio.yaml": sail("v1.26.4"), "clusters/b/istio.yaml": sail("v1.26.3")}
+    assert findings_of("in-place-upgrade", base, base) == []
+    head = {**base, "clusters/b/istio.yaml": sail("v1.27.0")}
+    [finding] = findings_of("in-place-upgrade", head, base)
+    assert finding.path == "clusters/b/istio.yaml"
+    assert "v1.26.3 -> v1.27.0" in finding.message

@@ -167,7 +167,9 @@ def test_reuse_serves_rules_on_a_change_that_leaves_their_facts_alone():
     ]
     reuse = _compare(base, head)
     declared = {
-        rule.ID for rule in registry.RULES.values() if getattr(rule, "READS", None) is not None
+        rule.ID
+        for rule in registry.RULES.values()
+        if getattr(rule, "READS", None) is not None or getattr(rule, "COMPARES", None) is not None
     }
     assert set(reuse.served) == declared
     assert len(reuse.changed) == 1
@@ -233,3 +235,34 @@ def test_a_rule_whose_problems_are_about_kinds_it_does_not_list_runs_in_full(mon
     assert "permissive-mtls" in _compare(base, head).served
     monkeypatch.setattr(rule, "KINDS", ("VirtualService",))
     assert "permissive-mtls" not in _compare(base, head).served
+
+
+def test_the_base_is_not_loaded_when_nothing_a_comparing_rule_compares_changed():
+    """mtls-weakened and in-place-upgrade compare base and head (`COMPARES`): a change to a
+    VirtualService leaves them nothing to find, so the base revision is never read; a change
+    to a PeerAuthentication reads it."""
+    pa = """\
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata: {name: default, namespace: web}
+        spec: {mtls: {mode: STRICT}}
+        """
+    vs = """\
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: web, namespace: web}
+        spec: {hosts: [web.web.svc.cluster.local], http: [{timeout: 5s}]}
+        """
+    conf = config()
+    base_context = context_of(files({"pa.yaml": pa, "vs.yaml": vs}), conf)[0]
+    known = remember(base_context)
+
+    def unread() -> None:
+        raise AssertionError("the base revision was loaded")
+
+    head = files({"pa.yaml": pa, "vs.yaml": vs.replace("5s", "9s")})
+    head_context = context_of(head, conf, None, unread)[0]
+    assert engine.run_rules(head_context, known=known) == []
+    weakened = files({"pa.yaml": pa.replace("STRICT", "PERMISSIVE"), "vs.yaml": vs})
+    with pytest.raises(AssertionError, match="base revision was loaded"):
+        engine.run_rules(context_of(weakened, conf, None, unread)[0], known=known)

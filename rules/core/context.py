@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -20,10 +20,17 @@ if TYPE_CHECKING:
 class Context:
     resources: list[Resource]
     config: Config = field(default_factory=Config)
-    base: Context | None = None
-    """The same analysis at the base revision; None when there is nothing to compare with."""
+    base_source: Context | Callable[[], Context] | None = None
+    """The base revision's context, or what loads it on first use (`base`)."""
     render_failures: list[RenderFailure] = field(default_factory=list)
     """Targets the render stage failed to build (the `render-failed` rule reports them)."""
+
+    @cached_property
+    def base(self) -> Context | None:
+        """The same analysis at the base revision; None when there is nothing to compare with.
+        Loaded on first use: a diff whose rules all reuse the base's analysis never reads it."""
+        source = self.base_source
+        return source() if callable(source) else source
 
     @cached_property
     def _by_kind(self) -> dict[str, list[Resource]]:

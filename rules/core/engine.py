@@ -25,7 +25,8 @@ the finding across a rename, and every push of a pull request gets the same fing
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import yaml
@@ -93,10 +94,13 @@ def analyse(
     base made elsewhere (a cache): the rules are then not run on base.
     """
     config = config or Config()
-    base_context = context_of(base, config, cache)[0] if base is not None else None
+    base_context = None
+    if base is not None:
+        base_input = base
+        base_context = functools.cache(lambda: context_of(base_input, config, cache)[0])
     head_context, skipped, notes = context_of(head, config, cache, base_context)
     if known is None and base_context is not None:
-        known = remember(base_context)
+        known = remember(base_context())
     findings = run_rules(head_context, known=known)
     base_findings = known.findings if known is not None else []
     if base is not None:
@@ -116,7 +120,7 @@ def context_of(
     revision: Input,
     config: Config,
     cache: ParseCache | None = None,
-    base: Context | None = None,
+    base: Context | Callable[[], Context] | None = None,
 ) -> tuple[Context, list[Skipped], list[str]]:
     """The rules' view of one revision: plain files loaded, rendered resources added, sites set."""
     plain: Iterable[SourceFile]
@@ -138,7 +142,7 @@ def context_of(
     for resource in rendered:
         resource.site = resource.target
     context = Context(
-        [*resources, *deployed, *rendered], config, base=base, render_failures=failures
+        [*resources, *deployed, *rendered], config, base_source=base, render_failures=failures
     )
     return context, [*skipped, *extra_skipped], notes
 

@@ -16,6 +16,9 @@ sign, and checks at run time what it can:
   fact in `READS` is the same at head as at base, the base's problems about an unchanged S are
   the head's, and the rule needs to run only over the resources that changed, with what makes
   its facts whole beside them (`Reuse.restricted`).
+- A rule that reports only what changed between base and head (a weakening, an upgrade) may
+  declare `COMPARES`: the facts it compares. When they are the same at both, it finds nothing,
+  and the base revision is not even loaded.
 - A rule's `KINDS` lists every kind its problems can be about. When no resource of those kinds
   changed, and no fact it reads, the base's problems are the head's and the rule does not run.
 - Run-time guards: a problem about a resource the rule was not given (it reached past its
@@ -149,6 +152,12 @@ def reads(rule: Any) -> frozenset[str] | None:
     return frozenset(declared) if declared is not None else None
 
 
+def compares(rule: Any) -> frozenset[str] | None:
+    """The facts a rule compares between base and head (`COMPARES`), or None."""
+    declared = getattr(rule, "COMPARES", None)
+    return frozenset(declared) if declared is not None else None
+
+
 @dataclass(slots=True)
 class Known:
     """What the analysis of a base revision leaves for reuse by the next one."""
@@ -171,6 +180,7 @@ class Remembering:
         self.states = {r: state_of(r) for r in context.resources}
         self.problems: dict[str, list[KeptProblem]] = {}
         names = set().union(*(reads(rule) or () for rule in rules))
+        names.update(*(compares(rule) or () for rule in rules))
         self.facts = {name: fact_digest(name, context, self.states) for name in names}
 
     def keep(self, rule: Any, problems: list[Problem]) -> None:
@@ -220,13 +230,13 @@ class Reuse:
 
     def problems(self, rule: Any, options: dict[str, Any]) -> list[Problem] | None:
         """The rule's problems at head, or None when they cannot be reused (run it in full)."""
+        compared = compares(rule)
+        if compared is not None and not self._changed(compared):
+            self.served.append(rule.ID)
+            return []  # the same at base and head: nothing can have changed for the worse
         facts = reads(rule)
         kept = self.known.problems.get(rule.ID)
-        if (
-            facts is None
-            or kept is None
-            or any(self.fact(f) != self.known.facts.get(f) for f in facts)
-        ):
+        if facts is None or kept is None or self._changed(facts):
             return None
         about = frozenset(rule.KINDS)
         if self.changed_kinds.isdisjoint(about):
@@ -244,6 +254,11 @@ class Reuse:
                     fresh.append(Problem(resource, path, message, identity, fix, severity))
         self.served.append(rule.ID)
         return fresh
+
+    def _changed(self, facts: frozenset[str]) -> bool:
+        """Whether any of `facts` differs between base and head (or was not kept at base)."""
+        known = self.known.facts
+        return any(name not in known or self.fact(name) != known[name] for name in facts)
 
     def fact(self, name: str) -> bytes:
         digest = self._facts.get(name)
@@ -268,7 +283,7 @@ class Reuse:
             context = Context(
                 resources,
                 self.context.config,
-                base=self.context.base,
+                base_source=self.context.base_source,
                 render_failures=self.context.render_failures,
             )
             found = self._contexts[facts] = (context, given)
