@@ -28,6 +28,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
@@ -265,8 +266,8 @@ def _run_rules(
     reuse: Reuse | None = None,
     remembering: Remembering | None = None,
 ) -> list[Finding]:
-    findings: list[Finding] = []
-    seen: set[str] = set()
+    placed: list[tuple[tuple[Any, ...], Finding]] = []
+    order = {resource: index for index, resource in enumerate(context.resources)}
     for rule in registry.RULES.values():
         settings = context.config.rule(rule.ID)
         if not settings.enabled:
@@ -277,18 +278,26 @@ def _run_rules(
             problems = list(rule.check(context, options))
         if remembering is not None:
             remembering.keep(rule, problems)
+        counts: dict[Resource, int] = {}
         for problem in problems:
             severity = settings.severity or problem.severity or rule.SEVERITY
-            findings.append(to_finding(rule.ID, severity, problem, locate))
-    # One finding per fingerprint (two copies of a resource in one folder share one): the first
-    # in the files, whichever order the rule (or reuse) yielded them in.
-    findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule, f.message))
-    unique = []
-    for finding in findings:
+            finding = to_finding(rule.ID, severity, problem, locate)
+            nth = counts[problem.resource] = counts.get(problem.resource, -1) + 1
+            where = order.get(problem.resource, -1)
+            placed.append(
+                ((finding.path, finding.line, finding.column, rule.ID, where, nth), finding)
+            )
+    # Ties at one place go by the resource's order in the revision, then the rule's order for
+    # it: the same whether the rule ran in full or reuse gave part of its problems. Then one
+    # finding per fingerprint (two copies of a resource in one folder share one): the first.
+    placed.sort(key=lambda item: item[0])
+    seen: set[str] = set()
+    findings = []
+    for _, finding in placed:
         if finding.fingerprint not in seen:
             seen.add(finding.fingerprint)
-            unique.append(finding)
-    return unique
+            findings.append(finding)
+    return findings
 
 
 def to_finding(rule_id: str, severity: str, problem: Problem, locate: bool = True) -> Finding:
