@@ -90,6 +90,10 @@ spec:
       port: 8080
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"Service"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). Whether the
+repository defines Services in the backend's namespace, the backend among them (or one of that
+name of unknown namespace), and where else a Service of that name lives, is read off Services."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:

@@ -107,6 +107,10 @@ spec:
     name: payments
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"ReferenceGrant"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). Whether a
+cross-namespace backendRef or certificateRef is permitted, and which grants the target
+namespace holds, is read off ReferenceGrants."""
 
 ISTIO_GRANTABLE = frozenset({"Service", "Secret", "ConfigMap", "XBackend", "InferencePool"})
 """The target kinds Istio 1.32 resolves through ReferenceGrants (`ReferenceGrantsCollection`)."""

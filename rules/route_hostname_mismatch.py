@@ -121,6 +121,11 @@ spec:
       port: 8080
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"Gateway", "Namespace"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). The parent Gateways
+(found by scope and name, their class and listeners) are read off Gateways, and a listener's
+`allowedRoutes` Selector off the labels of the route's Namespace object; a Service or
+ServiceEntry parent is never judged, so whether it exists does not matter."""
 
 MAX_LISTED = 5
 

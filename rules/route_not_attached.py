@@ -129,6 +129,10 @@ spec:
       port: 8080
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"Gateway", "Namespace"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). The parent Gateway
+(found by scope and name, its class and listeners) is read off Gateways, and a listener's
+`allowedRoutes` Selector off the labels of the route's Namespace object."""
 
 MAX_LISTED = 4
 

@@ -97,6 +97,11 @@ spec:
       port: 8080
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"Gateway", "Service", "ServiceEntry"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). Whether a parent
+exists (or one of its name has an unknown namespace), whether the repository holds Gateways or
+Services in that namespace, and where a parent of that name does live, is read off Gateways,
+Services and ServiceEntries."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
