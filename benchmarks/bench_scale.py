@@ -5,7 +5,8 @@ The repository of `generate.py` with 20 or 120 namespaces (2,000 or 12,000 resou
 median wall and CPU time (user + system, children included) and the peak resident memory of
 the process (`ru_maxrss` of the child), for a cold `footgun check` and for a warm `footgun diff`
 (every cache filled by an earlier diff against the same base, the usual case in CI and for the
-App's later pushes).
+App's later pushes), and for a later push that changes one more file: its head was never analysed,
+and reuses the base's analysis (`rules.core.reuse`).
 
     .venv/bin/python benchmarks/bench_scale.py --runs 5
 """
@@ -77,8 +78,15 @@ def measure(namespaces: int, runs: int, work: Path) -> list[tuple[str, tuple[flo
     check = [*command, "check", "--format", "json", "."]
     rows.append(("footgun check, cold cache", median(runs, empty, check, repo, env)))
     diff = [*command, "diff", "HEAD~1", "HEAD", "--format", "json"]
-    run(diff, repo, env)  # fills every cache, the base's findings included
+    run(diff, repo, env)  # fills every cache, the base's analysis included
     rows.append(("footgun diff, 5 files, warm cache", median(runs, lambda: None, diff, repo, env)))
+    # A later push to the same pull request: one more file, never analysed, against the base
+    # whose analysis the first diff stored.
+    generate.change_files(repo, app_files[40::80][:1], count=1)
+    later = [*command, "diff", "HEAD~2", "HEAD", "--format", "json"]
+    rows.append(
+        ("footgun diff, a later push (6 files)", median(runs, lambda: None, later, repo, env))
+    )
     return rows
 
 
