@@ -23,6 +23,7 @@ from typing import Any
 
 from rules.core.context import Context
 from rules.core.model import Problem, Resource, describe, is_unknown_scope
+from rules.core.reuse import NAMESPACES
 from rules.mesh.hosts import MESH_GATEWAY, GatewayHost, in_cluster, matches
 from rules.mesh.index import MeshIndex
 from rules.mesh.references import gateway_references
@@ -121,6 +122,10 @@ spec:
         host: frontend.shop.svc.cluster.local
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"Gateway", "Namespace", NAMESPACES})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). The bound Gateways and
+their server hosts are read off Gateways; whether a two-label host `a.b` names namespace b (and
+is the mesh's, not the gateway's) is read off the repository's namespaces and Namespace objects."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:

@@ -104,6 +104,10 @@ spec:
         host: frontend.shop.svc.cluster.local
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"Gateway"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). Whether a bound
+Gateway exists, and in which namespaces one of that name does, is read off Gateways: Istio's and
+the Gateway API's (a VirtualService binds to either), those of unknown namespace included."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
