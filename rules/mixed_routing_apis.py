@@ -133,6 +133,10 @@ spec:
       port: 9080
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"VirtualService", "Service", "Gateway"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). A route's problem
+names the VirtualServices of its hosts or Gateways; the route's Service and Gateway parents are
+looked up among the repository's Services and Gateways (of any namespace, unknown included)."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:

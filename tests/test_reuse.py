@@ -158,7 +158,7 @@ def test_reuse_finds_what_a_full_analysis_finds(name, sources):
 
 def test_reuse_serves_rules_on_a_change_that_leaves_their_facts_alone():
     """Not a vacuous comparison: on the benchmark's change (a VirtualService's timeout) every
-    rule that declares what it reads is served from the base, and finds the new fault."""
+    rule that declares what it reads, VirtualServices aside, is served from the base."""
     base = _generated()
     changed = next(f.path for f in base if "timeout: " in f.data)
     head = [
@@ -169,7 +169,8 @@ def test_reuse_serves_rules_on_a_change_that_leaves_their_facts_alone():
     declared = {
         rule.ID
         for rule in registry.RULES.values()
-        if getattr(rule, "READS", None) is not None or getattr(rule, "COMPARES", None) is not None
+        if getattr(rule, "COMPARES", None) is not None
+        or "VirtualService" not in getattr(rule, "READS", {"VirtualService"})
     }
     assert set(reuse.served) == declared
     assert len(reuse.changed) == 1

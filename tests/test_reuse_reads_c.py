@@ -205,3 +205,22 @@ def test_gateway_host_mismatch_is_served_when_what_it_reads_is_unchanged():
     head = _replaced(base, "shop/other.yaml", "other.example.com]", "shop.example.com]")
     assert len(_messages(HOST_MISMATCH, head)) == len(_messages(HOST_MISMATCH, base)) - 1
     assert HOST_MISMATCH in _compare(base, head).served
+
+
+def test_mixed_routing_apis_follows_a_virtual_service_that_takes_the_routes_host():
+    """The HTTPRoute stays; only the VirtualService beside it changes its host (from ratings to
+    reviews, the route's Service): the finding about the unchanged route appears."""
+    from rules import mixed_routing_apis as rule
+
+    documents = rule.PASS.split("---\n")
+    base = [
+        SourceFile("shop/svc.yaml", documents[0]),
+        SourceFile("shop/vs.yaml", documents[1]),
+        SourceFile("shop/route.yaml", documents[2]),
+    ]
+    head = _replaced(base, "shop/vs.yaml", "ratings", "reviews")
+    assert _messages(rule.ID, base) == []
+    assert len(_messages(rule.ID, head)) == 1
+    _compare(base, head)
+    reuse = _compare(base, _replaced(base, "shop/svc.yaml", "9080", "9081"))
+    assert rule.ID not in reuse.served  # a Service it reads changed: run in full
