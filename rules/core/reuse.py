@@ -5,8 +5,10 @@ are whole-revision generators, so the engine reuses their results by a contract 
 sign, and checks at run time what it can:
 
 - Every resource has a *state* (`state_of`): a digest of everything a rule can read of it (API
-  version, kind, name, namespace and scope, target and site, file, the text and start line of
-  its document, its place in the document). Resources of one state look the same to every rule.
+  version, kind, name, namespace and scope, target and site, file, the text of its document,
+  its place in the document). Resources of one state look the same to every rule. Where a
+  document starts is left out: no rule reads positions (the engine resolves them for the head's
+  resources), so lines added above a resource change nothing it is judged on.
 - A rule may declare `READS`: the *facts* its problems may depend on beyond the resource a
   problem is about. A fact is a kind (every resource of that kind, all of it) or a derived fact
   named in `DERIVED` (the scopes that hold Istio configuration). A rule without `READS` is run
@@ -123,7 +125,7 @@ def state_of(resource: Resource) -> bytes:
         resource.site,
         resource.path,
         resource.prefix,
-        None if document is None else (document.path, document.start_line),
+        None if document is None else document.path,
     )
     digest = hashlib.blake2b(marshal.dumps(parts), digest_size=16)
     if text:
