@@ -84,6 +84,10 @@ spec:
           limits: {cpu: 500m, memory: 256Mi}
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({*MESH_CONFIG_KINDS, "Namespace"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). A mesh config source
+is judged with the layers below it, read off every mesh config kind, and an ambient-profile
+install only where a Namespace object is labelled for injection; a pod by its own annotations."""
 
 SETTING = "holdApplicationUntilProxyStarts"
 PROXY_CONFIG = "proxy.istio.io/config"

@@ -101,6 +101,13 @@ spec:
         image: example/ledger:1.4.2
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset(
+    {"IstioOperator", "HelmValues", "Application", "HelmRelease", "Istio", "Namespace"}
+)
+"""What problems depend on beyond their own resource (`rules.core.reuse`). Values are judged with
+the layers below them, read off the mesh config kinds that carry values (not the `istio`
+ConfigMap, which has none and no profile), and an ambient-profile install only where a Namespace
+object is labelled for injection; a pod by its own annotations."""
 
 ANNOTATION = "sidecar.istio.io/"
 REQUEST_ANNOTATIONS = {"cpu": ANNOTATION + "proxyCPU", "memory": ANNOTATION + "proxyMemory"}

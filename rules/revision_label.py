@@ -50,6 +50,9 @@ metadata:
     istio.io/rev: 1-24
 """
 OPTIONS: dict[str, Any] = {}
+READS: frozenset[str] = frozenset()
+"""What problems depend on beyond their own resource (`rules.core.reuse`). The labels are read off
+the Namespace alone."""
 
 INJECTION = "istio-injection"
 REVISION = "istio.io/rev"

@@ -171,6 +171,12 @@ spec:
         methods: ["GET"]
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"Gateway", "GatewayClass", "Namespace", "Service", "ServiceEntry"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). Ambient mode and
+namespace-wide `use-waypoint` labels are read off Namespace objects, a target's or a route
+parent's labels off Services and ServiceEntries, a waypoint's existence and traffic type off
+Gateways (of either API: a Gateway of unknown namespace makes a lookup unknown) and
+GatewayClasses."""
 
 WAYPOINT_POD_LABELS = ("istio.io/gateway-name", "gateway.networking.k8s.io/gateway-name")
 

@@ -61,6 +61,9 @@ spec:
       weight: 100
 """
 OPTIONS: dict[str, Any] = {}
+READS: frozenset[str] = frozenset()
+"""What problems depend on beyond their own resource (`rules.core.reuse`). The parse error is read
+off the file alone."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
