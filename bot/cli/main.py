@@ -11,6 +11,7 @@ errors for `diff`), 2 usage or input error, reported as one line on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -216,7 +217,6 @@ def diff_report(
     """The report of `footgun diff BASE HEAD` (also what the Action and `footgun review` run on
     a pull request); `wanted` narrows the files analysed on both sides."""
     from bot.cli import sources
-    from bot.cli.rendering import ChartRenderer, chart_folders
     from bot.cli.two_cores import compare, parse_in_parallel
     from rules.core.loader import cache_key
 
@@ -234,9 +234,15 @@ def diff_report(
 
     base_files = [f for f in base_all if keep(f.path)]
     head_files = [f for f in head_all if keep(f.path)]
-    with ChartRenderer(persistent=not isinstance(cache, dict)) as renderer:
-        renderer.warm_up(head_all)
-        charts = chart_folders([*base_all, *head_all])
+    with _chart_renderer(
+        [*base_all, *head_all], persistent=not isinstance(cache, dict)
+    ) as renderer:
+        charts: tuple[str, ...] = ("\0",)  # a prefix no path has
+        if renderer is not None:
+            from bot.cli.rendering import chart_folders
+
+            renderer.warm_up(head_all)
+            charts = chart_folders([*base_all, *head_all])
         unread = {
             f.key
             for f in (*base_files, *head_files)
@@ -248,13 +254,20 @@ def diff_report(
         sources.read_blobs([*base_all, *head_all], unread)
         parse_in_parallel([*base_files, *head_files], cache)
         builds = open_build_cache(persistent=not isinstance(cache, dict))
-        base_revision = render_commit(
-            base_all, base_files, config, cache, builds, wanted, renderer.charts
-        )
-        head_revision = render_commit(
-            head_all, head_files, config, cache, builds, wanted, renderer.charts
-        )
+        engine = renderer.charts if renderer is not None else None
+        base_revision = render_commit(base_all, base_files, config, cache, builds, wanted, engine)
+        head_revision = render_commit(head_all, head_files, config, cache, builds, wanted, engine)
     return compare(head_revision, base_revision, config, cache, keep_base=keep_base)
+
+
+def _chart_renderer(files: list[SourceFile], persistent: bool) -> Any:
+    """The Helm renderer for a diff, or nothing (and no import of the render stage) when
+    neither revision holds a chart."""
+    if not _has_chart(files):
+        return contextlib.nullcontext()
+    from bot.cli.rendering import ChartRenderer
+
+    return ChartRenderer(persistent=persistent)
 
 
 def render_commit(
