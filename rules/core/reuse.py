@@ -34,6 +34,7 @@ workload, so what a change can affect does not follow namespaces; it follows wha
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import marshal
 from collections.abc import Callable, Iterable
@@ -58,9 +59,14 @@ KeptProblem = tuple[bytes, Any, str, tuple[Any, ...], Any, Any]
 identity, fix)."""
 
 
-def _is_istio_config(resource: Resource) -> bool:
-    group = resource.group
+@functools.cache
+def _is_istio_api(api_version: str) -> bool:
+    group = api_version.rpartition("/")[0]
     return group in ISTIO_GROUPS and group != INSTALL_GROUP
+
+
+def _is_istio_config(resource: Resource) -> bool:
+    return _is_istio_api(resource.api_version)
 
 
 def _istio_scope_members(resources: Iterable[Resource]) -> list[Resource]:
