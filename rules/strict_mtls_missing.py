@@ -75,6 +75,10 @@ spec:
     mode: STRICT
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"PeerAuthentication", *INSTALL_KINDS})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). STRICT in the root
+namespace is read off PeerAuthentications; which install of a configuration and folder is named off
+the kinds that install istiod (a ConfigMap configures it and installs nothing)."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
