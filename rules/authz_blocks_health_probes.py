@@ -52,10 +52,11 @@ from typing import Any
 from rules.core.config import Config
 from rules.core.context import Context
 from rules.core.document import KeyPath
+from rules.core.loader import WORKLOAD_KINDS
 from rules.core.model import Problem, Resource, describe
 from rules.mesh import authz
 from rules.mesh.index import DATAPLANE_MODE
-from rules.mesh.mesh_config import is_injector_configmap
+from rules.mesh.mesh_config import MESH_CONFIG_KINDS, is_injector_configmap
 from rules.mesh.probes import Probe, Rewriting, http_probes, mesh_rewriting, pod_rewriting
 
 ID = "authz-blocks-health-probes"
@@ -142,6 +143,14 @@ spec:
 """
 )
 OPTIONS: dict[str, Any] = {}
+READS = frozenset(
+    {"AuthorizationPolicy", "Namespace", "Gateway", *WORKLOAD_KINDS, *MESH_CONFIG_KINDS}
+)
+"""What problems depend on beyond their own resource (`rules.core.reuse`). A probe is admitted by
+any ALLOW policy for its pod, so every AuthorizationPolicy; the pods, their probes and labels off
+workloads; probe rewriting off mesh config sources and the injector's ConfigMap (an ambient-only
+install counts when a Namespace is labelled for injection); ambient namespaces off Namespaces and
+workloads; gateway pod labels off Gateways."""
 
 Labels = frozenset[tuple[str, str]] | None
 GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")

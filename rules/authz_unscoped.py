@@ -83,6 +83,9 @@ spec:
         methods: ["GET"]
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"Gateway"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). Whether the Gateway a
+policy's `targetRefs` names is a waypoint is read off Gateways."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:

@@ -57,6 +57,9 @@ spec:
     - "database/*"
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"Namespace"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). Ambient mode is read off
+Namespace objects alone: a namespace without one is never taken to be ambient."""
 
 EVERYTHING = "*/*"
 

@@ -20,6 +20,7 @@ from typing import Any
 from rules.core.context import Context
 from rules.core.loader import WORKLOAD_KINDS
 from rules.core.model import Problem, Resource, is_unknown_scope
+from rules.core.reuse import ISTIO_SCOPES
 
 ID = "sidecar-missing"
 SEVERITY = "warning"
@@ -96,6 +97,10 @@ spec:
         image: example/ledger:1.4.2
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"Namespace", "Sidecar", "Service", *WORKLOAD_KINDS, ISTIO_SCOPES})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). A namespace's Sidecars
+and the mesh default are read off Sidecars, what it holds off workloads and Services, whether it
+is in the mesh off Namespace objects; without one, a namespace holding Istio configuration is."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:

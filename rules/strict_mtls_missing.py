@@ -22,12 +22,16 @@ from typing import Any
 from rules.core.context import Context
 from rules.core.model import Problem
 from rules.mesh.authz import selector_labels
-from rules.mesh.mesh_config import file_scope
+from rules.mesh.mesh_config import MESH_CONFIG_KINDS, file_scope
 from rules.mesh.peer_authentication import policy_mode
+
+INSTALL_KINDS = tuple(kind for kind in MESH_CONFIG_KINDS if kind != "ConfigMap")
+"""The kinds of mesh config sources that install istiod (`MeshConfigSource.installs_control_plane`):
+what a finding is about."""
 
 ID = "strict-mtls-missing"
 SEVERITY = "warning"
-KINDS = ("IstioOperator", "HelmValues", "PeerAuthentication")
+KINDS = (*INSTALL_KINDS, "PeerAuthentication")
 SUMMARY = "The control plane is installed, but no mesh-wide PeerAuthentication sets STRICT mTLS."
 WHY = (
     "Istio's default is PERMISSIVE: without a mesh-wide STRICT PeerAuthentication every "
@@ -71,6 +75,10 @@ spec:
     mode: STRICT
 """
 OPTIONS: dict[str, Any] = {}
+READS = frozenset({"PeerAuthentication", *INSTALL_KINDS})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). STRICT in the root
+namespace is read off PeerAuthentications; which install of a configuration and folder is named off
+the kinds that install istiod (a ConfigMap configures it and installs nothing)."""
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
