@@ -28,7 +28,6 @@ from typing import Any
 
 from rules.core.context import Context
 from rules.core.model import Problem, describe
-from rules.core.reuse import ISTIO_SCOPES
 from rules.mesh.peer_authentication import (
     describe_scope,
     policy_mode,
@@ -72,9 +71,9 @@ spec:
     mode: STRICT
 """
 OPTIONS: dict[str, Any] = {}
-READS = frozenset({"Namespace", ISTIO_SCOPES})
-"""What problems depend on beyond their own resource (`rules.core.reuse`). Ambient mode is read off
-Namespace objects; a namespace without one is in the mesh when it holds Istio configuration."""
+READS = frozenset({"Namespace"})
+"""What problems depend on beyond their own resource (`rules.core.reuse`). Ambient mode is read
+off Namespace objects (without one, a namespace is never taken to be ambient)."""
 
 WEAK_MODES = ("PERMISSIVE", "DISABLE")
 
