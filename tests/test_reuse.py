@@ -267,3 +267,30 @@ def test_the_base_is_not_loaded_when_nothing_a_comparing_rule_compares_changed()
     weakened = files({"pa.yaml": pa.replace("STRICT", "PERMISSIVE"), "vs.yaml": vs})
     with pytest.raises(AssertionError, match="base revision was loaded"):
         engine.run_rules(context_of(weakened, conf, None, unread)[0], known=known)
+
+
+def test_a_resource_has_one_state_whether_parsed_now_or_read_from_the_parse_cache(tmp_path):
+    """The base's states are stored by one run and compared by the next, whose resources come
+    from the parse cache: equal resources must have equal states, or nothing is ever reused."""
+    from bot.cli.parse_cache import ParseCache
+    from rules.core.loader import load
+    from rules.core.reuse import state_of
+
+    [source] = files({"mesh/app.yaml": SHOP})
+    source = SourceFile(source.path, source.data, "1" * 40)
+    parsed, _ = load([source], cache=ParseCache(tmp_path))
+    cached, _ = load([source], cache=ParseCache(tmp_path))
+    assert len(parsed) == 2
+    assert [state_of(r) for r in parsed] == [state_of(r) for r in cached]
+
+
+SHOP = """\
+    apiVersion: v1
+    kind: Service
+    metadata: {name: shop, namespace: shop}
+    ---
+    apiVersion: networking.istio.io/v1
+    kind: VirtualService
+    metadata: {name: shop, namespace: shop}
+    spec: {hosts: [shop], http: [{timeout: 5s}]}
+    """

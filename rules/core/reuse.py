@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import marshal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,14 +132,11 @@ def state_of(resource: Resource) -> bytes:
         resource.prefix,
         None if document is None else document.path,
     )
-    digest = hashlib.blake2b(marshal.dumps(parts), digest_size=16)
-    if text:
-        digest.update(text.encode("utf-8", "surrogatepass"))
-    else:
-        try:
-            digest.update(marshal.dumps(resource.body))
-        except ValueError:  # a value marshal does not know (a date): its text then
-            digest.update(repr(resource.body).encode("utf-8", "surrogatepass"))
+    # `repr`, not marshal or pickle: their bytes depend on which equal strings are one object
+    # (interned, shared between fields), so a fresh parse and a cached one would differ.
+    digest = hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"), digest_size=16)
+    digest.update(b"\0")
+    digest.update((text or repr(resource.body)).encode("utf-8", "surrogatepass"))
     return digest.digest()
 
 
