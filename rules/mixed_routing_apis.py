@@ -140,10 +140,10 @@ looked up among the repository's Services and Gateways (of any namespace, unknow
 
 
 def check(ctx: Context, options: dict[str, Any]) -> Iterator[Problem]:
-    index = ctx.index
     services = list(ctx.of_kind("VirtualService"))
-    if not services:
-        return
+    if not services or next(iter(ctx.of_kind("HTTPRoute", "GRPCRoute")), None) is None:
+        return  # both APIs are needed for a conflict (and the mesh index is not built)
+    index = ctx.index
     api = index.gateway_api
     for route in api.routes:
         if route.kind not in KINDS:

@@ -30,6 +30,7 @@ import io
 import itertools
 import os
 import pickle
+import re
 import shutil
 import time
 from collections.abc import Iterator, MutableMapping
@@ -414,7 +415,10 @@ def _rules_digest() -> str:
 
 
 def _is_hex(key: str) -> bool:
-    return 8 <= len(key) <= 128 and all(c in "0123456789abcdef" for c in key)
+    return _HEX.fullmatch(key) is not None
+
+
+_HEX = re.compile(r"[0-9a-f]{8,128}")
 
 
 def _touch(path: str) -> None:
