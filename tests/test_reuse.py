@@ -294,3 +294,59 @@ SHOP = """\
     metadata: {name: shop, namespace: shop}
     spec: {hosts: [shop], http: [{timeout: 5s}]}
     """
+
+
+def _kustomize_layout(overlays: int = 4) -> dict[str, str]:
+    """`benchmarks/bench_kustomize.py`'s layout with a few overlays: shared bases, one overlay
+    per team setting its namespace, a label and a timeout patch (one adds a fault)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_kustomize as layout
+    finally:
+        sys.path.pop(0)
+    found = {
+        "bases/shop/kustomization.yaml": "resources:\n- app-00.yaml\n- app-01.yaml\n",
+        "bases/shop/app-00.yaml": layout.app("app-00"),
+        "bases/shop/app-01.yaml": layout.app("app-01"),
+        "bases/mesh/kustomization.yaml": "resources: [mesh.yaml]\n",
+        "bases/mesh/mesh.yaml": layout.MESH,
+    }
+    for team in range(overlays):
+        folder = f"overlays/team-{team:02d}"
+        found[f"{folder}/kustomization.yaml"] = (
+            f"namespace: team-{team:02d}\nlabels:\n- pairs: {{team: team-{team:02d}}}\n"
+            "resources:\n- ../../bases/shop\n- ../../bases/mesh\npatches:\n- path: timeouts.yaml\n"
+        )
+        found[f"{folder}/timeouts.yaml"] = layout.patch(team, f"{team + 1}s", fault=team == 1)
+    return found
+
+
+def test_reuse_finds_what_a_full_analysis_finds_on_built_overlays():
+    """The same comparison over what Kustomize builds: a change to a shared base reaches every
+    overlay, a change to one overlay's patch or namespace only that target."""
+    from render.targets import render_revision
+
+    conf = config()
+    base = [SourceFile(p, t) for p, t in _kustomize_layout().items()]
+    rng = random.Random("overlays")
+    builds: dict = {}
+    base_revision = render_revision(base, conf, cache=builds)
+    assert len(base_revision.rendered) == 40 and not base_revision.failures
+    served = set()
+    for _ in range(CHANGES_PER_REPOSITORY * 2):
+        how, head = _change(base, rng)
+        head_revision = render_revision(head, conf, cache=builds)
+        try:
+            served.update(_compare_revisions(base_revision, head_revision, conf).served)
+        except AssertionError as error:
+            raise AssertionError(f"overlays, {how}: {error}") from None
+    assert {"host-not-found", "fault-injection"} <= served
+
+
+def _compare_revisions(base, head, conf) -> Reuse:
+    base_context = context_of(base, conf)[0]
+    head_context = context_of(head, conf, None, base_context)[0]
+    reuse = Reuse(head_context, remember(base_context))
+    incremental = engine._run_rules(head_context, True, reuse)
+    assert _rows(incremental) == _rows(engine.run_rules(head_context))
+    return reuse
