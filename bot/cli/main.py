@@ -217,7 +217,8 @@ def diff_report(
     """The report of `footgun diff BASE HEAD` (also what the Action and `footgun review` run on
     a pull request); `wanted` narrows the files analysed on both sides."""
     from bot.cli import sources
-    from bot.cli.two_cores import compare, parse_in_parallel
+    from bot.cli.comparison import compare
+    from bot.cli.two_cores import parse_in_parallel
     from rules.core.loader import cache_key
 
     base_commit = sources.resolve(base)

@@ -53,12 +53,15 @@ Input = Iterable[SourceFile] | Revision
 class Report:
     findings: list[Finding]
     skipped: list[Skipped] = field(default_factory=list)
-    base_findings: list[Finding] = field(default_factory=list)
-    """Findings at base, by fingerprint (positions not resolved): what a change fixed."""
     notes: list[str] = field(default_factory=list)
     """What a reader should know about the run (nothing Istio analysed, targets not built)."""
     known: Known | None = None
     """The base's analysis as reuse keeps it (for a cache to store): None without a base."""
+
+    @property
+    def base_findings(self) -> list[Finding]:
+        """Findings at base, by fingerprint (positions not resolved): what a change fixed."""
+        return self.known.findings if self.known is not None else []
 
     @property
     def counts(self) -> dict[str, int]:
@@ -103,9 +106,8 @@ def analyse(
     if known is None and base_context is not None:
         known = remember(base_context())
     findings = run_rules(head_context, known=known)
-    base_findings = known.findings if known is not None else []
-    if base is not None:
-        mark_new(findings, base_findings)
+    if known is not None:
+        mark_new(findings, known.findings)
     all_waivers = [*waivers, *(ConfigFileWaiver(w) for w in config.waive)]
     today = today or dt.date.today()
     for finding in findings:
@@ -114,7 +116,7 @@ def analyse(
                 finding.waived, finding.waiver = True, waiver
                 break
     notes = [*notes, *_nothing_analysed(head_context, head)]
-    return Report(findings, skipped, base_findings, notes, known)
+    return Report(findings, skipped, notes, known)
 
 
 def context_of(

@@ -34,20 +34,18 @@ workload, so what a change can affect does not follow namespaces; it follows wha
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rules.core.context import Context
-from rules.core.loader import ISTIO_GROUPS
 from rules.core.model import Finding, Problem, Resource
-from rules.mesh.mesh_config import INSTALL_GROUP
+from rules.mesh.index import holds_istio_config
 
 ISTIO_SCOPES = "@istio-scopes"
-"""The scopes holding Istio configuration (any Istio kind but the installer's): the mesh index
-takes a namespace without a Namespace object to be in the mesh when it holds some."""
+"""The scopes holding Istio configuration (`rules.mesh.index.holds_istio_config`): the mesh
+index takes a namespace without a Namespace object to be in the mesh when it holds some."""
 
 NAMESPACES = "@namespaces"
 """The namespaces of every resource (`Resource.namespace`, None included): what a rule that
@@ -58,28 +56,18 @@ KeptProblem = tuple[bytes, Any, str, tuple[Any, ...], Any, Any]
 identity, fix)."""
 
 
-@functools.cache
-def _is_istio_api(api_version: str) -> bool:
-    group = api_version.rpartition("/")[0]
-    return group in ISTIO_GROUPS and group != INSTALL_GROUP
-
-
-def _is_istio_config(resource: Resource) -> bool:
-    return _is_istio_api(resource.api_version)
-
-
 def _istio_scope_members(resources: Iterable[Resource]) -> list[Resource]:
     """One Istio resource per scope holding Istio configuration: enough for the index to know
     every such scope."""
     first: dict[str, Resource] = {}
     for resource in resources:
-        if _is_istio_config(resource):
+        if holds_istio_config(resource):
             first.setdefault(resource.scope or "", resource)
     return list(first.values())
 
 
 def _istio_scope_digest(resources: Iterable[Resource], states: dict[Resource, bytes]) -> bytes:
-    scopes = sorted({r.scope or "" for r in resources if _is_istio_config(r)})
+    scopes = sorted({r.scope or "" for r in resources if holds_istio_config(r)})
     return hashlib.blake2b("\0".join(scopes).encode(), digest_size=16).digest()
 
 
@@ -180,7 +168,6 @@ class Remembering:
     """Collects, during a base run, what `Known` needs."""
 
     def __init__(self, context: Context, rules: Iterable[Any]) -> None:
-        self.context = context
         self.states = {r: state_of(r) for r in context.resources}
         self.problems: dict[str, list[KeptProblem]] = {}
         names = set().union(*(reads(rule) or () for rule in rules))

@@ -13,6 +13,7 @@ through `Resource.namespace`, never a scope.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterator
@@ -226,7 +227,7 @@ class MeshIndex:
                 source = mesh_config_source(resource, root)
                 if source is not None:
                     self.mesh_configs.append(source)
-            if resource.group in ISTIO_GROUPS and resource.group != INSTALL_GROUP:
+            if holds_istio_config(resource):
                 self._istio_config_namespaces.add(resource.scope or "")
                 if kind == "Sidecar":
                     self._sidecars[resource.scope or ""].append(resource)
@@ -333,6 +334,18 @@ class MeshIndex:
         if namespace != self.config.root_namespace and namespace in self._istio_config_namespaces:
             return Membership("it holds Istio configuration and no Namespace object", None)
         return None
+
+
+@functools.cache
+def _istio_config_api(api_version: str) -> bool:
+    group = api_version.rpartition("/")[0]
+    return group in ISTIO_GROUPS and group != INSTALL_GROUP
+
+
+def holds_istio_config(resource: Resource) -> bool:
+    """Istio configuration (any Istio group but the installer's): a namespace holding some is
+    taken to be in the mesh when no Namespace object says otherwise (`mesh_membership`)."""
+    return _istio_config_api(resource.api_version)
 
 
 def _covering(table: dict[str, list[Resource]], fqdn: str) -> list[Resource]:
